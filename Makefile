@@ -1,0 +1,26 @@
+# ndelab: the commands of the README's first screen.
+#   make experiment NAME=linear_gaussian [ARGS="training.epochs=5"]
+#   make test
+CARGO ?= cargo
+NAME ?= linear_gaussian
+ARGS ?=
+BIN := target/release/ndelab
+
+.PHONY: build experiment validate test clean-results
+
+build:
+	$(CARGO) build --release
+
+experiment: build
+	@test -f experiments/$(NAME).yaml || { echo "error: experiments/$(NAME).yaml does not exist; choose one of: $$(ls experiments/*.yaml | xargs -n1 basename | sed 's/\.yaml$$//' | tr '\n' ' ')" >&2; exit 2; }
+	$(BIN) run experiments/$(NAME).yaml $(ARGS)
+
+validate: build
+	$(BIN) validate experiments/$(NAME).yaml $(ARGS)
+
+# The whole test suite, in release mode (training is too slow unoptimised); what .ci/run calls.
+test:
+	$(CARGO) test --release
+
+clean-results:
+	rm -rf results/cache results/runs results/sweeps results/tables

@@ -1,0 +1,14 @@
+//! The data stage: simulated datasets, built once per dataset key and cached, then served to
+//! training as z-scored mini-batches.
+//!
+//! Reads the dataset section and the simulator; writes `results/cache/datasets/<key>/`.
+
+mod batches;
+mod cache;
+mod dataset;
+mod zscore;
+
+pub use batches::Batches;
+pub use cache::{dataset_recipe, load_or_build, CacheStatus};
+pub use dataset::{Dataset, Split, SplitKind};
+pub use zscore::ZScore;

@@ -1,0 +1,29 @@
+//! The evaluation stage: how good is the learned posterior?
+//!
+//! Reads a trained model, the test split and the simulator; returns plain numbers (only the
+//! report stage writes files).
+
+mod kl;
+mod nll;
+
+pub use kl::kl_to_truth;
+pub use nll::test_nll;
+
+/// Version of the evaluation code; part of the run key.
+pub const EVAL_VERSION: &str = "eval/1";
+
+/// A metric with its Monte Carlo standard error.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    /// The value.
+    pub value: f64,
+    /// Standard error of the mean over test observations.
+    pub std_err: f64,
+}
+
+pub(crate) fn mean_and_se(v: &[f64]) -> Estimate {
+    let n = v.len().max(1) as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    Estimate { value: mean, std_err: (var / n).sqrt() }
+}

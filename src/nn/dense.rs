@@ -1,0 +1,75 @@
+//! Dense layers and MLPs with sizes known only at run time.
+//!
+//! Layers hold indices into a [`ParamSet`], not tensors, so the optimizer can update the
+//! set in place and every layer sees the new values.
+
+use super::params::ParamSet;
+use super::{Dev, T2};
+use dfdx::prelude::*;
+use rand::Rng;
+
+/// y = x W + b.
+#[derive(Clone, Debug)]
+pub struct Dense {
+    w: usize,
+    n_in: usize,
+    n_out: usize,
+}
+
+impl Dense {
+    /// A new layer registered in `params` as `<name>.weight` (n_in × n_out) and `<name>.bias`.
+    pub fn new(dev: &Dev, rng: &mut impl Rng, params: &mut ParamSet, name: &str, n_in: usize, n_out: usize) -> Dense {
+        let w = params.params.len();
+        params.uniform(dev, rng, &format!("{name}.weight"), &[n_in, n_out], n_in);
+        params.uniform(dev, rng, &format!("{name}.bias"), &[n_out], n_in);
+        Dense { w, n_in, n_out }
+    }
+
+    /// Width of the output.
+    pub fn n_out(&self) -> usize {
+        self.n_out
+    }
+
+    /// # Shapes
+    /// `x`: (batch, n_in) → (batch, n_out).
+    pub fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>) -> T2<Tp> {
+        let rows = x.shape().0;
+        let w = p.params[self.w].tensor.clone().reshape_like(&(self.n_in, self.n_out));
+        let b = p.params[self.w + 1].tensor.clone().broadcast_like::<_, Axis<0>>(&(rows, self.n_out));
+        x.matmul(w) + b
+    }
+}
+
+/// A stack of dense layers, each followed by ReLU: the feature trunk of an estimator.
+#[derive(Clone, Debug)]
+pub struct Mlp {
+    layers: Vec<Dense>,
+    n_in: usize,
+}
+
+impl Mlp {
+    /// `n_in → hidden[0] → … → hidden[k-1]`, ReLU after every layer.
+    pub fn new(dev: &Dev, rng: &mut impl Rng, params: &mut ParamSet, name: &str, n_in: usize, hidden: &[usize]) -> Mlp {
+        let mut layers = Vec::new();
+        let mut prev = n_in;
+        for (i, &h) in hidden.iter().enumerate() {
+            layers.push(Dense::new(dev, rng, params, &format!("{name}.{i}"), prev, h));
+            prev = h;
+        }
+        Mlp { layers, n_in }
+    }
+
+    /// Width of the output (the input width when there are no layers).
+    pub fn n_out(&self) -> usize {
+        self.layers.last().map_or(self.n_in, Dense::n_out)
+    }
+
+    /// # Shapes
+    /// `x`: (batch, n_in) → (batch, [`Mlp::n_out`]).
+    pub fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, mut x: T2<Tp>) -> T2<Tp> {
+        for l in &self.layers {
+            x = l.forward(p, x).relu();
+        }
+        x
+    }
+}

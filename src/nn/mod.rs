@@ -1,0 +1,49 @@
+//! The network stage: density estimators q(x|y) built with dfdx.
+//!
+//! Every estimator implements [`DensityEstimator`] on z-scored values; [`TrainedModel`] wraps
+//! one with the z-scoring of its training data so that other stages work in physical units
+//! and never see a dfdx type. Weights are saved as safetensors with the settings that rebuild
+//! the network (DINGO's habit: a checkpoint can rebuild itself).
+
+mod dense;
+mod gaussian;
+mod model;
+mod params;
+
+pub use dense::{Dense, Mlp};
+pub use gaussian::GaussianNet;
+pub use model::{build, ModelCard, TrainedModel, NN_VERSION};
+pub use params::{NamedParam, ParamSet};
+
+use crate::sim::SampleRng;
+use dfdx::prelude::*;
+
+/// The dfdx device ndelab trains on.
+pub type Dev = Cpu;
+/// A runtime-shaped matrix.
+pub type T2<Tp = NoneTape> = Tensor<(usize, usize), f32, Dev, Tp>;
+/// A scalar.
+pub type T0<Tp = NoneTape> = Tensor<(), f32, Dev, Tp>;
+/// A flat parameter tensor.
+pub type Param = Tensor<(usize,), f32, Dev>;
+
+/// A conditional density estimator q(θ|y), working on z-scored θ and y.
+pub trait DensityEstimator: Send {
+    /// Number of parameters θ.
+    fn theta_dim(&self) -> usize;
+    /// Length of a data vector y.
+    fn data_dim(&self) -> usize;
+    /// The trainable parameters.
+    fn params(&self) -> &ParamSet;
+    /// The trainable parameters, for the optimizer.
+    fn params_mut(&mut self) -> &mut ParamSet;
+    /// Mean training loss of a batch, on a tape for backpropagation.
+    ///
+    /// # Shapes
+    /// `theta`: (batch, theta_dim), `data`: (batch, data_dim) → scalar.
+    fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>) -> T0<OwnedTape<f32, Dev>>;
+    /// log q(θ|y) of `rows` z-scored pairs (row-major).
+    fn log_prob_z(&self, theta: &[f32], data: &[f32], rows: usize) -> Vec<f64>;
+    /// `n` draws of z-scored θ for one z-scored y, row-major.
+    fn sample_z(&self, n: usize, data: &[f32], rng: &mut SampleRng) -> Vec<f64>;
+}

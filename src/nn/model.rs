@@ -1,0 +1,118 @@
+//! A trained estimator with the z-scoring of its training data, saved and loaded as
+//! `model.safetensors` + `model.json` (the settings that rebuild it).
+
+use super::{DensityEstimator, GaussianNet};
+use crate::data::ZScore;
+use crate::sim::{SampleRng, StreamFamily};
+use crate::spec::ModelSpec;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Version of the network code; part of the run key.
+pub const NN_VERSION: &str = "nn/1";
+
+/// Builds the estimator a model section names, initialised from `seed`.
+pub fn build(spec: &ModelSpec, theta_dim: usize, data_dim: usize, seed: u64) -> Box<dyn DensityEstimator> {
+    let dev = super::Dev::default();
+    let mut rng = StreamFamily::new(seed, "init").rng(0);
+    match spec {
+        ModelSpec::Gaussian(g) => Box::new(GaussianNet::new(&dev, &mut rng, g, theta_dim, data_dim)),
+    }
+}
+
+/// What model.json holds: everything needed to rebuild the network before loading weights.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelCard {
+    /// Network code version.
+    pub nn_version: String,
+    /// The model section of the spec.
+    pub model: ModelSpec,
+    /// Parameter names θ, in column order.
+    pub parameters: Vec<String>,
+    /// Length of a data vector.
+    pub data_dim: usize,
+    /// Scaling of θ.
+    pub theta_zscore: ZScore,
+    /// Scaling of y.
+    pub data_zscore: ZScore,
+}
+
+/// An estimator in physical units: z-scoring applied on the way in and out.
+pub struct TrainedModel {
+    /// The network.
+    pub net: Box<dyn DensityEstimator>,
+    /// Settings that rebuild it.
+    pub card: ModelCard,
+}
+
+/// Rows per forward pass when evaluating.
+const CHUNK: usize = 4096;
+
+impl TrainedModel {
+    /// log q(θ|y) for row-aligned θ (rows × d) and y (rows × m) in physical units.
+    pub fn log_prob(&self, theta: &[f64], data: &[f32]) -> Vec<f64> {
+        let (d, m) = (self.card.theta_zscore.dim(), self.card.data_dim);
+        let rows = theta.len() / d;
+        let jac = self.card.theta_zscore.log_scale();
+        let mut out = Vec::with_capacity(rows);
+        for start in (0..rows).step_by(CHUNK) {
+            let end = (start + CHUNK).min(rows);
+            let mut tz = vec![0.0f32; (end - start) * d];
+            let mut yz = vec![0.0f32; (end - start) * m];
+            for r in start..end {
+                let row: Vec<f32> = theta[r * d..(r + 1) * d].iter().map(|&v| v as f32).collect();
+                self.card.theta_zscore.forward_row(&row, &mut tz[(r - start) * d..(r - start + 1) * d]);
+                self.card.data_zscore.forward_row(&data[r * m..(r + 1) * m], &mut yz[(r - start) * m..(r - start + 1) * m]);
+            }
+            out.extend(self.net.log_prob_z(&tz, &yz, end - start).into_iter().map(|l| l - jac));
+        }
+        out
+    }
+
+    /// `n` draws θ ~ q(θ|y) for one y, row-major, in physical units.
+    pub fn sample(&self, n: usize, data: &[f32], rng: &mut SampleRng) -> Vec<f64> {
+        let d = self.card.theta_zscore.dim();
+        let mut yz = vec![0.0f32; self.card.data_dim];
+        self.card.data_zscore.forward_row(data, &mut yz);
+        let z = self.net.sample_z(n, &yz, rng);
+        z.chunks_exact(d).flat_map(|row| self.card.theta_zscore.inverse_row(row)).collect()
+    }
+
+    /// Writes model.safetensors (weights, with the card in its metadata) and model.json.
+    pub fn save(&self, dir: &Path) -> Result<(), String> {
+        let card = serde_json::to_string_pretty(&self.card).map_err(|e| e.to_string())?;
+        let values = self.net.params().to_flat();
+        let bytes: Vec<Vec<u8>> = values.iter().map(|v| v.iter().flat_map(|x| x.to_le_bytes()).collect()).collect();
+        let mut views = Vec::new();
+        for (p, b) in self.net.params().params.iter().zip(&bytes) {
+            let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, p.shape.clone(), b).map_err(|e| format!("{e:?}"))?;
+            views.push((p.name.clone(), view));
+        }
+        let meta: HashMap<String, String> = [("ndelab_model".to_string(), card.clone())].into_iter().collect();
+        let st = safetensors::tensor::serialize(views, &Some(meta)).map_err(|e| format!("{e:?}"))?;
+        std::fs::write(dir.join("model.safetensors"), st).map_err(|e| format!("model.safetensors: {e}"))?;
+        std::fs::write(dir.join("model.json"), card).map_err(|e| format!("model.json: {e}"))?;
+        Ok(())
+    }
+
+    /// Rebuilds the network from the saved card and loads its weights.
+    pub fn load(dir: &Path) -> Result<TrainedModel, String> {
+        let bytes = std::fs::read(dir.join("model.safetensors")).map_err(|e| format!("{}: {e}", dir.join("model.safetensors").display()))?;
+        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| format!("model.safetensors: {e:?}"))?;
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| format!("model.safetensors: {e:?}"))?;
+        let card_text = meta.metadata().as_ref().and_then(|m| m.get("ndelab_model")).ok_or("model.safetensors has no ndelab_model metadata")?;
+        let card: ModelCard = serde_json::from_str(card_text).map_err(|e| format!("model card: {e}"))?;
+        let mut net = build(&card.model, card.parameters.len(), card.data_dim, 0);
+        let mut values = Vec::new();
+        for p in &net.params().params {
+            let t = st.tensor(&p.name).map_err(|e| format!("model.safetensors: {}: {e:?}", p.name))?;
+            if t.shape() != p.shape.as_slice() {
+                return Err(format!("model.safetensors: {} has shape {:?}, the network expects {:?}", p.name, t.shape(), p.shape));
+            }
+            values.push(t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect::<Vec<f32>>());
+        }
+        net.params_mut().restore(&values);
+        Ok(TrainedModel { net, card })
+    }
+}

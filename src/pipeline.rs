@@ -1,0 +1,181 @@
+//! One run end to end: spec → dataset (cached) → training → evaluation → run folder.
+//!
+//! The CLI's `run` calls this, and nothing else does the same work.
+
+use crate::data::{self, CacheStatus, ZScore};
+use crate::error::Error;
+use crate::eval;
+use crate::nn::{self, TrainedModel, NN_VERSION};
+use crate::report::{self, Provenance, Summary};
+use crate::sim;
+use crate::spec::{self, EvalSpec, LossKind, Metric, ModelSpec, Spec, TrainingSpec};
+use crate::store::entry::{self, Entry};
+use crate::store::{ContentKey, KeyRecipe, Layout, StoreError};
+use crate::train::{self, TRAIN_VERSION};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What goes into a run key besides the dataset key.
+#[derive(Serialize)]
+struct RunSection<'a> {
+    seed: u64,
+    model: &'a ModelSpec,
+    loss: Option<LossKind>,
+    training: &'a TrainingSpec,
+    eval: &'a EvalSpec,
+}
+
+/// The two keys of a resolved spec.
+pub struct Keys {
+    /// Recipe of the dataset key.
+    pub dataset: KeyRecipe,
+    /// Recipe of the run key.
+    pub run: KeyRecipe,
+}
+
+/// Builds the dataset and run key recipes of a resolved spec.
+pub fn keys(spec: &Spec) -> Result<Keys, Error> {
+    let bad = |m: String| Error::Usage(format!("cannot compute keys: {m}"));
+    let dataset = data::dataset_recipe(spec).map_err(bad)?;
+    let section = RunSection { seed: spec.seed, model: &spec.model, loss: spec.loss, training: &spec.training, eval: &spec.eval };
+    let version = format!("{TRAIN_VERSION}+{NN_VERSION}+{}", eval::EVAL_VERSION);
+    let run = KeyRecipe::new("run", &version, &section).map_err(bad)?.with_upstream("dataset", &dataset.key());
+    Ok(Keys { dataset, run })
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Where results live.
+    pub layout: Layout,
+    /// Recompute the dataset and the run even if cached.
+    pub force: bool,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// Whether the run was already complete (nothing was computed).
+    pub cached: bool,
+    /// Run key.
+    pub run_key: ContentKey,
+}
+
+/// Runs the spec at `path` with `overrides`.
+pub fn run(path: &Path, overrides: &[String], opts: &RunOptions) -> Result<RunReport, Error> {
+    let spec = spec::load(path, overrides)?.resolved();
+    run_spec(&spec, opts)
+}
+
+/// Runs a resolved spec.
+pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
+    let keys = keys(spec)?;
+    let (dkey, rkey) = (keys.dataset.key(), keys.run.key());
+    let builder = match entry::open(&opts.layout.runs(&spec.name), rkey.short(), opts.force)? {
+        Entry::Done(dir) => {
+            eprintln!("cache hit: run {} of `{}` is complete; nothing to do (--force recomputes)", rkey, spec.name);
+            return Ok(RunReport { dir, cached: true, run_key: rkey });
+        }
+        Entry::Build(b) => b,
+    };
+    let mut prov = Provenance::collect(keys.dataset.key().full(), rkey.full());
+    eprintln!("run {} of `{}` (dataset {})", rkey, spec.name, dkey);
+
+    let t0 = Instant::now();
+    let (ds, status, ddir) = data::load_or_build(spec, &opts.layout, opts.force)?;
+    let simulate_s = match status {
+        CacheStatus::Hit => {
+            eprintln!("dataset: cache hit {} ({} train / {} val / {} test)", ddir.display(), ds.train.len(), ds.val.len(), ds.test.len());
+            0.0
+        }
+        CacheStatus::Built { seconds } => {
+            let n = ds.train.len() + ds.val.len() + ds.test.len();
+            eprintln!("dataset: simulated {n} samples in {seconds:.2} s ({:.0}/s) → {}", n as f64 / seconds.max(1e-9), ddir.display());
+            seconds
+        }
+    };
+    prov.wall_seconds.push(("dataset".into(), t0.elapsed().as_secs_f64()));
+
+    let t1 = Instant::now();
+    let theta_z = ZScore::fit(&ds.train.theta.values, ds.train.theta.cols);
+    let data_z = ZScore::fit(&ds.train.data.values, ds.train.data.cols);
+    let mut net = nn::build(&spec.model, ds.train.theta.cols, ds.train.data.cols, spec.seed);
+    let n_params = net.params().count();
+    eprintln!("model: {} with {} parameters; training on {} threads", spec.model.kind(), n_params, rayon::current_num_threads());
+    let outcome = train::train(net.as_mut(), &ds, &theta_z, &data_z, &spec.training, spec.seed)?;
+    let train_s = t1.elapsed().as_secs_f64();
+    prov.wall_seconds.push(("train".into(), train_s));
+    let card = nn::ModelCard {
+        nn_version: NN_VERSION.into(),
+        model: spec.model.clone(),
+        parameters: ds.manifest.parameters.clone(),
+        data_dim: ds.manifest.data_dim,
+        theta_zscore: theta_z,
+        data_zscore: data_z,
+    };
+    let model = TrainedModel { net, card };
+    model.save(builder.dir()).map_err(Error::Model)?;
+
+    let t2 = Instant::now();
+    let sim = sim::build(&spec.dataset);
+    let wants = |m: Metric| spec.eval.metrics.contains(&m);
+    let nll = wants(Metric::TestNll).then(|| eval::test_nll(&model, &ds.test));
+    let kl = if wants(Metric::KlToTruth) { eval::kl_to_truth(&model, sim.as_ref(), &ds.test, spec.eval.kl_samples, spec.seed) } else { None };
+    let eval_s = t2.elapsed().as_secs_f64();
+    prov.wall_seconds.push(("eval".into(), eval_s));
+
+    let t3 = Instant::now();
+    let dir = builder.dir();
+    write_text(&dir.join("spec.resolved.yaml"), &spec.to_yaml())?;
+    report::write_metrics(&dir.join("metrics.parquet"), &outcome.history)?;
+    let summary = Summary {
+        name: spec.name.clone(),
+        run_key: rkey.short().to_string(),
+        dataset_key: dkey.short().to_string(),
+        simulator: spec.dataset.simulator.as_str().to_string(),
+        model: spec.model.kind().to_string(),
+        loss: spec.loss.map_or("", |l| l.as_str()).to_string(),
+        seed: spec.seed,
+        n_train: ds.train.len() as u64,
+        theta_dim: ds.train.theta.cols as u32,
+        data_dim: ds.train.data.cols as u32,
+        n_params: n_params as u64,
+        epochs_run: outcome.history.len() as u32,
+        best_epoch: outcome.best_epoch as u32,
+        best_val_loss: outcome.best_val_loss,
+        stopped_early: outcome.stopped_early,
+        test_nll: nll.map(|e| e.value),
+        test_nll_se: nll.map(|e| e.std_err),
+        kl_to_truth: kl.map(|e| e.value),
+        kl_to_truth_se: kl.map(|e| e.std_err),
+        dataset_cache_hit: status == CacheStatus::Hit,
+        simulate_s,
+        train_s,
+        eval_s,
+        threads: rayon::current_num_threads() as u32,
+    };
+    report::write_summary(&dir.join("summary.parquet"), &summary)?;
+    if wants(Metric::LossCurve) {
+        std::fs::create_dir_all(dir.join("plots")).map_err(|e| StoreError::Io { path: dir.join("plots"), source: e })?;
+        report::loss_curve(&dir.join("plots/loss_curve.png"), &outcome.history, outcome.best_epoch, &format!("{} ({})", spec.name, spec.model.kind()))?;
+    }
+    prov.wall_seconds.push(("report".into(), t3.elapsed().as_secs_f64()));
+    write_text(&dir.join("provenance.json"), &serde_json::to_string_pretty(&prov).unwrap_or_default())?;
+    let dir = builder.commit()?;
+
+    if let Some(e) = nll {
+        eprintln!("test NLL: {:.4} ± {:.4} nats", e.value, e.std_err);
+    }
+    if let Some(e) = kl {
+        eprintln!("KL(p_true || q): {:.4} ± {:.4} nats", e.value, e.std_err);
+    }
+    eprintln!("wall time: dataset {simulate_s:.1} s, train {train_s:.1} s, eval {eval_s:.1} s");
+    Ok(RunReport { dir, cached: false, run_key: rkey })
+}
+
+fn write_text(path: &Path, text: &str) -> Result<(), Error> {
+    entry::write_synced(path, text.as_bytes()).map_err(Error::from)
+}

@@ -1,0 +1,148 @@
+//! metrics.parquet (one row per epoch) and summary.parquet (one row per run).
+
+use super::ReportError;
+use crate::train::EpochRecord;
+use polars::prelude::*;
+use std::fs::File;
+use std::path::Path;
+
+/// Columns of metrics.parquet, in order.
+pub const METRICS_COLUMNS: [&str; 5] = ["epoch", "train_loss", "val_loss", "lr", "seconds"];
+
+/// Columns of summary.parquet, in order.
+pub const SUMMARY_COLUMNS: [&str; 24] = [
+    "name",
+    "run_key",
+    "dataset_key",
+    "simulator",
+    "model",
+    "loss",
+    "seed",
+    "n_train",
+    "theta_dim",
+    "data_dim",
+    "n_params",
+    "epochs_run",
+    "best_epoch",
+    "best_val_loss",
+    "stopped_early",
+    "test_nll",
+    "test_nll_se",
+    "kl_to_truth",
+    "kl_to_truth_se",
+    "dataset_cache_hit",
+    "simulate_s",
+    "train_s",
+    "eval_s",
+    "threads",
+];
+
+/// The one row of summary.parquet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Experiment name.
+    pub name: String,
+    /// Run key (16 hex digits).
+    pub run_key: String,
+    /// Dataset key (16 hex digits).
+    pub dataset_key: String,
+    /// Simulator name.
+    pub simulator: String,
+    /// Model kind.
+    pub model: String,
+    /// Loss name.
+    pub loss: String,
+    /// Master seed.
+    pub seed: u64,
+    /// Training samples.
+    pub n_train: u64,
+    /// Parameters inferred.
+    pub theta_dim: u32,
+    /// Data length.
+    pub data_dim: u32,
+    /// Trainable scalars.
+    pub n_params: u64,
+    /// Epochs run.
+    pub epochs_run: u32,
+    /// Epoch whose weights were kept.
+    pub best_epoch: u32,
+    /// Its validation loss.
+    pub best_val_loss: f64,
+    /// Whether early stopping ended training.
+    pub stopped_early: bool,
+    /// Mean test −log q(x|y), nats.
+    pub test_nll: Option<f64>,
+    /// Its standard error.
+    pub test_nll_se: Option<f64>,
+    /// Mean KL(p_true || q), nats.
+    pub kl_to_truth: Option<f64>,
+    /// Its standard error.
+    pub kl_to_truth_se: Option<f64>,
+    /// Whether the dataset came from the cache.
+    pub dataset_cache_hit: bool,
+    /// Seconds spent simulating in this run (0 on a cache hit).
+    pub simulate_s: f64,
+    /// Seconds spent training.
+    pub train_s: f64,
+    /// Seconds spent evaluating.
+    pub eval_s: f64,
+    /// Worker threads.
+    pub threads: u32,
+}
+
+fn write(path: &Path, df: PolarsResult<DataFrame>) -> Result<(), ReportError> {
+    let err = |m: String| ReportError::Parquet { path: path.display().to_string(), message: m };
+    let mut df = df.map_err(|e| err(e.to_string()))?;
+    let file = File::create(path).map_err(|e| err(e.to_string()))?;
+    ParquetWriter::new(file).finish(&mut df).map_err(|e| err(e.to_string()))?;
+    Ok(())
+}
+
+/// Writes metrics.parquet from the training history.
+pub fn write_metrics(path: &Path, history: &[EpochRecord]) -> Result<(), ReportError> {
+    let df = df!(
+        "epoch" => history.iter().map(|r| r.epoch as u32).collect::<Vec<_>>(),
+        "train_loss" => history.iter().map(|r| r.train_loss).collect::<Vec<_>>(),
+        "val_loss" => history.iter().map(|r| r.val_loss).collect::<Vec<_>>(),
+        "lr" => history.iter().map(|r| r.lr).collect::<Vec<_>>(),
+        "seconds" => history.iter().map(|r| r.seconds).collect::<Vec<_>>(),
+    );
+    write(path, df)
+}
+
+/// Writes summary.parquet.
+pub fn write_summary(path: &Path, s: &Summary) -> Result<(), ReportError> {
+    let df = df!(
+        "name" => [s.name.as_str()],
+        "run_key" => [s.run_key.as_str()],
+        "dataset_key" => [s.dataset_key.as_str()],
+        "simulator" => [s.simulator.as_str()],
+        "model" => [s.model.as_str()],
+        "loss" => [s.loss.as_str()],
+        "seed" => [s.seed],
+        "n_train" => [s.n_train],
+        "theta_dim" => [s.theta_dim],
+        "data_dim" => [s.data_dim],
+        "n_params" => [s.n_params],
+        "epochs_run" => [s.epochs_run],
+        "best_epoch" => [s.best_epoch],
+        "best_val_loss" => [s.best_val_loss],
+        "stopped_early" => [s.stopped_early],
+        "test_nll" => [s.test_nll],
+        "test_nll_se" => [s.test_nll_se],
+        "kl_to_truth" => [s.kl_to_truth],
+        "kl_to_truth_se" => [s.kl_to_truth_se],
+        "dataset_cache_hit" => [s.dataset_cache_hit],
+        "simulate_s" => [s.simulate_s],
+        "train_s" => [s.train_s],
+        "eval_s" => [s.eval_s],
+        "threads" => [s.threads],
+    );
+    write(path, df)
+}
+
+/// Reads a Parquet file into a DataFrame.
+pub fn read_parquet(path: &Path) -> Result<DataFrame, String> {
+    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    ParquetReader::new(file).finish().map_err(|e| format!("{}: {e}", path.display()))
+}

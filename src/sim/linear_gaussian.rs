@@ -1,0 +1,119 @@
+//! The linear Gaussian task: x ~ N(0, s_p² I_d), y = A x + ε, ε ~ N(0, s_n² I_m).
+//!
+//! Its posterior is Gaussian with precision P = I/s_p² + AᵀA/s_n² and mean P⁻¹ Aᵀ y / s_n²,
+//! which is what every estimator is checked against.
+
+use super::{Parameter, Posterior, SampleRng, Simulator, StreamFamily};
+use crate::math::{cholesky, lower_inverse, Mat, MvNormal, LN_2PI};
+use crate::spec::{LinearGaussianSpec, MatrixKind};
+use rand::Rng;
+use rand_distr::StandardNormal;
+
+/// The linear Gaussian simulator.
+#[derive(Debug, Clone)]
+pub struct LinearGaussian {
+    params: Vec<Parameter>,
+    a: Mat,
+    prior_std: f64,
+    noise_std: f64,
+    post_cov: Mat,
+    post_chol: Mat,
+    /// P⁻¹ Aᵀ / s_n²: posterior mean = gain · y.
+    gain: Mat,
+}
+
+impl LinearGaussian {
+    /// Builds the simulator; a random A is drawn from its own stream of `matrix_seed`.
+    pub fn new(spec: &LinearGaussianSpec) -> LinearGaussian {
+        let (d, m) = (spec.theta_dim, spec.data_dim);
+        let a = match spec.matrix {
+            MatrixKind::Identity => Mat::identity(d),
+            MatrixKind::Random => {
+                let mut rng = StreamFamily::new(spec.matrix_seed, "linear_gaussian/matrix").rng(0);
+                let scale = 1.0 / (d as f64).sqrt();
+                Mat { rows: m, cols: d, v: (0..m * d).map(|_| rng.sample::<f64, _>(StandardNormal) * scale).collect() }
+            }
+        };
+        let (sp2, sn2) = (spec.prior_std.powi(2), spec.noise_std.powi(2));
+        let precision = Mat::identity(d).scaled(1.0 / sp2).add(&a.t().matmul(&a).scaled(1.0 / sn2));
+        let prec_chol = cholesky(&precision).expect("prior precision makes P positive definite");
+        let pi = lower_inverse(&prec_chol);
+        let post_cov = pi.t().matmul(&pi);
+        let post_chol = cholesky(&post_cov).expect("inverse of a positive definite matrix");
+        let gain = post_cov.matmul(&a.t()).scaled(1.0 / sn2);
+        let params = (0..d).map(|i| Parameter { name: format!("x{i}"), lower: f64::NEG_INFINITY, upper: f64::INFINITY }).collect();
+        LinearGaussian { params, a, prior_std: spec.prior_std, noise_std: spec.noise_std, post_cov, post_chol, gain }
+    }
+
+    /// The matrix A.
+    pub fn matrix(&self) -> &Mat {
+        &self.a
+    }
+
+    /// The posterior covariance (the same for every y).
+    pub fn posterior_cov(&self) -> &Mat {
+        &self.post_cov
+    }
+
+    /// The exact posterior for data `y`.
+    pub fn posterior(&self, data: &[f64]) -> MvNormal {
+        MvNormal::from_chol(self.gain.matvec(data), self.post_chol.clone())
+    }
+}
+
+impl Simulator for LinearGaussian {
+    fn version(&self) -> &'static str {
+        "linear_gaussian/1"
+    }
+    fn parameters(&self) -> &[Parameter] {
+        &self.params
+    }
+    fn data_dim(&self) -> usize {
+        self.a.rows
+    }
+    fn sample_prior(&self, rng: &mut SampleRng, theta: &mut [f64]) {
+        for t in theta.iter_mut() {
+            *t = self.prior_std * rng.sample::<f64, _>(StandardNormal);
+        }
+    }
+    fn simulate(&self, theta: &[f64], rng: &mut SampleRng, data: &mut [f64]) {
+        let mean = self.a.matvec(theta);
+        for (y, mu) in data.iter_mut().zip(mean) {
+            *y = mu + self.noise_std * rng.sample::<f64, _>(StandardNormal);
+        }
+    }
+    fn log_likelihood(&self, theta: &[f64], data: &[f64]) -> Option<f64> {
+        let mean = self.a.matvec(theta);
+        let s2 = self.noise_std * self.noise_std;
+        let r2: f64 = data.iter().zip(mean).map(|(y, mu)| (y - mu) * (y - mu)).sum();
+        Some(-0.5 * r2 / s2 - 0.5 * data.len() as f64 * (LN_2PI + s2.ln()))
+    }
+    fn reference_posterior(&self, data: &[f64]) -> Option<Box<dyn Posterior>> {
+        Some(Box::new(self.posterior(data)))
+    }
+    fn has_reference_posterior(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn posterior_is_prior_times_likelihood() {
+        let sim = LinearGaussian::new(&LinearGaussianSpec { theta_dim: 3, data_dim: 4, ..Default::default() });
+        let mut rng = StreamFamily::new(1, "t").rng(0);
+        let mut theta = vec![0.0; 3];
+        let mut y = vec![0.0; 4];
+        sim.sample_prior(&mut rng, &mut theta);
+        sim.simulate(&theta, &mut rng, &mut y);
+        let post = sim.posterior(&y);
+        let prior = MvNormal::new(vec![0.0; 3], &Mat::identity(3)).unwrap();
+        // log p(θ|y) - log p(θ) - log p(y|θ) is the same constant (-log evidence) for every θ.
+        let c = |t: &[f64]| post.log_prob(t) - prior.log_prob(t) - sim.log_likelihood(t, &y).unwrap();
+        let c0 = c(&[0.1, -0.3, 0.7]);
+        assert!((c(&[1.0, 2.0, -1.0]) - c0).abs() < 1e-9);
+        assert!((c(&theta) - c0).abs() < 1e-9);
+    }
+}

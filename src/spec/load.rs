@@ -1,0 +1,182 @@
+//! Reading a spec file: YAML text → value tree → overrides → typed [`Spec`] → validated.
+
+use super::locate::{locate, Segment};
+use super::overrides::Override;
+use super::suggest::nearest;
+use super::types::Spec;
+use super::validate::validate;
+use super::SpecError;
+use serde_norway::Value;
+use std::path::Path;
+
+/// Reads, parses, overrides and validates the spec at `path`.
+pub fn load(path: &Path, overrides: &[String]) -> Result<Spec, SpecError> {
+    let file = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(SpecError::new(&file, "no such file").help("check the path; experiments live in experiments/*.yaml"))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            return Err(SpecError::new(&file, "not a text file (invalid UTF-8)").help("a spec is a YAML text file"))
+        }
+        Err(e) => return Err(SpecError::new(&file, format!("cannot read: {e}"))),
+    };
+    parse(&file, &text, overrides)
+}
+
+/// Parses spec `text` (named `file` in messages), applies `overrides` and validates.
+pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Spec, SpecError> {
+    if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+        return Err(SpecError::new(file, "the spec is empty")
+            .help("a spec needs at least `name`, `dataset` and `model`; see experiments/linear_gaussian.yaml"));
+    }
+    let mut root: Value = serde_norway::from_str(text).map_err(|e| {
+        let loc = e.location().map(|l| (l.line(), l.column()));
+        let msg = e.to_string();
+        // serde_norway appends " at line L column C"; the location is printed in front instead.
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        SpecError::new(file, format!("not valid YAML: {msg}")).at(loc)
+    })?;
+    if !root.is_mapping() {
+        return Err(SpecError::new(file, format!("expected a mapping of sections (name, dataset, model, ...), found {}", kind_of(&root)))
+            .at(Some((1, 1))));
+    }
+    for raw in overrides {
+        let o = Override::parse(raw).map_err(|m| SpecError::new(file, m))?;
+        o.apply(&mut root).map_err(|m| SpecError::new(file, m))?;
+    }
+    let spec: Spec = serde_path_to_error::deserialize(root.clone()).map_err(|e| {
+        let path = segments(e.path());
+        let inner = e.inner().to_string();
+        describe(file, text, &root, &path, &inner, overrides)
+    })?;
+    validate(&spec).map_err(|v| {
+        let path: Vec<Segment> = v.key.split('.').map(|k| Segment::Key(k.to_string())).collect();
+        let mut err = SpecError::new(file, format!("`{}`: {}", v.key, v.message)).at(position(text, &path, overrides));
+        if let Some(h) = v.help {
+            err = err.help(h);
+        }
+        err
+    })?;
+    Ok(spec)
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
+fn segments(path: &serde_path_to_error::Path) -> Vec<Segment> {
+    use serde_path_to_error::Segment as S;
+    path.iter()
+        .filter_map(|s| match s {
+            S::Map { key } => Some(Segment::Key(key.clone())),
+            S::Seq { index } => Some(Segment::Index(*index)),
+            S::Enum { variant } => Some(Segment::Key(variant.clone())),
+            S::Unknown => None,
+        })
+        .collect()
+}
+
+fn dotted(path: &[Segment]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Segment::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Segment::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// Position of a key path: in the file, or nowhere if an override set it.
+fn position(text: &str, path: &[Segment], overrides: &[String]) -> Option<(usize, usize)> {
+    let key = dotted(path);
+    let overridden = overrides.iter().any(|o| {
+        let k = o.trim_start_matches(['+', '~']).split('=').next().unwrap_or("");
+        !k.is_empty() && (key == k || key.starts_with(&format!("{k}.")))
+    });
+    if overridden {
+        None
+    } else {
+        locate(text, path)
+    }
+}
+
+/// Turns serde's message about `path` into one that names the place, the key and the fix.
+fn describe(file: &str, text: &str, root: &Value, path: &[Segment], inner: &str, overrides: &[String]) -> SpecError {
+    // serde_path_to_error's path ends at the mapping that holds an unknown field.
+    if let Some(rest) = inner.strip_prefix("unknown field `") {
+        let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let expected: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let mut full = path.to_vec();
+        full.push(Segment::Key(field.to_string()));
+        let parent = dotted(path);
+        let place = if parent.is_empty() { "the spec".to_string() } else { format!("`{parent}`") };
+        let kind = lookup(root, path).and_then(|v| v.get("kind")).and_then(Value::as_str).map(|k| format!(" (kind: {k})")).unwrap_or_default();
+        let mut err = SpecError::new(file, format!("unknown field `{field}` in {place}{kind}")).at(position(text, &full, overrides));
+        if expected.is_empty() {
+            err = err.help("this section takes no fields");
+        } else {
+            err = err.help(format!("expected one of: {}", expected.join(", ")));
+            if let Some(n) = nearest(field, &expected) {
+                err = err.help(format!("did you mean `{n}`?"));
+            }
+        }
+        return err;
+    }
+    if let Some(rest) = inner.strip_prefix("unknown variant `") {
+        let (value, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let expected: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        // A tag (`kind: ...`) error reports the enum's own path; point at its `kind` key.
+        let mut at = path.to_vec();
+        if lookup(root, path).is_some_and(|v| v.get("kind").is_some()) {
+            at.push(Segment::Key("kind".into()));
+        }
+        let mut err = SpecError::new(file, format!("`{}`: unknown value `{value}`", dotted(&at)))
+            .at(position(text, &at, overrides))
+            .help(format!("expected one of: {}", expected.join(", ")));
+        if let Some(n) = nearest(value, &expected) {
+            err = err.help(format!("did you mean `{n}`?"));
+        }
+        return err;
+    }
+    if let Some(rest) = inner.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        let mut full = path.to_vec();
+        full.push(Segment::Key(field.to_string()));
+        let parent = dotted(path);
+        let place = if parent.is_empty() { "the spec".to_string() } else { format!("`{parent}`") };
+        return SpecError::new(file, format!("missing field `{}` in {place}", dotted(&full)))
+            .at(position(text, path, overrides))
+            .help(format!("add `{field}:`; see experiments/linear_gaussian.yaml"));
+    }
+    let key = dotted(path);
+    let msg = inner.split(" at line ").next().unwrap_or(inner);
+    let msg = if key.is_empty() { msg.to_string() } else { format!("`{key}`: {msg}") };
+    SpecError::new(file, msg).at(position(text, path, overrides))
+}
+
+fn lookup<'a>(root: &'a Value, path: &[Segment]) -> Option<&'a Value> {
+    let mut v = root;
+    for s in path {
+        v = match s {
+            Segment::Key(k) => v.get(k.as_str())?,
+            Segment::Index(i) => v.get(*i)?,
+        };
+    }
+    Some(v)
+}

@@ -1,0 +1,40 @@
+//! The spec stage: YAML experiment specs, typed and checked.
+//!
+//! Reads one YAML file plus command-line overrides and gives a [`Spec`] whose every value is
+//! valid and every default filled in ([`Spec::resolved`]). It opens no other file and writes
+//! nothing. Errors name the file, line and column, the key path, and the fix.
+
+mod error;
+mod load;
+mod locate;
+pub mod number;
+mod overrides;
+mod suggest;
+mod types;
+mod validate;
+
+pub use error::SpecError;
+pub use load::{load, parse};
+pub use overrides::Override;
+pub use types::*;
+pub use validate::{loss_for, validate, Violation};
+
+impl Spec {
+    /// The spec with every optional value filled in: the form that is hashed and saved.
+    pub fn resolved(&self) -> Spec {
+        let mut s = self.clone();
+        s.loss = Some(s.loss.unwrap_or_else(|| loss_for(&s.model)));
+        s.dataset.seed = Some(s.dataset.seed.unwrap_or(s.seed));
+        match s.dataset.simulator {
+            SimulatorKind::LinearGaussian => {
+                s.dataset.linear_gaussian = Some(s.dataset.linear_gaussian.clone().unwrap_or_default());
+            }
+        }
+        s
+    }
+
+    /// The resolved spec as YAML, as saved in `spec.resolved.yaml`.
+    pub fn to_yaml(&self) -> String {
+        serde_norway::to_string(self).unwrap_or_else(|e| format!("# cannot serialise spec: {e}\n"))
+    }
+}

@@ -1,0 +1,220 @@
+//! One cache entry or run folder, built atomically.
+//!
+//! A builder holds an exclusive lock (`<key>.lock`, released by the OS if the process dies),
+//! writes into a hidden temporary folder, then writes SHA256SUMS and a DONE marker last and
+//! renames the folder into place. A folder without DONE is never read; stale temporary
+//! folders of killed builders are removed by the next builder.
+
+use super::key::hex;
+use super::StoreError;
+use sha2::{Digest, Sha256};
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Name of the marker written last into a complete entry.
+pub const DONE: &str = "DONE";
+/// Name of the checksum file of an entry.
+pub const SUMS: &str = "SHA256SUMS";
+
+/// What [`open`] found.
+pub enum Entry {
+    /// A complete entry at this path.
+    Done(PathBuf),
+    /// No complete entry: build one with this builder.
+    Build(Builder),
+}
+
+/// Exclusive right to build one entry; writes go to [`Builder::dir`].
+pub struct Builder {
+    tmp: PathBuf,
+    dest: PathBuf,
+    _lock: File,
+    committed: bool,
+}
+
+pub(crate) fn io_err(path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Io { path: path.to_path_buf(), source: e }
+}
+
+/// Looks up the entry `parent/name`, taking the lock and preparing a builder if it must be built.
+/// With `rebuild`, a complete entry is rebuilt anyway.
+pub fn open(parent: &Path, name: &str, rebuild: bool) -> Result<Entry, StoreError> {
+    let dest = parent.join(name);
+    if !rebuild && dest.join(DONE).is_file() {
+        return Ok(Entry::Done(dest));
+    }
+    fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+    let lock_path = parent.join(format!(".{name}.lock"));
+    let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| io_err(&lock_path, e))?;
+    if lock.try_lock().is_err() {
+        eprintln!("waiting for another ndelab process that is building {}", dest.display());
+        lock.lock().map_err(|e| io_err(&lock_path, e))?;
+        if !rebuild && dest.join(DONE).is_file() {
+            return Ok(Entry::Done(dest));
+        }
+    }
+    if !rebuild && dest.join(DONE).is_file() {
+        return Ok(Entry::Done(dest));
+    }
+    // We hold the lock: anything half-made for this name is a leftover of a dead process.
+    if dest.exists() {
+        fs::remove_dir_all(&dest).map_err(|e| io_err(&dest, e))?;
+    }
+    let prefix = format!(".{name}.tmp-");
+    if let Ok(rd) = fs::read_dir(parent) {
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let tmp = parent.join(format!("{prefix}{}", std::process::id()));
+    fs::create_dir_all(&tmp).map_err(|e| io_err(&tmp, e))?;
+    Ok(Entry::Build(Builder { tmp, dest, _lock: lock, committed: false }))
+}
+
+impl Builder {
+    /// The temporary folder to write into.
+    pub fn dir(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// The folder the entry will have once committed.
+    pub fn dest(&self) -> &Path {
+        &self.dest
+    }
+
+    /// Writes SHA256SUMS and DONE, then renames the folder into place.
+    pub fn commit(mut self) -> Result<PathBuf, StoreError> {
+        let sums = checksums(&self.tmp)?;
+        let mut text = String::new();
+        for (rel, h) in &sums {
+            text.push_str(&format!("{h}  {rel}\n"));
+        }
+        write_synced(&self.tmp.join(SUMS), text.as_bytes())?;
+        write_synced(&self.tmp.join(DONE), b"complete\n")?;
+        fs::rename(&self.tmp, &self.dest).map_err(|e| io_err(&self.dest, e))?;
+        if let Some(parent) = self.dest.parent() {
+            if let Ok(d) = File::open(parent) {
+                let _ = d.sync_all();
+            }
+        }
+        self.committed = true;
+        Ok(self.dest.clone())
+    }
+}
+
+impl Drop for Builder {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+/// Writes a file and syncs it to disk.
+pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut f = File::create(path).map_err(|e| io_err(path, e))?;
+    f.write_all(bytes).map_err(|e| io_err(path, e))?;
+    f.sync_all().map_err(|e| io_err(path, e))
+}
+
+fn files(dir: &Path, base: &Path, out: &mut Vec<PathBuf>) -> Result<(), StoreError> {
+    for e in fs::read_dir(dir).map_err(|e| io_err(dir, e))? {
+        let e = e.map_err(|e| io_err(dir, e))?;
+        let p = e.path();
+        if p.is_dir() {
+            files(&p, base, out)?;
+        } else {
+            out.push(p.strip_prefix(base).unwrap_or(&p).to_path_buf());
+        }
+    }
+    Ok(())
+}
+
+/// sha256 of every file under `dir` except SHA256SUMS and DONE, sorted by relative path.
+pub fn checksums(dir: &Path) -> Result<Vec<(String, String)>, StoreError> {
+    let mut list = Vec::new();
+    files(dir, dir, &mut list)?;
+    list.sort();
+    let mut out = Vec::new();
+    for rel in list {
+        let name = rel.to_string_lossy().replace('\\', "/");
+        if name == SUMS || name == DONE {
+            continue;
+        }
+        out.push((name, file_sha256(&dir.join(&rel))?));
+    }
+    Ok(out)
+}
+
+/// Hex sha256 of a file's bytes.
+pub fn file_sha256(path: &Path) -> Result<String, StoreError> {
+    let mut f = File::open(path).map_err(|e| io_err(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| io_err(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+/// Re-hashes a complete entry against its SHA256SUMS; returns what does not match.
+pub fn verify(dir: &Path) -> Result<Vec<String>, StoreError> {
+    let mut problems = Vec::new();
+    if !dir.join(DONE).is_file() {
+        problems.push("no DONE marker (incomplete)".to_string());
+        return Ok(problems);
+    }
+    let listed = fs::read_to_string(dir.join(SUMS)).map_err(|e| io_err(&dir.join(SUMS), e))?;
+    let actual = checksums(dir)?;
+    let mut expected: Vec<(String, String)> = listed
+        .lines()
+        .filter_map(|l| l.split_once("  ").map(|(h, n)| (n.to_string(), h.to_string())))
+        .collect();
+    expected.sort();
+    for (name, h) in &expected {
+        match actual.iter().find(|(n, _)| n == name) {
+            None => problems.push(format!("{name}: missing")),
+            Some((_, a)) if a != h => problems.push(format!("{name}: checksum mismatch")),
+            _ => {}
+        }
+    }
+    for (name, _) in &actual {
+        if !expected.iter().any(|(n, _)| n == name) {
+            problems.push(format!("{name}: not listed in SHA256SUMS"));
+        }
+    }
+    Ok(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_atomically_and_detects_corruption() {
+        let root = std::env::temp_dir().join(format!("ndelab-entry-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let Entry::Build(b) = open(&root, "k1", false).unwrap() else { panic!("expected a build") };
+        fs::write(b.dir().join("a.txt"), "hello").unwrap();
+        assert!(!root.join("k1").exists(), "nothing visible before commit");
+        let dest = b.commit().unwrap();
+        assert!(dest.join(DONE).is_file());
+        assert!(verify(&dest).unwrap().is_empty());
+        assert!(matches!(open(&root, "k1", false).unwrap(), Entry::Done(_)));
+        fs::write(dest.join("a.txt"), "hellO").unwrap();
+        assert_eq!(verify(&dest).unwrap(), vec!["a.txt: checksum mismatch".to_string()]);
+        // A dropped builder leaves nothing behind.
+        let Entry::Build(b) = open(&root, "k2", false).unwrap() else { panic!() };
+        let tmp = b.dir().to_path_buf();
+        drop(b);
+        assert!(!tmp.exists() && !root.join("k2").exists());
+        fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -1,0 +1,145 @@
+//! `.npy` files (NumPy's format, version 1.0) of little-endian f32 matrices.
+//!
+//! Written row block by row block so that a large dataset never has to sit in memory twice;
+//! read back whole or checked for shape. `numpy.load` reads them.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+const MAGIC: &[u8] = b"\x93NUMPY";
+
+fn header(rows: usize, cols: usize) -> Vec<u8> {
+    let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    // magic(6) + version(2) + len(2) + dict + padding + '\n' is a multiple of 64.
+    let unpadded = 10 + dict.len() + 1;
+    let pad = (64 - unpadded % 64) % 64;
+    let mut h = Vec::with_capacity(unpadded + pad);
+    h.extend_from_slice(MAGIC);
+    h.extend_from_slice(&[1, 0]);
+    h.extend_from_slice(&((dict.len() + pad + 1) as u16).to_le_bytes());
+    h.extend_from_slice(dict.as_bytes());
+    h.extend(std::iter::repeat_n(b' ', pad));
+    h.push(b'\n');
+    h
+}
+
+/// Writes a `rows × cols` f32 matrix in row blocks.
+pub struct NpyWriter {
+    out: BufWriter<File>,
+    cols: usize,
+    remaining: usize,
+}
+
+impl NpyWriter {
+    /// Creates `path` and writes the header of a `rows × cols` matrix.
+    pub fn create(path: &Path, rows: usize, cols: usize) -> io::Result<Self> {
+        let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
+        out.write_all(&header(rows, cols))?;
+        Ok(NpyWriter { out, cols, remaining: rows * cols })
+    }
+
+    /// Appends whole rows (row-major).
+    pub fn write_rows(&mut self, values: &[f32]) -> io::Result<()> {
+        assert!(values.len() % self.cols.max(1) == 0 && values.len() <= self.remaining, "npy: wrong number of values");
+        let mut buf = Vec::with_capacity(values.len() * 4);
+        for v in values {
+            buf.extend_from_slice(&v.to_le_bytes());
+        }
+        self.out.write_all(&buf)?;
+        self.remaining -= values.len();
+        Ok(())
+    }
+
+    /// Flushes and syncs; fails if fewer rows were written than the header promised.
+    pub fn finish(self) -> io::Result<()> {
+        if self.remaining != 0 {
+            return Err(io::Error::other(format!("npy: {} values missing", self.remaining)));
+        }
+        let file = self.out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()
+    }
+}
+
+/// Writes a whole matrix.
+pub fn write(path: &Path, rows: usize, cols: usize, values: &[f32]) -> io::Result<()> {
+    let mut w = NpyWriter::create(path, rows, cols)?;
+    w.write_rows(values)?;
+    w.finish()
+}
+
+fn parse_header(r: &mut impl Read) -> io::Result<(usize, usize, usize)> {
+    let mut pre = [0u8; 10];
+    r.read_exact(&mut pre)?;
+    if &pre[..6] != MAGIC || pre[6] != 1 {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "not a version-1 .npy file"));
+    }
+    let len = u16::from_le_bytes([pre[8], pre[9]]) as usize;
+    let mut dict = vec![0u8; len];
+    r.read_exact(&mut dict)?;
+    let dict = String::from_utf8_lossy(&dict);
+    if !dict.contains("'descr': '<f4'") || !dict.contains("'fortran_order': False") {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("expected a C-ordered float32 array, header is {}", dict.trim())));
+    }
+    let shape = dict
+        .split("'shape': (")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "npy header has no shape"))?;
+    let dims: Vec<usize> = shape.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap_or(usize::MAX)).collect();
+    let (rows, cols) = match dims.as_slice() {
+        [n] => (*n, 1),
+        [n, m] => (*n, *m),
+        _ => return Err(io::Error::new(io::ErrorKind::InvalidData, format!("expected a 1-D or 2-D array, shape is ({shape})"))),
+    };
+    if rows == usize::MAX || cols == usize::MAX {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("bad shape ({shape})")));
+    }
+    Ok((rows, cols, 10 + len))
+}
+
+/// A matrix read from an `.npy` file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matrix {
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of columns.
+    pub cols: usize,
+    /// Row-major values.
+    pub values: Vec<f32>,
+}
+
+/// Reads a whole f32 matrix, checking that the file holds exactly the bytes its header promises.
+pub fn read(path: &Path) -> io::Result<Matrix> {
+    let file = File::open(path)?;
+    let size = file.metadata()?.len() as usize;
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let (rows, cols, header_len) = parse_header(&mut r)?;
+    if size != header_len + rows * cols * 4 {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("truncated: {size} bytes for a {rows}×{cols} float32 array")));
+    }
+    let mut bytes = vec![0u8; rows * cols * 4];
+    r.read_exact(&mut bytes)?;
+    let values = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    Ok(Matrix { rows, cols, values })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_pads_the_header() {
+        let dir = std::env::temp_dir().join(format!("ndelab-npy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("a.npy");
+        let vals: Vec<f32> = (0..12).map(|i| i as f32 * 0.5 - 1.0).collect();
+        write(&p, 4, 3, &vals).unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        assert_eq!((bytes.len() - 48) % 64, 0);
+        assert_eq!(read(&p).unwrap(), Matrix { rows: 4, cols: 3, values: vals });
+        std::fs::write(&p, &bytes[..bytes.len() - 4]).unwrap();
+        assert!(read(&p).unwrap_err().to_string().contains("truncated"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

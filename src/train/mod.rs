@@ -1,0 +1,178 @@
+//! The training stage: mini-batch Adam on z-scored data, a learning-rate schedule, validation
+//! loss every epoch, early stopping that keeps the best epoch's weights, and a guard that stops
+//! at the first non-finite loss.
+//!
+//! Reads a dataset and an estimator; writes nothing (the pipeline saves what it returns).
+
+mod adam;
+mod schedule;
+
+pub use adam::Adam;
+pub use schedule::lr_at;
+
+use crate::data::{Batches, Dataset, ZScore};
+use crate::nn::{DensityEstimator, Dev, T2};
+use crate::spec::{OptimizerSpec, TrainingSpec};
+use crate::ui;
+use dfdx::prelude::*;
+use std::time::Instant;
+
+/// Version of the training code; part of the run key.
+pub const TRAIN_VERSION: &str = "train/1";
+
+/// Failures of training.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The loss became NaN or infinite.
+    #[error("training diverged: the {what} loss became {value} at epoch {epoch}, step {step}; lower training.optimizer.lr (now {lr:e}) or check the data for NaN or inf")]
+    NonFinite {
+        /// `training` or `validation`.
+        what: &'static str,
+        /// The value seen.
+        value: f32,
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based step within the epoch.
+        step: usize,
+        /// The base learning rate.
+        lr: f64,
+    },
+    /// The data hold NaN or infinite values.
+    #[error("the {split} split holds a non-finite value ({what}, row {row}); the simulator produced NaN or inf")]
+    BadData {
+        /// Which split.
+        split: &'static str,
+        /// `theta` or `data`.
+        what: &'static str,
+        /// Row index.
+        row: usize,
+    },
+}
+
+/// One epoch's record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochRecord {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Mean training loss over the epoch.
+    pub train_loss: f64,
+    /// Validation loss after the epoch.
+    pub val_loss: f64,
+    /// Learning rate at the epoch's last step.
+    pub lr: f64,
+    /// Wall time of the epoch in seconds.
+    pub seconds: f64,
+}
+
+/// What training returns.
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    /// One record per epoch run.
+    pub history: Vec<EpochRecord>,
+    /// Epoch whose weights were kept (lowest validation loss).
+    pub best_epoch: usize,
+    /// Its validation loss.
+    pub best_val_loss: f64,
+    /// Whether early stopping ended training.
+    pub stopped_early: bool,
+}
+
+fn check_finite(ds: &Dataset) -> Result<(), TrainError> {
+    for (split, s) in [("train", &ds.train), ("val", &ds.val), ("test", &ds.test)] {
+        for (what, m) in [("theta", &s.theta), ("data", &s.data)] {
+            if let Some(i) = m.values.iter().position(|v| !v.is_finite()) {
+                return Err(TrainError::BadData { split, what, row: i / m.cols.max(1) });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Mean loss over a split, without gradients kept.
+fn mean_loss(net: &dyn DensityEstimator, dev: &Dev, batches: Batches) -> f64 {
+    let (d, m) = (net.theta_dim(), net.data_dim());
+    let (mut sum, mut n) = (0.0f64, 0usize);
+    for b in batches {
+        let theta: T2 = dev.tensor_from_vec(b.theta, (b.rows, d));
+        let data: T2 = dev.tensor_from_vec(b.data, (b.rows, m));
+        let l = net.loss(theta, data.leaky_traced()).array();
+        sum += l as f64 * b.rows as f64;
+        n += b.rows;
+    }
+    sum / n.max(1) as f64
+}
+
+/// Trains `net` on `ds` (θ and y scaled by `theta_z` and `data_z`) as `spec` says.
+pub fn train(
+    net: &mut dyn DensityEstimator,
+    ds: &Dataset,
+    theta_z: &ZScore,
+    data_z: &ZScore,
+    spec: &TrainingSpec,
+    seed: u64,
+) -> Result<TrainOutcome, TrainError> {
+    check_finite(ds)?;
+    let dev = Dev::default();
+    let OptimizerSpec::Adam(adam_cfg) = &spec.optimizer;
+    let mut adam = Adam::new(adam_cfg, net.params());
+    let (d, m) = (net.theta_dim(), net.data_dim());
+    let steps_per_epoch = ds.train.len().div_ceil(spec.batch_size);
+    let total = steps_per_epoch * spec.epochs;
+    let bar = ui::bar(total as u64, "training");
+    let mut history = Vec::new();
+    let mut best = (f64::INFINITY, 0usize, net.params().to_flat());
+    let mut stopped_early = false;
+    let mut step = 0usize;
+    for epoch in 1..=spec.epochs {
+        let start = Instant::now();
+        let (mut sum, mut n) = (0.0f64, 0usize);
+        let mut lr = adam_cfg.lr;
+        for (i, b) in Batches::new(&ds.train, spec.batch_size, Some((seed, epoch as u64)), theta_z, data_z).enumerate() {
+            lr = lr_at(spec.lr_schedule, adam_cfg.lr, step, total);
+            let theta: T2 = dev.tensor_from_vec(b.theta, (b.rows, d));
+            let data: T2 = dev.tensor_from_vec(b.data, (b.rows, m));
+            let loss = net.loss(theta, data.leaky_traced());
+            let value = loss.array();
+            if !value.is_finite() {
+                bar.abandon();
+                return Err(TrainError::NonFinite { what: "training", value, epoch, step: i + 1, lr: adam_cfg.lr });
+            }
+            let grads = loss.backward();
+            adam.step(net.params_mut(), &grads, lr);
+            sum += value as f64 * b.rows as f64;
+            n += b.rows;
+            step += 1;
+            bar.inc(1);
+        }
+        let train_loss = sum / n.max(1) as f64;
+        let val_loss = mean_loss(net, &dev, Batches::new(&ds.val, 4096, None, theta_z, data_z));
+        if !val_loss.is_finite() {
+            bar.abandon();
+            return Err(TrainError::NonFinite { what: "validation", value: val_loss as f32, epoch, step: steps_per_epoch, lr: adam_cfg.lr });
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let improved = val_loss < best.0;
+        if improved {
+            best = (val_loss, epoch, net.params().to_flat());
+        }
+        ui::log(
+            Some(&bar),
+            &format!(
+                "epoch {epoch:>3}/{}  train {train_loss:>9.5}  val {val_loss:>9.5}{}  lr {lr:.2e}  {seconds:.2} s",
+                spec.epochs,
+                if improved { " *" } else { "  " }
+            ),
+        );
+        history.push(EpochRecord { epoch, train_loss, val_loss, lr, seconds });
+        if let Some(es) = &spec.early_stopping {
+            if epoch - best.1 >= es.patience {
+                ui::log(Some(&bar), &format!("early stopping: no improvement for {} epochs; keeping epoch {}", es.patience, best.1));
+                stopped_early = true;
+                break;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    net.params_mut().restore(&best.2);
+    Ok(TrainOutcome { history, best_epoch: best.1, best_val_loss: best.0, stopped_early })
+}
