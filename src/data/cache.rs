@@ -78,10 +78,17 @@ pub fn load_or_build(spec: &Spec, layout: &Layout, rebuild: bool) -> Result<(Dat
                 n_train: counts[0],
                 n_val: counts[1],
                 n_test: counts[2],
-                simulation_seconds: seconds,
             };
             let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
             entry::write_synced(&builder.dir().join("manifest.json"), text.as_bytes())?;
+            // How it was made (varies run to run) stays out of the manifest, which must be reproducible.
+            let build = serde_json::json!({
+                "simulation_seconds": seconds,
+                "samples_per_second": total as f64 / seconds.max(1e-9),
+                "threads": rayon::current_num_threads(),
+                "ndelab_version": env!("CARGO_PKG_VERSION"),
+            });
+            entry::write_synced(&builder.dir().join("build.json"), build.to_string().as_bytes())?;
             let dir = builder.commit()?;
             let ds = read(&dir)?;
             Ok((ds, CacheStatus::Built { seconds }, dir))

@@ -80,8 +80,6 @@ pub struct Manifest {
     pub n_val: usize,
     /// Samples per split.
     pub n_test: usize,
-    /// Seconds spent simulating.
-    pub simulation_seconds: f64,
 }
 
 /// A whole dataset.

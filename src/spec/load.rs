@@ -47,9 +47,23 @@ pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Spec, SpecE
         o.apply(&mut root).map_err(|m| SpecError::new(file, m))?;
     }
     let spec: Spec = serde_path_to_error::deserialize(root.clone()).map_err(|e| {
-        let path = segments(e.path());
-        let inner = e.inner().to_string();
-        describe(file, text, &root, &path, &inner, overrides)
+        let mut path = segments(e.path());
+        let mut inner = e.inner().to_string();
+        // Errors inside `kind`-tagged sections carry their own path; splice it in.
+        let mark = super::tagged::PATH_MARK;
+        if let Some(start) = inner.find(mark) {
+            let rest = &inner[start + mark.len_utf8()..];
+            if let Some((sub, msg)) = rest.split_once(mark) {
+                for part in sub.split('.') {
+                    match part.strip_prefix('[').and_then(|p| p.strip_suffix(']')).and_then(|p| p.parse().ok()) {
+                        Some(i) => path.push(Segment::Index(i)),
+                        None => path.push(Segment::Key(part.to_string())),
+                    }
+                }
+                inner = msg.to_string();
+            }
+        }
+        blame(describe(file, text, &root, &path, &inner, overrides), &path, overrides)
     })?;
     validate(&spec).map_err(|v| {
         let path: Vec<Segment> = v.key.split('.').map(|k| Segment::Key(k.to_string())).collect();
@@ -57,7 +71,7 @@ pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Spec, SpecE
         if let Some(h) = v.help {
             err = err.help(h);
         }
-        err
+        blame(err, &path, overrides)
     })?;
     Ok(spec)
 }
@@ -102,17 +116,29 @@ fn dotted(path: &[Segment]) -> String {
     s
 }
 
+/// The command-line override that set a key path, if any.
+fn overriding<'a>(path: &[Segment], overrides: &'a [String]) -> Option<&'a str> {
+    let key: String = dotted(path).split('[').next().unwrap_or("").to_string();
+    let nested = |outer: &str, inner: &str| inner == outer || inner.starts_with(&format!("{outer}."));
+    overrides.iter().rev().map(String::as_str).find(|o| {
+        let k = o.trim_start_matches(['+', '~']).split('=').next().unwrap_or("");
+        !k.is_empty() && !key.is_empty() && nested(k, &key)
+    })
+}
+
 /// Position of a key path: in the file, or nowhere if an override set it.
 fn position(text: &str, path: &[Segment], overrides: &[String]) -> Option<(usize, usize)> {
-    let key = dotted(path);
-    let overridden = overrides.iter().any(|o| {
-        let k = o.trim_start_matches(['+', '~']).split('=').next().unwrap_or("");
-        !k.is_empty() && (key == k || key.starts_with(&format!("{k}.")))
-    });
-    if overridden {
-        None
-    } else {
-        locate(text, path)
+    match overriding(path, overrides) {
+        Some(_) => None,
+        None => locate(text, path),
+    }
+}
+
+/// Adds "set on the command line by ..." when an override is the culprit.
+fn blame(err: SpecError, path: &[Segment], overrides: &[String]) -> SpecError {
+    match overriding(path, overrides) {
+        Some(o) => err.help(format!("set on the command line by `{o}`")),
+        None => err,
     }
 }
 
@@ -122,6 +148,11 @@ fn describe(file: &str, text: &str, root: &Value, path: &[Segment], inner: &str,
     if let Some(rest) = inner.strip_prefix("unknown field `") {
         let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
         let expected: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        // For plain structs the path already ends with the unknown key; for tagged enums it does not.
+        let path = match path.split_last() {
+            Some((Segment::Key(k), parent)) if k == field => parent,
+            _ => path,
+        };
         let mut full = path.to_vec();
         full.push(Segment::Key(field.to_string()));
         let parent = dotted(path);
@@ -152,7 +183,7 @@ fn describe(file: &str, text: &str, root: &Value, path: &[Segment], inner: &str,
         if let Some(n) = nearest(value, &expected) {
             err = err.help(format!("did you mean `{n}`?"));
         }
-        return err;
+        return if at.len() > path.len() { blame(err, &at, overrides) } else { err };
     }
     if let Some(rest) = inner.strip_prefix("missing field `") {
         let field = rest.split('`').next().unwrap_or(rest);

@@ -10,6 +10,7 @@ mod locate;
 pub mod number;
 mod overrides;
 mod suggest;
+mod tagged;
 mod types;
 mod validate;
 

@@ -3,7 +3,7 @@
 //! These types hold data only. Loading (`spec::load`) parses YAML into them; checking values
 //! that serde cannot (`batch_size > 0`, a loss that fits the model, ...) is `spec::validate`.
 
-use super::number;
+use super::{number, tagged};
 use serde::{Deserialize, Serialize};
 
 /// One experiment: what to simulate, what to train on it, how, and how to score it.
@@ -135,11 +135,20 @@ pub enum MatrixKind {
 }
 
 /// The density estimator, chosen by `kind`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ModelSpec {
     /// A full-covariance Gaussian q(x|y) = N(μ(y), Σ(y)) from an MLP (Chua & Vallisneri 2020).
     Gaussian(GaussianSpec),
+}
+
+impl<'de> Deserialize<'de> for ModelSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (kind, rest) = tagged::split_kind(d, &["gaussian"])?;
+        match kind.as_str() {
+            _ => Ok(ModelSpec::Gaussian(tagged::variant(rest)?)),
+        }
+    }
 }
 
 impl ModelSpec {
@@ -155,14 +164,14 @@ impl ModelSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GaussianSpec {
-    /// Widths of the hidden layers of the MLP (ReLU). Default [128, 128].
+    /// Widths of the hidden layers of the MLP (ReLU). Default [64, 64].
     #[serde(deserialize_with = "number::vec_usize")]
     pub hidden: Vec<usize>,
 }
 
 impl Default for GaussianSpec {
     fn default() -> Self {
-        GaussianSpec { hidden: vec![128, 128] }
+        GaussianSpec { hidden: vec![64, 64] }
     }
 }
 
@@ -220,11 +229,20 @@ impl Default for TrainingSpec {
 }
 
 /// The optimizer, chosen by `kind`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OptimizerSpec {
     /// Adam (Kingma & Ba 2014).
     Adam(AdamSpec),
+}
+
+impl<'de> Deserialize<'de> for OptimizerSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (kind, rest) = tagged::split_kind(d, &["adam"])?;
+        match kind.as_str() {
+            _ => Ok(OptimizerSpec::Adam(tagged::variant(rest)?)),
+        }
+    }
 }
 
 impl Default for OptimizerSpec {
@@ -271,14 +289,14 @@ pub enum LrSchedule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EarlyStoppingSpec {
-    /// Epochs without improvement before stopping. Default 10.
+    /// Epochs without improvement before stopping. Default 20.
     #[serde(deserialize_with = "number::usize")]
     pub patience: usize,
 }
 
 impl Default for EarlyStoppingSpec {
     fn default() -> Self {
-        EarlyStoppingSpec { patience: 10 }
+        EarlyStoppingSpec { patience: 20 }
     }
 }
 

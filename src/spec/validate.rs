@@ -84,7 +84,7 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
         if loss != fits {
             return Err(bad(
                 "loss",
-                format!("loss `{}` does not fit model `{}`", loss.as_str(), spec.model.kind()),
+                format!("`{}` does not fit model `{}`", loss.as_str(), spec.model.kind()),
                 Some(&format!("use `loss: {}` or leave `loss` out", fits.as_str())),
             ));
         }

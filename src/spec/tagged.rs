@@ -1,0 +1,45 @@
+//! Sections chosen by a `kind` key (`model`, `training.optimizer`).
+//!
+//! serde's internally tagged enums buffer the section and lose the path of any error inside
+//! it, so that `model.hidden: lots` would be reported against `model`. These helpers split off
+//! `kind` and deserialize the rest with its own path tracking; the inner path travels inside
+//! the error message between [`PATH_MARK`]s and is spliced back by the loader.
+
+use serde::de::{self, DeserializeOwned, Deserializer};
+use serde::Deserialize;
+use serde_norway::{Mapping, Value};
+
+/// Delimits an inner key path inside an error message.
+pub const PATH_MARK: char = '\u{1}';
+
+/// Reads a mapping, returning its `kind` and the other entries.
+pub fn split_kind<'de, D: Deserializer<'de>>(d: D, kinds: &'static [&'static str]) -> Result<(String, Value), D::Error> {
+    let mut map = Mapping::deserialize(d)?;
+    let kind = match map.remove("kind") {
+        Some(Value::String(s)) => s,
+        Some(other) => {
+            return Err(de::Error::custom(format!(
+                "{PATH_MARK}kind{PATH_MARK}expected one of {} as a string, found {other:?}",
+                kinds.join(", ")
+            )))
+        }
+        None => return Err(de::Error::missing_field("kind")),
+    };
+    if !kinds.contains(&kind.as_str()) {
+        return Err(de::Error::unknown_variant(&kind, kinds));
+    }
+    Ok((kind, Value::Mapping(map)))
+}
+
+/// Deserializes the entries of one variant, keeping the path of an error.
+pub fn variant<T: DeserializeOwned, E: de::Error>(rest: Value) -> Result<T, E> {
+    serde_path_to_error::deserialize(rest).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if path == "." || path.is_empty() {
+            E::custom(inner)
+        } else {
+            E::custom(format!("{PATH_MARK}{path}{PATH_MARK}{inner}"))
+        }
+    })
+}

@@ -1,0 +1,89 @@
+//! The command line: bad input gives one exact message, exit code 2, and writes nothing.
+
+use crate::util::*;
+
+/// Every spec in tests/bad_specs/ must fail `run` with exactly the message in its `.stderr`
+/// file (set NDELAB_BLESS=1 to rewrite them after a deliberate change), exit code 2, no panic,
+/// and nothing under results/.
+#[test]
+fn bad_specs_fail_with_their_exact_message_and_write_nothing() {
+    let dir = root().join("tests/bad_specs");
+    let mut specs: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
+    specs.sort();
+    assert!(specs.len() >= 12, "expected at least 12 bad specs, found {}", specs.len());
+    let bless = std::env::var_os("NDELAB_BLESS").is_some();
+    let mut failures = Vec::new();
+    for spec in &specs {
+        let results = TempDir::new("bad");
+        let rel = spec.strip_prefix(root()).unwrap();
+        let out = run(ndelab(&results.path().join("results")).arg("run").arg(rel));
+        let err = stderr(&out);
+        let expected_path = spec.with_extension("stderr");
+        if bless {
+            std::fs::write(&expected_path, &err).unwrap();
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| panic!("{} is missing", expected_path.display()));
+        if out.status.code() != Some(2) {
+            failures.push(format!("{}: exit code {:?}", rel.display(), out.status.code()));
+        }
+        if err != expected {
+            failures.push(format!("{}:\n--- expected\n{expected}--- got\n{err}", rel.display()));
+        }
+        if err.contains("panicked") {
+            failures.push(format!("{}: panicked", rel.display()));
+        }
+        if results.path().join("results").exists() {
+            failures.push(format!("{}: created results/", rel.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn bad_overrides_name_the_override() {
+    let results = TempDir::new("ovr");
+    let out = run(ndelab(results.path()).args(["validate", "experiments/linear_gaussian.yaml", "training.batch_size=0"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: experiments/linear_gaussian.yaml: `training.batch_size`: must be at least 1, got 0\n  \
+         set on the command line by `training.batch_size=0`\n"
+    );
+    let out = run(ndelab(results.path()).args(["validate", "experiments/linear_gaussian.yaml", "model.hidden=2,8"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is a comma list, which makes a sweep"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_missing_spec_file_is_bad_input() {
+    let results = TempDir::new("missing");
+    let out = run(ndelab(results.path()).args(["run", "experiments/no_such_experiment.yaml"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: experiments/no_such_experiment.yaml: no such file\n  check the path; experiments live in experiments/*.yaml\n"
+    );
+}
+
+#[test]
+fn validate_prints_the_resolved_spec() {
+    let results = TempDir::new("validate");
+    let out = run(ndelab(results.path()).args(["validate", "experiments/linear_gaussian.yaml", "dataset.n_train=20_000"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("n_train: 20000"), "{text}");
+    assert!(text.contains("loss: nll"), "{text}");
+    // The dataset seed defaults to the master seed and is written out.
+    assert!(text.contains("  seed: 1\n"), "{text}");
+}
+
+#[test]
+fn key_explain_lists_every_ingredient() {
+    let results = TempDir::new("explain");
+    let out = run(ndelab(results.path()).args(["key", "explain", "experiments/linear_gaussian.yaml"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in ["dataset key ", "run key ", "key scheme     ndelab-key/1", "linear_gaussian/1", "upstream dataset", "\"n_train\":100000"] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+}

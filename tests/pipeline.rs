@@ -1,0 +1,93 @@
+//! One run end to end through the binary: accuracy, result files, caching, failure.
+
+use crate::util::*;
+use ndelab::report::{read_parquet, METRICS_COLUMNS, SUMMARY_COLUMNS};
+
+fn column_f64(df: &polars::prelude::DataFrame, name: &str) -> Vec<Option<f64>> {
+    let ca = df.column(name).unwrap().f64().unwrap().clone();
+    (0..ca.len()).map(|i| ca.get(i)).collect()
+}
+
+#[test]
+fn a_small_run_learns_the_posterior_writes_its_folder_and_is_cached() {
+    let tmp = TempDir::new("run");
+    let spec = small_spec(tmp.path(), "small", 20_000, 25, "");
+    let results = tmp.path().join("results");
+    let out = run(ndelab(&results).arg("run").arg(&spec));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("epoch   1/25"), "one log line per epoch:\n{err}");
+    let dir = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    for f in ["spec.resolved.yaml", "provenance.json", "metrics.parquet", "summary.parquet", "model.safetensors", "model.json", "plots/loss_curve.png", "SHA256SUMS", "DONE"] {
+        assert!(dir.join(f).is_file(), "missing {f}");
+    }
+    assert_eq!(&std::fs::read(dir.join("plots/loss_curve.png")).unwrap()[..4], b"\x89PNG");
+
+    let summary = read_parquet(&dir.join("summary.parquet")).unwrap();
+    let names: Vec<String> = summary.get_column_names().iter().map(|s| s.to_string()).collect();
+    assert_eq!(names, SUMMARY_COLUMNS.to_vec());
+    assert_eq!(summary.height(), 1);
+    let kl = column_f64(&summary, "kl_to_truth")[0].unwrap();
+    let nll = column_f64(&summary, "test_nll")[0].unwrap();
+    // 3 parameters, 20k samples: the exact posterior is within reach of a small MLP.
+    assert!(kl > 0.0 && kl < 0.1, "kl_to_truth = {kl}");
+    assert!(nll.is_finite());
+
+    let metrics = read_parquet(&dir.join("metrics.parquet")).unwrap();
+    let names: Vec<String> = metrics.get_column_names().iter().map(|s| s.to_string()).collect();
+    assert_eq!(names, METRICS_COLUMNS.to_vec());
+    let val = column_f64(&metrics, "val_loss");
+    assert!(val.len() >= 2 && val.last().unwrap().unwrap() < val[0].unwrap(), "validation loss should fall: {val:?}");
+
+    let prov: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("provenance.json")).unwrap()).unwrap();
+    for k in ["git_commit", "ndelab_version", "rustc", "cpu", "threads", "wall_seconds"] {
+        assert!(prov.get(k).is_some(), "provenance lacks {k}");
+    }
+
+    // A rerun is a cache hit: no simulation, no training, same folder untouched.
+    let before = std::fs::read(dir.join("SHA256SUMS")).unwrap();
+    let out = run(ndelab(&results).arg("run").arg(&spec));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("cache hit"), "{err}");
+    assert!(!err.contains("epoch") && !err.contains("simulated"), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), dir.display().to_string());
+    assert_eq!(std::fs::read(dir.join("SHA256SUMS")).unwrap(), before);
+
+    // A changed training setting reuses the cached dataset.
+    let out = run(ndelab(&results).arg("run").arg(&spec).arg("training.epochs=2"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("dataset: cache hit"), "{err}");
+}
+
+#[test]
+fn same_spec_and_seed_give_the_same_numbers() {
+    let tmp = TempDir::new("det");
+    let spec = small_spec(tmp.path(), "det", 4_000, 3, "");
+    let mut rows = Vec::new();
+    for r in ["a", "b"] {
+        let results = tmp.path().join(r);
+        let out = run(ndelab(&results).args(["--threads", "1", "run"]).arg(&spec));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let dir = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        let m = read_parquet(&dir.join("metrics.parquet")).unwrap();
+        let s = read_parquet(&dir.join("summary.parquet")).unwrap();
+        rows.push((column_f64(&m, "val_loss"), column_f64(&s, "test_nll"), column_f64(&s, "kl_to_truth")));
+    }
+    assert_eq!(rows[0], rows[1]);
+}
+
+#[test]
+fn a_diverging_run_stops_with_a_clear_message_and_leaves_nothing() {
+    let tmp = TempDir::new("nan");
+    let spec = small_spec(tmp.path(), "nan", 4_000, 3, "");
+    let results = tmp.path().join("results");
+    let out = run(ndelab(&results).arg("run").arg(&spec).arg("training.optimizer.lr=1e6"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("error: training diverged: the training loss became"), "{err}");
+    assert!(err.contains("lower training.optimizer.lr (now 1e6)"), "{err}");
+    let (done, hidden) = entries(&results.join("runs/nan"));
+    assert!(done.is_empty() && hidden.is_empty(), "left {done:?} {hidden:?}");
+}

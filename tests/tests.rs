@@ -1,0 +1,9 @@
+//! ndelab's integration tests, built as one binary (ripgrep's layout): themed modules,
+//! shared helpers in `util`.
+
+mod util;
+
+mod cli;
+mod pipeline;
+mod spec;
+mod store;
