@@ -40,6 +40,19 @@ impl MvNormal {
         }
     }
 
+    /// The marginal over the coordinates `keep`, in that order.
+    pub fn marginal(&self, keep: &[usize]) -> MvNormal {
+        let cov = self.cov();
+        let mut sub = Mat::zeros(keep.len(), keep.len());
+        for (a, &i) in keep.iter().enumerate() {
+            for (b, &j) in keep.iter().enumerate() {
+                *sub.at_mut(a, b) = cov.at(i, j);
+            }
+        }
+        let mean = keep.iter().map(|&i| self.mean[i]).collect();
+        MvNormal::new(mean, &sub).expect("a sub-block of a covariance is positive definite")
+    }
+
     /// Dimension.
     pub fn dim(&self) -> usize {
         self.mean.len()

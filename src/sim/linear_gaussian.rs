@@ -76,10 +76,13 @@ impl Simulator for LinearGaussian {
             *t = self.prior_std * rng.sample::<f64, _>(StandardNormal);
         }
     }
-    fn simulate(&self, theta: &[f64], rng: &mut SampleRng, data: &mut [f64]) {
-        let mean = self.a.matvec(theta);
-        for (y, mu) in data.iter_mut().zip(mean) {
-            *y = mu + self.noise_std * rng.sample::<f64, _>(StandardNormal);
+    fn simulate_signal(&self, theta: &[f64], signal: &mut [f64]) -> Result<(), String> {
+        signal.copy_from_slice(&self.a.matvec(theta));
+        Ok(())
+    }
+    fn sample_noise(&self, rng: &mut SampleRng, noise: &mut [f64]) {
+        for n in noise.iter_mut() {
+            *n = self.noise_std * rng.sample::<f64, _>(StandardNormal);
         }
     }
     fn log_likelihood(&self, theta: &[f64], data: &[f64]) -> Option<f64> {
@@ -107,7 +110,7 @@ mod tests {
         let mut theta = vec![0.0; 3];
         let mut y = vec![0.0; 4];
         sim.sample_prior(&mut rng, &mut theta);
-        sim.simulate(&theta, &mut rng, &mut y);
+        sim.simulate(&theta, &mut rng, &mut y).unwrap();
         let post = sim.posterior(&y);
         let prior = MvNormal::new(vec![0.0; 3], &Mat::identity(3)).unwrap();
         // log p(θ|y) - log p(θ) - log p(y|θ) is the same constant (-log evidence) for every θ.

@@ -3,9 +3,11 @@
 //!
 //! Reads the dataset section of a spec; writes nothing (the data stage caches what it makes).
 
+pub mod gw;
 mod linear_gaussian;
 mod rng;
 
+pub use gw::GwBbh;
 pub use linear_gaussian::LinearGaussian;
 pub use rng::{SampleRng, StreamFamily};
 
@@ -29,6 +31,10 @@ pub trait Posterior: Send + Sync {
     fn log_prob(&self, theta: &[f64]) -> f64;
     /// One draw θ ~ p(θ | y).
     fn sample(&self, rng: &mut SampleRng) -> Vec<f64>;
+    /// The marginal over the parameters `keep` (indices, in order), where it has a closed form.
+    fn marginal(&self, _keep: &[usize]) -> Option<Box<dyn Posterior>> {
+        None
+    }
 }
 
 impl Posterior for MvNormal {
@@ -37,6 +43,9 @@ impl Posterior for MvNormal {
     }
     fn sample(&self, rng: &mut SampleRng) -> Vec<f64> {
         MvNormal::sample(self, rng)
+    }
+    fn marginal(&self, keep: &[usize]) -> Option<Box<dyn Posterior>> {
+        Some(Box::new(MvNormal::marginal(self, keep)))
     }
 }
 
@@ -50,8 +59,26 @@ pub trait Simulator: Send + Sync {
     fn data_dim(&self) -> usize;
     /// Draws θ from the prior into `theta`.
     fn sample_prior(&self, rng: &mut SampleRng, theta: &mut [f64]);
-    /// Simulates y for `theta` into `data`.
-    fn simulate(&self, theta: &[f64], rng: &mut SampleRng, data: &mut [f64]);
+    /// The noise-free data (signal) for `theta`; fails where the model cannot be evaluated.
+    fn simulate_signal(&self, theta: &[f64], signal: &mut [f64]) -> Result<(), String>;
+    /// One realisation of the additive noise.
+    fn sample_noise(&self, rng: &mut SampleRng, noise: &mut [f64]);
+    /// y = signal + noise for `theta`.
+    fn simulate(&self, theta: &[f64], rng: &mut SampleRng, data: &mut [f64]) -> Result<(), String> {
+        self.simulate_signal(theta, data)?;
+        let mut noise = vec![0.0; data.len()];
+        self.sample_noise(rng, &mut noise);
+        data.iter_mut().zip(noise).for_each(|(d, n)| *d += n);
+        Ok(())
+    }
+    /// Optimal signal-to-noise ratio of a noise-free signal, where it is defined.
+    fn optimal_snr(&self, _signal: &[f64]) -> Option<f64> {
+        None
+    }
+    /// Test signals below this optimal SNR are redrawn.
+    fn min_test_snr(&self) -> Option<f64> {
+        None
+    }
     /// log p(y | θ), where it can be computed exactly.
     fn log_likelihood(&self, _theta: &[f64], _data: &[f64]) -> Option<f64> {
         None
@@ -70,5 +97,6 @@ pub trait Simulator: Send + Sync {
 pub fn build(spec: &DatasetSpec) -> Box<dyn Simulator> {
     match spec.simulator {
         SimulatorKind::LinearGaussian => Box::new(LinearGaussian::new(&spec.linear_gaussian.clone().unwrap_or_default())),
+        SimulatorKind::GwBbh => Box::new(GwBbh::new(&spec.gw_bbh.clone().unwrap_or_default())),
     }
 }

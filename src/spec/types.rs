@@ -52,9 +52,32 @@ pub struct DatasetSpec {
     /// Test samples (NLL, KL to the true posterior). Default 1_000.
     #[serde(default = "default_n_test", deserialize_with = "number::usize")]
     pub n_test: usize,
+    /// Parameters the estimator infers, by name; the others are marginalised. Default: all
+    /// sampled parameters for `linear_gaussian`; m1, m2, d_L, t0 for `gw_bbh` (phase marginalised).
+    #[serde(default)]
+    pub infer: Option<Vec<String>>,
+    /// `fixed`: one noise realisation per sample, cached. `fresh`: the noise-free signals are
+    /// cached and new noise is drawn every epoch, so the network never sees the same noisy
+    /// sample twice (less overfitting at equal simulation cost). Default: fresh for `gw_bbh`,
+    /// fixed for `linear_gaussian`. Validation and test noise is always fixed.
+    #[serde(default)]
+    pub noise: Option<NoiseMode>,
     /// Settings of the `linear_gaussian` simulator (all optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linear_gaussian: Option<LinearGaussianSpec>,
+    /// Settings of the `gw_bbh` simulator (all optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gw_bbh: Option<GwBbhSpec>,
+}
+
+/// How training noise is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoiseMode {
+    /// One cached noise realisation per training sample.
+    Fixed,
+    /// New noise every epoch on cached noise-free signals.
+    Fresh,
 }
 
 fn opt_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
@@ -77,6 +100,8 @@ fn default_n_test() -> usize {
 pub enum SimulatorKind {
     /// x ~ N(0, prior_std² I), y = A x + ε, ε ~ N(0, noise_std² I): Gaussian posterior in closed form.
     LinearGaussian,
+    /// Whitened strain of binary black holes in ground-based detectors (Gabbard et al.'s benchmark).
+    GwBbh,
 }
 
 impl SimulatorKind {
@@ -84,6 +109,7 @@ impl SimulatorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             SimulatorKind::LinearGaussian => "linear_gaussian",
+            SimulatorKind::GwBbh => "gw_bbh",
         }
     }
 }
@@ -121,6 +147,171 @@ impl Default for LinearGaussianSpec {
             prior_std: 1.0,
             noise_std: 1.0,
         }
+    }
+}
+
+/// The `gw_bbh` simulator: Gabbard et al.'s benchmark (arXiv:1909.06296) by default — H1,
+/// 256 Hz, 1 s, IMRPhenomD without spins, the aLIGO design PSD, whitened as bilby does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GwBbhSpec {
+    /// Detectors, each giving one whitened segment: any of H1, L1, V1. Default [H1].
+    pub detectors: Vec<String>,
+    /// Sampling rate in Hz. Default 256.
+    #[serde(deserialize_with = "number::f64")]
+    pub sampling_frequency: f64,
+    /// Segment length in seconds. Default 1.
+    #[serde(deserialize_with = "number::f64")]
+    pub duration: f64,
+    /// Lowest frequency of the signal in Hz. Default 20.
+    #[serde(deserialize_with = "number::f64")]
+    pub f_min: f64,
+    /// Reference frequency of the phase in Hz. Default 20.
+    #[serde(deserialize_with = "number::f64")]
+    pub f_ref: f64,
+    /// Waveform model: IMRPhenomD, TaylorF2 or IMRPhenomXAS. Default IMRPhenomD.
+    pub approximant: Approximant,
+    /// GPS reference time; the segment is [reference_time − duration/2, reference_time + duration/2). Default 1126259642.5.
+    #[serde(deserialize_with = "number::f64")]
+    pub reference_time: f64,
+    /// Noise PSD. Default (and only): aLIGO_ZERO_DET_high_P, the aLIGO design curve bilby uses.
+    pub psd: PsdKind,
+    /// Test signals are redrawn until their network optimal SNR reaches this (0 keeps all). Default 8.
+    #[serde(deserialize_with = "number::f64")]
+    pub min_test_snr: f64,
+    /// Priors: a number fixes a parameter, `{ min, max }` samples it uniformly.
+    pub priors: GwPriors,
+}
+
+impl Default for GwBbhSpec {
+    fn default() -> Self {
+        GwBbhSpec {
+            detectors: vec!["H1".into()],
+            sampling_frequency: 256.0,
+            duration: 1.0,
+            f_min: 20.0,
+            f_ref: 20.0,
+            approximant: Approximant::IMRPhenomD,
+            reference_time: 1_126_259_642.5,
+            psd: PsdKind::AligoZeroDetHighP,
+            min_test_snr: 8.0,
+            priors: GwPriors::default(),
+        }
+    }
+}
+
+/// Waveform models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum Approximant {
+    /// Post-Newtonian inspiral (ends at the ISCO).
+    TaylorF2,
+    /// Aligned-spin inspiral, merger and ringdown (Husa et al., Khan et al. 2016).
+    IMRPhenomD,
+    /// Aligned-spin IMRPhenomX, dominant mode (Pratten et al. 2020).
+    IMRPhenomXAS,
+}
+
+/// Noise PSDs shipped with ndelab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PsdKind {
+    /// data/aLIGO_ZERO_DET_high_P_psd.txt (LIGO-T0900288).
+    #[serde(rename = "aLIGO_ZERO_DET_high_P")]
+    AligoZeroDetHighP,
+}
+
+/// A prior: a fixed value or a uniform range.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Prior {
+    /// The parameter is fixed to this value (not sampled, not inferred).
+    Fixed(f64),
+    /// Uniform on [min, max).
+    Uniform {
+        /// Lower bound.
+        min: f64,
+        /// Upper bound.
+        max: f64,
+    },
+}
+
+impl<'de> Deserialize<'de> for Prior {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let v = serde_norway::Value::deserialize(d)?;
+        match &v {
+            serde_norway::Value::Mapping(_) => {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Range {
+                    #[serde(deserialize_with = "number::f64")]
+                    min: f64,
+                    #[serde(deserialize_with = "number::f64")]
+                    max: f64,
+                }
+                let r: Range = tagged::variant(v)?;
+                Ok(Prior::Uniform { min: r.min, max: r.max })
+            }
+            _ => number::f64(v).map(Prior::Fixed).map_err(|_| D::Error::custom("expected a number (fixed value) or `{ min, max }` (uniform prior)")),
+        }
+    }
+}
+
+/// Priors of the `gw_bbh` parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GwPriors {
+    /// Primary mass, solar masses (m1 ≥ m2 is enforced by swapping). Default U[35, 80].
+    pub m1: Prior,
+    /// Secondary mass, solar masses. Default U[35, 80].
+    pub m2: Prior,
+    /// Luminosity distance, Mpc. Default U[1000, 3000].
+    #[serde(rename = "d_L")]
+    pub d_l: Prior,
+    /// Merger time at the geocentre after the reference time, s. Default U[0.15, 0.35].
+    pub t0: Prior,
+    /// Orbital phase at f_ref, rad. Default U[0, 2π).
+    pub phase: Prior,
+    /// Right ascension, rad. Default 1.375.
+    pub ra: Prior,
+    /// Declination, rad. Default −1.2108.
+    pub dec: Prior,
+    /// Polarisation angle, rad. Default 0.
+    pub psi: Prior,
+    /// Inclination (angle between total angular momentum and line of sight), rad. Default 0 (face-on).
+    pub theta_jn: Prior,
+}
+
+impl Default for GwPriors {
+    fn default() -> Self {
+        GwPriors {
+            m1: Prior::Uniform { min: 35.0, max: 80.0 },
+            m2: Prior::Uniform { min: 35.0, max: 80.0 },
+            d_l: Prior::Uniform { min: 1000.0, max: 3000.0 },
+            t0: Prior::Uniform { min: 0.15, max: 0.35 },
+            phase: Prior::Uniform { min: 0.0, max: 2.0 * std::f64::consts::PI },
+            ra: Prior::Fixed(1.375),
+            dec: Prior::Fixed(-1.2108),
+            psi: Prior::Fixed(0.0),
+            theta_jn: Prior::Fixed(0.0),
+        }
+    }
+}
+
+impl GwPriors {
+    /// (name, prior) in the order of the simulator's parameters.
+    pub fn named(&self) -> [(&'static str, Prior); 9] {
+        [
+            ("m1", self.m1),
+            ("m2", self.m2),
+            ("d_L", self.d_l),
+            ("t0", self.t0),
+            ("phase", self.phase),
+            ("ra", self.ra),
+            ("dec", self.dec),
+            ("psi", self.psi),
+            ("theta_jn", self.theta_jn),
+        ]
     }
 }
 

@@ -56,7 +56,14 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
     at_least("dataset.n_train", d.n_train, 1)?;
     at_least("dataset.n_val", d.n_val, 1)?;
     at_least("dataset.n_test", d.n_test, 1)?;
+    if d.simulator != SimulatorKind::LinearGaussian && d.linear_gaussian.is_some() {
+        return Err(bad("dataset.linear_gaussian", format!("is set but `dataset.simulator` is {}", d.simulator.as_str()), Some("remove the section or change the simulator")));
+    }
+    if d.simulator != SimulatorKind::GwBbh && d.gw_bbh.is_some() {
+        return Err(bad("dataset.gw_bbh", format!("is set but `dataset.simulator` is {}", d.simulator.as_str()), Some("remove the section or change the simulator")));
+    }
     match d.simulator {
+        SimulatorKind::GwBbh => validate_gw(&d.gw_bbh.clone().unwrap_or_default())?,
         SimulatorKind::LinearGaussian => {
             let lg = d.linear_gaussian.clone().unwrap_or_default();
             at_least("dataset.linear_gaussian.theta_dim", lg.theta_dim, 1)?;
@@ -70,6 +77,25 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
             }
             positive("dataset.linear_gaussian.prior_std", lg.prior_std)?;
             positive("dataset.linear_gaussian.noise_std", lg.noise_std)?;
+        }
+    }
+    if let Some(infer) = &d.infer {
+        let sampled = d.sampled_parameters();
+        if infer.is_empty() {
+            return Err(bad("dataset.infer", "is empty", Some(&format!("name at least one of: {}", sampled.join(", ")))));
+        }
+        for (i, name) in infer.iter().enumerate() {
+            if !sampled.contains(name) {
+                let names: Vec<&str> = sampled.iter().map(String::as_str).collect();
+                let hint = match super::suggest::nearest(name, &names) {
+                    Some(n) => format!("sampled parameters: {}; did you mean `{n}`?", sampled.join(", ")),
+                    None => format!("sampled parameters: {} (a fixed parameter cannot be inferred)", sampled.join(", ")),
+                };
+                return Err(bad("dataset.infer", format!("`{name}` is not a sampled parameter"), Some(&hint)));
+            }
+            if infer[..i].contains(name) {
+                return Err(bad("dataset.infer", format!("`{name}` is listed twice"), None));
+            }
         }
     }
     match &spec.model {
@@ -114,5 +140,69 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
         at_least("training.early_stopping.patience", es.patience, 1)?;
     }
     at_least("eval.kl_samples", spec.eval.kl_samples, 1)?;
+    Ok(())
+}
+
+fn validate_gw(g: &GwBbhSpec) -> Result<(), Violation> {
+    const K: &str = "dataset.gw_bbh";
+    if g.detectors.is_empty() {
+        return Err(bad(&format!("{K}.detectors"), "is empty", Some("name at least one of H1, L1, V1")));
+    }
+    for (i, det) in g.detectors.iter().enumerate() {
+        if !["H1", "L1", "V1"].contains(&det.as_str()) {
+            return Err(bad(&format!("{K}.detectors"), format!("unknown detector `{det}`"), Some("expected one of: H1, L1, V1")));
+        }
+        if g.detectors[..i].contains(det) {
+            return Err(bad(&format!("{K}.detectors"), format!("`{det}` is listed twice"), None));
+        }
+    }
+    positive(&format!("{K}.sampling_frequency"), g.sampling_frequency)?;
+    positive(&format!("{K}.duration"), g.duration)?;
+    let n = g.sampling_frequency * g.duration;
+    if (n - n.round()).abs() > 1e-9 || n.round() < 16.0 || n.round() as u64 % 2 != 0 {
+        return Err(bad(
+            &format!("{K}.duration"),
+            format!("sampling_frequency × duration must be an even whole number of at least 16 samples, got {n}"),
+            None,
+        ));
+    }
+    positive(&format!("{K}.f_min"), g.f_min)?;
+    positive(&format!("{K}.f_ref"), g.f_ref)?;
+    if g.f_min >= g.sampling_frequency / 2.0 {
+        return Err(bad(&format!("{K}.f_min"), format!("{} Hz is not below the Nyquist frequency {} Hz", g.f_min, g.sampling_frequency / 2.0), None));
+    }
+    if !g.reference_time.is_finite() || g.reference_time < 0.0 {
+        return Err(bad(&format!("{K}.reference_time"), format!("must be a GPS time, got {}", g.reference_time), None));
+    }
+    if !(g.min_test_snr >= 0.0 && g.min_test_snr.is_finite()) {
+        return Err(bad(&format!("{K}.min_test_snr"), format!("must be 0 or more, got {}", g.min_test_snr), None));
+    }
+    for (name, prior) in g.priors.named() {
+        let key = format!("{K}.priors.{name}");
+        let (lo, hi) = match prior {
+            Prior::Fixed(v) => (v, v),
+            Prior::Uniform { min, max } => {
+                if !(min < max) || !min.is_finite() || !max.is_finite() {
+                    return Err(bad(&key, format!("needs min < max, got min {min} and max {max}"), None));
+                }
+                (min, max)
+            }
+        };
+        let ok = match name {
+            "m1" | "m2" => lo > 0.0,
+            "d_L" => lo > 0.0,
+            "t0" => lo > -g.duration / 2.0 && hi < g.duration / 2.0,
+            _ => lo.is_finite() && hi.is_finite(),
+        };
+        if !ok {
+            let why = match name {
+                "m1" | "m2" => "masses must be positive (solar masses)".to_string(),
+                "d_L" => "the distance must be positive (Mpc)".to_string(),
+                "t0" => format!("the merger must fall inside the segment: t0 in (−{0}, {0}) s", g.duration / 2.0),
+                _ => "must be finite".to_string(),
+            };
+            return Err(bad(&key, why, None));
+        }
+    }
     Ok(())
 }
