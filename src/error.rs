@@ -17,6 +17,9 @@ pub enum Error {
     /// results/ could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A dataset could not be simulated.
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
     /// Training failed.
     #[error(transparent)]
     Train(#[from] TrainError),

@@ -2,7 +2,7 @@
 //!
 //! The CLI's `run` calls this, and nothing else does the same work.
 
-use crate::data::{self, CacheStatus, ZScore};
+use crate::data::{self, CacheStatus, FreshNoise, ZScore};
 use crate::error::Error;
 use crate::eval;
 use crate::nn::{self, TrainedModel, NN_VERSION};
@@ -86,6 +86,11 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
 
     let t0 = Instant::now();
     let (ds, status, ddir) = data::load_or_build(spec, &opts.layout, opts.force)?;
+    let sim = sim::build(&spec.dataset);
+    let sampled = ds.manifest.parameters.clone();
+    let infer = spec.dataset.infer.clone().unwrap_or_else(|| sampled.clone());
+    let keep: Vec<usize> = infer.iter().filter_map(|n| sampled.iter().position(|p| p == n)).collect();
+    let ds = ds.select(&infer).ok_or_else(|| Error::Usage(format!("dataset.infer names a parameter the dataset lacks: {infer:?}")))?;
     let simulate_s = match status {
         CacheStatus::Hit => {
             eprintln!("dataset: cache hit {} ({} train / {} val / {} test)", ddir.display(), ds.train.len(), ds.val.len(), ds.test.len());
@@ -100,12 +105,13 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
     prov.wall_seconds.push(("dataset".into(), t0.elapsed().as_secs_f64()));
 
     let t1 = Instant::now();
-    let theta_z = ZScore::fit(&ds.train.theta.values, ds.train.theta.cols);
-    let data_z = ZScore::fit(&ds.train.data.values, ds.train.data.cols);
+    let noise = ds.train.fresh_noise.then_some(FreshNoise { sim: sim.as_ref(), seed: spec.seed });
+    let theta_z = ZScore::fit(ds.train.theta.values(), ds.train.theta.cols);
+    let data_z = ZScore::fit_data(&ds.train, noise, 50_000);
     let mut net = nn::build(&spec.model, ds.train.theta.cols, ds.train.data.cols, spec.seed);
     let n_params = net.params().count();
     eprintln!("model: {} with {} parameters; training on {} threads", spec.model.kind(), n_params, rayon::current_num_threads());
-    let outcome = train::train(net.as_mut(), &ds, &theta_z, &data_z, &spec.training, spec.seed)?;
+    let outcome = train::train(net.as_mut(), &ds, &theta_z, &data_z, &spec.training, spec.seed, noise)?;
     let train_s = t1.elapsed().as_secs_f64();
     prov.wall_seconds.push(("train".into(), train_s));
     let card = nn::ModelCard {
@@ -120,10 +126,9 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
     model.save(builder.dir()).map_err(Error::Model)?;
 
     let t2 = Instant::now();
-    let sim = sim::build(&spec.dataset);
     let wants = |m: Metric| spec.eval.metrics.contains(&m);
     let nll = wants(Metric::TestNll).then(|| eval::test_nll(&model, &ds.test));
-    let kl = if wants(Metric::KlToTruth) { eval::kl_to_truth(&model, sim.as_ref(), &ds.test, spec.eval.kl_samples, spec.seed) } else { None };
+    let kl = if wants(Metric::KlToTruth) { eval::kl_to_truth(&model, sim.as_ref(), &keep, &ds.test, spec.eval.kl_samples, spec.seed) } else { None };
     let eval_s = t2.elapsed().as_secs_f64();
     prov.wall_seconds.push(("eval".into(), eval_s));
 

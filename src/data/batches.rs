@@ -1,9 +1,31 @@
 //! Mini-batches: a fresh permutation of the training split per epoch, drawn from
-//! (seed, epoch), z-scored as rows are gathered.
+//! (seed, epoch), z-scored as rows are gathered; with fresh noise, each (epoch, sample) gets
+//! its own noise realisation from the stream (seed, epoch · n + sample).
 
 use super::{Split, ZScore};
-use crate::sim::StreamFamily;
+use crate::sim::{Simulator, StreamFamily};
 use rand::Rng;
+use rayon::prelude::*;
+
+/// Where fresh training noise comes from.
+#[derive(Clone, Copy)]
+pub struct FreshNoise<'a> {
+    /// The simulator whose noise model is used.
+    pub sim: &'a dyn Simulator,
+    /// The training seed.
+    pub seed: u64,
+}
+
+impl FreshNoise<'_> {
+    /// Adds the noise of (epoch, sample) to a noise-free row.
+    pub fn add(&self, epoch: u64, sample: usize, n: usize, row: &mut [f64]) {
+        let streams = StreamFamily::new(self.seed, "train-noise");
+        let mut rng = streams.rng(epoch * n as u64 + sample as u64);
+        let mut noise = vec![0.0; row.len()];
+        self.sim.sample_noise(&mut rng, &mut noise);
+        row.iter_mut().zip(noise).for_each(|(r, e)| *r += e);
+    }
+}
 
 /// The batches of one epoch.
 pub struct Batches<'a> {
@@ -11,8 +33,10 @@ pub struct Batches<'a> {
     order: Vec<usize>,
     batch_size: usize,
     pos: usize,
+    epoch: u64,
     theta_z: &'a ZScore,
     data_z: &'a ZScore,
+    noise: Option<FreshNoise<'a>>,
 }
 
 /// One z-scored batch, row-major.
@@ -26,8 +50,16 @@ pub struct Batch {
 }
 
 impl<'a> Batches<'a> {
-    /// Shuffled batches of `split` for `epoch`; `shuffle_seed = None` keeps the order (evaluation).
-    pub fn new(split: &'a Split, batch_size: usize, shuffle: Option<(u64, u64)>, theta_z: &'a ZScore, data_z: &'a ZScore) -> Self {
+    /// Batches of `split`; `shuffle = Some((seed, epoch))` permutes them for that epoch.
+    /// A split with [`Split::fresh_noise`] needs `noise`.
+    pub fn new(
+        split: &'a Split,
+        batch_size: usize,
+        shuffle: Option<(u64, u64)>,
+        theta_z: &'a ZScore,
+        data_z: &'a ZScore,
+        noise: Option<FreshNoise<'a>>,
+    ) -> Self {
         let n = split.len();
         let mut order: Vec<usize> = (0..n).collect();
         if let Some((seed, epoch)) = shuffle {
@@ -37,7 +69,8 @@ impl<'a> Batches<'a> {
                 order.swap(i, j);
             }
         }
-        Batches { split, order, batch_size, pos: 0, theta_z, data_z }
+        assert!(!split.fresh_noise || noise.is_some(), "a split with fresh noise needs a noise source");
+        Batches { split, order, batch_size, pos: 0, epoch: shuffle.map_or(0, |s| s.1), theta_z, data_z, noise }
     }
 
     /// Number of batches in the epoch.
@@ -60,7 +93,22 @@ impl Iterator for Batches<'_> {
         let mut data = vec![0.0f32; idx.len() * dd];
         for (r, &i) in idx.iter().enumerate() {
             self.theta_z.forward_row(self.split.theta_row(i), &mut theta[r * dt..(r + 1) * dt]);
-            self.data_z.forward_row(self.split.data_row(i), &mut data[r * dd..(r + 1) * dd]);
+        }
+        match (self.split.fresh_noise, self.noise) {
+            (true, Some(noise)) => {
+                let (epoch, n) = (self.epoch, self.split.len());
+                data.par_chunks_mut(dd).zip(idx.par_iter()).for_each(|(out, &i)| {
+                    let mut row: Vec<f64> = self.split.data_row(i).iter().map(|&v| v as f64).collect();
+                    noise.add(epoch, i, n, &mut row);
+                    let row32: Vec<f32> = row.iter().map(|&v| v as f32).collect();
+                    self.data_z.forward_row(&row32, out);
+                });
+            }
+            _ => {
+                for (r, &i) in idx.iter().enumerate() {
+                    self.data_z.forward_row(self.split.data_row(i), &mut data[r * dd..(r + 1) * dd]);
+                }
+            }
         }
         Some(Batch { rows: idx.len(), theta, data })
     }

@@ -5,7 +5,7 @@
 
 use super::dataset::{Dataset, Manifest, Split, SplitKind};
 use crate::sim::{self, StreamFamily};
-use crate::spec::Spec;
+use crate::spec::{NoiseMode, Spec};
 use crate::store::entry::{self, io_err, Entry};
 use crate::store::npy::{self, NpyWriter};
 use crate::store::{KeyRecipe, Layout, StoreError};
@@ -43,16 +43,89 @@ fn file(kind: SplitKind, what: &str) -> String {
     format!("{what}_{}.npy", kind.as_str())
 }
 
+/// Failures of building or reading a dataset.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// The cache could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The simulator could not produce an acceptable sample.
+    #[error("simulation: {0}")]
+    Simulation(String),
+}
+
+/// Most draws for one sample before giving up (failed simulations and low-SNR test signals).
+const MAX_ATTEMPTS: u32 = 10_000;
+
+/// One simulated sample.
+struct Sample {
+    theta: Vec<f32>,
+    /// Noise-free signal.
+    signal: Vec<f32>,
+    /// Signal plus noise (empty when the split gets fresh noise).
+    data: Vec<f32>,
+    snr: Option<f32>,
+    failures: u32,
+    redraws: u32,
+}
+
+fn draw(sim: &dyn sim::Simulator, streams: &StreamFamily, index: u64, min_snr: Option<f64>, with_noise: bool) -> Result<Sample, String> {
+    let (dt, dd) = (sim.parameters().len(), sim.data_dim());
+    let mut rng = streams.rng(index);
+    let mut theta = vec![0.0f64; dt];
+    let mut signal = vec![0.0f64; dd];
+    let (mut failures, mut redraws) = (0u32, 0u32);
+    let mut last_error = String::new();
+    loop {
+        if failures + redraws >= MAX_ATTEMPTS {
+            return Err(match min_snr {
+                Some(m) if redraws > 0 => format!(
+                    "no test signal with optimal SNR ≥ {m} in {MAX_ATTEMPTS} draws (sample {index}); lower min_test_snr or narrow the distance prior"
+                ),
+                _ => format!("the simulator failed {MAX_ATTEMPTS} times in a row (sample {index}): {last_error}"),
+            });
+        }
+        sim.sample_prior(&mut rng, &mut theta);
+        if let Err(e) = sim.simulate_signal(&theta, &mut signal) {
+            failures += 1;
+            last_error = e;
+            continue;
+        }
+        let snr = sim.optimal_snr(&signal);
+        if let (Some(min), Some(s)) = (min_snr, snr) {
+            if s < min {
+                redraws += 1;
+                continue;
+            }
+        }
+        let data = if with_noise {
+            let mut noise = vec![0.0f64; dd];
+            sim.sample_noise(&mut rng, &mut noise);
+            signal.iter().zip(&noise).map(|(s, n)| (s + n) as f32).collect()
+        } else {
+            Vec::new()
+        };
+        return Ok(Sample {
+            theta: theta.iter().map(|&v| v as f32).collect(),
+            signal: signal.iter().map(|&v| v as f32).collect(),
+            data,
+            snr: snr.map(|s| s as f32),
+            failures,
+            redraws,
+        });
+    }
+}
+
 /// Returns the dataset of a resolved spec, simulating it if no complete cache entry exists
 /// (or if `rebuild`).
-pub fn load_or_build(spec: &Spec, layout: &Layout, rebuild: bool) -> Result<(Dataset, CacheStatus, PathBuf), StoreError> {
-    let recipe = dataset_recipe(spec).map_err(|m| StoreError::Corrupt { path: layout.datasets(), message: m })?;
+pub fn load_or_build(spec: &Spec, layout: &Layout, rebuild: bool) -> Result<(Dataset, CacheStatus, PathBuf), DataError> {
+    let recipe = dataset_recipe(spec).map_err(DataError::Simulation)?;
     let key = recipe.key();
     match entry::open(&layout.datasets(), key.short(), rebuild)? {
         Entry::Done(dir) => {
             let ds = read(&dir)?;
             if ds.manifest.key != key.full() {
-                return Err(StoreError::Corrupt { path: dir, message: "manifest key does not match the folder".into() });
+                return Err(StoreError::Corrupt { path: dir, message: "manifest key does not match the folder".into() }.into());
             }
             Ok((ds, CacheStatus::Hit, dir))
         }
@@ -60,14 +133,30 @@ pub fn load_or_build(spec: &Spec, layout: &Layout, rebuild: bool) -> Result<(Dat
             let start = Instant::now();
             let sim = sim::build(&spec.dataset);
             let seed = spec.dataset.seed.unwrap_or(spec.seed);
+            let train_noise = spec.dataset.noise.unwrap_or(NoiseMode::Fixed);
             let counts = [spec.dataset.n_train, spec.dataset.n_val, spec.dataset.n_test];
             let total: usize = counts.iter().sum();
             let bar = ui::bar(total as u64, "simulating");
+            let (mut failures, mut redraws) = (0u64, 0u64);
             for (kind, n) in SplitKind::ALL.into_iter().zip(counts) {
-                simulate_split(sim.as_ref(), seed, kind, n, builder.dir(), &bar)?;
+                let fresh = kind == SplitKind::Train && train_noise == NoiseMode::Fresh;
+                let min_snr = if kind == SplitKind::Test { sim.min_test_snr() } else { None };
+                let (f, r) = simulate_split(sim.as_ref(), seed, kind, n, fresh, min_snr, builder.dir(), &bar)?;
+                failures += f;
+                redraws += r;
             }
             bar.finish_and_clear();
             let seconds = start.elapsed().as_secs_f64();
+            if failures > 0 {
+                eprintln!(
+                    "dataset: {failures} of {} simulations ({:.3}%) failed and were redrawn",
+                    total as u64 + failures + redraws,
+                    100.0 * failures as f64 / (total as u64 + failures + redraws) as f64
+                );
+            }
+            if redraws > 0 {
+                eprintln!("dataset: {redraws} test signals were below the minimum SNR and were redrawn");
+            }
             let manifest = Manifest {
                 key: key.full().to_string(),
                 ndelab_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -78,6 +167,9 @@ pub fn load_or_build(spec: &Spec, layout: &Layout, rebuild: bool) -> Result<(Dat
                 n_train: counts[0],
                 n_val: counts[1],
                 n_test: counts[2],
+                train_noise,
+                failed_simulations: failures,
+                low_snr_redraws: redraws,
             };
             let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
             entry::write_synced(&builder.dir().join("manifest.json"), text.as_bytes())?;
@@ -96,61 +188,86 @@ pub fn load_or_build(spec: &Spec, layout: &Layout, rebuild: bool) -> Result<(Dat
     }
 }
 
+/// Simulates one split in parallel blocks written in order; returns (failures, low-SNR redraws).
+#[allow(clippy::too_many_arguments)]
 fn simulate_split(
     sim: &dyn sim::Simulator,
     seed: u64,
     kind: SplitKind,
     n: usize,
+    fresh: bool,
+    min_snr: Option<f64>,
     dir: &Path,
     bar: &indicatif::ProgressBar,
-) -> Result<(), StoreError> {
+) -> Result<(u64, u64), DataError> {
     let (dt, dd) = (sim.parameters().len(), sim.data_dim());
     let streams = StreamFamily::new(seed, kind.as_str());
-    let tpath = dir.join(file(kind, "theta"));
-    let dpath = dir.join(file(kind, "data"));
-    let mut tw = NpyWriter::create(&tpath, n, dt).map_err(|e| io_err(&tpath, e))?;
-    let mut dw = NpyWriter::create(&dpath, n, dd).map_err(|e| io_err(&dpath, e))?;
+    let path = |what: &str| dir.join(file(kind, what));
+    let open = |what: &str, cols: usize| NpyWriter::create(&path(what), n, cols).map_err(|e| io_err(&path(what), e));
+    let mut theta_w = open("theta", dt)?;
+    let mut data_w = open("data", dd)?;
+    let has_snr = sim.optimal_snr(&vec![0.0; dd]).is_some();
+    let mut snr_w = if has_snr { Some(open("snr", 1)?) } else { None };
+    // The test split also keeps its noise-free signals, for injections and reference samplers.
+    let mut signal_w = if kind == SplitKind::Test { Some(open("signal", dd)?) } else { None };
+    let (mut failures, mut redraws) = (0u64, 0u64);
     let mut start = 0;
     while start < n {
         let len = BLOCK.min(n - start);
-        let mut theta = vec![0.0f32; len * dt];
-        let mut data = vec![0.0f32; len * dd];
-        theta.par_chunks_mut(dt).zip(data.par_chunks_mut(dd)).enumerate().for_each_init(
-            || (vec![0.0f64; dt], vec![0.0f64; dd]),
-            |(t64, d64), (i, (t, d))| {
-                let mut rng = streams.rng((start + i) as u64);
-                sim.sample_prior(&mut rng, t64);
-                sim.simulate(t64, &mut rng, d64);
-                t.iter_mut().zip(t64.iter()).for_each(|(o, v)| *o = *v as f32);
-                d.iter_mut().zip(d64.iter()).for_each(|(o, v)| *o = *v as f32);
-            },
-        );
-        tw.write_rows(&theta).map_err(|e| io_err(&tpath, e))?;
-        dw.write_rows(&data).map_err(|e| io_err(&dpath, e))?;
+        let samples: Vec<Sample> = (start..start + len)
+            .into_par_iter()
+            .map(|i| draw(sim, &streams, i as u64, min_snr, !fresh))
+            .collect::<Result<_, _>>()
+            .map_err(DataError::Simulation)?;
+        let cat = |f: &dyn Fn(&Sample) -> &[f32]| samples.iter().flat_map(|s| f(s).iter().copied()).collect::<Vec<f32>>();
+        let w = |e| io_err(dir, e);
+        theta_w.write_rows(&cat(&|s| &s.theta)).map_err(w)?;
+        data_w.write_rows(&cat(&|s| if fresh { &s.signal } else { &s.data })).map_err(w)?;
+        if let Some(sw) = snr_w.as_mut() {
+            sw.write_rows(&samples.iter().map(|s| s.snr.unwrap_or(f32::NAN)).collect::<Vec<_>>()).map_err(w)?;
+        }
+        if let Some(gw) = signal_w.as_mut() {
+            gw.write_rows(&cat(&|s| &s.signal)).map_err(w)?;
+        }
+        failures += samples.iter().map(|s| s.failures as u64).sum::<u64>();
+        redraws += samples.iter().map(|s| s.redraws as u64).sum::<u64>();
         bar.inc(len as u64);
         start += len;
     }
-    tw.finish().map_err(|e| io_err(&tpath, e))?;
-    dw.finish().map_err(|e| io_err(&dpath, e))?;
-    Ok(())
+    let w = |e| io_err(dir, e);
+    theta_w.finish().map_err(w)?;
+    data_w.finish().map_err(w)?;
+    if let Some(sw) = snr_w {
+        sw.finish().map_err(w)?;
+    }
+    if let Some(gw) = signal_w {
+        gw.finish().map_err(w)?;
+    }
+    Ok((failures, redraws))
 }
 
-/// Reads a complete dataset entry.
+/// Reads a complete dataset entry (arrays are memory-mapped).
 pub fn read(dir: &Path) -> Result<Dataset, StoreError> {
     let mpath = dir.join("manifest.json");
     let text = std::fs::read_to_string(&mpath).map_err(|e| io_err(&mpath, e))?;
     let manifest: Manifest =
         serde_json::from_str(&text).map_err(|e| StoreError::Corrupt { path: dir.to_path_buf(), message: format!("manifest.json: {e}") })?;
+    let get = |kind: SplitKind, what: &str| {
+        let p = dir.join(file(kind, what));
+        npy::read(&p).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => StoreError::Corrupt { path: dir.to_path_buf(), message: format!("{}: {e}", p.display()) },
+            _ => io_err(&p, e),
+        })
+    };
     let mut splits = Vec::new();
     for kind in SplitKind::ALL {
-        let get = |what: &str| {
-            let p = dir.join(file(kind, what));
-            npy::read(&p).map_err(|e| match e.kind() {
-                std::io::ErrorKind::InvalidData => StoreError::Corrupt { path: dir.to_path_buf(), message: format!("{}: {e}", p.display()) },
-                _ => io_err(&p, e),
-            })
+        let snr = if dir.join(file(kind, "snr")).is_file() { Some(get(kind, "snr")?) } else { None };
+        let split = Split {
+            theta: get(kind, "theta")?,
+            data: get(kind, "data")?,
+            snr,
+            fresh_noise: kind == SplitKind::Train && manifest.train_noise == NoiseMode::Fresh,
         };
-        let split = Split { theta: get("theta")?, data: get("data")? };
         if split.theta.rows != split.data.rows || split.data.cols != manifest.data_dim || split.theta.cols != manifest.parameters.len() {
             return Err(StoreError::Corrupt { path: dir.to_path_buf(), message: format!("{} split has the wrong shape", kind.as_str()) });
         }
@@ -160,4 +277,10 @@ pub fn read(dir: &Path) -> Result<Dataset, StoreError> {
     let val = splits.pop().expect("three splits");
     let train = splits.pop().expect("three splits");
     Ok(Dataset { train, val, test, manifest })
+}
+
+/// The noise-free test signals (test injections), n_test × data_dim.
+pub fn read_test_signals(dir: &Path) -> Result<npy::Matrix, StoreError> {
+    let p = dir.join(file(SplitKind::Test, "signal"));
+    npy::read(&p).map_err(|e| io_err(&p, e))
 }

@@ -33,8 +33,12 @@ impl SplitKind {
 pub struct Split {
     /// Parameters, n × theta_dim.
     pub theta: Matrix,
-    /// Data, n × data_dim.
+    /// Data, n × data_dim: noisy, or the noise-free signal when [`Split::fresh_noise`].
     pub data: Matrix,
+    /// Optimal SNR per sample (n × 1), for simulators that define it.
+    pub snr: Option<Matrix>,
+    /// Whether `data` holds noise-free signals to which training adds fresh noise.
+    pub fresh_noise: bool,
 }
 
 impl Split {
@@ -50,12 +54,12 @@ impl Split {
 
     /// θ of sample `i`.
     pub fn theta_row(&self, i: usize) -> &[f32] {
-        &self.theta.values[i * self.theta.cols..(i + 1) * self.theta.cols]
+        self.theta.row(i)
     }
 
     /// y of sample `i`.
     pub fn data_row(&self, i: usize) -> &[f32] {
-        &self.data.values[i * self.data.cols..(i + 1) * self.data.cols]
+        self.data.row(i)
     }
 }
 
@@ -80,6 +84,12 @@ pub struct Manifest {
     pub n_val: usize,
     /// Samples per split.
     pub n_test: usize,
+    /// Training noise: `fixed` (stored in data_train.npy) or `fresh` (data_train.npy is noise-free).
+    pub train_noise: crate::spec::NoiseMode,
+    /// Simulations that failed and were redrawn from the same random stream.
+    pub failed_simulations: u64,
+    /// Test signals redrawn because their optimal SNR was below `min_test_snr`.
+    pub low_snr_redraws: u64,
 }
 
 /// A whole dataset.
@@ -96,6 +106,23 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// The dataset restricted to the parameters `names`, in that order (the others are
+    /// marginalised); `None` if a name is not a parameter. Data are moved, not copied.
+    pub fn select(self, names: &[String]) -> Option<Dataset> {
+        let idx: Vec<usize> = names.iter().map(|n| self.manifest.parameters.iter().position(|p| p == n)).collect::<Option<_>>()?;
+        if idx.iter().copied().eq(0..self.manifest.parameters.len()) {
+            return Some(self);
+        }
+        let pick = |s: Split| {
+            let d = s.theta.cols;
+            let values: Vec<f32> = s.theta.values().chunks_exact(d).flat_map(|row| idx.iter().map(|&j| row[j])).collect();
+            Split { theta: Matrix::from_vec(s.len(), idx.len(), values), ..s }
+        };
+        let mut manifest = self.manifest;
+        manifest.parameters = names.to_vec();
+        Some(Dataset { train: pick(self.train), val: pick(self.val), test: pick(self.test), manifest })
+    }
+
     /// The split of that kind.
     pub fn split(&self, kind: SplitKind) -> &Split {
         match kind {

@@ -8,7 +8,7 @@ mod cache;
 mod dataset;
 mod zscore;
 
-pub use batches::Batches;
-pub use cache::{dataset_recipe, load_or_build, CacheStatus};
-pub use dataset::{Dataset, Split, SplitKind};
+pub use batches::{Batch, Batches, FreshNoise};
+pub use cache::{dataset_recipe, load_or_build, read_test_signals, CacheStatus, DataError};
+pub use dataset::{Dataset, Manifest, Split, SplitKind};
 pub use zscore::ZScore;

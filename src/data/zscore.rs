@@ -44,6 +44,25 @@ impl ZScore {
         ZScore { mean, std }
     }
 
+    /// Statistics of the data the network will see: for a split with fresh noise, its signals
+    /// plus one noise draw each (the first `limit` rows, which is plenty for means and spreads).
+    pub fn fit_data(split: &super::Split, noise: Option<super::FreshNoise>, limit: usize) -> ZScore {
+        match (split.fresh_noise, noise) {
+            (true, Some(noise)) => {
+                let rows = split.len().min(limit);
+                let cols = split.data.cols;
+                let mut values = Vec::with_capacity(rows * cols);
+                for i in 0..rows {
+                    let mut row: Vec<f64> = split.data_row(i).iter().map(|&v| v as f64).collect();
+                    noise.add(u64::MAX / (split.len() as u64 + 1), i, split.len(), &mut row);
+                    values.extend(row.iter().map(|&v| v as f32));
+                }
+                ZScore::fit(&values, cols)
+            }
+            _ => ZScore::fit(split.data.values(), split.data.cols),
+        }
+    }
+
     /// Number of columns.
     pub fn dim(&self) -> usize {
         self.mean.len()

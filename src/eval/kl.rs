@@ -10,8 +10,9 @@ use crate::nn::TrainedModel;
 use crate::sim::{Simulator, StreamFamily};
 
 /// Mean KL(p_true || q) in nats over `test`, with `draws` posterior samples per observation;
-/// `None` when the simulator has no closed-form posterior.
-pub fn kl_to_truth(model: &TrainedModel, sim: &dyn Simulator, test: &Split, draws: usize, seed: u64) -> Option<Estimate> {
+/// `keep` are the indices of the inferred parameters among the simulator's (the true posterior
+/// is marginalised to them). `None` when the simulator has no closed-form posterior.
+pub fn kl_to_truth(model: &TrainedModel, sim: &dyn Simulator, keep: &[usize], test: &Split, draws: usize, seed: u64) -> Option<Estimate> {
     if !sim.has_reference_posterior() {
         return None;
     }
@@ -21,7 +22,8 @@ pub fn kl_to_truth(model: &TrainedModel, sim: &dyn Simulator, test: &Split, draw
     for i in 0..test.len() {
         let y32 = test.data_row(i);
         let y: Vec<f64> = y32.iter().map(|&v| v as f64).collect();
-        let post = sim.reference_posterior(&y)?;
+        let full = sim.reference_posterior(&y)?;
+        let post = if keep.iter().copied().eq(0..sim.parameters().len()) { full } else { full.marginal(keep)? };
         let mut rng = streams.rng(i as u64);
         let mut theta = Vec::with_capacity(draws * d);
         let mut log_p = Vec::with_capacity(draws);

@@ -6,8 +6,8 @@ use crate::nn::TrainedModel;
 
 /// Mean −log q(θ_true | y) over `test`.
 pub fn test_nll(model: &TrainedModel, test: &Split) -> Estimate {
-    let theta: Vec<f64> = test.theta.values.iter().map(|&v| v as f64).collect();
-    let lp = model.log_prob(&theta, &test.data.values);
+    let theta: Vec<f64> = test.theta.values().iter().map(|&v| v as f64).collect();
+    let lp = model.log_prob(&theta, test.data.values());
     let nll: Vec<f64> = lp.iter().map(|l| -l).collect();
     mean_and_se(&nll)
 }

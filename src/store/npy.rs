@@ -98,30 +98,94 @@ fn parse_header(r: &mut impl Read) -> io::Result<(usize, usize, usize)> {
     Ok((rows, cols, 10 + len))
 }
 
-/// A matrix read from an `.npy` file.
-#[derive(Debug, Clone, PartialEq)]
+#[cfg(not(target_endian = "little"))]
+compile_error!("ndelab maps little-endian .npy files into memory and needs a little-endian machine");
+
+/// Where a matrix's values live.
+enum Storage {
+    Owned(Vec<f32>),
+    /// A read-only memory map of the file; values start at `offset` (a multiple of 64).
+    Mapped { map: memmap2::Mmap, offset: usize, len: usize },
+}
+
+/// A row-major f32 matrix, in memory or mapped from an `.npy` file (so that a 1 GB training set
+/// costs page cache, not heap, and is read only where batches touch it).
 pub struct Matrix {
     /// Number of rows.
     pub rows: usize,
     /// Number of columns.
     pub cols: usize,
-    /// Row-major values.
-    pub values: Vec<f32>,
+    storage: Storage,
 }
 
-/// Reads a whole f32 matrix, checking that the file holds exactly the bytes its header promises.
+impl Matrix {
+    /// A matrix that owns its values.
+    pub fn from_vec(rows: usize, cols: usize, values: Vec<f32>) -> Matrix {
+        assert_eq!(values.len(), rows * cols, "matrix size");
+        Matrix { rows, cols, storage: Storage::Owned(values) }
+    }
+
+    /// All values, row-major.
+    pub fn values(&self) -> &[f32] {
+        match &self.storage {
+            Storage::Owned(v) => v,
+            Storage::Mapped { map, offset, len } => {
+                let bytes = &map[*offset..*offset + len * 4];
+                // SAFETY: the map is page-aligned and the header length is a multiple of 64, so the
+                // data are 4-byte aligned; f32 has no invalid bit patterns; the machine is little-endian.
+                unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<f32>(), *len) }
+            }
+        }
+    }
+
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.values()[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// Whether the values are mapped from a file.
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.storage, Storage::Mapped { .. })
+    }
+}
+
+impl Clone for Matrix {
+    fn clone(&self) -> Matrix {
+        Matrix::from_vec(self.rows, self.cols, self.values().to_vec())
+    }
+}
+
+impl PartialEq for Matrix {
+    fn eq(&self, other: &Matrix) -> bool {
+        self.rows == other.rows && self.cols == other.cols && self.values() == other.values()
+    }
+}
+
+impl std::fmt::Debug for Matrix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Matrix {}×{}{}", self.rows, self.cols, if self.is_mapped() { " (mapped)" } else { "" })
+    }
+}
+
+/// Opens an f32 matrix as a read-only memory map, checking that the file holds exactly the
+/// bytes its header promises.
 pub fn read(path: &Path) -> io::Result<Matrix> {
     let file = File::open(path)?;
     let size = file.metadata()?.len() as usize;
-    let mut r = BufReader::with_capacity(1 << 20, file);
-    let (rows, cols, header_len) = parse_header(&mut r)?;
+    let (rows, cols, header_len) = parse_header(&mut BufReader::new(&file))?;
     if size != header_len + rows * cols * 4 {
         return Err(io::Error::new(io::ErrorKind::InvalidData, format!("truncated: {size} bytes for a {rows}×{cols} float32 array")));
     }
-    let mut bytes = vec![0u8; rows * cols * 4];
-    r.read_exact(&mut bytes)?;
-    let values = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    Ok(Matrix { rows, cols, values })
+    if header_len % 4 != 0 {
+        let mut r = BufReader::new(File::open(path)?);
+        let mut bytes = vec![0u8; size];
+        r.read_exact(&mut bytes)?;
+        let values = bytes[header_len..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        return Ok(Matrix::from_vec(rows, cols, values));
+    }
+    // SAFETY: cache entries are never modified after DONE; a concurrent writer would be a bug elsewhere.
+    let map = unsafe { memmap2::Mmap::map(&file)? };
+    Ok(Matrix { rows, cols, storage: Storage::Mapped { map, offset: header_len, len: rows * cols } })
 }
 
 #[cfg(test)]
@@ -137,7 +201,9 @@ mod tests {
         write(&p, 4, 3, &vals).unwrap();
         let bytes = std::fs::read(&p).unwrap();
         assert_eq!((bytes.len() - 48) % 64, 0);
-        assert_eq!(read(&p).unwrap(), Matrix { rows: 4, cols: 3, values: vals });
+        let m = read(&p).unwrap();
+        assert!(m.is_mapped());
+        assert_eq!(m, Matrix::from_vec(4, 3, vals));
         std::fs::write(&p, &bytes[..bytes.len() - 4]).unwrap();
         assert!(read(&p).unwrap_err().to_string().contains("truncated"));
         std::fs::remove_dir_all(&dir).unwrap();

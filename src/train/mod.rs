@@ -10,7 +10,7 @@ mod schedule;
 pub use adam::Adam;
 pub use schedule::lr_at;
 
-use crate::data::{Batches, Dataset, ZScore};
+use crate::data::{Batches, Dataset, FreshNoise, ZScore};
 use crate::nn::{DensityEstimator, Dev, T2};
 use crate::spec::{OptimizerSpec, TrainingSpec};
 use crate::ui;
@@ -80,7 +80,7 @@ pub struct TrainOutcome {
 fn check_finite(ds: &Dataset) -> Result<(), TrainError> {
     for (split, s) in [("train", &ds.train), ("val", &ds.val), ("test", &ds.test)] {
         for (what, m) in [("theta", &s.theta), ("data", &s.data)] {
-            if let Some(i) = m.values.iter().position(|v| !v.is_finite()) {
+            if let Some(i) = m.values().iter().position(|v| !v.is_finite()) {
                 return Err(TrainError::BadData { split, what, row: i / m.cols.max(1) });
             }
         }
@@ -102,7 +102,8 @@ fn mean_loss(net: &dyn DensityEstimator, dev: &Dev, batches: Batches) -> f64 {
     sum / n.max(1) as f64
 }
 
-/// Trains `net` on `ds` (θ and y scaled by `theta_z` and `data_z`) as `spec` says.
+/// Trains `net` on `ds` (θ and y scaled by `theta_z` and `data_z`) as `spec` says; `noise`
+/// adds fresh noise to a training split that holds noise-free signals.
 pub fn train(
     net: &mut dyn DensityEstimator,
     ds: &Dataset,
@@ -110,6 +111,7 @@ pub fn train(
     data_z: &ZScore,
     spec: &TrainingSpec,
     seed: u64,
+    noise: Option<FreshNoise>,
 ) -> Result<TrainOutcome, TrainError> {
     check_finite(ds)?;
     let dev = Dev::default();
@@ -127,7 +129,7 @@ pub fn train(
         let start = Instant::now();
         let (mut sum, mut n) = (0.0f64, 0usize);
         let mut lr = adam_cfg.lr;
-        for (i, b) in Batches::new(&ds.train, spec.batch_size, Some((seed, epoch as u64)), theta_z, data_z).enumerate() {
+        for (i, b) in Batches::new(&ds.train, spec.batch_size, Some((seed, epoch as u64)), theta_z, data_z, noise).enumerate() {
             lr = lr_at(spec.lr_schedule, adam_cfg.lr, step, total);
             let theta: T2 = dev.tensor_from_vec(b.theta, (b.rows, d));
             let data: T2 = dev.tensor_from_vec(b.data, (b.rows, m));
@@ -145,7 +147,7 @@ pub fn train(
             bar.inc(1);
         }
         let train_loss = sum / n.max(1) as f64;
-        let val_loss = mean_loss(net, &dev, Batches::new(&ds.val, 4096, None, theta_z, data_z));
+        let val_loss = mean_loss(net, &dev, Batches::new(&ds.val, 4096, None, theta_z, data_z, None));
         if !val_loss.is_finite() {
             bar.abandon();
             return Err(TrainError::NonFinite { what: "validation", value: val_loss as f32, epoch, step: steps_per_epoch, lr: adam_cfg.lr });
