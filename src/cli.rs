@@ -3,7 +3,7 @@
 
 use crate::error::Error;
 use crate::pipeline::{self, RunOptions};
-use crate::spec;
+use crate::{data, spec};
 use crate::store::{entry, Layout};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -35,6 +35,26 @@ pub enum Command {
         /// Recompute the dataset and the run even if they are cached.
         #[arg(long)]
         force: bool,
+    },
+    /// Build (or reuse) the cached dataset of a spec and print its key and folder.
+    Simulate {
+        /// The experiment spec (YAML).
+        spec: PathBuf,
+        /// Overrides.
+        overrides: Vec<String>,
+        /// Simulate again even if the dataset is cached.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write the test injections (whitened data, signals, true parameters, SNRs) for external samplers.
+    ExportInjections {
+        /// The experiment spec (YAML).
+        spec: PathBuf,
+        /// Overrides.
+        overrides: Vec<String>,
+        /// Folder to create (must not exist, or be empty).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Check a spec and print it resolved, with every default filled in.
     Validate {
@@ -95,6 +115,28 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Run { spec, overrides, force } => {
             let report = pipeline::run(&spec, &overrides, &RunOptions { layout, force })?;
             println!("{}", report.dir.display());
+            Ok(())
+        }
+        Command::Simulate { spec, overrides, force } => {
+            let s = spec::load(&spec, &overrides)?.resolved();
+            let (ds, status, dir) = data::load_or_build(&s, &layout, force)?;
+            let n = ds.train.len() + ds.val.len() + ds.test.len();
+            match status {
+                data::CacheStatus::Hit => eprintln!("dataset: cache hit ({n} samples)"),
+                data::CacheStatus::Built { seconds } => {
+                    eprintln!("dataset: simulated {n} samples in {seconds:.2} s ({:.0} samples/s on {} threads)", n as f64 / seconds.max(1e-9), rayon::current_num_threads())
+                }
+            }
+            let key = dir.file_name().map(|k| k.to_string_lossy().to_string()).unwrap_or_default();
+            println!("{key}\t{}", dir.display());
+            Ok(())
+        }
+        Command::ExportInjections { spec, overrides, out } => {
+            let s = spec::load(&spec, &overrides)?.resolved();
+            let (ds, _, dir) = data::load_or_build(&s, &layout, false)?;
+            let n = data::export_injections(&ds, &dir, &s.dataset, &out)?;
+            eprintln!("wrote {n} injections to {}", out.display());
+            println!("{}", out.display());
             Ok(())
         }
         Command::Validate { spec, overrides } => {

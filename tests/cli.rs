@@ -87,3 +87,37 @@ fn key_explain_lists_every_ingredient() {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
 }
+
+#[test]
+fn simulate_then_export_injections() {
+    let tmp = TempDir::new("export");
+    let results = tmp.path().join("results");
+    let spec = tmp.path().join("gw.yaml");
+    std::fs::write(&spec, "name: gw\ndataset:\n  simulator: gw_bbh\n  n_train: 500\n  n_val: 100\n  n_test: 20\nmodel:\n  kind: gaussian\ntraining:\n  batch_size: 100\n").unwrap();
+    let out = run(ndelab(&results).arg("simulate").arg(&spec));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    let (key, dir) = line.trim().split_once('\t').unwrap();
+    assert_eq!(key.len(), 16);
+    assert!(std::path::Path::new(dir).join("DONE").is_file());
+    assert!(stderr(&out).contains("samples/s"), "{}", stderr(&out));
+    // Again: a cache hit.
+    let out = run(ndelab(&results).arg("simulate").arg(&spec));
+    assert!(stderr(&out).contains("cache hit"), "{}", stderr(&out));
+
+    let inj = tmp.path().join("inj");
+    let out = run(ndelab(&results).arg("export-injections").arg(&spec).arg("--out").arg(&inj));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(inj.join("injections.json")).unwrap()).unwrap();
+    assert_eq!(m["n_injections"], 20);
+    assert_eq!(m["parameters"], serde_json::json!(["m1", "m2", "d_L", "t0", "phase"]));
+    assert_eq!(m["gw"]["start_time"], 1126259642.0);
+    let data = ndelab::store::npy::read(&inj.join("data.npy")).unwrap();
+    let signal = ndelab::store::npy::read(&inj.join("signal.npy")).unwrap();
+    assert_eq!((data.rows, data.cols, signal.rows), (20, 256, 20));
+    assert_ne!(data.row(0), signal.row(0), "data carry noise");
+    // An existing, non-empty folder is refused and left alone.
+    let out = run(ndelab(&results).arg("export-injections").arg(&spec).arg("--out").arg(&inj));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("the folder exists and is not empty"), "{}", stderr(&out));
+}

@@ -112,3 +112,42 @@ fn cache_verify_finds_and_removes_a_corrupt_entry() {
     assert_eq!(out.status.code(), Some(0));
     assert!(!dir.exists());
 }
+
+/// The GW dataset: same bytes for 1 and 2 threads, every test signal at SNR ≥ 8, and the
+/// stored SNR is the energy of the stored noise-free whitened signal.
+#[test]
+fn gw_dataset_is_thread_independent_and_its_test_set_is_loud() {
+    let tmp = TempDir::new("gw");
+    // Distances out to 6 Gpc make quiet signals common, so the SNR cut has work to do.
+    let text = "name: gw\ndataset:\n  simulator: gw_bbh\n  n_train: 1_000\n  n_val: 200\n  n_test: 300\n  \
+                gw_bbh: { priors: { d_L: { min: 1000, max: 6000 } } }\nmodel:\n  kind: gaussian\ntraining:\n  batch_size: 100\n";
+    let path = tmp.path().join("gw.yaml");
+    std::fs::write(&path, text).unwrap();
+    let spec = resolved(&path, &[]);
+    let mut sums = Vec::new();
+    let mut dirs = Vec::new();
+    for threads in [1, 2] {
+        let layout = Layout::new(tmp.path().join(format!("r{threads}")));
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let (ds, _, dir) = pool.install(|| data::load_or_build(&spec, &layout, false)).unwrap();
+        assert!(ds.train.fresh_noise, "gw_bbh trains on fresh noise by default");
+        sums.push(reproducible_sums(&dir));
+        dirs.push((ds, dir));
+    }
+    assert_eq!(sums[0], sums[1]);
+    let (ds, dir) = &dirs[0];
+    assert!(sums[0].contains("snr_test.npy") && sums[0].contains("signal_test.npy"));
+    let snr = ds.test.snr.as_ref().unwrap();
+    assert_eq!(snr.rows, 300);
+    assert!(snr.values().iter().all(|&s| s >= 8.0), "min test SNR {}", snr.values().iter().cloned().fold(f32::INFINITY, f32::min));
+    // Without the cut, quieter signals exist in the other splits.
+    assert!(ds.val.snr.as_ref().unwrap().values().iter().any(|&s| s < 8.0));
+    let signals = data::read_test_signals(dir).unwrap();
+    for i in 0..10 {
+        let energy: f32 = signals.row(i).iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((energy - snr.row(i)[0]).abs() < 1e-3 * energy, "{energy} vs {}", snr.row(i)[0]);
+    }
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert!(manifest["low_snr_redraws"].as_u64().unwrap() > 0);
+    assert_eq!(manifest["train_noise"], "fresh");
+}

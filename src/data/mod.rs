@@ -6,9 +6,11 @@
 mod batches;
 mod cache;
 mod dataset;
+mod export;
 mod zscore;
 
 pub use batches::{Batch, Batches, FreshNoise};
 pub use cache::{dataset_recipe, load_or_build, read_test_signals, CacheStatus, DataError};
 pub use dataset::{Dataset, Manifest, Split, SplitKind};
+pub use export::export_injections;
 pub use zscore::ZScore;
