@@ -63,6 +63,12 @@ pub enum Command {
         /// Overrides.
         overrides: Vec<String>,
     },
+    /// Measure speed (see bench/ for the comparisons with peers).
+    Bench {
+        /// What to measure.
+        #[command(subcommand)]
+        what: BenchAction,
+    },
     /// Content keys.
     Key {
         /// What to do.
@@ -74,6 +80,22 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: CacheAction,
+    },
+}
+
+/// `ndelab bench ...`.
+#[derive(Debug, Subcommand)]
+pub enum BenchAction {
+    /// Noise-free whitened signals per second from a spec's simulator (one thread, then all),
+    /// printed as one JSON line.
+    Simulate {
+        /// The experiment spec (YAML).
+        spec: PathBuf,
+        /// Overrides.
+        overrides: Vec<String>,
+        /// Signals to make in each measurement.
+        #[arg(long, default_value_t = 20_000)]
+        n: usize,
     },
 }
 
@@ -143,6 +165,12 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             let s = spec::load(&spec, &overrides)?.resolved();
             print!("{}", s.to_yaml());
             eprintln!("{}: ok", spec.display());
+            Ok(())
+        }
+        Command::Bench { what: BenchAction::Simulate { spec, overrides, n } } => {
+            let s = spec::load(&spec, &overrides)?.resolved();
+            let line = crate::sim::throughput(crate::sim::build(&s.dataset).as_ref(), n);
+            println!("{line}");
             Ok(())
         }
         Command::Key { action: KeyAction::Explain { spec, overrides } } => {

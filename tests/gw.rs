@@ -3,7 +3,7 @@
 
 use crate::util::root;
 use ndelab::sim::gw::detector::Detector;
-use ndelab::sim::gw::waveform::{polarizations, Source};
+use ndelab::sim::gw::waveform::{Band, Source};
 use ndelab::sim::{GwBbh, Simulator, StreamFamily};
 use ndelab::spec::{Approximant, GwBbhSpec, Prior};
 
@@ -18,7 +18,7 @@ fn csv(name: &str) -> Vec<Vec<String>> {
 
 fn check_waveform(file: &str, approximant: Approximant) {
     let src = Source { m1: 50.0, m2: 40.0, d_l: 2000.0, theta_jn: 0.0, phase: 0.0 };
-    let (hp, hc) = polarizations(approximant, &src, 20.0, 20.0, 128.0, 1.0, 129).unwrap();
+    let (hp, hc) = Band::new(approximant, 20.0, 128.0, 1.0, 129).polarizations(&src, 20.0).unwrap();
     let mut worst: f64 = 0.0;
     for row in csv(file) {
         let v: Vec<f64> = row.iter().map(|c| c.parse().unwrap()).collect();

@@ -100,3 +100,32 @@ pub fn build(spec: &DatasetSpec) -> Box<dyn Simulator> {
         SimulatorKind::GwBbh => Box::new(GwBbh::new(&spec.gw_bbh.clone().unwrap_or_default())),
     }
 }
+
+/// Speed of a simulator: noise-free signals per second on one thread and on all of rayon's
+/// threads, each sample drawn from its own stream; one JSON line.
+pub fn throughput(sim: &dyn Simulator, n: usize) -> String {
+    use rayon::prelude::*;
+    let streams = StreamFamily::new(0, "bench");
+    let one = |i: usize| {
+        let mut rng = streams.rng(i as u64);
+        let mut theta = vec![0.0; sim.parameters().len()];
+        let mut signal = vec![0.0; sim.data_dim()];
+        sim.sample_prior(&mut rng, &mut theta);
+        sim.simulate_signal(&theta, &mut signal).is_ok() as usize
+    };
+    let start = std::time::Instant::now();
+    let ok: usize = (0..n).map(one).sum();
+    let single = n as f64 / start.elapsed().as_secs_f64();
+    let start = std::time::Instant::now();
+    let ok_par: usize = (0..n).into_par_iter().map(one).sum();
+    let parallel = n as f64 / start.elapsed().as_secs_f64();
+    serde_json::json!({
+        "simulator": sim.version(),
+        "n": n,
+        "failed": (n - ok) + (n - ok_par),
+        "single_thread_per_s": single.round(),
+        "threads": rayon::current_num_threads(),
+        "all_threads_per_s": parallel.round(),
+    })
+    .to_string()
+}

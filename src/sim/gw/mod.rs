@@ -19,7 +19,7 @@ use psd::Psd;
 use rand::Rng;
 use realfft::num_complex::Complex;
 use std::f64::consts::PI;
-use waveform::{polarizations, Source};
+use waveform::{Band, Source};
 use whiten::Whitener;
 
 /// Indices of the parameters in the full parameter vector.
@@ -45,6 +45,7 @@ pub struct GwBbh {
     priors: [Prior; 9],
     detectors: Vec<Detector>,
     whitener: Whitener,
+    band: Band,
     n: usize,
 }
 
@@ -74,6 +75,7 @@ impl GwBbh {
             priors: named.map(|(_, p)| p),
             detectors,
             whitener: Whitener::new(n, spec.sampling_frequency, &Psd::aligo_design()),
+            band: Band::new(spec.approximant, spec.f_min, spec.sampling_frequency / 2.0, 1.0 / spec.duration, n / 2 + 1),
             n,
         }
     }
@@ -97,25 +99,24 @@ impl GwBbh {
         let src = Source { m1: p[M1], m2: p[M2], d_l: p[DL], theta_jn: p[THETA_JN], phase: p[PHASE] };
         let bins = self.whitener.bins();
         let df = 1.0 / self.spec.duration;
-        let f_max = self.spec.sampling_frequency / 2.0;
-        let (hp, hc) = polarizations(self.spec.approximant, &src, self.spec.f_ref, self.spec.f_min, f_max, df, bins)?;
+        let (hp, hc) = self.band.polarizations(&src, self.spec.f_ref)?;
         let tc = self.spec.reference_time + p[T0];
-        let k_min = (self.spec.f_min / df).ceil() as usize;
+        let k_min = self.band.k_min();
         Ok(self
             .detectors
             .iter()
             .map(|det| {
                 let (fp, fx) = det.antenna_response(p[RA], p[DEC], p[PSI], tc);
                 let dt = tc - self.start_time() + det.time_delay_from_geocenter(p[RA], p[DEC], tc);
-                (0..bins)
-                    .map(|k| {
-                        if k < k_min {
-                            return Complex::new(0.0, 0.0);
-                        }
-                        let shift = Complex::from_polar(1.0, -2.0 * PI * k as f64 * df * dt);
-                        (hp[k] * fp + hc[k] * fx) * shift
-                    })
-                    .collect()
+                // The time shift e^{-2πi f dt} by recurrence from k_min: one complex product per bin.
+                let step = Complex::from_polar(1.0, -2.0 * PI * df * dt);
+                let mut shift = Complex::from_polar(1.0, -2.0 * PI * k_min as f64 * df * dt);
+                let mut h = vec![Complex::new(0.0, 0.0); bins];
+                for k in k_min..bins {
+                    h[k] = (hp[k] * fp + hc[k] * fx) * shift;
+                    shift *= step;
+                }
+                h
             })
             .collect())
     }

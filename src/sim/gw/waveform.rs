@@ -4,6 +4,7 @@
 
 use crate::spec::Approximant;
 use realfft::num_complex::Complex;
+use waveformrs::grid::FrequencyGrid;
 use waveformrs::{choose_fd_model, Binary, WaveformOptions};
 
 /// Complex frequency series.
@@ -32,31 +33,56 @@ fn model_name(a: Approximant) -> waveformrs::Approximant {
     }
 }
 
-/// (h+, h×) on f = k·df, k = 0..n, zero outside the model's band (see the module docs).
-pub fn polarizations(approximant: Approximant, src: &Source, f_ref: f64, f_min: f64, f_max: f64, df: f64, n: usize) -> Result<(Series, Series), String> {
-    let binary = Binary {
-        mass_1: src.m1,
-        mass_2: src.m2,
-        spin_1: [0.0; 3],
-        spin_2: [0.0; 3],
-        luminosity_distance: src.d_l,
-        inclination: src.theta_jn,
-        phi_ref: src.phase,
-        f_ref,
-    };
-    let model = choose_fd_model(model_name(approximant), &binary, &WaveformOptions::default()).map_err(|e| e.to_string())?;
-    let k_min = (f_min / df).ceil() as usize;
-    let last = match approximant {
-        Approximant::TaylorF2 => (f_max / df).floor() as usize + 1,
-        Approximant::IMRPhenomD | Approximant::IMRPhenomXAS => (f_max / df).ceil() as usize,
-    };
-    let k_max = last.min(n);
-    let zero = Complex::new(0.0, 0.0);
-    let mut hp = vec![zero; n];
-    let mut hc = vec![zero; n];
-    if k_min < k_max {
+/// The frequency bins of a segment on which a model is evaluated, prepared once so that each
+/// waveform costs only multiplications (waveformrs's `FrequencyGrid`).
+#[derive(Debug, Clone)]
+pub struct Band {
+    approximant: Approximant,
+    /// Bins [k_min, k_max) carry the signal.
+    k_min: usize,
+    k_max: usize,
+    bins: usize,
+    grid: FrequencyGrid,
+}
+
+impl Band {
+    /// Bins k·df, k = 0..bins, of which the model fills those in its band (see the module docs).
+    pub fn new(approximant: Approximant, f_min: f64, f_max: f64, df: f64, bins: usize) -> Band {
+        let k_min = (f_min / df).ceil() as usize;
+        let last = match approximant {
+            Approximant::TaylorF2 => (f_max / df).floor() as usize + 1,
+            Approximant::IMRPhenomD | Approximant::IMRPhenomXAS => (f_max / df).ceil() as usize,
+        };
+        let k_max = last.min(bins).max(k_min);
         let freqs: Vec<f64> = (k_min..k_max).map(|k| k as f64 * df).collect();
-        model.polarizations_into(&freqs, &mut hp[k_min..k_max], &mut hc[k_min..k_max]).map_err(|e| e.to_string())?;
+        Band { approximant, k_min, k_max, bins, grid: FrequencyGrid::new(&freqs) }
     }
-    Ok((hp, hc))
+
+    /// First bin with signal.
+    pub fn k_min(&self) -> usize {
+        self.k_min
+    }
+
+    /// (h+, h×) on every bin of the segment.
+    pub fn polarizations(&self, src: &Source, f_ref: f64) -> Result<(Series, Series), String> {
+        let binary = Binary {
+            mass_1: src.m1,
+            mass_2: src.m2,
+            spin_1: [0.0; 3],
+            spin_2: [0.0; 3],
+            luminosity_distance: src.d_l,
+            inclination: src.theta_jn,
+            phi_ref: src.phase,
+            f_ref,
+        };
+        let model = choose_fd_model(model_name(self.approximant), &binary, &WaveformOptions::default()).map_err(|e| e.to_string())?;
+        let zero = Complex::new(0.0, 0.0);
+        let mut hp = vec![zero; self.bins];
+        let mut hc = vec![zero; self.bins];
+        if self.k_min < self.k_max {
+            let (a, b) = (self.k_min, self.k_max);
+            model.polarizations_on_grid(&self.grid, &mut hp[a..b], &mut hc[a..b]).map_err(|e| e.to_string())?;
+        }
+        Ok((hp, hc))
+    }
 }
