@@ -6,7 +6,7 @@ NAME ?= linear_gaussian
 ARGS ?=
 BIN := target/release/ndelab
 
-.PHONY: build experiment validate test clean-results
+.PHONY: build experiment validate test bench clean-results
 
 build:
 	$(CARGO) build --release
@@ -21,6 +21,10 @@ validate: build
 # The whole test suite, in release mode (training is too slow unoptimised); what .ci/run calls.
 test:
 	$(CARGO) test --release
+
+# Side-by-side speed against peers (builds bench/.venv with bilby + lalsuite on first use).
+bench:
+	bench/run.sh
 
 clean-results:
 	rm -rf results/cache results/runs results/sweeps results/tables

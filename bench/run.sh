@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# make bench: ndelab against its peers, side by side, in one run on this machine.
+#   - whitened GW waveforms per second: ndelab (gw_bbh) vs bilby + lalsuite (bench/gw_whitened_waveforms.py)
+#   - the N = 10^6 gw_bbh training set: wall time of `ndelab simulate`
+# The Python peer lives in bench/.venv, created on first use (bilby and lalsuite from PyPI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N_NDELAB=${N_NDELAB:-100000}
+N_PEER=${N_PEER:-2000}
+N_TRAIN=${N_TRAIN:-1_000_000}
+if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c "import bilby, lal" 2>/dev/null; then
+  echo "bench: creating bench/.venv with bilby and lalsuite (once)" >&2
+  python3 -m venv bench/.venv
+  bench/.venv/bin/pip install -q bilby lalsuite
+fi
+cargo build --release -q
+BIN=target/release/ndelab
+ours=$($BIN bench simulate experiments/gw_gaussian.yaml --n "$N_NDELAB")
+peer=$(bench/.venv/bin/python bench/gw_whitened_waveforms.py --n "$N_PEER" --processes "$(nproc)")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+start=$(date +%s.%N)
+$BIN --results "$tmp" simulate experiments/gw_gaussian.yaml "dataset.n_train=$N_TRAIN" >/dev/null 2>"$tmp/log"
+end=$(date +%s.%N)
+build_json=$(cat "$tmp"/cache/datasets/*/build.json)
+bench/.venv/bin/python - "$ours" "$peer" "$build_json" "$start" "$end" "$N_TRAIN" <<'PY'
+import json, sys
+ours, peer, build = (json.loads(a) for a in sys.argv[1:4])
+wall = float(sys.argv[5]) - float(sys.argv[4])
+print(f"whitened waveforms per second (H1, 256 Hz, 1 s, IMRPhenomD, aLIGO design PSD); peer: {peer['peer']}")
+print(f"| {'':<22} | {'ndelab':>10} | {'peer':>10} | {'ndelab / peer':>13} |")
+print(f"| {'-'*22} | {'-'*10} | {'-'*10} | {'-'*13} |")
+for label, a, b in [("1 thread", ours["single_thread_per_s"], peer["single_thread_per_s"]),
+                    (f"{ours['threads']} threads / processes", ours["all_threads_per_s"], peer["all_processes_per_s"])]:
+    print(f"| {label:<22} | {a:>10,.0f} | {b:>10,.0f} | {a / b:>12.1f}x |")
+print()
+print(f"gw_bbh dataset with n_train = {sys.argv[6]} (+ val and SNR>=8 test): simulated in "
+      f"{build['simulation_seconds']:.1f} s ({build['samples_per_second']:,.0f} samples/s on {build['threads']} threads); "
+      f"`ndelab simulate` wall time {wall:.1f} s")
+PY
