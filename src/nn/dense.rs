@@ -73,3 +73,35 @@ impl Mlp {
         x
     }
 }
+
+/// An MLP whose first layer takes two inputs, relu(x Wₐ + y W_b + b) — the same as one layer on
+/// the concatenation [x, y] without copying — followed by further layers.
+#[derive(Clone, Debug)]
+pub struct PairMlp {
+    a: Dense,
+    b: Dense,
+    rest: Mlp,
+}
+
+impl PairMlp {
+    /// `(n_x, n_y) → hidden[0] → … → hidden[k-1]`, ReLU after every layer; `hidden` is not empty.
+    pub fn new(dev: &Dev, rng: &mut impl Rng, params: &mut ParamSet, name: &str, n_x: usize, n_y: usize, hidden: &[usize]) -> PairMlp {
+        let h0 = hidden[0];
+        let a = Dense::new(dev, rng, params, &format!("{name}.0a"), n_x, h0);
+        let b = Dense::new(dev, rng, params, &format!("{name}.0b"), n_y, h0);
+        let rest = Mlp::new(dev, rng, params, name, h0, &hidden[1..]);
+        PairMlp { a, b, rest }
+    }
+
+    /// Width of the output.
+    pub fn n_out(&self) -> usize {
+        self.rest.n_out()
+    }
+
+    /// # Shapes
+    /// `x`: (batch, n_x), `y`: (batch, n_y) → (batch, [`PairMlp::n_out`]).
+    pub fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>, y: T2<Tp>) -> T2<Tp> {
+        let h = (self.a.forward(p, x) + self.b.forward(p, y)).relu();
+        self.rest.forward(p, h)
+    }
+}

@@ -5,13 +5,18 @@
 //! and never see a dfdx type. Weights are saved as safetensors with the settings that rebuild
 //! the network (DINGO's habit: a checkpoint can rebuild itself).
 
+mod cvae;
 mod dense;
 mod gaussian;
+pub mod heads;
+mod mdn;
 mod model;
 mod params;
 
-pub use dense::{Dense, Mlp};
+pub use cvae::CvaeNet;
+pub use dense::{Dense, Mlp, PairMlp};
 pub use gaussian::GaussianNet;
+pub use mdn::MdnNet;
 pub use model::{build, ModelCard, TrainedModel, NN_VERSION};
 pub use params::{NamedParam, ParamSet};
 
@@ -24,6 +29,28 @@ pub type Dev = Cpu;
 pub type T2<Tp = NoneTape> = Tensor<(usize, usize), f32, Dev, Tp>;
 /// A scalar.
 pub type T0<Tp = NoneTape> = Tensor<(), f32, Dev, Tp>;
+/// A runtime-sized vector (one value per row).
+pub type T1<Tp = NoneTape> = Tensor<(usize,), f32, Dev, Tp>;
+
+/// What a training step passes to a loss besides the batch.
+pub struct LossContext {
+    /// Randomness of the loss itself (reparameterised latents), seeded per step.
+    pub rng: SampleRng,
+    /// Weight of a KL term (the CVAE's β, ramped by `training.kl_ramp`); 1 for evaluation.
+    pub kl_weight: f32,
+}
+
+impl LossContext {
+    /// The context of step `step` (its own random stream) with KL weight `kl_weight`.
+    pub fn new(step: u64, kl_weight: f32) -> LossContext {
+        LossContext { rng: crate::sim::StreamFamily::new(0, "loss").rng(step), kl_weight }
+    }
+
+    /// The context of step `step` of a run with master seed `seed`.
+    pub fn seeded(seed: u64, step: u64, kl_weight: f32) -> LossContext {
+        LossContext { rng: crate::sim::StreamFamily::new(seed, "loss").rng(step), kl_weight }
+    }
+}
 /// A flat parameter tensor.
 pub type Param = Tensor<(usize,), f32, Dev>;
 
@@ -41,9 +68,17 @@ pub trait DensityEstimator: Send {
     ///
     /// # Shapes
     /// `theta`: (batch, theta_dim), `data`: (batch, data_dim) → scalar.
-    fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>) -> T0<OwnedTape<f32, Dev>>;
+    fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>>;
     /// log q(θ|y) of `rows` z-scored pairs (row-major).
     fn log_prob_z(&self, theta: &[f32], data: &[f32], rows: usize) -> Vec<f64>;
     /// `n` draws of z-scored θ for one z-scored y, row-major.
     fn sample_z(&self, n: usize, data: &[f32], rng: &mut SampleRng) -> Vec<f64>;
+    /// (latent dimension, latent means of `rows` z-scored y) for latent-variable models.
+    fn latent(&self, _data: &[f32], _rows: usize) -> Option<(usize, Vec<f64>)> {
+        None
+    }
+    /// Whether the loss has a KL term weighted by [`LossContext::kl_weight`].
+    fn uses_kl_weight(&self) -> bool {
+        false
+    }
 }

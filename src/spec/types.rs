@@ -331,12 +331,18 @@ pub enum MatrixKind {
 pub enum ModelSpec {
     /// A full-covariance Gaussian q(x|y) = N(μ(y), Σ(y)) from an MLP (Chua & Vallisneri 2020).
     Gaussian(GaussianSpec),
+    /// A mixture of full-covariance Gaussians with weights (Chua & Vallisneri 2020).
+    Mdn(MdnSpec),
+    /// A conditional variational autoencoder (Gabbard et al. 2019, "VItamin").
+    Cvae(CvaeSpec),
 }
 
 impl<'de> Deserialize<'de> for ModelSpec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (kind, rest) = tagged::split_kind(d, &["gaussian"])?;
+        let (kind, rest) = tagged::split_kind(d, &["gaussian", "mdn", "cvae"])?;
         match kind.as_str() {
+            "mdn" => Ok(ModelSpec::Mdn(tagged::variant(rest)?)),
+            "cvae" => Ok(ModelSpec::Cvae(tagged::variant(rest)?)),
             _ => Ok(ModelSpec::Gaussian(tagged::variant(rest)?)),
         }
     }
@@ -347,6 +353,8 @@ impl ModelSpec {
     pub fn kind(&self) -> &'static str {
         match self {
             ModelSpec::Gaussian(_) => "gaussian",
+            ModelSpec::Mdn(_) => "mdn",
+            ModelSpec::Cvae(_) => "cvae",
         }
     }
 }
@@ -363,6 +371,45 @@ pub struct GaussianSpec {
 impl Default for GaussianSpec {
     fn default() -> Self {
         GaussianSpec { hidden: vec![64, 64] }
+    }
+}
+
+/// Settings of the `mdn` estimator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MdnSpec {
+    /// Widths of the hidden layers of the MLP (ReLU). Default [64, 64].
+    #[serde(deserialize_with = "number::vec_usize")]
+    pub hidden: Vec<usize>,
+    /// Number of mixture components K. Default 4.
+    #[serde(deserialize_with = "number::usize")]
+    pub components: usize,
+}
+
+impl Default for MdnSpec {
+    fn default() -> Self {
+        MdnSpec { hidden: vec![64, 64], components: 4 }
+    }
+}
+
+/// Settings of the `cvae` estimator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CvaeSpec {
+    /// Dimension of the latent space z (8 in Gabbard et al.; 2 for pictures). Default 8.
+    #[serde(deserialize_with = "number::usize")]
+    pub latent_dim: usize,
+    /// Widths of the hidden layers of each of the three networks (ReLU). Default [128, 128].
+    #[serde(deserialize_with = "number::vec_usize")]
+    pub hidden: Vec<usize>,
+    /// Importance samples per point when estimating log q(x|y). Default 64.
+    #[serde(deserialize_with = "number::usize")]
+    pub is_samples: usize,
+}
+
+impl Default for CvaeSpec {
+    fn default() -> Self {
+        CvaeSpec { latent_dim: 8, hidden: vec![128, 128], is_samples: 64 }
     }
 }
 
@@ -405,6 +452,34 @@ pub struct TrainingSpec {
     pub lr_schedule: LrSchedule,
     /// Stop when the validation loss has not improved for `patience` epochs; `null` trains every epoch.
     pub early_stopping: Option<EarlyStoppingSpec>,
+    /// Weight of the KL term of `elbo` rising linearly from 0 at `from_epoch` to 1 at
+    /// `to_epoch` (1-based); `null` keeps it at 1. Only for `loss: elbo`. Default null.
+    pub kl_ramp: Option<KlRampSpec>,
+}
+
+/// A linear ramp of the ELBO's KL weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KlRampSpec {
+    /// Last epoch with weight 0.
+    #[serde(deserialize_with = "number::usize")]
+    pub from_epoch: usize,
+    /// First epoch with weight 1.
+    #[serde(deserialize_with = "number::usize")]
+    pub to_epoch: usize,
+}
+
+impl KlRampSpec {
+    /// The KL weight during (1-based) `epoch`.
+    pub fn weight(&self, epoch: usize) -> f32 {
+        if epoch <= self.from_epoch {
+            0.0
+        } else if epoch >= self.to_epoch {
+            1.0
+        } else {
+            (epoch - self.from_epoch) as f32 / (self.to_epoch - self.from_epoch) as f32
+        }
+    }
 }
 
 impl Default for TrainingSpec {
@@ -415,6 +490,7 @@ impl Default for TrainingSpec {
             optimizer: OptimizerSpec::default(),
             lr_schedule: LrSchedule::Cosine,
             early_stopping: Some(EarlyStoppingSpec::default()),
+            kl_ramp: None,
         }
     }
 }

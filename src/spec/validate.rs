@@ -36,7 +36,8 @@ fn at_least(key: &str, v: usize, min: usize) -> Result<(), Violation> {
 /// The loss each model kind trains with, and the ones it accepts.
 pub fn loss_for(model: &ModelSpec) -> LossKind {
     match model {
-        ModelSpec::Gaussian(_) => LossKind::Nll,
+        ModelSpec::Gaussian(_) | ModelSpec::Mdn(_) => LossKind::Nll,
+        ModelSpec::Cvae(_) => LossKind::Elbo,
     }
 }
 
@@ -98,12 +99,23 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
             }
         }
     }
-    match &spec.model {
-        ModelSpec::Gaussian(g) => {
-            if let Some(i) = g.hidden.iter().position(|&w| w == 0) {
-                return Err(bad("model.hidden", format!("layer {i} has width 0"), Some("every hidden width must be at least 1")));
-            }
+    let hidden = match &spec.model {
+        ModelSpec::Gaussian(g) => &g.hidden,
+        ModelSpec::Mdn(m) => {
+            at_least("model.components", m.components, 1)?;
+            &m.hidden
         }
+        ModelSpec::Cvae(c) => {
+            at_least("model.latent_dim", c.latent_dim, 1)?;
+            at_least("model.is_samples", c.is_samples, 1)?;
+            if c.hidden.is_empty() {
+                return Err(bad("model.hidden", "is empty", Some("the CVAE's networks need at least one hidden layer")));
+            }
+            &c.hidden
+        }
+    };
+    if let Some(i) = hidden.iter().position(|&w| w == 0) {
+        return Err(bad("model.hidden", format!("layer {i} has width 0"), Some("every hidden width must be at least 1")));
     }
     if let Some(loss) = spec.loss {
         let fits = loss_for(&spec.model);
@@ -134,6 +146,14 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
                 }
             }
             positive("training.optimizer.eps", a.eps)?;
+        }
+    }
+    if let Some(r) = &t.kl_ramp {
+        if loss_for(&spec.model) != LossKind::Elbo {
+            return Err(bad("training.kl_ramp", format!("only applies to loss `elbo`, but model `{}` trains with `{}`", spec.model.kind(), loss_for(&spec.model).as_str()), Some("remove training.kl_ramp")));
+        }
+        if r.from_epoch >= r.to_epoch {
+            return Err(bad("training.kl_ramp", format!("from_epoch ({}) must be before to_epoch ({})", r.from_epoch, r.to_epoch), None));
         }
     }
     if let Some(es) = &t.early_stopping {

@@ -11,7 +11,7 @@ pub use adam::Adam;
 pub use schedule::lr_at;
 
 use crate::data::{Batches, Dataset, FreshNoise, ZScore};
-use crate::nn::{DensityEstimator, Dev, T2};
+use crate::nn::{DensityEstimator, Dev, LossContext, T2};
 use crate::spec::{OptimizerSpec, TrainingSpec};
 use crate::ui;
 use dfdx::prelude::*;
@@ -88,14 +88,15 @@ fn check_finite(ds: &Dataset) -> Result<(), TrainError> {
     Ok(())
 }
 
-/// Mean loss over a split, without gradients kept.
-fn mean_loss(net: &dyn DensityEstimator, dev: &Dev, batches: Batches) -> f64 {
+/// Mean loss over a split (KL weight 1, fixed randomness), without gradients kept.
+fn mean_loss(net: &dyn DensityEstimator, dev: &Dev, batches: Batches, seed: u64) -> f64 {
     let (d, m) = (net.theta_dim(), net.data_dim());
     let (mut sum, mut n) = (0.0f64, 0usize);
-    for b in batches {
+    for (i, b) in batches.enumerate() {
         let theta: T2 = dev.tensor_from_vec(b.theta, (b.rows, d));
         let data: T2 = dev.tensor_from_vec(b.data, (b.rows, m));
-        let l = net.loss(theta, data.leaky_traced()).array();
+        let mut ctx = LossContext::seeded(seed ^ 0x5eed_0f_7a1, i as u64, 1.0);
+        let l = net.loss(theta, data.leaky_traced(), &mut ctx).array();
         sum += l as f64 * b.rows as f64;
         n += b.rows;
     }
@@ -133,7 +134,9 @@ pub fn train(
             lr = lr_at(spec.lr_schedule, adam_cfg.lr, step, total);
             let theta: T2 = dev.tensor_from_vec(b.theta, (b.rows, d));
             let data: T2 = dev.tensor_from_vec(b.data, (b.rows, m));
-            let loss = net.loss(theta, data.leaky_traced());
+            let kl_weight = spec.kl_ramp.as_ref().map_or(1.0, |r| r.weight(epoch));
+            let mut ctx = LossContext::seeded(seed, step as u64, kl_weight);
+            let loss = net.loss(theta, data.leaky_traced(), &mut ctx);
             let value = loss.array();
             if !value.is_finite() {
                 bar.abandon();
@@ -147,7 +150,7 @@ pub fn train(
             bar.inc(1);
         }
         let train_loss = sum / n.max(1) as f64;
-        let val_loss = mean_loss(net, &dev, Batches::new(&ds.val, 4096, None, theta_z, data_z, None));
+        let val_loss = mean_loss(net, &dev, Batches::new(&ds.val, 4096, None, theta_z, data_z, None), seed);
         if !val_loss.is_finite() {
             bar.abandon();
             return Err(TrainError::NonFinite { what: "validation", value: val_loss as f32, epoch, step: steps_per_epoch, lr: adam_cfg.lr });
