@@ -121,6 +121,7 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
         data_dim: ds.manifest.data_dim,
         theta_zscore: theta_z,
         data_zscore: data_z,
+        bounds: keep.iter().map(|&i| (sim.parameters()[i].lower, sim.parameters()[i].upper)).collect(),
     };
     let model = TrainedModel { net, card };
     model.save(builder.dir()).map_err(Error::Model)?;
@@ -129,6 +130,15 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
     let wants = |m: Metric| spec.eval.metrics.contains(&m);
     let nll = wants(Metric::TestNll).then(|| eval::test_nll(&model, &ds.test));
     let kl = if wants(Metric::KlToTruth) { eval::kl_to_truth(&model, sim.as_ref(), &keep, &ds.test, spec.eval.kl_samples, spec.seed) } else { None };
+    if wants(Metric::KlToTruth) && kl.is_none() {
+        eprintln!("kl_to_truth: skipped ({} has no closed-form posterior)", spec.dataset.simulator.as_str());
+    }
+    // Time to draw 10⁴ posterior samples for one observation.
+    let mut rng = crate::sim::StreamFamily::new(spec.seed, "eval/samples").rng(0);
+    let ts = Instant::now();
+    let (first, acceptance) = model.sample_within(10_000, ds.test.data_row(0), &mut rng);
+    let sample_10k_s = ts.elapsed().as_secs_f64();
+    eprintln!("sampling: 10000 draws for one observation in {sample_10k_s:.3} s (prior-support acceptance {:.1}%)", 100.0 * acceptance);
     let eval_s = t2.elapsed().as_secs_f64();
     prov.wall_seconds.push(("eval".into(), eval_s));
 
@@ -160,12 +170,31 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
         simulate_s,
         train_s,
         eval_s,
+        sample_10k_s,
         threads: rayon::current_num_threads() as u32,
     };
     report::write_summary(&dir.join("summary.parquet"), &summary)?;
+    let plots = dir.join("plots");
+    std::fs::create_dir_all(&plots).map_err(|e| StoreError::Io { path: plots.clone(), source: e })?;
+    let title = format!("{} ({})", spec.name, spec.model.kind());
     if wants(Metric::LossCurve) {
-        std::fs::create_dir_all(dir.join("plots")).map_err(|e| StoreError::Io { path: dir.join("plots"), source: e })?;
-        report::loss_curve(&dir.join("plots/loss_curve.png"), &outcome.history, outcome.best_epoch, &format!("{} ({})", spec.name, spec.model.kind()))?;
+        report::loss_curve(&plots.join("loss_curve.png"), &outcome.history, outcome.best_epoch, &title)?;
+    }
+    let names = &ds.manifest.parameters;
+    if wants(Metric::LatentPlot) {
+        let rows = ds.test.len().min(2000);
+        if let Some((dim, z)) = model.latent(&ds.test.data.values()[..rows * ds.test.data.cols], rows) {
+            let theta: Vec<f64> = ds.test.theta.values()[..rows * names.len()].iter().map(|&v| v as f64).collect();
+            report::latent_space(&plots.join("latent_space.png"), dim, &z, &theta, names, &format!("{title}: latent space of {rows} test signals"))?;
+        }
+    }
+    if wants(Metric::Corner) {
+        for i in 0..ds.test.len().min(3) {
+            let samples = if i == 0 { first.clone() } else { model.sample_within(10_000, ds.test.data_row(i), &mut rng).0 };
+            let truth: Vec<f64> = ds.test.theta_row(i).iter().map(|&v| v as f64).collect();
+            let snr = ds.test.snr.as_ref().map(|s| format!(", SNR {:.1}", s.row(i)[0])).unwrap_or_default();
+            report::corner(&plots.join(format!("corner_{i}.png")), &samples, Some(&truth), names, &format!("{title}: test injection {i}{snr}"))?;
+        }
     }
     prov.wall_seconds.push(("report".into(), t3.elapsed().as_secs_f64()));
     write_text(&dir.join("provenance.json"), &serde_json::to_string_pretty(&prov).unwrap_or_default())?;

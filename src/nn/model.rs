@@ -38,6 +38,9 @@ pub struct ModelCard {
     pub theta_zscore: ZScore,
     /// Scaling of y.
     pub data_zscore: ZScore,
+    /// Prior support (lower, upper) of each parameter; draws outside it are rejected.
+    #[serde(default)]
+    pub bounds: Vec<(f64, f64)>,
 }
 
 /// An estimator in physical units: z-scoring applied on the way in and out.
@@ -79,6 +82,46 @@ impl TrainedModel {
         self.card.data_zscore.forward_row(data, &mut yz);
         let z = self.net.sample_z(n, &yz, rng);
         z.chunks_exact(d).flat_map(|row| self.card.theta_zscore.inverse_row(row)).collect()
+    }
+
+    /// (latent dimension, latent means) of `rows` data vectors in physical units, for latent-variable models.
+    pub fn latent(&self, data: &[f32], rows: usize) -> Option<(usize, Vec<f64>)> {
+        let m = self.card.data_dim;
+        let mut yz = vec![0.0f32; rows * m];
+        for r in 0..rows {
+            self.card.data_zscore.forward_row(&data[r * m..(r + 1) * m], &mut yz[r * m..(r + 1) * m]);
+        }
+        self.net.latent(&yz, rows)
+    }
+
+    /// `n` draws θ ~ q(θ|y) inside the prior support (draws outside it are rejected and redrawn,
+    /// which renormalises q to the support); returns the draws and the fraction accepted.
+    pub fn sample_within(&self, n: usize, data: &[f32], rng: &mut SampleRng) -> (Vec<f64>, f64) {
+        let d = self.card.theta_zscore.dim();
+        let bounded = self.card.bounds.len() == d && self.card.bounds.iter().any(|(lo, hi)| lo.is_finite() || hi.is_finite());
+        if !bounded {
+            return (self.sample(n, data, rng), 1.0);
+        }
+        let inside = |row: &[f64]| row.iter().zip(&self.card.bounds).all(|(v, (lo, hi))| *v >= *lo && *v <= *hi);
+        let mut out = Vec::with_capacity(n * d);
+        let (mut drawn, mut kept) = (0usize, 0usize);
+        // Ask for what is missing, scaled by the acceptance so far; give up after 100 rounds.
+        for _ in 0..100 {
+            if kept >= n {
+                break;
+            }
+            let rate = if drawn == 0 { 1.0 } else { (kept as f64 / drawn as f64).max(0.01) };
+            let want = (((n - kept) as f64 / rate) * 1.1).ceil() as usize + 16;
+            let batch = self.sample(want, data, rng);
+            drawn += want;
+            for row in batch.chunks_exact(d) {
+                if kept < n && inside(row) {
+                    out.extend_from_slice(row);
+                    kept += 1;
+                }
+            }
+        }
+        (out, kept as f64 / drawn.max(1) as f64)
     }
 
     /// Writes model.safetensors (weights, with the card in its metadata) and model.json.

@@ -8,7 +8,7 @@ mod plot;
 mod provenance;
 
 pub use parquet::{read_parquet, write_metrics, write_summary, Summary, METRICS_COLUMNS, SUMMARY_COLUMNS};
-pub use plot::loss_curve;
+pub use plot::{corner, latent_space, loss_curve};
 pub use provenance::Provenance;
 
 /// Failures of writing reports.

@@ -10,7 +10,7 @@ use std::path::Path;
 pub const METRICS_COLUMNS: [&str; 5] = ["epoch", "train_loss", "val_loss", "lr", "seconds"];
 
 /// Columns of summary.parquet, in order.
-pub const SUMMARY_COLUMNS: [&str; 24] = [
+pub const SUMMARY_COLUMNS: [&str; 25] = [
     "name",
     "run_key",
     "dataset_key",
@@ -34,6 +34,7 @@ pub const SUMMARY_COLUMNS: [&str; 24] = [
     "simulate_s",
     "train_s",
     "eval_s",
+    "sample_10k_s",
     "threads",
 ];
 
@@ -86,6 +87,8 @@ pub struct Summary {
     pub train_s: f64,
     /// Seconds spent evaluating.
     pub eval_s: f64,
+    /// Seconds to draw 10⁴ posterior samples for one observation.
+    pub sample_10k_s: f64,
     /// Worker threads.
     pub threads: u32,
 }
@@ -136,6 +139,7 @@ pub fn write_summary(path: &Path, s: &Summary) -> Result<(), ReportError> {
         "simulate_s" => [s.simulate_s],
         "train_s" => [s.train_s],
         "eval_s" => [s.eval_s],
+        "sample_10k_s" => [s.sample_10k_s],
         "threads" => [s.threads],
     );
     write(path, df)

@@ -71,3 +71,171 @@ pub fn loss_curve(path: &Path, history: &[EpochRecord], best_epoch: usize, title
     root.present().map_err(|e| err(e.to_string()))?;
     Ok(())
 }
+
+/// Viridis, by linear interpolation between nine of its colours; `t` in [0, 1].
+fn viridis(t: f64) -> RGBColor {
+    const C: [(u8, u8, u8); 9] = [
+        (68, 1, 84),
+        (71, 44, 122),
+        (59, 81, 139),
+        (44, 113, 142),
+        (33, 144, 141),
+        (39, 173, 129),
+        (92, 200, 99),
+        (170, 220, 50),
+        (253, 231, 37),
+    ];
+    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 } * (C.len() - 1) as f64;
+    let i = (t.floor() as usize).min(C.len() - 2);
+    let f = t - i as f64;
+    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
+    RGBColor(mix(C[i].0, C[i + 1].0), mix(C[i].1, C[i + 1].1), mix(C[i].2, C[i + 1].2))
+}
+
+fn range(v: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = v.filter(|x| x.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = if hi > lo { 0.04 * (hi - lo) } else { 0.5 };
+    (lo - pad, hi + pad)
+}
+
+/// plots/latent_space.png: latent means of test data (first two dimensions), one panel per
+/// parameter, coloured by that parameter's true value.
+pub fn latent_space(path: &Path, latent_dim: usize, z: &[f64], theta: &[f64], names: &[String], title: &str) -> Result<(), ReportError> {
+    register_font();
+    let err = |e: String| ReportError::Plot { path: path.display().to_string(), message: e };
+    let d = names.len();
+    let n = z.len() / latent_dim.max(1);
+    let cols = d.min(3).max(1);
+    let rows = d.div_ceil(cols);
+    let root = BitMapBackend::new(path, (420 * cols as u32, 400 * rows as u32 + 40)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let root = root.titled(title, ("sans-serif", 24)).map_err(|e| err(e.to_string()))?;
+    let z0: Vec<f64> = (0..n).map(|i| z[i * latent_dim]).collect();
+    let z1: Vec<f64> = (0..n).map(|i| if latent_dim > 1 { z[i * latent_dim + 1] } else { 0.0 }).collect();
+    let (x_lo, x_hi) = range(z0.iter().copied());
+    let (y_lo, y_hi) = range(z1.iter().copied());
+    for (k, area) in root.split_evenly((rows, cols)).into_iter().enumerate().take(d) {
+        let vals: Vec<f64> = (0..n).map(|i| theta[i * d + k]).collect();
+        let (lo, hi) = range(vals.iter().copied());
+        let mut chart = ChartBuilder::on(&area)
+            .caption(format!("coloured by {}", names[k]), ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(48)
+            .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
+            .map_err(|e| err(e.to_string()))?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(5)
+            .y_labels(5)
+            .x_desc("z₁")
+            .y_desc(if latent_dim > 1 { "z₂" } else { "" })
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(|e| err(e.to_string()))?;
+        chart
+            .draw_series((0..n).map(|i| Circle::new((z0[i], z1[i]), 2, viridis((vals[i] - lo) / (hi - lo)).filled())))
+            .map_err(|e| err(e.to_string()))?;
+    }
+    root.present().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}
+
+/// A corner plot: 1-D histograms on the diagonal and scatter plots of each pair below it, with
+/// the true values marked.
+pub fn corner(path: &Path, samples: &[f64], truth: Option<&[f64]>, names: &[String], title: &str) -> Result<(), ReportError> {
+    register_font();
+    let err = |e: String| ReportError::Plot { path: path.display().to_string(), message: e };
+    let d = names.len();
+    let n = samples.len() / d.max(1);
+    let side = (220 * d as u32).max(440);
+    let root = BitMapBackend::new(path, (side, side + 40)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let root = root.titled(title, ("sans-serif", 22)).map_err(|e| err(e.to_string()))?;
+    let col = |k: usize| (0..n).map(move |i| samples[i * d + k]);
+    let ranges: Vec<(f64, f64)> = (0..d)
+        .map(|k| {
+            let (lo, hi) = range(col(k));
+            match truth {
+                Some(t) if t[k].is_finite() => (lo.min(t[k]), hi.max(t[k])),
+                _ => (lo, hi),
+            }
+        })
+        .collect();
+    let blue = RGBColor(31, 119, 180);
+    let red = RGBColor(214, 39, 40);
+    for (idx, area) in root.split_evenly((d, d)).into_iter().enumerate() {
+        let (r, c) = (idx / d, idx % d);
+        if c > r {
+            continue;
+        }
+        let label_x = if r == d - 1 { 30 } else { 0 };
+        let label_y = if c == 0 { 44 } else { 0 };
+        if r == c {
+            let (lo, hi) = ranges[c];
+            let bins = 40;
+            let mut counts = vec![0usize; bins];
+            for v in col(c) {
+                let b = (((v - lo) / (hi - lo)) * bins as f64).floor();
+                if b >= 0.0 && (b as usize) < bins {
+                    counts[b as usize] += 1;
+                }
+            }
+            let top = *counts.iter().max().unwrap_or(&1) as f64 * 1.1;
+            let mut chart = ChartBuilder::on(&area)
+                .margin(6)
+                .x_label_area_size(label_x)
+                .y_label_area_size(label_y)
+                .build_cartesian_2d(lo..hi, 0.0..top.max(1.0))
+                .map_err(|e| err(e.to_string()))?;
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .x_desc(if r == d - 1 { names[c].as_str() } else { "" })
+                .label_style(("sans-serif", 11))
+                .x_labels(4)
+                .y_labels(0)
+                .draw()
+                .map_err(|e| err(e.to_string()))?;
+            let w = (hi - lo) / bins as f64;
+            let steps: Vec<(f64, f64)> = counts.iter().enumerate().flat_map(|(b, &k)| [(lo + b as f64 * w, k as f64), (lo + (b + 1) as f64 * w, k as f64)]).collect();
+            chart.draw_series(LineSeries::new(steps, blue.stroke_width(2))).map_err(|e| err(e.to_string()))?;
+            if let Some(t) = truth {
+                chart.draw_series(LineSeries::new(vec![(t[c], 0.0), (t[c], top)], red.stroke_width(2))).map_err(|e| err(e.to_string()))?;
+            }
+        } else {
+            let ((xl, xh), (yl, yh)) = (ranges[c], ranges[r]);
+            let mut chart = ChartBuilder::on(&area)
+                .margin(6)
+                .x_label_area_size(label_x)
+                .y_label_area_size(label_y)
+                .build_cartesian_2d(xl..xh, yl..yh)
+                .map_err(|e| err(e.to_string()))?;
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .x_desc(if r == d - 1 { names[c].as_str() } else { "" })
+                .y_desc(if c == 0 { names[r].as_str() } else { "" })
+                .label_style(("sans-serif", 11))
+                .x_labels(4)
+                .y_labels(4)
+                .draw()
+                .map_err(|e| err(e.to_string()))?;
+            let step = (n / 4000).max(1);
+            chart
+                .draw_series((0..n).step_by(step).map(|i| Circle::new((samples[i * d + c], samples[i * d + r]), 1, blue.mix(0.3).filled())))
+                .map_err(|e| err(e.to_string()))?;
+            if let Some(t) = truth {
+                chart.draw_series(LineSeries::new(vec![(t[c], yl), (t[c], yh)], red.stroke_width(1))).map_err(|e| err(e.to_string()))?;
+                chart.draw_series(LineSeries::new(vec![(xl, t[r]), (xh, t[r])], red.stroke_width(1))).map_err(|e| err(e.to_string()))?;
+                chart.draw_series(std::iter::once(Circle::new((t[c], t[r]), 4, red.filled()))).map_err(|e| err(e.to_string()))?;
+            }
+        }
+    }
+    root.present().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}

@@ -595,4 +595,8 @@ pub enum Metric {
     KlToTruth,
     /// plots/loss_curve.png: training and validation loss per epoch.
     LossCurve,
+    /// plots/latent_space.png: latent means of the test data coloured by each parameter (cvae).
+    LatentPlot,
+    /// plots/corner_{0,1,2}.png: 10⁴ posterior samples of three test injections with their true values.
+    Corner,
 }

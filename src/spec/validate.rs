@@ -160,6 +160,9 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
         at_least("training.early_stopping.patience", es.patience, 1)?;
     }
     at_least("eval.kl_samples", spec.eval.kl_samples, 1)?;
+    if spec.eval.metrics.contains(&Metric::LatentPlot) && !matches!(spec.model, ModelSpec::Cvae(_)) {
+        return Err(bad("eval.metrics", format!("`latent_plot` needs a latent-variable model (cvae), not `{}`", spec.model.kind()), Some("remove latent_plot from eval.metrics")));
+    }
     Ok(())
 }
 
