@@ -36,6 +36,23 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Draw posterior samples from a trained run for new data.
+    Sample {
+        /// The run folder (results/runs/<name>/<key>/).
+        run: PathBuf,
+        /// The observations: .npy with one row (data_dim values) or several.
+        #[arg(long)]
+        data: PathBuf,
+        /// Samples per observation.
+        #[arg(long, default_value_t = 10_000)]
+        n: usize,
+        /// Output file: .npy, .parquet, or .json (a bilby result; one observation).
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the draws.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Build (or reuse) the cached dataset of a spec and print its key and folder.
     Simulate {
         /// The experiment spec (YAML).
@@ -139,6 +156,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             println!("{}", report.dir.display());
             Ok(())
         }
+        Command::Sample { run, data, n, out, seed } => sample(&run, &data, n, &out, seed),
         Command::Simulate { spec, overrides, force } => {
             let s = spec::load(&spec, &overrides)?.resolved();
             let (ds, status, dir) = data::load_or_build(&s, &layout, force)?;
@@ -242,5 +260,56 @@ fn cache_verify(layout: &Layout, fix: bool) -> Result<(), Error> {
     if bad > 0 && !fix {
         return Err(Error::Failed(format!("{bad} corrupt entries; rerun with `ndelab cache verify --fix` to remove them")));
     }
+    Ok(())
+}
+
+fn sample(run: &Path, data: &Path, n: usize, out: &Path, seed: u64) -> Result<(), Error> {
+    if !run.join("model.safetensors").is_file() {
+        return Err(Error::Usage(format!(
+            "{}: not a run folder (no model.safetensors); runs live in results/runs/<name>/<key>/",
+            run.display()
+        )));
+    }
+    if n == 0 {
+        return Err(Error::Usage("--n must be at least 1".into()));
+    }
+    let model = crate::nn::TrainedModel::load(run).map_err(Error::Model)?;
+    let m = model.card.data_dim;
+    let obs = crate::store::npy::read(data).map_err(|e| Error::Usage(format!("{}: {e}", data.display())))?;
+    // A 1-D file of data_dim values is one observation.
+    let (rows, cols) = if obs.cols == 1 && obs.rows == m { (1, m) } else { (obs.rows, obs.cols) };
+    if cols != m {
+        return Err(Error::Usage(format!("{}: rows have {cols} values, the model expects {m} (data_dim)", data.display())));
+    }
+    match out.extension().and_then(|e| e.to_str()) {
+        Some("npy" | "parquet") => {}
+        Some("json") if rows == 1 => {}
+        Some("json") => {
+            return Err(Error::Usage(format!(
+                "{}: a bilby result holds one observation but {} has {rows}; write .npy or .parquet",
+                out.display(),
+                data.display()
+            )))
+        }
+        _ => return Err(Error::Usage(format!("{}: name the output .npy, .parquet or .json (bilby result)", out.display()))),
+    }
+    let mut rng = crate::sim::StreamFamily::new(seed, "sample").rng(0);
+    let start = std::time::Instant::now();
+    let mut all = Vec::with_capacity(rows * n * model.card.parameters.len());
+    let mut acceptance = 0.0;
+    for r in 0..rows {
+        let (s, a) = model.sample_within(n, &obs.values()[r * m..(r + 1) * m], &mut rng);
+        all.extend(s);
+        acceptance += a / rows as f64;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    crate::report::write_samples(out, &model.card.parameters, &all, n)?;
+    eprintln!(
+        "{} samples for {rows} observation(s) in {secs:.3} s ({:.0} samples/s; prior-support acceptance {:.1}%) → {}",
+        rows * n,
+        (rows * n) as f64 / secs.max(1e-9),
+        100.0 * acceptance,
+        out.display()
+    );
     Ok(())
 }

@@ -167,7 +167,9 @@ impl DensityEstimator for CvaeNet {
         let (d, l, m) = (self.d, self.latent, self.data_dim);
         let (mu1, ls1) = self.encode1(self.tensor(data.to_vec(), 1, m));
         let z: Vec<f32> = (0..n * l).map(|i| (mu1[i % l] + ls1[i % l].exp() * rng.sample::<f64, _>(StandardNormal)) as f32).collect();
-        let (mux, lsx) = self.decode(self.tensor(z, n, l), self.tensor(Self::repeat_rows(data, m, n), n, m));
+        let h = self.dec.forward_shared_y(&self.params, self.tensor(z, n, l), self.tensor(data.to_vec(), 1, m));
+        let (mux, lsx) = self.dec_head.outputs(&self.params, h);
+        let (mux, lsx) = (host(mux), host(lsx));
         (0..n * d).map(|i| mux[i] + lsx[i].exp() * rng.sample::<f64, _>(StandardNormal)).collect()
     }
 

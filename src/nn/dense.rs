@@ -98,6 +98,19 @@ impl PairMlp {
         self.rest.n_out()
     }
 
+    /// The same as [`PairMlp::forward`] with one `y` row shared by every row of `x`: the `y`
+    /// half of the first layer is computed once instead of `batch` times.
+    ///
+    /// # Shapes
+    /// `x`: (batch, n_x), `y`: (1, n_y) → (batch, [`PairMlp::n_out`]).
+    pub fn forward_shared_y(&self, p: &ParamSet, x: T2, y: T2) -> T2 {
+        let rows = x.shape().0;
+        let yb = self.b.forward(p, y);
+        let width = yb.shape().1;
+        let yb = yb.reshape_like(&(width,)).broadcast_like::<_, Axis<0>>(&(rows, width));
+        self.rest.forward(p, (self.a.forward(p, x) + yb).relu())
+    }
+
     /// # Shapes
     /// `x`: (batch, n_x), `y`: (batch, n_y) → (batch, [`PairMlp::n_out`]).
     pub fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>, y: T2<Tp>) -> T2<Tp> {

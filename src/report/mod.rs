@@ -6,10 +6,12 @@
 mod parquet;
 mod plot;
 mod provenance;
+mod samples;
 
 pub use parquet::{read_parquet, write_metrics, write_summary, Summary, METRICS_COLUMNS, SUMMARY_COLUMNS};
 pub use plot::{corner, latent_space, loss_curve};
 pub use provenance::Provenance;
+pub use samples::write_samples;
 
 /// Failures of writing reports.
 #[derive(Debug, thiserror::Error)]

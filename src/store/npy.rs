@@ -68,6 +68,17 @@ pub fn write(path: &Path, rows: usize, cols: usize, values: &[f32]) -> io::Resul
     w.finish()
 }
 
+/// Whether a header declares float64 values.
+fn is_f64(path: &Path) -> io::Result<bool> {
+    let mut r = BufReader::new(File::open(path)?);
+    let mut pre = [0u8; 10];
+    r.read_exact(&mut pre)?;
+    let len = u16::from_le_bytes([pre[8], pre[9]]) as usize;
+    let mut dict = vec![0u8; len];
+    r.read_exact(&mut dict)?;
+    Ok(String::from_utf8_lossy(&dict).contains("'<f8'"))
+}
+
 fn parse_header(r: &mut impl Read) -> io::Result<(usize, usize, usize)> {
     let mut pre = [0u8; 10];
     r.read_exact(&mut pre)?;
@@ -78,8 +89,8 @@ fn parse_header(r: &mut impl Read) -> io::Result<(usize, usize, usize)> {
     let mut dict = vec![0u8; len];
     r.read_exact(&mut dict)?;
     let dict = String::from_utf8_lossy(&dict);
-    if !dict.contains("'descr': '<f4'") || !dict.contains("'fortran_order': False") {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("expected a C-ordered float32 array, header is {}", dict.trim())));
+    if !(dict.contains("'descr': '<f4'") || dict.contains("'descr': '<f8'")) || !dict.contains("'fortran_order': False") {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("expected a C-ordered float32 or float64 array, header is {}", dict.trim())));
     }
     let shape = dict
         .split("'shape': (")
@@ -173,6 +184,15 @@ pub fn read(path: &Path) -> io::Result<Matrix> {
     let file = File::open(path)?;
     let size = file.metadata()?.len() as usize;
     let (rows, cols, header_len) = parse_header(&mut BufReader::new(&file))?;
+    if is_f64(path)? {
+        // float64 files (from numpy's defaults) are read and narrowed to f32.
+        if size != header_len + rows * cols * 8 {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("truncated: {size} bytes for a {rows}×{cols} float64 array")));
+        }
+        let bytes = std::fs::read(path)?;
+        let values = bytes[header_len..].chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32).collect();
+        return Ok(Matrix::from_vec(rows, cols, values));
+    }
     if size != header_len + rows * cols * 4 {
         return Err(io::Error::new(io::ErrorKind::InvalidData, format!("truncated: {size} bytes for a {rows}×{cols} float32 array")));
     }
