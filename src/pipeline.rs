@@ -121,8 +121,10 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
         data_dim: ds.manifest.data_dim,
         theta_zscore: theta_z,
         data_zscore: data_z,
-        bounds: keep.iter().map(|&i| (sim.parameters()[i].lower, sim.parameters()[i].upper)).collect(),
+        bounds: Vec::new(),
     };
+    let mut card = card;
+    card.set_bounds(&keep.iter().map(|&i| (sim.parameters()[i].lower, sim.parameters()[i].upper)).collect::<Vec<_>>());
     let model = TrainedModel { net, card };
     model.save(builder.dir()).map_err(Error::Model)?;
 

@@ -91,3 +91,69 @@ fn a_diverging_run_stops_with_a_clear_message_and_leaves_nothing() {
     let (done, hidden) = entries(&results.join("runs/nan"));
     assert!(done.is_empty() && hidden.is_empty(), "left {done:?} {hidden:?}");
 }
+
+/// The mixture and the CVAE learn the linear-Gaussian posterior (smaller problem and looser
+/// bounds than the 0.05 and 0.1 nats the full-size experiments reach).
+#[test]
+fn mdn_and_cvae_learn_the_posterior() {
+    let tmp = TempDir::new("est");
+    for (kind, extra, bound) in [
+        ("mdn", "model.components=3", 0.1),
+        ("cvae", "+training.kl_ramp={from_epoch: 1, to_epoch: 5}", 0.2),
+    ] {
+        let spec = small_spec(tmp.path(), kind, 20_000, 25, "");
+        let results = tmp.path().join("results");
+        let out = run(ndelab(&results).arg("run").arg(&spec).arg(format!("model.kind={kind}")).arg(format!("~loss")).arg(extra));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{kind}: {err}");
+        let dir = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        let summary = read_parquet(&dir.join("summary.parquet")).unwrap();
+        let kl = column_f64(&summary, "kl_to_truth")[0].unwrap();
+        assert!(kl < bound, "{kind}: kl_to_truth = {kl}");
+        let model: Vec<String> = (0..1).map(|i| summary.column("model").unwrap().str().unwrap().get(i).unwrap().to_string()).collect();
+        assert_eq!(model, vec![kind.to_string()]);
+    }
+}
+
+#[test]
+fn sample_writes_npy_parquet_and_bilby_json() {
+    let tmp = TempDir::new("sample");
+    let spec = small_spec(tmp.path(), "smp", 4_000, 2, "");
+    let results = tmp.path().join("results");
+    let out = run(ndelab(&results).arg("run").arg(&spec));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let dir = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let obs = tmp.path().join("obs.npy");
+    ndelab::store::npy::write(&obs, 1, 6, &[0.1, -0.2, 0.3, 0.0, 1.0, -1.0]).unwrap();
+    for ext in ["npy", "parquet", "json"] {
+        let dest = tmp.path().join(format!("post.{ext}"));
+        let out = run(ndelab(&results).arg("sample").arg(&dir).arg("--data").arg(&obs).args(["--n", "500", "--out"]).arg(&dest));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stderr(&out).contains("samples/s"), "{}", stderr(&out));
+        match ext {
+            "npy" => {
+                let m = ndelab::store::npy::read(&dest).unwrap();
+                assert_eq!((m.rows, m.cols), (500, 3));
+            }
+            "parquet" => {
+                let df = read_parquet(&dest).unwrap();
+                assert_eq!(df.height(), 500);
+                let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
+                assert_eq!(names, ["observation", "x0", "x1", "x2"]);
+            }
+            _ => {
+                let j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&dest).unwrap()).unwrap();
+                assert_eq!(j["posterior"]["content"]["x1"].as_array().unwrap().len(), 500);
+                assert_eq!(j["search_parameter_keys"], serde_json::json!(["x0", "x1", "x2"]));
+            }
+        }
+    }
+    // Wrong data width: bad input, exit 2, nothing written.
+    let bad = tmp.path().join("bad.npy");
+    ndelab::store::npy::write(&bad, 1, 4, &[0.0; 4]).unwrap();
+    let dest = tmp.path().join("never.npy");
+    let out = run(ndelab(&results).arg("sample").arg(&dir).arg("--data").arg(&bad).arg("--out").arg(&dest));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("rows have 4 values, the model expects 6 (data_dim)"), "{}", stderr(&out));
+    assert!(!dest.exists());
+}

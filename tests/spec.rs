@@ -27,7 +27,7 @@ fn numbers_with_underscores_and_exponents_parse() {
 #[test]
 fn overrides_reach_nested_and_tagged_sections() {
     let s = parse(BASE, &["model.hidden=[8,8,8]", "+dataset.linear_gaussian.noise_std=0.5", "training.early_stopping=null"]);
-    let ModelSpec::Gaussian(g) = &s.model;
+    let ModelSpec::Gaussian(g) = &s.model else { panic!("expected a gaussian model") };
     assert_eq!(g.hidden, vec![8, 8, 8]);
     assert_eq!(s.dataset.linear_gaussian.as_ref().unwrap().noise_std, 0.5);
     assert_eq!(s.training.early_stopping, None);

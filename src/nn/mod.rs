@@ -82,3 +82,43 @@ pub trait DensityEstimator: Send {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{CvaeSpec, GaussianSpec, MdnSpec, ModelSpec};
+
+    /// ∫∫ q(x|y) dx over a fine grid for a 2-parameter problem: every estimator is a density.
+    fn integral(model: &ModelSpec) -> f64 {
+        let net = build(model, 2, 3, 7);
+        let y = [0.3f32, -0.8, 1.1];
+        let (lo, hi, n) = (-9.0f64, 9.0f64, 180usize);
+        let h = (hi - lo) / n as f64;
+        let mut theta = Vec::with_capacity(n * n * 2);
+        for i in 0..n {
+            for j in 0..n {
+                theta.push((lo + (i as f64 + 0.5) * h) as f32);
+                theta.push((lo + (j as f64 + 0.5) * h) as f32);
+            }
+        }
+        let data: Vec<f32> = y.iter().copied().cycle().take(n * n * 3).collect();
+        let mut total = 0.0;
+        for (t, d) in theta.chunks(2 * 4096).zip(data.chunks(3 * 4096)) {
+            total += net.log_prob_z(t, d, t.len() / 2).iter().map(|l| l.exp()).sum::<f64>();
+        }
+        total * h * h
+    }
+
+    #[test]
+    fn every_estimator_integrates_to_one() {
+        for model in [
+            ModelSpec::Gaussian(GaussianSpec { hidden: vec![16] }),
+            ModelSpec::Mdn(MdnSpec { hidden: vec![16], components: 3 }),
+            ModelSpec::Cvae(CvaeSpec { latent_dim: 2, hidden: vec![16], is_samples: 128 }),
+        ] {
+            let z = integral(&model);
+            eprintln!("{}: ∫q = {z:.5}", model.kind());
+            assert!((z - 1.0).abs() < 0.01, "{}: ∫q = {z}", model.kind());
+        }
+    }
+}

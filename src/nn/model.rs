@@ -38,9 +38,21 @@ pub struct ModelCard {
     pub theta_zscore: ZScore,
     /// Scaling of y.
     pub data_zscore: ZScore,
-    /// Prior support (lower, upper) of each parameter; draws outside it are rejected.
+    /// Prior support [lower, upper] of each parameter (null: unbounded); draws outside it are rejected.
     #[serde(default)]
-    pub bounds: Vec<(f64, f64)>,
+    pub bounds: Vec<[Option<f64>; 2]>,
+}
+
+impl ModelCard {
+    /// Bounds as numbers, ±∞ where unbounded.
+    pub fn bounds(&self) -> Vec<(f64, f64)> {
+        self.bounds.iter().map(|[lo, hi]| (lo.unwrap_or(f64::NEG_INFINITY), hi.unwrap_or(f64::INFINITY))).collect()
+    }
+
+    /// Stores bounds, infinite ones as null.
+    pub fn set_bounds(&mut self, b: &[(f64, f64)]) {
+        self.bounds = b.iter().map(|&(lo, hi)| [lo.is_finite().then_some(lo), hi.is_finite().then_some(hi)]).collect();
+    }
 }
 
 /// An estimator in physical units: z-scoring applied on the way in and out.
@@ -98,11 +110,12 @@ impl TrainedModel {
     /// which renormalises q to the support); returns the draws and the fraction accepted.
     pub fn sample_within(&self, n: usize, data: &[f32], rng: &mut SampleRng) -> (Vec<f64>, f64) {
         let d = self.card.theta_zscore.dim();
-        let bounded = self.card.bounds.len() == d && self.card.bounds.iter().any(|(lo, hi)| lo.is_finite() || hi.is_finite());
+        let bounds = self.card.bounds();
+        let bounded = bounds.len() == d && bounds.iter().any(|(lo, hi)| lo.is_finite() || hi.is_finite());
         if !bounded {
             return (self.sample(n, data, rng), 1.0);
         }
-        let inside = |row: &[f64]| row.iter().zip(&self.card.bounds).all(|(v, (lo, hi))| *v >= *lo && *v <= *hi);
+        let inside = |row: &[f64]| row.iter().zip(&bounds).all(|(v, (lo, hi))| *v >= *lo && *v <= *hi);
         let mut out = Vec::with_capacity(n * d);
         let (mut drawn, mut kept) = (0usize, 0usize);
         // Ask for what is missing, scaled by the acceptance so far; give up after 100 rounds.
