@@ -3,7 +3,7 @@
 
 use crate::error::Error;
 use crate::pipeline::{self, RunOptions};
-use crate::{data, spec};
+use crate::{data, spec, sweep};
 use crate::store::{entry, Layout};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -86,6 +86,8 @@ pub enum Command {
         #[command(subcommand)]
         what: BenchAction,
     },
+    /// Run a sweep: every trial of a sweep file, locally or as a Slurm array.
+    Sweep(SweepCmd),
     /// Content keys.
     Key {
         /// What to do.
@@ -97,6 +99,80 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: CacheAction,
+    },
+}
+
+/// `ndelab sweep ...`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SweepCmd {
+    /// status, or the internal steps of Slurm jobs.
+    #[command(subcommand)]
+    pub action: Option<SweepAction>,
+    /// The sweep file (YAML), e.g. experiments/sweeps/cvae_latent.yaml.
+    pub spec: Option<PathBuf>,
+    /// Trials at once (local backend). Default: one per core.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Threads of each trial. Default: cores / jobs (local), --cpus-per-task (Slurm).
+    #[arg(long)]
+    pub threads_per_trial: Option<usize>,
+    /// Print the trials and whether each is done; run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where trials run.
+    #[arg(long, value_enum, default_value_t = Backend::Local)]
+    pub backend: Backend,
+    /// Slurm partition.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Slurm time limit per trial, e.g. 01:00:00.
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Slurm memory per trial, e.g. 4G.
+    #[arg(long)]
+    pub mem: Option<String>,
+    /// CPUs per Slurm array task.
+    #[arg(long)]
+    pub cpus_per_task: Option<usize>,
+    /// Most Slurm array tasks running at once.
+    #[arg(long)]
+    pub throttle: Option<usize>,
+    /// An extra #SBATCH line (repeatable).
+    #[arg(long = "sbatch-line")]
+    pub sbatch_lines: Vec<String>,
+}
+
+/// Where sweep trials run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// Child processes on this machine.
+    Local,
+    /// A Slurm array job.
+    Slurm,
+}
+
+/// `ndelab sweep <action>`.
+#[derive(Debug, Subcommand)]
+pub enum SweepAction {
+    /// Slurm states of a submitted sweep and how many trials are complete.
+    Status {
+        /// The sweep file (YAML).
+        spec: PathBuf,
+    },
+    /// Run one trial of a saved plan (what a Slurm array task runs).
+    #[command(hide = true)]
+    Trial {
+        /// trials.json of the sweep.
+        plan: PathBuf,
+        /// Trial index.
+        index: usize,
+    },
+    /// Write summary.parquet of a saved plan (what the collect job runs).
+    #[command(hide = true)]
+    Collect {
+        /// trials.json of the sweep.
+        plan: PathBuf,
     },
 }
 
@@ -152,10 +228,17 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     let layout = Layout::new(&cli.results);
     match cli.command {
         Command::Run { spec, overrides, force } => {
+            if overrides.iter().any(|o| o.split_once('=').is_some_and(|(_, v)| spec::Override::is_comma_list(v))) {
+                if force {
+                    return Err(Error::Usage("--force does not apply to a multirun; remove the runs to recompute them".into()));
+                }
+                return multirun(&spec, &overrides, &layout);
+            }
             let report = pipeline::run(&spec, &overrides, &RunOptions { layout, force })?;
             println!("{}", report.dir.display());
             Ok(())
         }
+        Command::Sweep(cmd) => sweep(cmd, &layout),
         Command::Sample { run, data, n, out, seed } => sample(&run, &data, n, &out, seed),
         Command::Simulate { spec, overrides, force } => {
             let s = spec::load(&spec, &overrides)?.resolved();
@@ -312,4 +395,87 @@ fn sample(run: &Path, data: &Path, n: usize, out: &Path, seed: u64) -> Result<()
         out.display()
     );
     Ok(())
+}
+
+fn report_sweep(plan: &sweep::Plan, outcomes: &[sweep::TrialOutcome]) -> Result<(), Error> {
+    let failed = outcomes.iter().filter(|o| o.status == sweep::TrialStatus::Failed).count();
+    let ran = outcomes.iter().filter(|o| o.status == sweep::TrialStatus::Ran).count();
+    eprintln!("sweep `{}`: {} trials ({ran} run now, {} cached, {failed} failed) → {}", plan.name, outcomes.len(), outcomes.len() - ran - failed, plan.dir.join("summary.parquet").display());
+    println!("{}", plan.dir.display());
+    if failed > 0 {
+        return Err(Error::Failed(format!("{failed} of {} trials failed; their errors are in {}", outcomes.len(), plan.dir.join("trials.jsonl").display())));
+    }
+    Ok(())
+}
+
+fn multirun(spec_path: &Path, overrides: &[String], layout: &Layout) -> Result<(), Error> {
+    let fixed: Vec<String> = overrides.iter().filter(|o| !o.split_once('=').is_some_and(|(_, v)| spec::Override::is_comma_list(v))).cloned().collect();
+    let name = spec::load(spec_path, &fixed)?.name;
+    let def = sweep::SweepDefinition::multirun(spec_path, &name, overrides)?;
+    let plan = sweep::plan(&def, layout)?;
+    let outcomes = sweep::run_local(&plan, &sweep::LocalOptions::defaults(plan.trials.len(), None, None))?;
+    report_sweep(&plan, &outcomes)
+}
+
+fn sweep(cmd: SweepCmd, layout: &Layout) -> Result<(), Error> {
+    match cmd.action {
+        Some(SweepAction::Status { spec }) => {
+            let plan = sweep::plan(&sweep::SweepDefinition::load(&spec)?, layout)?;
+            print!("{}", sweep::slurm::status(&plan)?);
+            Ok(())
+        }
+        Some(SweepAction::Trial { plan, index }) => {
+            let plan = sweep::Plan::load(&plan)?;
+            let t = plan.trials.get(index).ok_or_else(|| Error::Usage(format!("trial {index} does not exist; the sweep has {}", plan.trials.len())))?;
+            let report = pipeline::run(&plan.base, &t.trial.overrides, &RunOptions { layout: Layout::new(&plan.results), force: false })?;
+            println!("{}", report.dir.display());
+            Ok(())
+        }
+        Some(SweepAction::Collect { plan }) => {
+            let plan = sweep::Plan::load(&plan)?;
+            let (ok, failed, missing) = sweep::collect(&plan, None)?;
+            eprintln!("sweep `{}`: {ok} ok, {failed} failed, {missing} missing → {}", plan.name, plan.dir.join("summary.parquet").display());
+            Ok(())
+        }
+        None => {
+            let path = cmd.spec.ok_or_else(|| Error::Usage("name a sweep file: ndelab sweep experiments/sweeps/<name>.yaml".into()))?;
+            let def = sweep::SweepDefinition::load(&path)?;
+            let plan = sweep::plan(&def, layout)?;
+            if cmd.dry_run {
+                print!("{}", plan.table());
+                return Ok(());
+            }
+            match cmd.backend {
+                Backend::Local => {
+                    if cmd.jobs == Some(0) || cmd.threads_per_trial == Some(0) {
+                        return Err(Error::Usage("--jobs and --threads-per-trial must be at least 1".into()));
+                    }
+                    let outcomes = sweep::run_local(&plan, &sweep::LocalOptions::defaults(plan.trials.len(), cmd.jobs, cmd.threads_per_trial))?;
+                    report_sweep(&plan, &outcomes)
+                }
+                Backend::Slurm => {
+                    let d = &def.slurm;
+                    let opts = sweep::slurm::SlurmOptions {
+                        partition: cmd.partition.or(d.partition.clone()),
+                        time: cmd.time.or(d.time.clone()),
+                        mem: cmd.mem.or(d.mem.clone()),
+                        cpus_per_task: cmd.cpus_per_task.or(cmd.threads_per_trial).or(d.cpus_per_task).unwrap_or(1),
+                        throttle: cmd.throttle.or(d.throttle),
+                        extra: [d.extra.clone(), cmd.sbatch_lines].concat(),
+                    };
+                    let jobs = sweep::slurm::submit(&plan, &opts)?;
+                    eprintln!(
+                        "submitted sweep `{}`: array job {} ({} tasks), collect job {}; `ndelab sweep status {}` shows progress",
+                        plan.name,
+                        jobs.array,
+                        plan.trials.len(),
+                        jobs.collect,
+                        path.display()
+                    );
+                    println!("{}", plan.dir.display());
+                    Ok(())
+                }
+            }
+        }
+    }
 }

@@ -6,7 +6,7 @@
 //!
 //! Stages, in the order data flows through them; each knows only those before it:
 //! [`spec`] → [`store`] → [`sim`] → [`data`] → [`nn`] → [`train`] → [`eval`] → [`report`],
-//! tied together for one run by [`pipeline`].
+//! tied together for one run by [`pipeline`]; [`sweep`] runs many.
 //!
 //! ```no_run
 //! use ndelab::{pipeline, store::Layout};
@@ -29,6 +29,7 @@ pub mod report;
 pub mod sim;
 pub mod spec;
 pub mod store;
+pub mod sweep;
 pub mod train;
 pub mod ui;
 

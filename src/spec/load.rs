@@ -31,13 +31,8 @@ pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Spec, SpecE
         return Err(SpecError::new(file, "the spec is empty")
             .help("a spec needs at least `name`, `dataset` and `model`; see experiments/linear_gaussian.yaml"));
     }
-    let mut root: Value = serde_norway::from_str(text).map_err(|e| {
-        let loc = e.location().map(|l| (l.line(), l.column()));
-        let msg = e.to_string();
-        // serde_norway appends " at line L column C"; the location is printed in front instead.
-        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-        SpecError::new(file, format!("not valid YAML: {msg}")).at(loc)
-    })?;
+    // serde_norway appends " at line L column C"; the location is printed in front instead.
+    let mut root = yaml_tree(file, text)?;
     if !root.is_mapping() {
         return Err(SpecError::new(file, format!("expected a mapping of sections (name, dataset, model, ...), found {}", kind_of(&root)))
             .at(Some((1, 1))));
@@ -46,7 +41,22 @@ pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Spec, SpecE
         let o = Override::parse(raw).map_err(|m| SpecError::new(file, m))?;
         o.apply(&mut root).map_err(|m| SpecError::new(file, m))?;
     }
-    let spec: Spec = serde_path_to_error::deserialize(root.clone()).map_err(|e| {
+    let spec: Spec = typed(file, text, &root, overrides)?;
+    validate(&spec).map_err(|v| {
+        let path: Vec<Segment> = v.key.split('.').map(|k| Segment::Key(k.to_string())).collect();
+        let mut err = SpecError::new(file, format!("`{}`: {}", v.key, v.message)).at(position(text, &path, overrides));
+        if let Some(h) = v.help {
+            err = err.help(h);
+        }
+        blame(err, &path, overrides)
+    })?;
+    Ok(spec)
+}
+
+/// Deserializes a parsed YAML tree into `T`, turning serde's errors into messages that name
+/// the file, line and column, the key path and the fix.
+pub fn typed<T: serde::de::DeserializeOwned>(file: &str, text: &str, root: &Value, overrides: &[String]) -> Result<T, SpecError> {
+    serde_path_to_error::deserialize(root.clone()).map_err(|e| {
         let mut path = segments(e.path());
         let mut inner = e.inner().to_string();
         // Errors inside `kind`-tagged sections carry their own path; splice it in.
@@ -64,16 +74,17 @@ pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Spec, SpecE
             }
         }
         blame(describe(file, text, &root, &path, &inner, overrides), &path, overrides)
-    })?;
-    validate(&spec).map_err(|v| {
-        let path: Vec<Segment> = v.key.split('.').map(|k| Segment::Key(k.to_string())).collect();
-        let mut err = SpecError::new(file, format!("`{}`: {}", v.key, v.message)).at(position(text, &path, overrides));
-        if let Some(h) = v.help {
-            err = err.help(h);
-        }
-        blame(err, &path, overrides)
-    })?;
-    Ok(spec)
+    })
+}
+
+/// Parses YAML text into a value tree; syntax errors carry their line and column.
+pub fn yaml_tree(file: &str, text: &str) -> Result<Value, SpecError> {
+    serde_norway::from_str(text).map_err(|e| {
+        let loc = e.location().map(|l| (l.line(), l.column()));
+        let msg = e.to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        SpecError::new(file, format!("not valid YAML: {msg}")).at(loc)
+    })
 }
 
 fn kind_of(v: &Value) -> &'static str {

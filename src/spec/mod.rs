@@ -15,7 +15,7 @@ mod types;
 mod validate;
 
 pub use error::SpecError;
-pub use load::{load, parse};
+pub use load::{load, parse, typed, yaml_tree};
 pub use overrides::Override;
 pub use types::*;
 pub use validate::{loss_for, validate, Violation};

@@ -52,6 +52,11 @@ impl Override {
         Ok(Override { text: text.to_string(), path, value })
     }
 
+    /// Whether an override's value is a comma list (`2,4,8`), which makes a sweep.
+    pub fn is_comma_list(raw: &str) -> bool {
+        has_top_level_comma(raw)
+    }
+
     /// Applies the override to a spec's value tree, creating parent mappings as needed.
     pub fn apply(&self, root: &mut Value) -> Result<(), String> {
         let mut node = root;
