@@ -1,12 +1,13 @@
 # ndelab: the commands of the README's first screen.
 #   make experiment NAME=linear_gaussian [ARGS="training.epochs=5"]
+#   make sweep NAME=cvae_latent [JOBS=2]
 #   make test
 CARGO ?= cargo
 NAME ?= linear_gaussian
 ARGS ?=
 BIN := target/release/ndelab
 
-.PHONY: build experiment validate test bench clean-results
+.PHONY: build experiment sweep validate test bench clean-results
 
 build:
 	$(CARGO) build --release
@@ -14,6 +15,12 @@ build:
 experiment: build
 	@test -f experiments/$(NAME).yaml || { echo "error: experiments/$(NAME).yaml does not exist; choose one of: $$(ls experiments/*.yaml | xargs -n1 basename | sed 's/\.yaml$$//' | tr '\n' ' ')" >&2; exit 2; }
 	$(BIN) run experiments/$(NAME).yaml $(ARGS)
+
+# A sweep in experiments/sweeps/ on this machine: make sweep NAME=cvae_latent [JOBS=2]
+JOBS ?=
+sweep: build
+	@test -f experiments/sweeps/$(NAME).yaml || { echo "error: experiments/sweeps/$(NAME).yaml does not exist; choose one of: $$(ls experiments/sweeps/*.yaml | xargs -n1 basename | sed 's/\.yaml$$//' | tr '\n' ' ')" >&2; exit 2; }
+	$(BIN) sweep experiments/sweeps/$(NAME).yaml $(if $(JOBS),--jobs $(JOBS)) $(ARGS)
 
 validate: build
 	$(BIN) validate experiments/$(NAME).yaml $(ARGS)

@@ -8,3 +8,4 @@ mod gw;
 mod pipeline;
 mod spec;
 mod store;
+mod sweep;
