@@ -88,6 +88,19 @@ pub enum Command {
     },
     /// Run a sweep: every trial of a sweep file, locally or as a Slurm array.
     Sweep(SweepCmd),
+    /// A paper table from summary.parquet files (a sweep file, a folder, a file or a glob).
+    Table(TableCmd),
+    /// Plots of results.
+    Plot {
+        /// What to plot.
+        #[command(subcommand)]
+        what: PlotAction,
+    },
+    /// What runs and sweeps exist, with their keys, status and headline metrics.
+    Ls {
+        /// The results folder (default: --results).
+        dir: Option<PathBuf>,
+    },
     /// Content keys.
     Key {
         /// What to do.
@@ -176,6 +189,59 @@ pub enum SweepAction {
     },
 }
 
+/// `ndelab table ...`.
+#[derive(Debug, clap::Args)]
+pub struct TableCmd {
+    /// experiments/sweeps/<name>.yaml (its latest summary), a summary.parquet, a folder of them, or a glob.
+    pub path: String,
+    /// Keys whose values make the rows (default: the swept keys but seed, else `model`).
+    #[arg(long, value_delimiter = ',')]
+    pub rows: Vec<String>,
+    /// Keys whose values make column groups.
+    #[arg(long, value_delimiter = ',')]
+    pub cols: Vec<String>,
+    /// Metrics (default: test_nll and kl_to_truth, where present).
+    #[arg(long, value_delimiter = ',')]
+    pub metrics: Vec<String>,
+    /// Aggregates to show: mean, std, n.
+    #[arg(long, value_delimiter = ',', default_value = "mean,std,n")]
+    pub agg: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = crate::report::table::TableFormat::Md)]
+    pub format: crate::report::table::TableFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Caption (LaTeX, Typst).
+    #[arg(long)]
+    pub caption: Option<String>,
+    /// Label (LaTeX).
+    #[arg(long)]
+    pub label: Option<String>,
+}
+
+/// `ndelab plot ...`.
+#[derive(Debug, Subcommand)]
+pub enum PlotAction {
+    /// A metric against a swept key, mean ± std over seeds, one line per hue.
+    Sweep {
+        /// As for `ndelab table`.
+        path: String,
+        /// The key on the x axis.
+        #[arg(long)]
+        x: String,
+        /// The metric on the y axis.
+        #[arg(long)]
+        y: String,
+        /// A key drawn as separate lines.
+        #[arg(long)]
+        hue: Option<String>,
+        /// The PNG to write (default: <sweep folder>/plots/<y>_vs_<x>.png, or ./<y>_vs_<x>.png).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
 /// `ndelab bench ...`.
 #[derive(Debug, Subcommand)]
 pub enum BenchAction {
@@ -239,6 +305,9 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Sweep(cmd) => sweep(cmd, &layout),
+        Command::Table(cmd) => table(cmd, &layout),
+        Command::Plot { what: PlotAction::Sweep { path, x, y, hue, out } } => plot_sweep(&path, &x, &y, hue.as_deref(), out, &layout),
+        Command::Ls { dir } => ls(&dir.map(Layout::new).unwrap_or(layout)),
         Command::Sample { run, data, n, out, seed } => sample(&run, &data, n, &out, seed),
         Command::Simulate { spec, overrides, force } => {
             let s = spec::load(&spec, &overrides)?.resolved();
@@ -478,4 +547,143 @@ fn sweep(cmd: SweepCmd, layout: &Layout) -> Result<(), Error> {
             }
         }
     }
+}
+
+/// The summary files a table or plot PATH names, and the swept keys when it is a sweep file.
+fn table_inputs(path: &str, layout: &Layout) -> Result<(Vec<PathBuf>, Vec<String>, Option<PathBuf>), Error> {
+    if path.ends_with(".yaml") || path.ends_with(".yml") {
+        let plan = sweep::plan(&sweep::SweepDefinition::load(Path::new(path))?, layout)?;
+        let file = plan.dir.join("summary.parquet");
+        if !file.is_file() {
+            return Err(Error::Usage(format!("sweep `{}` has no results yet ({} missing); run `ndelab sweep {path}` first", plan.name, file.display())));
+        }
+        let swept = plan.swept.iter().filter(|k| *k != "seed").cloned().collect();
+        return Ok((vec![file], swept, Some(plan.dir)));
+    }
+    let files = crate::report::table::resolve_paths(path).map_err(|e| Error::Usage(e.to_string()))?;
+    Ok((files, Vec::new(), None))
+}
+
+fn table(cmd: TableCmd, layout: &Layout) -> Result<(), Error> {
+    use crate::report::table::{read_records, render, Cell, TableSpec};
+    let (files, swept, _) = table_inputs(&cmd.path, layout)?;
+    let records = read_records(&files)?;
+    for a in &cmd.agg {
+        if !["mean", "std", "n"].contains(&a.as_str()) {
+            return Err(Error::Usage(format!("--agg: unknown aggregate `{a}`; choose from mean, std, n")));
+        }
+    }
+    let rows = if !cmd.rows.is_empty() { cmd.rows } else if !swept.is_empty() { swept } else { vec!["model".into()] };
+    let metrics = if !cmd.metrics.is_empty() {
+        cmd.metrics
+    } else {
+        ["test_nll", "kl_to_truth"].iter().filter(|m| records.iter().any(|r| matches!(r.get(**m), Some(Cell::Num(_))))).map(|m| m.to_string()).collect()
+    };
+    if metrics.is_empty() {
+        return Err(Error::Usage("no metric to show: name some with --metrics".into()));
+    }
+    let spec = TableSpec {
+        rows,
+        cols: cmd.cols,
+        metrics,
+        std: cmd.agg.iter().any(|a| a == "std"),
+        n: cmd.agg.iter().any(|a| a == "n"),
+        format: cmd.format,
+        caption: cmd.caption,
+        label: cmd.label,
+    };
+    let text = render(&records, &spec).map_err(|e| Error::Usage(e.to_string()))?;
+    match cmd.out {
+        Some(out) => {
+            sweep::write_atomic(&out, text.as_bytes())?;
+            eprintln!("wrote {}", out.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+fn plot_sweep(path: &str, x: &str, y: &str, hue: Option<&str>, out: Option<PathBuf>, layout: &Layout) -> Result<(), Error> {
+    use crate::report::table::{read_records, Cell};
+    let (files, _, dir) = table_inputs(path, layout)?;
+    let records = read_records(&files)?;
+    for k in [Some(x), Some(y), hue].into_iter().flatten() {
+        if !records.iter().any(|r| r.contains_key(k)) {
+            return Err(Error::Usage(format!("no column `{k}` in {path}")));
+        }
+    }
+    let num = |c: Option<&Cell>| if let Some(Cell::Num(v)) = c { Some(*v) } else { None };
+    let hue_of = |r: &crate::report::table::Record| hue.and_then(|h| r.get(h)).map(|c| match c {
+        Cell::Num(v) => format!("{v}"),
+        Cell::Text(t) => t.clone(),
+        Cell::Null => "—".into(),
+    });
+    let mut groups: std::collections::BTreeMap<String, std::collections::BTreeMap<i64, (f64, Vec<f64>)>> = Default::default();
+    for r in &records {
+        let (Some(xv), Some(yv)) = (num(r.get(x)), num(r.get(y))) else { continue };
+        let label = hue_of(r).map(|h| format!("{}={h}", hue.unwrap_or(""))).unwrap_or_else(|| y.to_string());
+        groups.entry(label).or_default().entry((xv * 1e6).round() as i64).or_insert((xv, Vec::new())).1.push(yv);
+    }
+    if groups.is_empty() {
+        return Err(Error::Usage(format!("no rows with numbers in both `{x}` and `{y}`")));
+    }
+    let series: Vec<(String, Vec<(f64, f64, f64)>)> = groups
+        .into_iter()
+        .map(|(label, pts)| {
+            let p = pts
+                .into_values()
+                .map(|(xv, ys)| {
+                    let n = ys.len() as f64;
+                    let mean = ys.iter().sum::<f64>() / n;
+                    let sd = if ys.len() > 1 { (ys.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
+                    (xv, mean, sd)
+                })
+                .collect();
+            (label, p)
+        })
+        .collect();
+    let out = out.unwrap_or_else(|| match &dir {
+        Some(d) => d.join("plots").join(format!("{y}_vs_{x}.png")),
+        None => PathBuf::from(format!("{y}_vs_{x}.png")),
+    });
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::Store(crate::store::StoreError::Io { path: parent.to_path_buf(), source: e }))?;
+    }
+    crate::report::metric_vs_key(&out, x, y, &series)?;
+    eprintln!("wrote {}", out.display());
+    println!("{}", out.display());
+    Ok(())
+}
+
+fn ls(layout: &Layout) -> Result<(), Error> {
+    use crate::report::table::{read_records, Cell};
+    let fmt = |c: Option<&Cell>| match c {
+        Some(Cell::Num(v)) => format!("{v:.4}"),
+        Some(Cell::Text(t)) => t.clone(),
+        _ => "—".into(),
+    };
+    println!("{:<8} {:<24} {:<18} {:<10} {:<10} {:>10} {:>12}", "kind", "name", "key", "model", "status", "test_nll", "kl_to_truth");
+    for name_dir in entries(&layout.root().join("runs")) {
+        let name = name_dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        for run in entries(&name_dir) {
+            let key = run.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let rec = read_records(&[run.join("summary.parquet")]).ok().and_then(|mut r| r.pop());
+            let status = if run.join(entry::DONE).is_file() { "complete" } else { "incomplete" };
+            let get = |k: &str| fmt(rec.as_ref().and_then(|r| r.get(k)));
+            println!("{:<8} {:<24} {:<18} {:<10} {:<10} {:>10} {:>12}", "run", name, key, get("model"), status, get("test_nll"), get("kl_to_truth"));
+        }
+    }
+    for name_dir in entries(&layout.root().join("sweeps")) {
+        let name = name_dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        for sw in entries(&name_dir) {
+            let key = sw.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let recs = read_records(&[sw.join("summary.parquet")]).unwrap_or_default();
+            let ok = recs.iter().filter(|r| matches!(r.get("status"), Some(Cell::Text(s)) if s == "ok")).count();
+            let status = if recs.is_empty() { "no results".to_string() } else { format!("{ok}/{} ok", recs.len()) };
+            let best = recs.iter().filter_map(|r| if let Some(Cell::Num(v)) = r.get("test_nll") { Some(*v) } else { None }).fold(f64::INFINITY, f64::min);
+            let best = if best.is_finite() { format!("{best:.4}") } else { "—".into() };
+            println!("{:<8} {:<24} {:<18} {:<10} {:<10} {:>10} {:>12}", "sweep", name, key, "", status, best, "");
+        }
+    }
+    Ok(())
 }

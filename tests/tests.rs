@@ -9,3 +9,4 @@ mod pipeline;
 mod spec;
 mod store;
 mod sweep;
+mod table;

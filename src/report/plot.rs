@@ -239,3 +239,42 @@ pub fn corner(path: &Path, samples: &[f64], truth: Option<&[f64]>, names: &[Stri
     root.present().map_err(|e| err(e.to_string()))?;
     Ok(())
 }
+
+/// A metric against a key: mean with ±1 std error bars, one line per series.
+pub fn metric_vs_key(path: &Path, x: &str, y: &str, series: &[(String, Vec<(f64, f64, f64)>)]) -> Result<(), ReportError> {
+    register_font();
+    let err = |e: String| ReportError::Plot { path: path.display().to_string(), message: e };
+    let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let (x_lo, x_hi) = range(series.iter().flat_map(|(_, p)| p.iter().map(|q| q.0)));
+    let (y_lo, y_hi) = range(series.iter().flat_map(|(_, p)| p.iter().flat_map(|q| [q.1 - q.2, q.1 + q.2])));
+    let mut chart = ChartBuilder::on(&root)
+        .caption(format!("{y} against {x}"), ("sans-serif", 24))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
+        .map_err(|e| err(e.to_string()))?;
+    chart.configure_mesh().x_desc(x).y_desc(y).label_style(("sans-serif", 16)).axis_desc_style(("sans-serif", 18)).draw().map_err(|e| err(e.to_string()))?;
+    let palette = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
+    for (i, (label, pts)) in series.iter().enumerate() {
+        let color = palette[i % palette.len()];
+        chart
+            .draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), color.stroke_width(2)))
+            .map_err(|e| err(e.to_string()))?
+            .label(label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        chart
+            .draw_series(pts.iter().map(|p| ErrorBar::new_vertical(p.0, p.1 - p.2, p.1, p.1 + p.2, color.filled(), 8)))
+            .map_err(|e| err(e.to_string()))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    root.present().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! Paper tables: golden outputs for each format from a small fixed Parquet file
+//! (tests/data/table_fixture.parquet: ties for best, a missing metric, a single seed).
+
+use crate::util::*;
+use polars::prelude::*;
+
+fn fixture() -> std::path::PathBuf {
+    let path = root().join("tests/data/table_fixture.parquet");
+    if std::env::var_os("NDELAB_BLESS").is_some() {
+        let mut df = df!(
+            "model" => ["cvae", "cvae", "cvae", "cvae", "cvae", "gaussian", "gaussian"],
+            "model.latent_dim" => [2i64, 2, 4, 4, 8, 0, 0],
+            "seed" => [1i64, 2, 1, 2, 1, 1, 2],
+            "test_nll" => [Some(4.10), Some(4.12), Some(4.05), Some(4.07), Some(4.06), Some(4.31), Some(4.29)],
+            "kl_to_truth" => [Some(0.050), Some(0.052), None, None, Some(0.040), Some(0.081), Some(0.083)],
+            "train_s" => [10.0, 11.0, 12.0, 12.5, 13.0, 5.0, 5.5],
+        )
+        .unwrap();
+        ParquetWriter::new(std::fs::File::create(&path).unwrap()).finish(&mut df).unwrap();
+    }
+    path
+}
+
+fn table(format: &str, extra: &[&str]) -> String {
+    let results = TempDir::new("table");
+    let out = run(ndelab(results.path())
+        .arg("table")
+        .arg(fixture())
+        .args(["--rows", "model,model.latent_dim", "--metrics", "test_nll,kl_to_truth,train_s", "--format", format])
+        .args(extra));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn every_format_matches_its_golden_file() {
+    for (format, file, extra) in [
+        ("md", "table.md", vec![]),
+        ("latex", "table.tex", vec!["--caption", "Test NLL of the CVAE by latent_dim", "--label", "tab:cvae_latent"]),
+        ("csv", "table.csv", vec![]),
+        ("typst", "table.typ", vec!["--caption", "Test NLL by latent_dim"]),
+    ] {
+        let text = table(format, &extra);
+        let golden = root().join("tests/golden").join(file);
+        if std::env::var_os("NDELAB_BLESS").is_some() {
+            std::fs::write(&golden, &text).unwrap();
+        }
+        assert_eq!(text, std::fs::read_to_string(&golden).unwrap(), "{file}");
+    }
+}
+
+#[test]
+fn ties_missing_values_and_single_seeds() {
+    let md = table("md", &[]);
+    // latent 4 (two seeds, 4.060 ± 0.014) and latent 8 (one seed, 4.060) tie for the best NLL.
+    assert!(md.contains("| cvae | 4 | **4.060 ± 0.014** | — |"), "{md}");
+    assert!(md.contains("| cvae | 8 | **4.060** | **0.04000** | 13.00 | 1 |"), "{md}");
+    assert_eq!(md.matches("**").count() / 2, 4, "{md}");
+}
+
+#[test]
+fn an_unknown_column_is_named() {
+    let results = TempDir::new("table-bad");
+    let out = run(ndelab(results.path()).arg("table").arg(fixture()).args(["--metrics", "test_nl"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no column `test_nl`; the files have: kl_to_truth, model, model.latent_dim, seed, test_nll, train_s"), "{}", stderr(&out));
+}
+
+/// The LaTeX output compiles (skipped where pdflatex is not installed).
+#[test]
+fn latex_compiles_with_pdflatex() {
+    if std::process::Command::new("pdflatex").arg("--version").output().is_err() {
+        eprintln!("skipped: pdflatex is not installed (apt-get install texlive-latex-recommended)");
+        return;
+    }
+    let tmp = TempDir::new("latex");
+    let body = table("latex", &["--caption", "c", "--label", "tab:l"]);
+    let doc = format!("\\documentclass{{article}}\n\\usepackage{{booktabs}}\n\\begin{{document}}\n{body}\\end{{document}}\n");
+    std::fs::write(tmp.path().join("t.tex"), doc).unwrap();
+    let out = std::process::Command::new("pdflatex").args(["-interaction=nonstopmode", "-halt-on-error", "t.tex"]).current_dir(tmp.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(tmp.path().join("t.pdf").is_file());
+}
