@@ -1,13 +1,14 @@
 # ndelab: the commands of the README's first screen.
 #   make experiment NAME=linear_gaussian [ARGS="training.epochs=5"]
 #   make sweep NAME=cvae_latent [JOBS=2]
+#   make table NAME=cvae_latent [FORMAT=latex]
 #   make test
 CARGO ?= cargo
 NAME ?= linear_gaussian
 ARGS ?=
 BIN := target/release/ndelab
 
-.PHONY: build experiment sweep validate test bench clean-results
+.PHONY: build experiment sweep table validate test bench clean-results
 
 build:
 	$(CARGO) build --release
@@ -21,6 +22,11 @@ JOBS ?=
 sweep: build
 	@test -f experiments/sweeps/$(NAME).yaml || { echo "error: experiments/sweeps/$(NAME).yaml does not exist; choose one of: $$(ls experiments/sweeps/*.yaml | xargs -n1 basename | sed 's/\.yaml$$//' | tr '\n' ' ')" >&2; exit 2; }
 	$(BIN) sweep experiments/sweeps/$(NAME).yaml $(if $(JOBS),--jobs $(JOBS)) $(ARGS)
+
+# A paper table from a sweep's summary: make table NAME=cvae_latent [FORMAT=md|latex|csv|typst]
+FORMAT ?= md
+table: build
+	$(BIN) table experiments/sweeps/$(NAME).yaml --format $(FORMAT) $(ARGS)
 
 validate: build
 	$(BIN) validate experiments/$(NAME).yaml $(ARGS)
