@@ -2,6 +2,7 @@
 # make bench: ndelab against its peers, side by side, in one run on this machine.
 #   - whitened GW waveforms per second: ndelab (gw_bbh) vs bilby + lalsuite (bench/gw_whitened_waveforms.py)
 #   - the N = 10^6 gw_bbh training set: wall time of `ndelab simulate`
+#   - sweep parallelism: two single-threaded trials side by side vs one after the other
 # The Python peer lives in bench/.venv, created on first use (bilby and lalsuite from PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,29 @@ start=$(date +%s.%N)
 $BIN --results "$tmp" simulate experiments/gw_gaussian.yaml "dataset.n_train=$N_TRAIN" >/dev/null 2>"$tmp/log"
 end=$(date +%s.%N)
 build_json=$(cat "$tmp"/cache/datasets/*/build.json)
-bench/.venv/bin/python - "$ours" "$peer" "$build_json" "$start" "$end" "$N_TRAIN" <<'PY'
+# Sweep parallelism: the same two trials (gw_gaussian, 20k samples, 5 epochs, seeds 1 and 2),
+# each single-threaded, one after the other (--jobs 1) and side by side (--jobs 2).
+cat > "$tmp/pair.yaml" <<YAML
+name: pair
+base: $PWD/experiments/gw_gaussian.yaml
+overrides: [dataset.n_train=20_000, dataset.n_val=2_000, training.epochs=5, training.early_stopping=null, "eval.metrics=[test_nll]"]
+seeds: [1, 2]
+YAML
+sweep_time() { # results-dir jobs
+  local s e
+  s=$(date +%s.%N)
+  $BIN --results "$1" sweep "$tmp/pair.yaml" --jobs "$2" --threads-per-trial 1 >/dev/null 2>&1
+  e=$(date +%s.%N)
+  awk "BEGIN { print $e - $s }"
+}
+# Datasets first, so that only training is timed.
+for seed in 1 2; do
+  $BIN --results "$tmp/warm" simulate experiments/gw_gaussian.yaml dataset.n_train=20_000 dataset.n_val=2_000 seed=$seed >/dev/null 2>&1
+done
+cp -r "$tmp/warm" "$tmp/serial"; cp -r "$tmp/warm" "$tmp/parallel"
+serial=$(sweep_time "$tmp/serial" 1)
+parallel=$(sweep_time "$tmp/parallel" 2)
+bench/.venv/bin/python - "$ours" "$peer" "$build_json" "$start" "$end" "$N_TRAIN" "$serial" "$parallel" <<'PY'
 import json, sys
 ours, peer, build = (json.loads(a) for a in sys.argv[1:4])
 wall = float(sys.argv[5]) - float(sys.argv[4])
@@ -37,4 +60,8 @@ print()
 print(f"gw_bbh dataset with n_train = {sys.argv[6]} (+ val and SNR>=8 test): simulated in "
       f"{build['simulation_seconds']:.1f} s ({build['samples_per_second']:,.0f} samples/s on {build['threads']} threads); "
       f"`ndelab simulate` wall time {wall:.1f} s")
+serial, parallel = float(sys.argv[7]), float(sys.argv[8])
+print()
+print(f"sweep of two single-threaded trials: one after the other {serial:.1f} s, side by side {parallel:.1f} s, "
+      f"speed-up {serial / parallel:.2f}x")
 PY

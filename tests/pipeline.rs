@@ -3,11 +3,6 @@
 use crate::util::*;
 use ndelab::report::{read_parquet, METRICS_COLUMNS, SUMMARY_COLUMNS};
 
-fn column_f64(df: &polars::prelude::DataFrame, name: &str) -> Vec<Option<f64>> {
-    let ca = df.column(name).unwrap().f64().unwrap().clone();
-    (0..ca.len()).map(|i| ca.get(i)).collect()
-}
-
 #[test]
 fn a_small_run_learns_the_posterior_writes_its_folder_and_is_cached() {
     let tmp = TempDir::new("run");
@@ -27,8 +22,8 @@ fn a_small_run_learns_the_posterior_writes_its_folder_and_is_cached() {
     let names: Vec<String> = summary.get_column_names().iter().map(|s| s.to_string()).collect();
     assert_eq!(names, SUMMARY_COLUMNS.to_vec());
     assert_eq!(summary.height(), 1);
-    let kl = column_f64(&summary, "kl_to_truth")[0].unwrap();
-    let nll = column_f64(&summary, "test_nll")[0].unwrap();
+    let kl = floats(&summary, "kl_to_truth")[0].unwrap();
+    let nll = floats(&summary, "test_nll")[0].unwrap();
     // 3 parameters, 20k samples: the exact posterior is within reach of a small MLP.
     assert!(kl > 0.0 && kl < 0.1, "kl_to_truth = {kl}");
     assert!(nll.is_finite());
@@ -36,7 +31,7 @@ fn a_small_run_learns_the_posterior_writes_its_folder_and_is_cached() {
     let metrics = read_parquet(&dir.join("metrics.parquet")).unwrap();
     let names: Vec<String> = metrics.get_column_names().iter().map(|s| s.to_string()).collect();
     assert_eq!(names, METRICS_COLUMNS.to_vec());
-    let val = column_f64(&metrics, "val_loss");
+    let val = floats(&metrics, "val_loss");
     assert!(val.len() >= 2 && val.last().unwrap().unwrap() < val[0].unwrap(), "validation loss should fall: {val:?}");
 
     let prov: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("provenance.json")).unwrap()).unwrap();
@@ -73,7 +68,7 @@ fn same_spec_and_seed_give_the_same_numbers() {
         let dir = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         let m = read_parquet(&dir.join("metrics.parquet")).unwrap();
         let s = read_parquet(&dir.join("summary.parquet")).unwrap();
-        rows.push((column_f64(&m, "val_loss"), column_f64(&s, "test_nll"), column_f64(&s, "kl_to_truth")));
+        rows.push((floats(&m, "val_loss"), floats(&s, "test_nll"), floats(&s, "kl_to_truth")));
     }
     assert_eq!(rows[0], rows[1]);
 }
@@ -108,10 +103,9 @@ fn mdn_and_cvae_learn_the_posterior() {
         assert_eq!(out.status.code(), Some(0), "{kind}: {err}");
         let dir = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         let summary = read_parquet(&dir.join("summary.parquet")).unwrap();
-        let kl = column_f64(&summary, "kl_to_truth")[0].unwrap();
+        let kl = floats(&summary, "kl_to_truth")[0].unwrap();
         assert!(kl < bound, "{kind}: kl_to_truth = {kl}");
-        let model: Vec<String> = (0..1).map(|i| summary.column("model").unwrap().str().unwrap().get(i).unwrap().to_string()).collect();
-        assert_eq!(model, vec![kind.to_string()]);
+        assert_eq!(strings(&summary, "model"), vec![kind.to_string()]);
     }
 }
 

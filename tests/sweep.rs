@@ -20,16 +20,6 @@ fn summary(dir: &str) -> polars::prelude::DataFrame {
     read_parquet(&PathBuf::from(dir.trim()).join("summary.parquet")).unwrap()
 }
 
-fn strings(df: &polars::prelude::DataFrame, col: &str) -> Vec<String> {
-    let c = df.column(col).unwrap().str().unwrap().clone();
-    (0..c.len()).map(|i| c.get(i).unwrap_or("").to_string()).collect()
-}
-
-fn floats(df: &polars::prelude::DataFrame, col: &str) -> Vec<Option<f64>> {
-    let c = df.column(col).unwrap().f64().unwrap().clone();
-    (0..c.len()).map(|i| c.get(i)).collect()
-}
-
 #[test]
 fn a_yaml_sweep_expands_runs_and_collects() {
     let tmp = TempDir::new("sweep");

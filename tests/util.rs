@@ -77,3 +77,15 @@ pub fn entries(dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     }
     (done, hidden)
 }
+
+/// A float column of a DataFrame.
+pub fn floats(df: &polars::prelude::DataFrame, col: &str) -> Vec<Option<f64>> {
+    let c = df.column(col).unwrap().f64().unwrap().clone();
+    (0..c.len()).map(|i| c.get(i)).collect()
+}
+
+/// A string column of a DataFrame (nulls as "").
+pub fn strings(df: &polars::prelude::DataFrame, col: &str) -> Vec<String> {
+    let c = df.column(col).unwrap().str().unwrap().clone();
+    (0..c.len()).map(|i| c.get(i).unwrap_or("").to_string()).collect()
+}
