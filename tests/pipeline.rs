@@ -87,13 +87,14 @@ fn a_diverging_run_stops_with_a_clear_message_and_leaves_nothing() {
     assert!(done.is_empty() && hidden.is_empty(), "left {done:?} {hidden:?}");
 }
 
-/// The mixture and the CVAE learn the linear-Gaussian posterior (smaller problem and looser
-/// bounds than the 0.05 and 0.1 nats the full-size experiments reach).
+/// The mixture, the CVAE and the flow learn the linear-Gaussian posterior (smaller problem and
+/// looser bounds than the 0.05 and 0.1 nats the full-size experiments reach).
 #[test]
-fn mdn_and_cvae_learn_the_posterior() {
+fn mdn_cvae_and_maf_learn_the_posterior() {
     let tmp = TempDir::new("est");
     for (kind, extra, bound) in [
         ("mdn", "model.components=3", 0.1),
+        ("maf", "model.blocks=3", 0.1),
         ("cvae", "+training.kl_ramp={from_epoch: 1, to_epoch: 5}", 0.2),
     ] {
         let spec = small_spec(tmp.path(), kind, 20_000, 25, "");

@@ -30,6 +30,15 @@ impl Dense {
         self.n_out
     }
 
+    /// y = x (W ⊙ M) + b with a constant mask M (n_in × n_out), for MADE.
+    pub fn forward_masked<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>, mask: &T2) -> T2<Tp> {
+        let rows = x.shape().0;
+        // The product W ⊙ M goes on the tape so that W's gradient is the masked one.
+        let w = p.params[self.w].tensor.clone().retaped::<Tp>().reshape_like(&(self.n_in, self.n_out)) * mask.clone();
+        let b = p.params[self.w + 1].tensor.clone().broadcast_like::<_, Axis<0>>(&(rows, self.n_out));
+        x.matmul(w) + b
+    }
+
     /// # Shapes
     /// `x`: (batch, n_in) → (batch, n_out).
     pub fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>) -> T2<Tp> {

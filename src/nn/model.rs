@@ -1,7 +1,7 @@
 //! A trained estimator with the z-scoring of its training data, saved and loaded as
 //! `model.safetensors` + `model.json` (the settings that rebuild it).
 
-use super::{CvaeNet, DensityEstimator, GaussianNet, MdnNet};
+use super::{CvaeNet, DensityEstimator, GaussianNet, MafNet, MdnNet};
 use crate::data::ZScore;
 use crate::sim::{SampleRng, StreamFamily};
 use crate::spec::ModelSpec;
@@ -20,6 +20,7 @@ pub fn build(spec: &ModelSpec, theta_dim: usize, data_dim: usize, seed: u64) -> 
         ModelSpec::Gaussian(g) => Box::new(GaussianNet::new(&dev, &mut rng, g, theta_dim, data_dim)),
         ModelSpec::Mdn(m) => Box::new(MdnNet::new(&dev, &mut rng, m, theta_dim, data_dim)),
         ModelSpec::Cvae(c) => Box::new(CvaeNet::new(&dev, &mut rng, c, theta_dim, data_dim)),
+        ModelSpec::Maf(m) => Box::new(MafNet::new(&dev, &mut rng, m, theta_dim, data_dim)),
     }
 }
 

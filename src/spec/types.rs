@@ -335,12 +335,15 @@ pub enum ModelSpec {
     Mdn(MdnSpec),
     /// A conditional variational autoencoder (Gabbard et al. 2019, "VItamin").
     Cvae(CvaeSpec),
+    /// A conditional masked autoregressive flow (Papamakarios et al. 2017; Green et al. 2020).
+    Maf(MafSpec),
 }
 
 impl<'de> Deserialize<'de> for ModelSpec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (kind, rest) = tagged::split_kind(d, &["gaussian", "mdn", "cvae"])?;
+        let (kind, rest) = tagged::split_kind(d, &["gaussian", "mdn", "cvae", "maf"])?;
         match kind.as_str() {
+            "maf" => Ok(ModelSpec::Maf(tagged::variant(rest)?)),
             "mdn" => Ok(ModelSpec::Mdn(tagged::variant(rest)?)),
             "cvae" => Ok(ModelSpec::Cvae(tagged::variant(rest)?)),
             _ => Ok(ModelSpec::Gaussian(tagged::variant(rest)?)),
@@ -355,6 +358,7 @@ impl ModelSpec {
             ModelSpec::Gaussian(_) => "gaussian",
             ModelSpec::Mdn(_) => "mdn",
             ModelSpec::Cvae(_) => "cvae",
+            ModelSpec::Maf(_) => "maf",
         }
     }
 }
@@ -410,6 +414,27 @@ pub struct CvaeSpec {
 impl Default for CvaeSpec {
     fn default() -> Self {
         CvaeSpec { latent_dim: 8, hidden: vec![128, 128], is_samples: 64 }
+    }
+}
+
+/// Settings of the `maf` estimator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MafSpec {
+    /// Number of MADE blocks (the parameter order is reversed between them). Default 5.
+    #[serde(deserialize_with = "number::usize")]
+    pub blocks: usize,
+    /// Hidden widths of each MADE (ReLU). Default [64, 64].
+    #[serde(deserialize_with = "number::vec_usize")]
+    pub hidden: Vec<usize>,
+    /// Hidden widths of the MLP that embeds y for every block (ReLU). Default [64, 64].
+    #[serde(deserialize_with = "number::vec_usize")]
+    pub embedding: Vec<usize>,
+}
+
+impl Default for MafSpec {
+    fn default() -> Self {
+        MafSpec { blocks: 5, hidden: vec![64, 64], embedding: vec![64, 64] }
     }
 }
 

@@ -36,7 +36,7 @@ fn at_least(key: &str, v: usize, min: usize) -> Result<(), Violation> {
 /// The loss each model kind trains with, and the ones it accepts.
 pub fn loss_for(model: &ModelSpec) -> LossKind {
     match model {
-        ModelSpec::Gaussian(_) | ModelSpec::Mdn(_) => LossKind::Nll,
+        ModelSpec::Gaussian(_) | ModelSpec::Mdn(_) | ModelSpec::Maf(_) => LossKind::Nll,
         ModelSpec::Cvae(_) => LossKind::Elbo,
     }
 }
@@ -112,6 +112,16 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
                 return Err(bad("model.hidden", "is empty", Some("the CVAE's networks need at least one hidden layer")));
             }
             &c.hidden
+        }
+        ModelSpec::Maf(m) => {
+            at_least("model.blocks", m.blocks, 1)?;
+            if m.hidden.is_empty() {
+                return Err(bad("model.hidden", "is empty", Some("each MADE block needs at least one hidden layer")));
+            }
+            if let Some(i) = m.embedding.iter().position(|&w| w == 0) {
+                return Err(bad("model.embedding", format!("layer {i} has width 0"), None));
+            }
+            &m.hidden
         }
     };
     if let Some(i) = hidden.iter().position(|&w| w == 0) {
