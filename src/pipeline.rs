@@ -20,6 +20,7 @@ use std::time::Instant;
 #[derive(Serialize)]
 struct RunSection<'a> {
     seed: u64,
+    infer: &'a Option<Vec<String>>,
     model: &'a ModelSpec,
     loss: Option<LossKind>,
     training: &'a TrainingSpec,
@@ -38,7 +39,7 @@ pub struct Keys {
 pub fn keys(spec: &Spec) -> Result<Keys, Error> {
     let bad = |m: String| Error::Usage(format!("cannot compute keys: {m}"));
     let dataset = data::dataset_recipe(spec).map_err(bad)?;
-    let section = RunSection { seed: spec.seed, model: &spec.model, loss: spec.loss, training: &spec.training, eval: &spec.eval };
+    let section = RunSection { seed: spec.seed, infer: &spec.dataset.infer, model: &spec.model, loss: spec.loss, training: &spec.training, eval: &spec.eval };
     let version = format!("{TRAIN_VERSION}+{NN_VERSION}+{}", eval::EVAL_VERSION);
     let run = KeyRecipe::new("run", &version, &section).map_err(bad)?.with_upstream("dataset", &dataset.key());
     Ok(Keys { dataset, run })

@@ -62,6 +62,12 @@ fn keys_ignore_formatting_and_names_but_not_content() {
     assert_eq!(k.dataset.key(), ka.dataset.key(), "training settings do not touch the data");
     assert_ne!(k.run.key(), ka.run.key());
 
+    // The inferred parameters select columns: same dataset, new run.
+    let fewer = parse(BASE, &["dataset.infer=[x0,x1]"]);
+    let k = keys(&fewer).unwrap();
+    assert_eq!(k.dataset.key(), ka.dataset.key());
+    assert_ne!(k.run.key(), ka.run.key());
+
     // Spelling out the defaults changes nothing.
     let explicit = parse(BASE, &["dataset.seed=4", "loss=nll", "dataset.linear_gaussian.theta_dim=5"]);
     let k = keys(&explicit).unwrap();

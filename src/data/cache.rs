@@ -33,10 +33,14 @@ pub enum CacheStatus {
 }
 
 /// The key recipe of a resolved spec's dataset: its dataset section and the simulator version.
+/// `infer` only chooses which columns a model trains on, so it is left out: runs that infer
+/// different parameters share one cached dataset.
 pub fn dataset_recipe(spec: &Spec) -> Result<KeyRecipe, String> {
     let sim = sim::build(&spec.dataset);
     let version = format!("{DATA_VERSION}+{}", sim.version());
-    KeyRecipe::new("dataset", &version, &spec.dataset)
+    let mut section = spec.dataset.clone();
+    section.infer = None;
+    KeyRecipe::new("dataset", &version, &section)
 }
 
 fn file(kind: SplitKind, what: &str) -> String {
