@@ -426,6 +426,9 @@ fn sample(run: &Path, data: &Path, n: usize, out: &Path, seed: u64) -> Result<()
         return Err(Error::Usage("--n must be at least 1".into()));
     }
     let model = crate::nn::TrainedModel::load(run).map_err(Error::Model)?;
+    if !model.net.is_density() {
+        return Err(Error::Usage(format!("{}: a regression gives point estimates, not posterior samples", run.display())));
+    }
     let m = model.card.data_dim;
     let obs = crate::store::npy::read(data).map_err(|e| Error::Usage(format!("{}: {e}", data.display())))?;
     // A 1-D file of data_dim values is one observation.

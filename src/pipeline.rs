@@ -131,17 +131,31 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
 
     let t2 = Instant::now();
     let wants = |m: Metric| spec.eval.metrics.contains(&m);
-    let nll = wants(Metric::TestNll).then(|| eval::test_nll(&model, &ds.test));
-    let kl = if wants(Metric::KlToTruth) { eval::kl_to_truth(&model, sim.as_ref(), &keep, &ds.test, spec.eval.kl_samples, spec.seed) } else { None };
-    if wants(Metric::KlToTruth) && kl.is_none() {
+    let density = model.net.is_density();
+    let names = &ds.manifest.parameters;
+    let rmse = model.point_estimates(ds.test.data.values(), ds.test.len()).map(|est| eval::rmse(&est, &ds.test, &model.card.theta_zscore));
+    if let Some(r) = &rmse {
+        eprintln!("regression: point estimates, not a posterior (no NLL, KL or samples); test RMSE per parameter:");
+        for (n, v) in names.iter().zip(&r.per_parameter) {
+            eprintln!("  {n:<10} {v:.6}");
+        }
+    }
+    let nll = (wants(Metric::TestNll) && density).then(|| eval::test_nll(&model, &ds.test));
+    let kl = if wants(Metric::KlToTruth) && density { eval::kl_to_truth(&model, sim.as_ref(), &keep, &ds.test, spec.eval.kl_samples, spec.seed) } else { None };
+    if wants(Metric::KlToTruth) && density && kl.is_none() {
         eprintln!("kl_to_truth: skipped ({} has no closed-form posterior)", spec.dataset.simulator.as_str());
     }
     // Time to draw 10⁴ posterior samples for one observation.
     let mut rng = crate::sim::StreamFamily::new(spec.seed, "eval/samples").rng(0);
-    let ts = Instant::now();
-    let (first, acceptance) = model.sample_within(10_000, ds.test.data_row(0), &mut rng);
-    let sample_10k_s = ts.elapsed().as_secs_f64();
-    eprintln!("sampling: 10000 draws for one observation in {sample_10k_s:.3} s (prior-support acceptance {:.1}%)", 100.0 * acceptance);
+    let (first, sample_10k_s) = if density {
+        let ts = Instant::now();
+        let (first, acceptance) = model.sample_within(10_000, ds.test.data_row(0), &mut rng);
+        let secs = ts.elapsed().as_secs_f64();
+        eprintln!("sampling: 10000 draws for one observation in {secs:.3} s (prior-support acceptance {:.1}%)", 100.0 * acceptance);
+        (first, Some(secs))
+    } else {
+        (Vec::new(), None)
+    };
     let eval_s = t2.elapsed().as_secs_f64();
     prov.wall_seconds.push(("eval".into(), eval_s));
 
@@ -174,6 +188,7 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
         train_s,
         eval_s,
         sample_10k_s,
+        rmse_z: rmse.as_ref().map(|r| r.mean_z),
         threads: rayon::current_num_threads() as u32,
     };
     report::write_summary(&dir.join("summary.parquet"), &summary)?;
@@ -183,7 +198,9 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
     if wants(Metric::LossCurve) {
         report::loss_curve(&plots.join("loss_curve.png"), &outcome.history, outcome.best_epoch, &title)?;
     }
-    let names = &ds.manifest.parameters;
+    if let Some(r) = &rmse {
+        report::write_rmse(&dir.join("rmse.parquet"), names, &r.per_parameter)?;
+    }
     if wants(Metric::LatentPlot) {
         let rows = ds.test.len().min(2000);
         if let Some((dim, z)) = model.latent(&ds.test.data.values()[..rows * ds.test.data.cols], rows) {
@@ -191,7 +208,7 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
             report::latent_space(&plots.join("latent_space.png"), dim, &z, &theta, names, &format!("{title}: latent space of {rows} test signals"))?;
         }
     }
-    if wants(Metric::Corner) {
+    if wants(Metric::Corner) && density {
         for i in 0..ds.test.len().min(3) {
             let samples = if i == 0 { first.clone() } else { model.sample_within(10_000, ds.test.data_row(i), &mut rng).0 };
             let truth: Vec<f64> = ds.test.theta_row(i).iter().map(|&v| v as f64).collect();

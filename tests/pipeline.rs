@@ -152,3 +152,34 @@ fn sample_writes_npy_parquet_and_bilby_json() {
     assert!(stderr(&out).contains("rows have 4 values, the model expects 6 (data_dim)"), "{}", stderr(&out));
     assert!(!dest.exists());
 }
+
+/// A regression is scored by RMSE, and the best possible point estimate (the posterior mean)
+/// has RMSE √diag Σ_post on the linear-Gaussian task: the trained one comes within 10%.
+#[test]
+fn regression_reports_rmse_near_the_posterior_width() {
+    let tmp = TempDir::new("reg");
+    let spec = small_spec(tmp.path(), "reg", 20_000, 20, "");
+    let results = tmp.path().join("results");
+    let out = run(ndelab(&results).arg("run").arg(&spec).args(["model.kind=regression", "~loss", "eval.metrics=[test_nll,loss_curve]"]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("point estimates, not a posterior"), "{err}");
+    let dir = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let rmse = floats(&read_parquet(&dir.join("rmse.parquet")).unwrap(), "rmse");
+    let s = ndelab::spec::load(&spec, &[]).unwrap().resolved();
+    let sim = ndelab::sim::LinearGaussian::new(s.dataset.linear_gaussian.as_ref().unwrap());
+    for (i, r) in rmse.iter().enumerate() {
+        let best = sim.posterior_cov().at(i, i).sqrt();
+        let r = r.unwrap();
+        assert!((r / best - 1.0).abs() < 0.1, "x{i}: RMSE {r} vs posterior std {best}");
+    }
+    let summary = read_parquet(&dir.join("summary.parquet")).unwrap();
+    assert_eq!(floats(&summary, "test_nll"), vec![None], "a regression has no NLL");
+    assert!(floats(&summary, "rmse_z")[0].is_some());
+    // No posterior to sample.
+    let obs = tmp.path().join("obs.npy");
+    ndelab::store::npy::write(&obs, 1, 6, &[0.0; 6]).unwrap();
+    let out = run(ndelab(&results).arg("sample").arg(&dir).arg("--data").arg(&obs).arg("--out").arg(tmp.path().join("s.npy")));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("a regression gives point estimates, not posterior samples"), "{}", stderr(&out));
+}

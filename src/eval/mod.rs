@@ -5,9 +5,11 @@
 
 mod kl;
 mod nll;
+mod rmse;
 
 pub use kl::kl_to_truth;
 pub use nll::test_nll;
+pub use rmse::{rmse, Rmse};
 
 /// Version of the evaluation code; part of the run key.
 pub const EVAL_VERSION: &str = "eval/1";

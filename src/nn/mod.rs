@@ -13,6 +13,7 @@ mod maf;
 mod mdn;
 mod model;
 mod params;
+mod regression;
 
 pub use cvae::CvaeNet;
 pub use dense::{Dense, Mlp, PairMlp};
@@ -21,6 +22,7 @@ pub use maf::MafNet;
 pub use mdn::MdnNet;
 pub use model::{build, ModelCard, TrainedModel, NN_VERSION};
 pub use params::{NamedParam, ParamSet};
+pub use regression::RegressionNet;
 
 use crate::sim::SampleRng;
 use dfdx::prelude::*;
@@ -82,6 +84,15 @@ pub trait DensityEstimator: Send {
     /// Whether the loss has a KL term weighted by [`LossContext::kl_weight`].
     fn uses_kl_weight(&self) -> bool {
         false
+    }
+    /// Whether the estimator is a density (false for point-estimate regression, whose
+    /// `log_prob_z` is NaN and whose samples are its point estimate).
+    fn is_density(&self) -> bool {
+        true
+    }
+    /// Point estimates of `rows` z-scored y (the regression's output; the others give none).
+    fn point_z(&self, _data: &[f32], _rows: usize) -> Vec<f64> {
+        Vec::new()
     }
 }
 

@@ -1,7 +1,7 @@
 //! A trained estimator with the z-scoring of its training data, saved and loaded as
 //! `model.safetensors` + `model.json` (the settings that rebuild it).
 
-use super::{CvaeNet, DensityEstimator, GaussianNet, MafNet, MdnNet};
+use super::{CvaeNet, DensityEstimator, GaussianNet, MafNet, MdnNet, RegressionNet};
 use crate::data::ZScore;
 use crate::sim::{SampleRng, StreamFamily};
 use crate::spec::ModelSpec;
@@ -21,6 +21,7 @@ pub fn build(spec: &ModelSpec, theta_dim: usize, data_dim: usize, seed: u64) -> 
         ModelSpec::Mdn(m) => Box::new(MdnNet::new(&dev, &mut rng, m, theta_dim, data_dim)),
         ModelSpec::Cvae(c) => Box::new(CvaeNet::new(&dev, &mut rng, c, theta_dim, data_dim)),
         ModelSpec::Maf(m) => Box::new(MafNet::new(&dev, &mut rng, m, theta_dim, data_dim)),
+        ModelSpec::Regression(r) => Box::new(RegressionNet::new(&dev, &mut rng, r, theta_dim, data_dim)),
     }
 }
 
@@ -95,6 +96,25 @@ impl TrainedModel {
         self.card.data_zscore.forward_row(data, &mut yz);
         let z = self.net.sample_z(n, &yz, rng);
         z.chunks_exact(d).flat_map(|row| self.card.theta_zscore.inverse_row(row)).collect()
+    }
+
+    /// Point estimates (rows × d, physical units) of a regression; `None` for densities.
+    pub fn point_estimates(&self, data: &[f32], rows: usize) -> Option<Vec<f64>> {
+        if self.net.is_density() {
+            return None;
+        }
+        let (d, m) = (self.card.theta_zscore.dim(), self.card.data_dim);
+        let mut out = Vec::with_capacity(rows * d);
+        for start in (0..rows).step_by(CHUNK) {
+            let end = (start + CHUNK).min(rows);
+            let mut yz = vec![0.0f32; (end - start) * m];
+            for r in start..end {
+                self.card.data_zscore.forward_row(&data[r * m..(r + 1) * m], &mut yz[(r - start) * m..(r - start + 1) * m]);
+            }
+            let z = self.net.point_z(&yz, end - start);
+            out.extend(z.chunks_exact(d).flat_map(|row| self.card.theta_zscore.inverse_row(row)));
+        }
+        Some(out)
     }
 
     /// (latent dimension, latent means) of `rows` data vectors in physical units, for latent-variable models.

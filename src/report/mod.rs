@@ -9,7 +9,7 @@ mod provenance;
 mod samples;
 pub mod table;
 
-pub use parquet::{read_parquet, write_metrics, write_summary, Summary, METRICS_COLUMNS, SUMMARY_COLUMNS};
+pub use parquet::{read_parquet, write_metrics, write_rmse, write_summary, Summary, METRICS_COLUMNS, SUMMARY_COLUMNS};
 pub use plot::{corner, latent_space, loss_curve, metric_vs_key};
 pub use provenance::Provenance;
 pub use samples::write_samples;

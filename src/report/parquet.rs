@@ -10,7 +10,7 @@ use std::path::Path;
 pub const METRICS_COLUMNS: [&str; 5] = ["epoch", "train_loss", "val_loss", "lr", "seconds"];
 
 /// Columns of summary.parquet, in order.
-pub const SUMMARY_COLUMNS: [&str; 25] = [
+pub const SUMMARY_COLUMNS: [&str; 26] = [
     "name",
     "run_key",
     "dataset_key",
@@ -35,6 +35,7 @@ pub const SUMMARY_COLUMNS: [&str; 25] = [
     "train_s",
     "eval_s",
     "sample_10k_s",
+    "rmse_z",
     "threads",
 ];
 
@@ -87,8 +88,10 @@ pub struct Summary {
     pub train_s: f64,
     /// Seconds spent evaluating.
     pub eval_s: f64,
-    /// Seconds to draw 10⁴ posterior samples for one observation.
-    pub sample_10k_s: f64,
+    /// Seconds to draw 10⁴ posterior samples for one observation (none for a regression).
+    pub sample_10k_s: Option<f64>,
+    /// A regression's test RMSE in units of each parameter's std, averaged over parameters.
+    pub rmse_z: Option<f64>,
     /// Worker threads.
     pub threads: u32,
 }
@@ -140,6 +143,7 @@ pub fn write_summary(path: &Path, s: &Summary) -> Result<(), ReportError> {
         "train_s" => [s.train_s],
         "eval_s" => [s.eval_s],
         "sample_10k_s" => [s.sample_10k_s],
+        "rmse_z" => [s.rmse_z],
         "threads" => [s.threads],
     );
     write(path, df)
@@ -149,4 +153,9 @@ pub fn write_summary(path: &Path, s: &Summary) -> Result<(), ReportError> {
 pub fn read_parquet(path: &Path) -> Result<DataFrame, String> {
     let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     ParquetReader::new(file).finish().map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Writes rmse.parquet: one row per parameter with its test RMSE (physical units).
+pub fn write_rmse(path: &Path, names: &[String], rmse: &[f64]) -> Result<(), ReportError> {
+    write(path, df!("parameter" => names.to_vec(), "rmse" => rmse.to_vec()))
 }

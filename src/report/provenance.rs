@@ -48,7 +48,8 @@ impl Provenance {
         Provenance {
             ndelab_version: env!("CARGO_PKG_VERSION").to_string(),
             git_commit: git(&["rev-parse", "HEAD"]),
-            git_dirty: git(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty()),
+            // --no-optional-locks: a killed run must never leave the user's index locked.
+            git_dirty: git(&["--no-optional-locks", "status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty()),
             rustc: env!("NDELAB_RUSTC").to_string(),
             cpu,
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),

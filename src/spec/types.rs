@@ -337,12 +337,15 @@ pub enum ModelSpec {
     Cvae(CvaeSpec),
     /// A conditional masked autoregressive flow (Papamakarios et al. 2017; Green et al. 2020).
     Maf(MafSpec),
+    /// A point estimate trained with the mean squared error: no posterior.
+    Regression(RegressionSpec),
 }
 
 impl<'de> Deserialize<'de> for ModelSpec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (kind, rest) = tagged::split_kind(d, &["gaussian", "mdn", "cvae", "maf"])?;
+        let (kind, rest) = tagged::split_kind(d, &["regression", "gaussian", "mdn", "cvae", "maf"])?;
         match kind.as_str() {
+            "regression" => Ok(ModelSpec::Regression(tagged::variant(rest)?)),
             "maf" => Ok(ModelSpec::Maf(tagged::variant(rest)?)),
             "mdn" => Ok(ModelSpec::Mdn(tagged::variant(rest)?)),
             "cvae" => Ok(ModelSpec::Cvae(tagged::variant(rest)?)),
@@ -359,6 +362,7 @@ impl ModelSpec {
             ModelSpec::Mdn(_) => "mdn",
             ModelSpec::Cvae(_) => "cvae",
             ModelSpec::Maf(_) => "maf",
+            ModelSpec::Regression(_) => "regression",
         }
     }
 }
@@ -414,6 +418,21 @@ pub struct CvaeSpec {
 impl Default for CvaeSpec {
     fn default() -> Self {
         CvaeSpec { latent_dim: 8, hidden: vec![128, 128], is_samples: 64 }
+    }
+}
+
+/// Settings of the `regression` estimator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegressionSpec {
+    /// Widths of the hidden layers of the MLP (ReLU). Default [64, 64].
+    #[serde(deserialize_with = "number::vec_usize")]
+    pub hidden: Vec<usize>,
+}
+
+impl Default for RegressionSpec {
+    fn default() -> Self {
+        RegressionSpec { hidden: vec![64, 64] }
     }
 }
 

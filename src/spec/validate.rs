@@ -38,6 +38,7 @@ pub fn loss_for(model: &ModelSpec) -> LossKind {
     match model {
         ModelSpec::Gaussian(_) | ModelSpec::Mdn(_) | ModelSpec::Maf(_) => LossKind::Nll,
         ModelSpec::Cvae(_) => LossKind::Elbo,
+        ModelSpec::Regression(_) => LossKind::Mse,
     }
 }
 
@@ -101,6 +102,16 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
     }
     let hidden = match &spec.model {
         ModelSpec::Gaussian(g) => &g.hidden,
+        ModelSpec::Regression(r) => {
+            if spec.eval.metrics.contains(&Metric::Corner) {
+                return Err(bad(
+                    "eval.metrics",
+                    "`corner` needs posterior samples; a regression gives point estimates",
+                    Some("remove corner; a regression run reports the RMSE of each parameter"),
+                ));
+            }
+            &r.hidden
+        }
         ModelSpec::Mdn(m) => {
             at_least("model.components", m.components, 1)?;
             &m.hidden
