@@ -80,18 +80,8 @@ impl MdnNet {
 }
 
 impl DensityEstimator for MdnNet {
-    fn theta_dim(&self) -> usize {
-        self.d
-    }
-    fn data_dim(&self) -> usize {
-        self.data_dim
-    }
-    fn params(&self) -> &ParamSet {
-        &self.params
-    }
-    fn params_mut(&mut self) -> &mut ParamSet {
-        &mut self.params
-    }
+    estimator_accessors!();
+
 
     fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, _ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
         self.log_prob_rows(data, theta).mean::<(), _>().negate()

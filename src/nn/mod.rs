@@ -5,6 +5,25 @@
 //! and never see a dfdx type. Weights are saved as safetensors with the settings that rebuild
 //! the network (DINGO's habit: a checkpoint can rebuild itself).
 
+/// The four accessors every estimator implements the same way, from its fields `d`,
+/// `data_dim` and `params`.
+macro_rules! estimator_accessors {
+    () => {
+        fn theta_dim(&self) -> usize {
+            self.d
+        }
+        fn data_dim(&self) -> usize {
+            self.data_dim
+        }
+        fn params(&self) -> &ParamSet {
+            &self.params
+        }
+        fn params_mut(&mut self) -> &mut ParamSet {
+            &mut self.params
+        }
+    };
+}
+
 mod cvae;
 mod dense;
 mod gaussian;

@@ -33,18 +33,8 @@ impl RegressionNet {
 }
 
 impl DensityEstimator for RegressionNet {
-    fn theta_dim(&self) -> usize {
-        self.d
-    }
-    fn data_dim(&self) -> usize {
-        self.data_dim
-    }
-    fn params(&self) -> &ParamSet {
-        &self.params
-    }
-    fn params_mut(&mut self) -> &mut ParamSet {
-        &mut self.params
-    }
+    estimator_accessors!();
+
 
     fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, _ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
         let est = self.head.forward(&self.params, self.trunk.forward(&self.params, data));
