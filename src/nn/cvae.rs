@@ -98,7 +98,6 @@ impl CvaeNet {
 impl DensityEstimator for CvaeNet {
     estimator_accessors!();
 
-
     fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
         let rows = theta.shape().0;
         let p = &self.params;

@@ -33,7 +33,6 @@ impl GaussianNet {
 impl DensityEstimator for GaussianNet {
     estimator_accessors!();
 
-
     fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, _ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
         let h = self.trunk.forward(&self.params, data);
         self.head.log_prob(&self.params, h, theta).mean::<(), _>().negate()

@@ -161,7 +161,6 @@ impl MafNet {
 impl DensityEstimator for MafNet {
     estimator_accessors!();
 
-
     fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, _ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
         self.log_prob_rows(theta, data).mean::<(), _>().negate()
     }

@@ -82,7 +82,6 @@ impl MdnNet {
 impl DensityEstimator for MdnNet {
     estimator_accessors!();
 
-
     fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, _ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
         self.log_prob_rows(data, theta).mean::<(), _>().negate()
     }

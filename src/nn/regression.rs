@@ -35,7 +35,6 @@ impl RegressionNet {
 impl DensityEstimator for RegressionNet {
     estimator_accessors!();
 
-
     fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, _ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
         let est = self.head.forward(&self.params, self.trunk.forward(&self.params, data));
         (est - theta).square().mean::<(), _>()
