@@ -3,8 +3,8 @@
 
 use crate::error::Error;
 use crate::pipeline::{self, RunOptions};
-use crate::{data, spec, sweep};
 use crate::store::{entry, Layout};
+use crate::{data, spec, sweep};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -316,7 +316,11 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             match status {
                 data::CacheStatus::Hit => eprintln!("dataset: cache hit ({n} samples)"),
                 data::CacheStatus::Built { seconds } => {
-                    eprintln!("dataset: simulated {n} samples in {seconds:.2} s ({:.0} samples/s on {} threads)", n as f64 / seconds.max(1e-9), rayon::current_num_threads())
+                    eprintln!(
+                        "dataset: simulated {n} samples in {seconds:.2} s ({:.0} samples/s on {} threads)",
+                        n as f64 / seconds.max(1e-9),
+                        rayon::current_num_threads()
+                    )
                 }
             }
             let key = dir.file_name().map(|k| k.to_string_lossy().to_string()).unwrap_or_default();
@@ -356,7 +360,12 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 
 fn entries(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_dir() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -372,7 +381,8 @@ fn cache_ls(layout: &Layout) -> Result<(), Error> {
         let key = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let manifest: Option<serde_json::Value> =
             std::fs::read_to_string(dir.join("manifest.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
-        let get = |k: &str| manifest.as_ref().and_then(|m| m.get(k)).map(|v| v.to_string().trim_matches('"').to_string()).unwrap_or("?".into());
+        let get =
+            |k: &str| manifest.as_ref().and_then(|m| m.get(k)).map(|v| v.to_string().trim_matches('"').to_string()).unwrap_or("?".into());
         let sim = manifest.as_ref().and_then(|m| m["settings"]["simulator"].as_str().map(str::to_string)).unwrap_or("?".into());
         let status = if dir.join(entry::DONE).is_file() { "complete" } else { "incomplete" };
         println!(
@@ -472,16 +482,27 @@ fn sample(run: &Path, data: &Path, n: usize, out: &Path, seed: u64) -> Result<()
 fn report_sweep(plan: &sweep::Plan, outcomes: &[sweep::TrialOutcome]) -> Result<(), Error> {
     let failed = outcomes.iter().filter(|o| o.status == sweep::TrialStatus::Failed).count();
     let ran = outcomes.iter().filter(|o| o.status == sweep::TrialStatus::Ran).count();
-    eprintln!("sweep `{}`: {} trials ({ran} run now, {} cached, {failed} failed) → {}", plan.name, outcomes.len(), outcomes.len() - ran - failed, plan.dir.join("summary.parquet").display());
+    eprintln!(
+        "sweep `{}`: {} trials ({ran} run now, {} cached, {failed} failed) → {}",
+        plan.name,
+        outcomes.len(),
+        outcomes.len() - ran - failed,
+        plan.dir.join("summary.parquet").display()
+    );
     println!("{}", plan.dir.display());
     if failed > 0 {
-        return Err(Error::Failed(format!("{failed} of {} trials failed; their errors are in {}", outcomes.len(), plan.dir.join("trials.jsonl").display())));
+        return Err(Error::Failed(format!(
+            "{failed} of {} trials failed; their errors are in {}",
+            outcomes.len(),
+            plan.dir.join("trials.jsonl").display()
+        )));
     }
     Ok(())
 }
 
 fn multirun(spec_path: &Path, overrides: &[String], layout: &Layout) -> Result<(), Error> {
-    let fixed: Vec<String> = overrides.iter().filter(|o| !o.split_once('=').is_some_and(|(_, v)| spec::Override::is_comma_list(v))).cloned().collect();
+    let fixed: Vec<String> =
+        overrides.iter().filter(|o| !o.split_once('=').is_some_and(|(_, v)| spec::Override::is_comma_list(v))).cloned().collect();
     let name = spec::load(spec_path, &fixed)?.name;
     let def = sweep::SweepDefinition::multirun(spec_path, &name, overrides)?;
     let plan = sweep::plan(&def, layout)?;
@@ -498,7 +519,10 @@ fn sweep(cmd: SweepCmd, layout: &Layout) -> Result<(), Error> {
         }
         Some(SweepAction::Trial { plan, index }) => {
             let plan = sweep::Plan::load(&plan)?;
-            let t = plan.trials.get(index).ok_or_else(|| Error::Usage(format!("trial {index} does not exist; the sweep has {}", plan.trials.len())))?;
+            let t = plan
+                .trials
+                .get(index)
+                .ok_or_else(|| Error::Usage(format!("trial {index} does not exist; the sweep has {}", plan.trials.len())))?;
             let report = pipeline::run(&plan.base, &t.trial.overrides, &RunOptions { layout: Layout::new(&plan.results), force: false })?;
             println!("{}", report.dir.display());
             Ok(())
@@ -506,7 +530,11 @@ fn sweep(cmd: SweepCmd, layout: &Layout) -> Result<(), Error> {
         Some(SweepAction::Collect { plan }) => {
             let plan = sweep::Plan::load(&plan)?;
             let (ok, failed, missing) = sweep::collect(&plan, None)?;
-            eprintln!("sweep `{}`: {ok} ok, {failed} failed, {missing} missing → {}", plan.name, plan.dir.join("summary.parquet").display());
+            eprintln!(
+                "sweep `{}`: {ok} ok, {failed} failed, {missing} missing → {}",
+                plan.name,
+                plan.dir.join("summary.parquet").display()
+            );
             Ok(())
         }
         None => {
@@ -522,7 +550,8 @@ fn sweep(cmd: SweepCmd, layout: &Layout) -> Result<(), Error> {
                     if cmd.jobs == Some(0) || cmd.threads_per_trial == Some(0) {
                         return Err(Error::Usage("--jobs and --threads-per-trial must be at least 1".into()));
                     }
-                    let outcomes = sweep::run_local(&plan, &sweep::LocalOptions::defaults(plan.trials.len(), cmd.jobs, cmd.threads_per_trial))?;
+                    let outcomes =
+                        sweep::run_local(&plan, &sweep::LocalOptions::defaults(plan.trials.len(), cmd.jobs, cmd.threads_per_trial))?;
                     report_sweep(&plan, &outcomes)
                 }
                 Backend::Slurm => {
@@ -558,7 +587,11 @@ fn table_inputs(path: &str, layout: &Layout) -> Result<(Vec<PathBuf>, Vec<String
         let plan = sweep::plan(&sweep::SweepDefinition::load(Path::new(path))?, layout)?;
         let file = plan.dir.join("summary.parquet");
         if !file.is_file() {
-            return Err(Error::Usage(format!("sweep `{}` has no results yet ({} missing); run `ndelab sweep {path}` first", plan.name, file.display())));
+            return Err(Error::Usage(format!(
+                "sweep `{}` has no results yet ({} missing); run `ndelab sweep {path}` first",
+                plan.name,
+                file.display()
+            )));
         }
         let swept = plan.swept.iter().filter(|k| *k != "seed").cloned().collect();
         return Ok((vec![file], swept, Some(plan.dir)));
@@ -576,11 +609,21 @@ fn table(cmd: TableCmd, layout: &Layout) -> Result<(), Error> {
             return Err(Error::Usage(format!("--agg: unknown aggregate `{a}`; choose from mean, std, n")));
         }
     }
-    let rows = if !cmd.rows.is_empty() { cmd.rows } else if !swept.is_empty() { swept } else { vec!["model".into()] };
+    let rows = if !cmd.rows.is_empty() {
+        cmd.rows
+    } else if !swept.is_empty() {
+        swept
+    } else {
+        vec!["model".into()]
+    };
     let metrics = if !cmd.metrics.is_empty() {
         cmd.metrics
     } else {
-        ["test_nll", "kl_to_truth"].iter().filter(|m| records.iter().any(|r| matches!(r.get(**m), Some(Cell::Num(_))))).map(|m| m.to_string()).collect()
+        ["test_nll", "kl_to_truth"]
+            .iter()
+            .filter(|m| records.iter().any(|r| matches!(r.get(**m), Some(Cell::Num(_)))))
+            .map(|m| m.to_string())
+            .collect()
     };
     if metrics.is_empty() {
         return Err(Error::Usage("no metric to show: name some with --metrics".into()));
@@ -616,11 +659,13 @@ fn plot_sweep(path: &str, x: &str, y: &str, hue: Option<&str>, out: Option<PathB
         }
     }
     let num = |c: Option<&Cell>| if let Some(Cell::Num(v)) = c { Some(*v) } else { None };
-    let hue_of = |r: &crate::report::table::Record| hue.and_then(|h| r.get(h)).map(|c| match c {
-        Cell::Num(v) => format!("{v}"),
-        Cell::Text(t) => t.clone(),
-        Cell::Null => "—".into(),
-    });
+    let hue_of = |r: &crate::report::table::Record| {
+        hue.and_then(|h| r.get(h)).map(|c| match c {
+            Cell::Num(v) => format!("{v}"),
+            Cell::Text(t) => t.clone(),
+            Cell::Null => "—".into(),
+        })
+    };
     let mut groups: std::collections::BTreeMap<String, std::collections::BTreeMap<i64, (f64, Vec<f64>)>> = Default::default();
     for r in &records {
         let (Some(xv), Some(yv)) = (num(r.get(x)), num(r.get(y))) else { continue };
@@ -650,7 +695,8 @@ fn plot_sweep(path: &str, x: &str, y: &str, hue: Option<&str>, out: Option<PathB
         None => PathBuf::from(format!("{y}_vs_{x}.png")),
     });
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| Error::Store(crate::store::StoreError::Io { path: parent.to_path_buf(), source: e }))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::Store(crate::store::StoreError::Io { path: parent.to_path_buf(), source: e }))?;
     }
     crate::report::metric_vs_key(&out, x, y, &series)?;
     eprintln!("wrote {}", out.display());
@@ -673,7 +719,16 @@ fn ls(layout: &Layout) -> Result<(), Error> {
             let rec = read_records(&[run.join("summary.parquet")]).ok().and_then(|mut r| r.pop());
             let status = if run.join(entry::DONE).is_file() { "complete" } else { "incomplete" };
             let get = |k: &str| fmt(rec.as_ref().and_then(|r| r.get(k)));
-            println!("{:<8} {:<24} {:<18} {:<10} {:<10} {:>10} {:>12}", "run", name, key, get("model"), status, get("test_nll"), get("kl_to_truth"));
+            println!(
+                "{:<8} {:<24} {:<18} {:<10} {:<10} {:>10} {:>12}",
+                "run",
+                name,
+                key,
+                get("model"),
+                status,
+                get("test_nll"),
+                get("kl_to_truth")
+            );
         }
     }
     for name_dir in entries(&layout.root().join("sweeps")) {
@@ -683,7 +738,10 @@ fn ls(layout: &Layout) -> Result<(), Error> {
             let recs = read_records(&[sw.join("summary.parquet")]).unwrap_or_default();
             let ok = recs.iter().filter(|r| matches!(r.get("status"), Some(Cell::Text(s)) if s == "ok")).count();
             let status = if recs.is_empty() { "no results".to_string() } else { format!("{ok}/{} ok", recs.len()) };
-            let best = recs.iter().filter_map(|r| if let Some(Cell::Num(v)) = r.get("test_nll") { Some(*v) } else { None }).fold(f64::INFINITY, f64::min);
+            let best = recs
+                .iter()
+                .filter_map(|r| if let Some(Cell::Num(v)) = r.get("test_nll") { Some(*v) } else { None })
+                .fold(f64::INFINITY, f64::min);
             let best = if best.is_finite() { format!("{best:.4}") } else { "—".into() };
             println!("{:<8} {:<24} {:<18} {:<10} {:<10} {:>10} {:>12}", "sweep", name, key, "", status, best, "");
         }

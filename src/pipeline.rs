@@ -39,7 +39,14 @@ pub struct Keys {
 pub fn keys(spec: &Spec) -> Result<Keys, Error> {
     let bad = |m: String| Error::Usage(format!("cannot compute keys: {m}"));
     let dataset = data::dataset_recipe(spec).map_err(bad)?;
-    let section = RunSection { seed: spec.seed, infer: &spec.dataset.infer, model: &spec.model, loss: spec.loss, training: &spec.training, eval: &spec.eval };
+    let section = RunSection {
+        seed: spec.seed,
+        infer: &spec.dataset.infer,
+        model: &spec.model,
+        loss: spec.loss,
+        training: &spec.training,
+        eval: &spec.eval,
+    };
     let version = format!("{TRAIN_VERSION}+{NN_VERSION}+{}", eval::EVAL_VERSION);
     let run = KeyRecipe::new("run", &version, &section).map_err(bad)?.with_upstream("dataset", &dataset.key());
     Ok(Keys { dataset, run })
@@ -141,7 +148,11 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
         }
     }
     let nll = (wants(Metric::TestNll) && density).then(|| eval::test_nll(&model, &ds.test));
-    let kl = if wants(Metric::KlToTruth) && density { eval::kl_to_truth(&model, sim.as_ref(), &keep, &ds.test, spec.eval.kl_samples, spec.seed) } else { None };
+    let kl = if wants(Metric::KlToTruth) && density {
+        eval::kl_to_truth(&model, sim.as_ref(), &keep, &ds.test, spec.eval.kl_samples, spec.seed)
+    } else {
+        None
+    };
     if wants(Metric::KlToTruth) && density && kl.is_none() {
         eprintln!("kl_to_truth: skipped ({} has no closed-form posterior)", spec.dataset.simulator.as_str());
     }
@@ -205,7 +216,14 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
         let rows = ds.test.len().min(2000);
         if let Some((dim, z)) = model.latent(&ds.test.data.values()[..rows * ds.test.data.cols], rows) {
             let theta: Vec<f64> = ds.test.theta.values()[..rows * names.len()].iter().map(|&v| v as f64).collect();
-            report::latent_space(&plots.join("latent_space.png"), dim, &z, &theta, names, &format!("{title}: latent space of {rows} test signals"))?;
+            report::latent_space(
+                &plots.join("latent_space.png"),
+                dim,
+                &z,
+                &theta,
+                names,
+                &format!("{title}: latent space of {rows} test signals"),
+            )?;
         }
     }
     if wants(Metric::Corner) && density {
@@ -213,7 +231,13 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
             let samples = if i == 0 { first.clone() } else { model.sample_within(10_000, ds.test.data_row(i), &mut rng).0 };
             let truth: Vec<f64> = ds.test.theta_row(i).iter().map(|&v| v as f64).collect();
             let snr = ds.test.snr.as_ref().map(|s| format!(", SNR {:.1}", s.row(i)[0])).unwrap_or_default();
-            report::corner(&plots.join(format!("corner_{i}.png")), &samples, Some(&truth), names, &format!("{title}: test injection {i}{snr}"))?;
+            report::corner(
+                &plots.join(format!("corner_{i}.png")),
+                &samples,
+                Some(&truth),
+                names,
+                &format!("{title}: test injection {i}{snr}"),
+            )?;
         }
     }
     prov.wall_seconds.push(("report".into(), t3.elapsed().as_secs_f64()));

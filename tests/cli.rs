@@ -8,7 +8,8 @@ use crate::util::*;
 #[test]
 fn bad_specs_fail_with_their_exact_message_and_write_nothing() {
     let dir = root().join("tests/bad_specs");
-    let mut specs: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
+    let mut specs: Vec<_> =
+        std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
     specs.sort();
     assert!(specs.len() >= 12, "expected at least 12 bad specs, found {}", specs.len());
     let bless = std::env::var_os("NDELAB_BLESS").is_some();
@@ -83,7 +84,8 @@ fn key_explain_lists_every_ingredient() {
     let out = run(ndelab(results.path()).args(["key", "explain", "experiments/linear_gaussian.yaml"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    for needle in ["dataset key ", "run key ", "key scheme     ndelab-key/1", "linear_gaussian/1", "upstream dataset", "\"n_train\":100000"] {
+    for needle in ["dataset key ", "run key ", "key scheme     ndelab-key/1", "linear_gaussian/1", "upstream dataset", "\"n_train\":100000"]
+    {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
 }

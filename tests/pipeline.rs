@@ -13,7 +13,17 @@ fn a_small_run_learns_the_posterior_writes_its_folder_and_is_cached() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("epoch   1/25"), "one log line per epoch:\n{err}");
     let dir = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    for f in ["spec.resolved.yaml", "provenance.json", "metrics.parquet", "summary.parquet", "model.safetensors", "model.json", "plots/loss_curve.png", "SHA256SUMS", "DONE"] {
+    for f in [
+        "spec.resolved.yaml",
+        "provenance.json",
+        "metrics.parquet",
+        "summary.parquet",
+        "model.safetensors",
+        "model.json",
+        "plots/loss_curve.png",
+        "SHA256SUMS",
+        "DONE",
+    ] {
         assert!(dir.join(f).is_file(), "missing {f}");
     }
     assert_eq!(&std::fs::read(dir.join("plots/loss_curve.png")).unwrap()[..4], b"\x89PNG");

@@ -55,12 +55,18 @@ fn a_killed_build_is_rebuilt_and_never_read() {
     let spec_path = small_spec(tmp.path(), "kill", 1_500_000, 1, "");
     let results = tmp.path().join("results");
     let datasets = results.join("cache/datasets");
-    let mut child = ndelab(&results).args(["--threads", "1", "run"]).arg(&spec_path).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child =
+        ndelab(&results).args(["--threads", "1", "run"]).arg(&spec_path).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let start = Instant::now();
     let mut killed_mid_write = false;
     while start.elapsed() < Duration::from_secs(60) {
         let (_, hidden) = entries(&datasets);
-        let written: u64 = hidden.iter().flat_map(|h| std::fs::read_dir(h).into_iter().flatten().flatten()).filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum();
+        let written: u64 = hidden
+            .iter()
+            .flat_map(|h| std::fs::read_dir(h).into_iter().flatten().flatten())
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum();
         if written > 1_000_000 {
             child.kill().unwrap();
             killed_mid_write = true;

@@ -125,7 +125,9 @@ fn a_killed_sweep_resumes_with_only_the_missing_trials() {
 }
 
 fn fixed_plan() -> ndelab::sweep::Plan {
-    let def = ndelab::sweep::SweepDefinition::multirun(Path::new("experiments/linear_gaussian.yaml"), "golden", &["seed=1,2,3".to_string()]).unwrap();
+    let def =
+        ndelab::sweep::SweepDefinition::multirun(Path::new("experiments/linear_gaussian.yaml"), "golden", &["seed=1,2,3".to_string()])
+            .unwrap();
     let mut plan = ndelab::sweep::plan(&def, &ndelab::store::Layout::new("/shared/results")).unwrap();
     plan.dir = PathBuf::from("/shared/results/sweeps/golden/0123456789abcdef");
     plan.results = PathBuf::from("/shared/results");

@@ -63,7 +63,11 @@ fn an_unknown_column_is_named() {
     let results = TempDir::new("table-bad");
     let out = run(ndelab(results.path()).arg("table").arg(fixture()).args(["--metrics", "test_nl"]));
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("no column `test_nl`; the files have: kl_to_truth, model, model.latent_dim, seed, test_nll, train_s"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no column `test_nl`; the files have: kl_to_truth, model, model.latent_dim, seed, test_nll, train_s"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// The LaTeX output compiles (skipped where pdflatex is not installed).
@@ -77,7 +81,11 @@ fn latex_compiles_with_pdflatex() {
     let body = table("latex", &["--caption", "c", "--label", "tab:l"]);
     let doc = format!("\\documentclass{{article}}\n\\usepackage{{booktabs}}\n\\begin{{document}}\n{body}\\end{{document}}\n");
     std::fs::write(tmp.path().join("t.tex"), doc).unwrap();
-    let out = std::process::Command::new("pdflatex").args(["-interaction=nonstopmode", "-halt-on-error", "t.tex"]).current_dir(tmp.path()).output().unwrap();
+    let out = std::process::Command::new("pdflatex")
+        .args(["-interaction=nonstopmode", "-halt-on-error", "t.tex"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(tmp.path().join("t.pdf").is_file());
 }

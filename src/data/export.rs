@@ -27,7 +27,8 @@ pub fn export_injections(ds: &Dataset, entry: &Path, spec: &DatasetSpec, out: &P
     let result = (|| {
         let test = &ds.test;
         let n = test.len();
-        let w = |file: &str, m: &npy::Matrix| npy::write(&tmp.join(file), m.rows, m.cols, m.values()).map_err(|e| io_err(&tmp.join(file), e));
+        let w =
+            |file: &str, m: &npy::Matrix| npy::write(&tmp.join(file), m.rows, m.cols, m.values()).map_err(|e| io_err(&tmp.join(file), e));
         w("data.npy", &test.data)?;
         w("theta.npy", &test.theta)?;
         w("signal.npy", &read_test_signals(entry)?)?;

@@ -126,10 +126,13 @@ mod tests {
         let q = MvNormal::new(vec![0.5, 0.0], &Mat::identity(2)).unwrap();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let n = 200_000;
-        let mc: f64 = (0..n).map(|_| {
-            let x = p.sample(&mut rng);
-            p.log_prob(&x) - q.log_prob(&x)
-        }).sum::<f64>() / n as f64;
+        let mc: f64 = (0..n)
+            .map(|_| {
+                let x = p.sample(&mut rng);
+                p.log_prob(&x) - q.log_prob(&x)
+            })
+            .sum::<f64>()
+            / n as f64;
         assert!((mc - kl_gaussian(&p, &q)).abs() < 0.01, "mc {mc} exact {}", kl_gaussian(&p, &q));
     }
 }

@@ -65,7 +65,20 @@ impl CvaeNet {
         let e2_head = DiagGaussianHead::new(dev, rng, &mut params, "e2.head", e2.n_out(), l);
         let dec = PairMlp::new(dev, rng, &mut params, "decoder", l, data_dim, &spec.hidden);
         let dec_head = DiagGaussianHead::new(dev, rng, &mut params, "decoder.head", dec.n_out(), theta_dim);
-        CvaeNet { dev: dev.clone(), d: theta_dim, latent: l, data_dim, is_samples: spec.is_samples, e1, e1_head, e2, e2_head, dec, dec_head, params }
+        CvaeNet {
+            dev: dev.clone(),
+            d: theta_dim,
+            latent: l,
+            data_dim,
+            is_samples: spec.is_samples,
+            e1,
+            e1_head,
+            e2,
+            e2_head,
+            dec,
+            dec_head,
+            params,
+        }
     }
 
     fn tensor(&self, v: Vec<f32>, rows: usize, cols: usize) -> T2 {
@@ -132,7 +145,8 @@ impl DensityEstimator for CvaeNet {
             for j in 0..k {
                 let zz: Vec<f64> = (0..l).map(|i| mu2[r * l + i] + ls2[r * l + i].exp() * rng.sample::<f64, _>(StandardNormal)).collect();
                 let span = r * l..(r + 1) * l;
-                log_w[r * k + j] = diag_log_prob(&zz, &mu1[span.clone()], &ls1[span.clone()]) - diag_log_prob(&zz, &mu2[span.clone()], &ls2[span]);
+                log_w[r * k + j] =
+                    diag_log_prob(&zz, &mu1[span.clone()], &ls1[span.clone()]) - diag_log_prob(&zz, &mu2[span.clone()], &ls2[span]);
                 z.extend(zz.iter().map(|&v| v as f32));
             }
         }

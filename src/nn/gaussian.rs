@@ -70,7 +70,8 @@ mod tests {
         let data: Vec<f32> = (0..rows * 4).map(|i| (i as f32 * 0.11).cos()).collect();
         let x: T2 = dev.tensor_from_vec(data.clone(), (rows, 4));
         let normals = net.head.normals(&net.params, net.trunk.forward(&net.params, x));
-        let exact: Vec<f64> = (0..rows).map(|r| normals[r].log_prob(&theta[r * 3..r * 3 + 3].iter().map(|&v| v as f64).collect::<Vec<_>>())).collect();
+        let exact: Vec<f64> =
+            (0..rows).map(|r| normals[r].log_prob(&theta[r * 3..r * 3 + 3].iter().map(|&v| v as f64).collect::<Vec<_>>())).collect();
         let lp = net.log_prob_z(&theta, &data, rows);
         for (a, b) in lp.iter().zip(&exact) {
             assert!((a - b).abs() < 1e-4, "{a} vs {b}");

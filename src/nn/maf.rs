@@ -44,10 +44,8 @@ struct Made {
 }
 
 fn mask(dev: &Dev, rows: &[usize], cols: &[usize], strict: bool) -> T2 {
-    let v: Vec<f32> = rows
-        .iter()
-        .flat_map(|&r| cols.iter().map(move |&c| if (strict && c > r) || (!strict && c >= r) { 1.0 } else { 0.0 }))
-        .collect();
+    let v: Vec<f32> =
+        rows.iter().flat_map(|&r| cols.iter().map(move |&c| if (strict && c > r) || (!strict && c >= r) { 1.0 } else { 0.0 })).collect();
     dev.tensor_from_vec(v, (rows.len(), cols.len()))
 }
 
@@ -65,7 +63,10 @@ impl Made {
         let mut layers = Vec::new();
         for (i, &w) in hidden.iter().enumerate().skip(1) {
             let dg = hidden_deg(w);
-            layers.push(Masked { dense: Dense::new(dev, rng, params, &format!("{name}.hidden.{i}"), prev.len(), w), mask: mask(dev, &prev, &dg, false) });
+            layers.push(Masked {
+                dense: Dense::new(dev, rng, params, &format!("{name}.hidden.{i}"), prev.len(), w),
+                mask: mask(dev, &prev, &dg, false),
+            });
             prev = dg;
         }
         // Output i may see hidden units of degree < i (strictly).
@@ -112,12 +113,21 @@ impl MafNet {
         let mut params = ParamSet::default();
         let embed = Mlp::new(dev, rng, &mut params, "embedding", data_dim, &spec.embedding);
         let c = embed.n_out();
-        let blocks = (0..spec.blocks).map(|b| Made::new(dev, rng, &mut params, &format!("block.{b}"), theta_dim, c, &spec.hidden)).collect();
+        let blocks =
+            (0..spec.blocks).map(|b| Made::new(dev, rng, &mut params, &format!("block.{b}"), theta_dim, c, &spec.hidden)).collect();
         let mut rev = vec![0.0f32; theta_dim * theta_dim];
         for i in 0..theta_dim {
             rev[i * theta_dim + (theta_dim - 1 - i)] = 1.0;
         }
-        MafNet { dev: dev.clone(), d: theta_dim, data_dim, embed, blocks, reverse: dev.tensor_from_vec(rev, (theta_dim, theta_dim)), params }
+        MafNet {
+            dev: dev.clone(),
+            d: theta_dim,
+            data_dim,
+            embed,
+            blocks,
+            reverse: dev.tensor_from_vec(rev, (theta_dim, theta_dim)),
+            params,
+        }
     }
 
     /// log q per row, on the tape of `data`.

@@ -95,7 +95,8 @@ impl DensityEstimator for MdnNet {
     fn sample_z(&self, n: usize, data: &[f32], rng: &mut SampleRng) -> Vec<f64> {
         let x: T2 = self.dev.tensor_from_vec(data.to_vec(), (1, self.data_dim));
         let h = self.trunk.forward(&self.params, x);
-        let w: Vec<f64> = self.logits.forward(&self.params, h.clone()).softmax::<Axis<1>>().as_vec().into_iter().map(|v| v as f64).collect();
+        let w: Vec<f64> =
+            self.logits.forward(&self.params, h.clone()).softmax::<Axis<1>>().as_vec().into_iter().map(|v| v as f64).collect();
         let normals: Vec<_> = self.components.iter().map(|c| c.normals(&self.params, h.clone()).remove(0)).collect();
         let mut out = Vec::with_capacity(n * self.d);
         for _ in 0..n {

@@ -177,10 +177,12 @@ impl TrainedModel {
 
     /// Rebuilds the network from the saved card and loads its weights.
     pub fn load(dir: &Path) -> Result<TrainedModel, String> {
-        let bytes = std::fs::read(dir.join("model.safetensors")).map_err(|e| format!("{}: {e}", dir.join("model.safetensors").display()))?;
+        let bytes =
+            std::fs::read(dir.join("model.safetensors")).map_err(|e| format!("{}: {e}", dir.join("model.safetensors").display()))?;
         let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| format!("model.safetensors: {e:?}"))?;
         let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| format!("model.safetensors: {e:?}"))?;
-        let card_text = meta.metadata().as_ref().and_then(|m| m.get("ndelab_model")).ok_or("model.safetensors has no ndelab_model metadata")?;
+        let card_text =
+            meta.metadata().as_ref().and_then(|m| m.get("ndelab_model")).ok_or("model.safetensors has no ndelab_model metadata")?;
         let card: ModelCard = serde_json::from_str(card_text).map_err(|e| format!("model card: {e}"))?;
         let mut net = build(&card.model, card.parameters.len(), card.data_dim, 0);
         let mut values = Vec::new();

@@ -45,8 +45,7 @@ pub fn loss_curve(path: &Path, history: &[EpochRecord], best_epoch: usize, title
         .map_err(|e| err(e.to_string()))?;
     let series = [("training", RGBColor(31, 119, 180), 0usize), ("validation", RGBColor(255, 127, 14), 1)];
     for (label, color, which) in series {
-        let pts: Vec<(f64, f64)> =
-            history.iter().map(|r| (r.epoch as f64, if which == 0 { r.train_loss } else { r.val_loss })).collect();
+        let pts: Vec<(f64, f64)> = history.iter().map(|r| (r.epoch as f64, if which == 0 { r.train_loss } else { r.val_loss })).collect();
         chart
             .draw_series(LineSeries::new(pts, color.stroke_width(2)))
             .map_err(|e| err(e.to_string()))?
@@ -202,7 +201,11 @@ pub fn corner(path: &Path, samples: &[f64], truth: Option<&[f64]>, names: &[Stri
                 .draw()
                 .map_err(|e| err(e.to_string()))?;
             let w = (hi - lo) / bins as f64;
-            let steps: Vec<(f64, f64)> = counts.iter().enumerate().flat_map(|(b, &k)| [(lo + b as f64 * w, k as f64), (lo + (b + 1) as f64 * w, k as f64)]).collect();
+            let steps: Vec<(f64, f64)> = counts
+                .iter()
+                .enumerate()
+                .flat_map(|(b, &k)| [(lo + b as f64 * w, k as f64), (lo + (b + 1) as f64 * w, k as f64)])
+                .collect();
             chart.draw_series(LineSeries::new(steps, blue.stroke_width(2))).map_err(|e| err(e.to_string()))?;
             if let Some(t) = truth {
                 chart.draw_series(LineSeries::new(vec![(t[c], 0.0), (t[c], top)], red.stroke_width(2))).map_err(|e| err(e.to_string()))?;
@@ -255,8 +258,22 @@ pub fn metric_vs_key(path: &Path, x: &str, y: &str, series: &[(String, Vec<(f64,
         .y_label_area_size(80)
         .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
         .map_err(|e| err(e.to_string()))?;
-    chart.configure_mesh().x_desc(x).y_desc(y).label_style(("sans-serif", 16)).axis_desc_style(("sans-serif", 18)).draw().map_err(|e| err(e.to_string()))?;
-    let palette = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
+    chart
+        .configure_mesh()
+        .x_desc(x)
+        .y_desc(y)
+        .label_style(("sans-serif", 16))
+        .axis_desc_style(("sans-serif", 18))
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    let palette = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+    ];
     for (i, (label, pts)) in series.iter().enumerate() {
         let color = palette[i % palette.len()];
         chart

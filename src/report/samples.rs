@@ -31,8 +31,11 @@ pub fn write_samples(path: &Path, names: &[String], samples: &[f64], per_obs: us
             if rows != per_obs {
                 return Err(err("a bilby result holds one observation; give --data one row or write .npy/.parquet".into()));
             }
-            let content: serde_json::Map<String, serde_json::Value> =
-                names.iter().enumerate().map(|(k, n)| (n.clone(), serde_json::json!((0..rows).map(|i| samples[i * d + k]).collect::<Vec<_>>()))).collect();
+            let content: serde_json::Map<String, serde_json::Value> = names
+                .iter()
+                .enumerate()
+                .map(|(k, n)| (n.clone(), serde_json::json!((0..rows).map(|i| samples[i * d + k]).collect::<Vec<_>>())))
+                .collect();
             let label = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
             let result = serde_json::json!({
                 "label": label,

@@ -214,7 +214,10 @@ pub fn render(records: &[Record], spec: &TableSpec) -> Result<String, ReportErro
     for k in spec.rows.iter().chain(&spec.cols).chain(&spec.metrics) {
         if !records.iter().any(|r| r.contains_key(k)) {
             let known: Vec<&String> = records.first().map(|r| r.keys().collect()).unwrap_or_default();
-            return Err(err(format!("no column `{k}`; the files have: {}", known.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))));
+            return Err(err(format!(
+                "no column `{k}`; the files have: {}",
+                known.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            )));
         }
     }
     let get = |r: &Record, k: &str| r.get(k).cloned().unwrap_or(Cell::Null);
@@ -310,7 +313,10 @@ pub fn render(records: &[Record], spec: &TableSpec) -> Result<String, ReportErro
     Ok(match spec.format {
         TableFormat::Md => {
             let mut s = format!("| {} |\n", header.join(" | "));
-            s.push_str(&format!("|{}\n", header.iter().enumerate().map(|(i, _)| if i < spec.rows.len() { " --- |" } else { " ---: |" }).collect::<String>()));
+            s.push_str(&format!(
+                "|{}\n",
+                header.iter().enumerate().map(|(i, _)| if i < spec.rows.len() { " --- |" } else { " ---: |" }).collect::<String>()
+            ));
             for row in &body {
                 let cells: Vec<String> = row.iter().map(|(t, b)| if *b { format!("**{t}**") } else { t.clone() }).collect();
                 s.push_str(&format!("| {} |\n", cells.join(" | ")));
@@ -318,7 +324,14 @@ pub fn render(records: &[Record], spec: &TableSpec) -> Result<String, ReportErro
             s
         }
         TableFormat::Latex => {
-            let esc = |t: &str| t.replace('\\', r"\textbackslash{}").replace('_', r"\_").replace('%', r"\%").replace('&', r"\&").replace('#', r"\#").replace('—', "--");
+            let esc = |t: &str| {
+                t.replace('\\', r"\textbackslash{}")
+                    .replace('_', r"\_")
+                    .replace('%', r"\%")
+                    .replace('&', r"\&")
+                    .replace('#', r"\#")
+                    .replace('—', "--")
+            };
             let cell = |t: &str, b: bool| {
                 let t = esc(t).replace(" ± ", r" \pm ");
                 let math = if t.contains(r"\pm") || t.parse::<f64>().is_ok() { format!("${t}$") } else { t };
@@ -351,12 +364,22 @@ pub fn render(records: &[Record], spec: &TableSpec) -> Result<String, ReportErro
         TableFormat::Typst => {
             let esc = |t: &str| t.replace('\\', "\\\\").replace('*', "\\*").replace('_', "\\_").replace('#', "\\#").replace('$', "\\$");
             let mut s = String::from("#figure(\n  table(\n");
-            s.push_str(&format!("    columns: {},\n    align: ({}),\n", header.len(), header.iter().enumerate().map(|(i, _)| if i < spec.rows.len() { "left" } else { "right" }).collect::<Vec<_>>().join(", ")));
+            s.push_str(&format!(
+                "    columns: {},\n    align: ({}),\n",
+                header.len(),
+                header.iter().enumerate().map(|(i, _)| if i < spec.rows.len() { "left" } else { "right" }).collect::<Vec<_>>().join(", ")
+            ));
             s.push_str("    table.hline(),\n");
             s.push_str(&format!("    {},\n", header.iter().map(|h| format!("[*{}*]", esc(h))).collect::<Vec<_>>().join(", ")));
             s.push_str("    table.hline(),\n");
             for row in &body {
-                s.push_str(&format!("    {},\n", row.iter().map(|(t, b)| if *b { format!("[*{}*]", esc(t)) } else { format!("[{}]", esc(t)) }).collect::<Vec<_>>().join(", ")));
+                s.push_str(&format!(
+                    "    {},\n",
+                    row.iter()
+                        .map(|(t, b)| if *b { format!("[*{}*]", esc(t)) } else { format!("[{}]", esc(t)) })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
             }
             s.push_str("    table.hline(),\n  ),\n");
             match &spec.caption {

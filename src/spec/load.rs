@@ -168,7 +168,8 @@ fn describe(file: &str, text: &str, root: &Value, path: &[Segment], inner: &str,
         full.push(Segment::Key(field.to_string()));
         let parent = dotted(path);
         let place = if parent.is_empty() { "the spec".to_string() } else { format!("`{parent}`") };
-        let kind = lookup(root, path).and_then(|v| v.get("kind")).and_then(Value::as_str).map(|k| format!(" (kind: {k})")).unwrap_or_default();
+        let kind =
+            lookup(root, path).and_then(|v| v.get("kind")).and_then(Value::as_str).map(|k| format!(" (kind: {k})")).unwrap_or_default();
         let mut err = SpecError::new(file, format!("unknown field `{field}` in {place}{kind}")).at(position(text, &full, overrides));
         if expected.is_empty() {
             err = err.help("this section takes no fields");

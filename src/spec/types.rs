@@ -139,14 +139,7 @@ pub struct LinearGaussianSpec {
 
 impl Default for LinearGaussianSpec {
     fn default() -> Self {
-        LinearGaussianSpec {
-            theta_dim: 5,
-            data_dim: 10,
-            matrix: MatrixKind::Random,
-            matrix_seed: 0,
-            prior_std: 1.0,
-            noise_std: 1.0,
-        }
+        LinearGaussianSpec { theta_dim: 5, data_dim: 10, matrix: MatrixKind::Random, matrix_seed: 0, prior_std: 1.0, noise_std: 1.0 }
     }
 }
 
@@ -252,7 +245,9 @@ impl<'de> Deserialize<'de> for Prior {
                 let r: Range = tagged::variant(v)?;
                 Ok(Prior::Uniform { min: r.min, max: r.max })
             }
-            _ => number::f64(v).map(Prior::Fixed).map_err(|_| D::Error::custom("expected a number (fixed value) or `{ min, max }` (uniform prior)")),
+            _ => number::f64(v)
+                .map(Prior::Fixed)
+                .map_err(|_| D::Error::custom("expected a number (fixed value) or `{ min, max }` (uniform prior)")),
         }
     }
 }

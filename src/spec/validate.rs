@@ -59,10 +59,18 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
     at_least("dataset.n_val", d.n_val, 1)?;
     at_least("dataset.n_test", d.n_test, 1)?;
     if d.simulator != SimulatorKind::LinearGaussian && d.linear_gaussian.is_some() {
-        return Err(bad("dataset.linear_gaussian", format!("is set but `dataset.simulator` is {}", d.simulator.as_str()), Some("remove the section or change the simulator")));
+        return Err(bad(
+            "dataset.linear_gaussian",
+            format!("is set but `dataset.simulator` is {}", d.simulator.as_str()),
+            Some("remove the section or change the simulator"),
+        ));
     }
     if d.simulator != SimulatorKind::GwBbh && d.gw_bbh.is_some() {
-        return Err(bad("dataset.gw_bbh", format!("is set but `dataset.simulator` is {}", d.simulator.as_str()), Some("remove the section or change the simulator")));
+        return Err(bad(
+            "dataset.gw_bbh",
+            format!("is set but `dataset.simulator` is {}", d.simulator.as_str()),
+            Some("remove the section or change the simulator"),
+        ));
     }
     match d.simulator {
         SimulatorKind::GwBbh => validate_gw(&d.gw_bbh.clone().unwrap_or_default())?,
@@ -171,7 +179,11 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
     }
     if let Some(r) = &t.kl_ramp {
         if loss_for(&spec.model) != LossKind::Elbo {
-            return Err(bad("training.kl_ramp", format!("only applies to loss `elbo`, but model `{}` trains with `{}`", spec.model.kind(), loss_for(&spec.model).as_str()), Some("remove training.kl_ramp")));
+            return Err(bad(
+                "training.kl_ramp",
+                format!("only applies to loss `elbo`, but model `{}` trains with `{}`", spec.model.kind(), loss_for(&spec.model).as_str()),
+                Some("remove training.kl_ramp"),
+            ));
         }
         if r.from_epoch >= r.to_epoch {
             return Err(bad("training.kl_ramp", format!("from_epoch ({}) must be before to_epoch ({})", r.from_epoch, r.to_epoch), None));
@@ -182,7 +194,11 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
     }
     at_least("eval.kl_samples", spec.eval.kl_samples, 1)?;
     if spec.eval.metrics.contains(&Metric::LatentPlot) && !matches!(spec.model, ModelSpec::Cvae(_)) {
-        return Err(bad("eval.metrics", format!("`latent_plot` needs a latent-variable model (cvae), not `{}`", spec.model.kind()), Some("remove latent_plot from eval.metrics")));
+        return Err(bad(
+            "eval.metrics",
+            format!("`latent_plot` needs a latent-variable model (cvae), not `{}`", spec.model.kind()),
+            Some("remove latent_plot from eval.metrics"),
+        ));
     }
     Ok(())
 }
@@ -213,7 +229,11 @@ fn validate_gw(g: &GwBbhSpec) -> Result<(), Violation> {
     positive(&format!("{K}.f_min"), g.f_min)?;
     positive(&format!("{K}.f_ref"), g.f_ref)?;
     if g.f_min >= g.sampling_frequency / 2.0 {
-        return Err(bad(&format!("{K}.f_min"), format!("{} Hz is not below the Nyquist frequency {} Hz", g.f_min, g.sampling_frequency / 2.0), None));
+        return Err(bad(
+            &format!("{K}.f_min"),
+            format!("{} Hz is not below the Nyquist frequency {} Hz", g.f_min, g.sampling_frequency / 2.0),
+            None,
+        ));
     }
     if !g.reference_time.is_finite() || g.reference_time < 0.0 {
         return Err(bad(&format!("{K}.reference_time"), format!("must be a GPS time, got {}", g.reference_time), None));

@@ -173,10 +173,8 @@ pub fn verify(dir: &Path) -> Result<Vec<String>, StoreError> {
     }
     let listed = fs::read_to_string(dir.join(SUMS)).map_err(|e| io_err(&dir.join(SUMS), e))?;
     let actual = checksums(dir)?;
-    let mut expected: Vec<(String, String)> = listed
-        .lines()
-        .filter_map(|l| l.split_once("  ").map(|(h, n)| (n.to_string(), h.to_string())))
-        .collect();
+    let mut expected: Vec<(String, String)> =
+        listed.lines().filter_map(|l| l.split_once("  ").map(|(h, n)| (n.to_string(), h.to_string()))).collect();
     expected.sort();
     for (name, h) in &expected {
         match actual.iter().find(|(n, _)| n == name) {

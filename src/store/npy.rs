@@ -90,7 +90,10 @@ fn parse_header(r: &mut impl Read) -> io::Result<(usize, usize, usize)> {
     r.read_exact(&mut dict)?;
     let dict = String::from_utf8_lossy(&dict);
     if !(dict.contains("'descr': '<f4'") || dict.contains("'descr': '<f8'")) || !dict.contains("'fortran_order': False") {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("expected a C-ordered float32 or float64 array, header is {}", dict.trim())));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("expected a C-ordered float32 or float64 array, header is {}", dict.trim()),
+        ));
     }
     let shape = dict
         .split("'shape': (")
@@ -116,7 +119,11 @@ compile_error!("ndelab maps little-endian .npy files into memory and needs a lit
 enum Storage {
     Owned(Vec<f32>),
     /// A read-only memory map of the file; values start at `offset` (a multiple of 64).
-    Mapped { map: memmap2::Mmap, offset: usize, len: usize },
+    Mapped {
+        map: memmap2::Mmap,
+        offset: usize,
+        len: usize,
+    },
 }
 
 /// A row-major f32 matrix, in memory or mapped from an `.npy` file (so that a 1 GB training set

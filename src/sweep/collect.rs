@@ -80,7 +80,8 @@ pub fn collect(plan: &Plan, outcomes: Option<&[TrialOutcome]>) -> Result<(usize,
     let err = |e: PolarsError| Error::Usage(format!("collecting sweep `{}`: {e}", plan.name));
     let mut cols = vec![Column::new("trial".into(), plan.trials.iter().map(|t| t.trial.index as u32).collect::<Vec<_>>())];
     for key in &plan.swept {
-        let values: Vec<String> = plan.trials.iter().map(|t| t.trial.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default()).collect();
+        let values: Vec<String> =
+            plan.trials.iter().map(|t| t.trial.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default()).collect();
         cols.push(typed_column(key, &values));
     }
     cols.push(Column::new("status".into(), rows.iter().map(|r| r.status.as_str()).collect::<Vec<_>>()));
@@ -92,7 +93,12 @@ pub fn collect(plan: &Plan, outcomes: Option<&[TrialOutcome]>) -> Result<(usize,
         }
         let values: Vec<AnyValue> = summaries
             .iter()
-            .map(|s| s.as_ref().and_then(|df| df.column(name).ok().and_then(|c| c.get(0).ok())).map(|v| v.into_static()).unwrap_or(AnyValue::Null))
+            .map(|s| {
+                s.as_ref()
+                    .and_then(|df| df.column(name).ok().and_then(|c| c.get(0).ok()))
+                    .map(|v| v.into_static())
+                    .unwrap_or(AnyValue::Null)
+            })
             .collect();
         let series = Series::from_any_values(name.into(), &values, false).map_err(err)?;
         cols.push(series.into());
@@ -101,7 +107,8 @@ pub fn collect(plan: &Plan, outcomes: Option<&[TrialOutcome]>) -> Result<(usize,
     let tmp = plan.dir.join(format!("summary.parquet.tmp-{}", std::process::id()));
     let file = std::fs::File::create(&tmp).map_err(|e| Error::Store(crate::store::StoreError::Io { path: tmp.clone(), source: e }))?;
     ParquetWriter::new(file).finish(&mut df).map_err(err)?;
-    std::fs::rename(&tmp, plan.dir.join("summary.parquet")).map_err(|e| Error::Store(crate::store::StoreError::Io { path: plan.dir.clone(), source: e }))?;
+    std::fs::rename(&tmp, plan.dir.join("summary.parquet"))
+        .map_err(|e| Error::Store(crate::store::StoreError::Io { path: plan.dir.clone(), source: e }))?;
     let mut lines = String::new();
     for (t, r) in plan.trials.iter().zip(&rows) {
         let line = serde_json::json!({

@@ -122,7 +122,10 @@ impl SweepDefinition {
                 Some((k, v)) if crate::spec::Override::is_comma_list(v) => {
                     let values = split_top_level(v)
                         .iter()
-                        .map(|s| serde_norway::from_str::<Value>(s).map_err(|e| SpecError::new(&file, format!("override `{o}`: `{s}` is not YAML: {e}"))))
+                        .map(|s| {
+                            serde_norway::from_str::<Value>(s)
+                                .map_err(|e| SpecError::new(&file, format!("override `{o}`: `{s}` is not YAML: {e}")))
+                        })
                         .collect::<Result<Vec<_>, _>>()?;
                     def.grid.insert(k.trim_start_matches('+').to_string(), values);
                 }
@@ -156,7 +159,10 @@ impl SweepDefinition {
                     Distribution::Choice(v) => !v.is_empty(),
                 };
                 if !ok {
-                    return Err(SpecError::new(file, format!("`random.params.{k}`: needs low < high (and low > 0 for log_uniform), or a non-empty choice")));
+                    return Err(SpecError::new(
+                        file,
+                        format!("`random.params.{k}`: needs low < high (and low > 0 for log_uniform), or a non-empty choice"),
+                    ));
                 }
             }
         }

@@ -34,11 +34,16 @@ pub fn flow(v: &Value) -> String {
 fn cartesian(axes: &[(String, Vec<String>)]) -> Vec<Vec<(String, String)>> {
     let mut out: Vec<Vec<(String, String)>> = vec![Vec::new()];
     for (k, values) in axes {
-        out = out.into_iter().flat_map(|prefix| values.iter().map(move |v| {
-            let mut p = prefix.clone();
-            p.push((k.clone(), v.clone()));
-            p
-        })).collect();
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                values.iter().map(move |v| {
+                    let mut p = prefix.clone();
+                    p.push((k.clone(), v.clone()));
+                    p
+                })
+            })
+            .collect();
     }
     out
 }
@@ -48,8 +53,7 @@ pub fn expand(def: &SweepDefinition) -> Vec<Trial> {
     let grid: Vec<(String, Vec<String>)> = def.grid.iter().map(|(k, v)| (k.clone(), v.iter().map(flow).collect())).collect();
     let mut combos = cartesian(&grid);
     if let Some(n) = def.zip.values().next().map(Vec::len) {
-        let zipped: Vec<Vec<(String, String)>> =
-            (0..n).map(|i| def.zip.iter().map(|(k, v)| (k.clone(), flow(&v[i]))).collect()).collect();
+        let zipped: Vec<Vec<(String, String)>> = (0..n).map(|i| def.zip.iter().map(|(k, v)| (k.clone(), flow(&v[i]))).collect()).collect();
         combos = combos.into_iter().flat_map(|c| zipped.iter().map(move |z| [c.clone(), z.clone()].concat())).collect();
     }
     if let Some(r) = &def.random {
@@ -74,7 +78,10 @@ pub fn expand(def: &SweepDefinition) -> Vec<Trial> {
         combos = combos.into_iter().flat_map(|c| draws.iter().map(move |d| [c.clone(), d.clone()].concat())).collect();
     }
     if !def.seeds.is_empty() {
-        combos = combos.into_iter().flat_map(|c| def.seeds.iter().map(move |s| [c.clone(), vec![("seed".to_string(), s.to_string())]].concat())).collect();
+        combos = combos
+            .into_iter()
+            .flat_map(|c| def.seeds.iter().map(move |s| [c.clone(), vec![("seed".to_string(), s.to_string())]].concat()))
+            .collect();
     }
     combos
         .into_iter()
@@ -122,10 +129,18 @@ mod tests {
         assert_eq!(t.len(), 3 * 2 * 2 * 2);
         assert_eq!(
             t[0].overrides,
-            ["dataset.n_train=100", "model.hidden=[64,64]", "model.latent_dim=2", "training.batch_size=512", "training.optimizer.lr=0.001", "seed=1"]
+            [
+                "dataset.n_train=100",
+                "model.hidden=[64,64]",
+                "model.latent_dim=2",
+                "training.batch_size=512",
+                "training.optimizer.lr=0.001",
+                "seed=1"
+            ]
         );
         // Zipped keys move together.
-        assert!(t.iter().all(|x| x.overrides.contains(&"training.batch_size=512".to_string()) == x.overrides.contains(&"training.optimizer.lr=0.001".to_string())));
+        assert!(t.iter().all(|x| x.overrides.contains(&"training.batch_size=512".to_string())
+            == x.overrides.contains(&"training.optimizer.lr=0.001".to_string())));
         assert_eq!(t.last().unwrap().index, 23);
     }
 

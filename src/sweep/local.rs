@@ -30,7 +30,12 @@ impl LocalOptions {
 }
 
 fn last_error(log: &str) -> String {
-    log.lines().rev().find(|l| l.starts_with("error:")).or_else(|| log.lines().rev().find(|l| !l.trim().is_empty())).unwrap_or("").to_string()
+    log.lines()
+        .rev()
+        .find(|l| l.starts_with("error:"))
+        .or_else(|| log.lines().rev().find(|l| !l.trim().is_empty()))
+        .unwrap_or("")
+        .to_string()
 }
 
 /// Runs every unfinished trial of `plan`, then collects; a failing trial is recorded and the
@@ -86,7 +91,11 @@ pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<Vec<TrialOutcome>, 
                     Ok(s) => {
                         let text = std::fs::read_to_string(&log_path).unwrap_or_default();
                         let err = last_error(&text);
-                        TrialOutcome { status: TrialStatus::Failed, wall_s, error: Some(if err.is_empty() { format!("exit status {s}") } else { err }) }
+                        TrialOutcome {
+                            status: TrialStatus::Failed,
+                            wall_s,
+                            error: Some(if err.is_empty() { format!("exit status {s}") } else { err }),
+                        }
                     }
                     Err(e) => TrialOutcome { status: TrialStatus::Failed, wall_s, error: Some(format!("cannot start ndelab: {e}")) },
                 };

@@ -16,7 +16,7 @@ mod local;
 pub mod slurm;
 
 pub use collect::{collect, TrialOutcome, TrialStatus};
-pub use definition::{SweepDefinition, SlurmDefaults};
+pub use definition::{SlurmDefaults, SweepDefinition};
 pub use expand::{expand, Trial};
 pub use local::{run_local, LocalOptions};
 
@@ -81,8 +81,9 @@ pub fn plan(def: &SweepDefinition, layout: &Layout) -> Result<Plan, Error> {
         planned.push(PlannedTrial { trial: t, run_key: key.short().to_string(), run_dir });
     }
     let swept: Vec<String> = planned.first().map(|t| t.trial.params.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
-    let recipe = KeyRecipe::new("sweep", SWEEP_VERSION, &(&def.name, planned.iter().map(|t| (&t.trial.params, &t.run_key)).collect::<Vec<_>>()))
-        .map_err(|e| Error::Usage(format!("cannot key the sweep: {e}")))?;
+    let recipe =
+        KeyRecipe::new("sweep", SWEEP_VERSION, &(&def.name, planned.iter().map(|t| (&t.trial.params, &t.run_key)).collect::<Vec<_>>()))
+            .map_err(|e| Error::Usage(format!("cannot key the sweep: {e}")))?;
     let key = recipe.key();
     let dir = absolute(&layout.root().join("sweeps").join(&def.name).join(key.short()));
     Ok(Plan {

@@ -98,12 +98,9 @@ pub struct Jobs {
 }
 
 fn sbatch(args: &[&str], script: &Path) -> Result<String, Error> {
-    let out = Command::new("sbatch")
-        .arg("--parsable")
-        .args(args)
-        .arg(script)
-        .output()
-        .map_err(|e| Error::Usage(format!("cannot run sbatch: {e}; is Slurm installed and on PATH? (scripts/slurm-local.sh sets one up)")))?;
+    let out = Command::new("sbatch").arg("--parsable").args(args).arg(script).output().map_err(|e| {
+        Error::Usage(format!("cannot run sbatch: {e}; is Slurm installed and on PATH? (scripts/slurm-local.sh sets one up)"))
+    })?;
     if !out.status.success() {
         return Err(Error::Failed(format!("sbatch {}: {}", script.display(), String::from_utf8_lossy(&out.stderr).trim())));
     }

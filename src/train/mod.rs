@@ -153,7 +153,13 @@ pub fn train(
         let val_loss = mean_loss(net, &dev, Batches::new(&ds.val, 4096, None, theta_z, data_z, None), seed);
         if !val_loss.is_finite() {
             bar.abandon();
-            return Err(TrainError::NonFinite { what: "validation", value: val_loss as f32, epoch, step: steps_per_epoch, lr: adam_cfg.lr });
+            return Err(TrainError::NonFinite {
+                what: "validation",
+                value: val_loss as f32,
+                epoch,
+                step: steps_per_epoch,
+                lr: adam_cfg.lr,
+            });
         }
         let seconds = start.elapsed().as_secs_f64();
         let improved = val_loss < best.0;

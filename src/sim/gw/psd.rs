@@ -21,7 +21,8 @@ impl Psd {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let cols: Vec<f64> = line.split_whitespace().map(|c| c.parse::<f64>()).collect::<Result<_, _>>().map_err(|e| format!("line {}: {e}", i + 1))?;
+            let cols: Vec<f64> =
+                line.split_whitespace().map(|c| c.parse::<f64>()).collect::<Result<_, _>>().map_err(|e| format!("line {}: {e}", i + 1))?;
             if cols.len() != 2 {
                 return Err(format!("line {}: expected two columns (f, PSD), found {}", i + 1, cols.len()));
             }
