@@ -78,7 +78,13 @@ impl Made {
 
     /// (μ, α) for inputs x and context c.
     fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>, c: T2<Tp>) -> (T2<Tp>, T2<Tp>) {
-        let mut h = (self.input.forward(p, x) + self.context.forward(p, c)).relu();
+        let term = self.context.forward(p, c);
+        self.forward_with_context_term(p, x, term)
+    }
+
+    /// (μ, α) given the context's contribution to the first layer (computed once when sampling).
+    fn forward_with_context_term<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>, term: T2<Tp>) -> (T2<Tp>, T2<Tp>) {
+        let mut h = (self.input.forward(p, x) + term).relu();
         for l in &self.hidden {
             h = l.forward(p, h).relu();
         }
@@ -185,17 +191,19 @@ impl DensityEstimator for MafNet {
         let d = self.d;
         let p = &self.params;
         let y: T2 = self.dev.tensor_from_vec(data.to_vec(), (1, self.data_dim));
-        let c1 = self.embed.forward(p, y).as_vec();
-        let width = c1.len();
-        let c: T2 = self.dev.tensor_from_vec(c1.iter().copied().cycle().take(n * width).collect(), (n, width));
+        let c: T2 = self.embed.forward(p, y);
         // u ~ N(0, I), then invert the blocks from last to first, one parameter at a time.
         let mut x: Vec<f32> = (0..n * d).map(|_| rng.sample::<f32, _>(StandardNormal)).collect();
         for (b, block) in self.blocks.iter().enumerate().rev() {
             let u = x.clone();
             let mut cur = vec![0.0f32; n * d];
+            // The one observation's context term, computed once and shared by all n rows.
+            let term = block.context.forward(p, c.clone());
+            let width = term.shape().1;
+            let term = term.reshape_like(&(width,)).broadcast_like::<_, Axis<0>>(&(n, width));
             for i in 0..d {
                 let xt: T2 = self.dev.tensor_from_vec(cur.clone(), (n, d));
-                let (mean, alpha) = block.forward(p, xt, c.clone());
+                let (mean, alpha) = block.forward_with_context_term(p, xt, term.clone());
                 let (mean, alpha) = (mean.as_vec(), alpha.as_vec());
                 for r in 0..n {
                     cur[r * d + i] = u[r * d + i] * alpha[r * d + i].exp() + mean[r * d + i];
