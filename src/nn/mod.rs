@@ -141,14 +141,19 @@ mod tests {
         total * h * h
     }
 
-    #[test]
-    fn every_estimator_integrates_to_one() {
-        for model in [
+    /// A small network of every density estimator.
+    pub(super) fn small_models() -> Vec<ModelSpec> {
+        vec![
             ModelSpec::Gaussian(GaussianSpec { hidden: vec![16] }),
             ModelSpec::Mdn(MdnSpec { hidden: vec![16], components: 3 }),
             ModelSpec::Cvae(CvaeSpec { latent_dim: 2, hidden: vec![16], is_samples: 128 }),
             ModelSpec::Maf(MafSpec { blocks: 3, hidden: vec![16], embedding: vec![16] }),
-        ] {
+        ]
+    }
+
+    #[test]
+    fn every_estimator_integrates_to_one() {
+        for model in small_models() {
             let z = integral(&model);
             eprintln!("{}: ∫q = {z:.5}", model.kind());
             assert!((z - 1.0).abs() < 0.01, "{}: ∫q = {z}", model.kind());
@@ -159,18 +164,12 @@ mod tests {
 #[cfg(test)]
 mod sampling_tests {
     use super::*;
-    use crate::spec::{CvaeSpec, GaussianSpec, MafSpec, MdnSpec, ModelSpec};
 
     /// Samples follow the density: the probability of a box from 20 000 draws matches the
     /// integral of q over it.
     #[test]
     fn samples_follow_the_density() {
-        for model in [
-            ModelSpec::Gaussian(GaussianSpec { hidden: vec![16] }),
-            ModelSpec::Mdn(MdnSpec { hidden: vec![16], components: 3 }),
-            ModelSpec::Cvae(CvaeSpec { latent_dim: 2, hidden: vec![16], is_samples: 128 }),
-            ModelSpec::Maf(MafSpec { blocks: 3, hidden: vec![16], embedding: vec![16] }),
-        ] {
+        for model in super::tests::small_models() {
             let net = build(&model, 2, 3, 11);
             let y = [0.5f32, 0.1, -0.7];
             let mut rng = crate::sim::StreamFamily::new(5, "t").rng(0);
