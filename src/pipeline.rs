@@ -113,7 +113,7 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
     prov.wall_seconds.push(("dataset".into(), t0.elapsed().as_secs_f64()));
 
     let t1 = Instant::now();
-    let noise = ds.train.fresh_noise.then_some(FreshNoise { sim: sim.as_ref(), seed: spec.seed });
+    let noise = ds.train.fresh_noise.then_some(FreshNoise::new(sim.as_ref(), spec.seed));
     let theta_z = ZScore::fit(ds.train.theta.values(), ds.train.theta.cols);
     let data_z = ZScore::fit_data(&ds.train, noise, 50_000);
     let mut net = nn::build(&spec.model, ds.train.theta.cols, ds.train.data.cols, spec.seed);

@@ -10,17 +10,21 @@ use rayon::prelude::*;
 /// Where fresh training noise comes from.
 #[derive(Clone, Copy)]
 pub struct FreshNoise<'a> {
-    /// The simulator whose noise model is used.
-    pub sim: &'a dyn Simulator,
-    /// The training seed.
-    pub seed: u64,
+    sim: &'a dyn Simulator,
+    /// Derived once: building a stream family hashes, and this runs for every row of every batch.
+    streams: StreamFamily,
 }
 
-impl FreshNoise<'_> {
-    /// Adds the noise of (epoch, sample) to a noise-free row.
+impl<'a> FreshNoise<'a> {
+    /// Noise from `sim`'s noise model, drawn from streams of the training `seed`.
+    pub fn new(sim: &'a dyn Simulator, seed: u64) -> FreshNoise<'a> {
+        FreshNoise { sim, streams: StreamFamily::new(seed, "train-noise") }
+    }
+
+    /// Adds the noise of (epoch, sample) to a noise-free row; epochs count from 1, and epoch 0
+    /// is the draw used to fit the z-scoring.
     pub fn add(&self, epoch: u64, sample: usize, n: usize, row: &mut [f64]) {
-        let streams = StreamFamily::new(self.seed, "train-noise");
-        let mut rng = streams.rng(epoch * n as u64 + sample as u64);
+        let mut rng = self.streams.rng(epoch * n as u64 + sample as u64);
         let mut noise = vec![0.0; row.len()];
         self.sim.sample_noise(&mut rng, &mut noise);
         row.iter_mut().zip(noise).for_each(|(r, e)| *r += e);
@@ -71,11 +75,6 @@ impl<'a> Batches<'a> {
         }
         assert!(!split.fresh_noise || noise.is_some(), "a split with fresh noise needs a noise source");
         Batches { split, order, batch_size, pos: 0, epoch: shuffle.map_or(0, |s| s.1), theta_z, data_z, noise }
-    }
-
-    /// Number of batches in the epoch.
-    pub fn count(&self) -> usize {
-        self.order.len().div_ceil(self.batch_size)
     }
 }
 

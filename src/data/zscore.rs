@@ -54,7 +54,7 @@ impl ZScore {
                 let mut values = Vec::with_capacity(rows * cols);
                 for i in 0..rows {
                     let mut row: Vec<f64> = split.data_row(i).iter().map(|&v| v as f64).collect();
-                    noise.add(u64::MAX / (split.len() as u64 + 1), i, split.len(), &mut row);
+                    noise.add(0, i, split.len(), &mut row);
                     values.extend(row.iter().map(|&v| v as f32));
                 }
                 ZScore::fit(&values, cols)

@@ -11,19 +11,13 @@
 use super::dense::{Mlp, PairMlp};
 use super::heads::DiagGaussianHead;
 use super::params::ParamSet;
-use super::{DensityEstimator, Dev, LossContext, T0, T2};
+use super::{fork, DensityEstimator, Dev, LossContext, T0, T2};
 use crate::math::LN_2PI;
 use crate::sim::{SampleRng, StreamFamily};
 use crate::spec::CvaeSpec;
 use dfdx::prelude::*;
 use rand::Rng;
 use rand_distr::StandardNormal;
-
-/// A tensor and a second handle to it on a fresh tape, for using a value twice.
-fn fork<S: Shape, Tp: Tape<f32, Dev>>(t: Tensor<S, f32, Dev, Tp>) -> (Tensor<S, f32, Dev, Tp>, Tensor<S, f32, Dev, Tp>) {
-    let (t, tape) = t.split_tape();
-    (t.clone().put_tape(tape), t.retaped::<Tp>())
-}
 
 /// The three networks.
 pub struct CvaeNet {
@@ -178,9 +172,5 @@ impl DensityEstimator for CvaeNet {
 
     fn latent(&self, data: &[f32], rows: usize) -> Option<(usize, Vec<f64>)> {
         Some((self.latent, self.encode1(self.tensor(data.to_vec(), rows, self.data_dim)).0))
-    }
-
-    fn uses_kl_weight(&self) -> bool {
-        true
     }
 }

@@ -78,7 +78,7 @@ mod tests {
         }
         let t: T2 = dev.tensor_from_vec(theta, (rows, 3));
         let y: T2 = dev.tensor_from_vec(data, (rows, 4));
-        let mut ctx = LossContext::new(0, 1.0);
+        let mut ctx = LossContext::seeded(0, 0, 1.0);
         let loss = net.loss(t, y.leaky_traced(), &mut ctx);
         let mean_nll = -exact.iter().sum::<f64>() / rows as f64;
         assert!((loss.array() as f64 - mean_nll).abs() < 1e-4);

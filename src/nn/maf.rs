@@ -12,7 +12,7 @@
 
 use super::dense::{Dense, Mlp};
 use super::params::ParamSet;
-use super::{DensityEstimator, Dev, LossContext, T0, T1, T2};
+use super::{fork, DensityEstimator, Dev, LossContext, T0, T1, T2};
 use crate::math::LN_2PI;
 use crate::sim::SampleRng;
 use crate::spec::MafSpec;
@@ -106,11 +106,6 @@ pub struct MafNet {
     /// Reverses the parameter order between blocks (d × d).
     reverse: T2,
     params: ParamSet,
-}
-
-fn fork<S: Shape, Tp: Tape<f32, Dev>>(t: Tensor<S, f32, Dev, Tp>) -> (Tensor<S, f32, Dev, Tp>, Tensor<S, f32, Dev, Tp>) {
-    let (t, tape) = t.split_tape();
-    (t.clone().put_tape(tape), t.retaped::<Tp>())
 }
 
 impl MafNet {

@@ -55,6 +55,13 @@ pub type T0<Tp = NoneTape> = Tensor<(), f32, Dev, Tp>;
 /// A runtime-sized vector (one value per row).
 pub type T1<Tp = NoneTape> = Tensor<(usize,), f32, Dev, Tp>;
 
+/// A tensor and a second handle to it on a fresh tape, for using one value twice: the tapes
+/// merge again wherever the two uses meet.
+pub(crate) fn fork<S: Shape, Tp: Tape<f32, Dev>>(t: Tensor<S, f32, Dev, Tp>) -> (Tensor<S, f32, Dev, Tp>, Tensor<S, f32, Dev, Tp>) {
+    let (t, tape) = t.split_tape();
+    (t.clone().put_tape(tape), t.retaped::<Tp>())
+}
+
 /// What a training step passes to a loss besides the batch.
 pub struct LossContext {
     /// Randomness of the loss itself (reparameterised latents), seeded per step.
@@ -64,11 +71,6 @@ pub struct LossContext {
 }
 
 impl LossContext {
-    /// The context of step `step` (its own random stream) with KL weight `kl_weight`.
-    pub fn new(step: u64, kl_weight: f32) -> LossContext {
-        LossContext { rng: crate::sim::StreamFamily::new(0, "loss").rng(step), kl_weight }
-    }
-
     /// The context of step `step` of a run with master seed `seed`.
     pub fn seeded(seed: u64, step: u64, kl_weight: f32) -> LossContext {
         LossContext { rng: crate::sim::StreamFamily::new(seed, "loss").rng(step), kl_weight }
@@ -99,10 +101,6 @@ pub trait DensityEstimator: Send {
     /// (latent dimension, latent means of `rows` z-scored y) for latent-variable models.
     fn latent(&self, _data: &[f32], _rows: usize) -> Option<(usize, Vec<f64>)> {
         None
-    }
-    /// Whether the loss has a KL term weighted by [`LossContext::kl_weight`].
-    fn uses_kl_weight(&self) -> bool {
-        false
     }
     /// Whether the estimator is a density (false for point-estimate regression, whose
     /// `log_prob_z` is NaN and whose samples are its point estimate).

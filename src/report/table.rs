@@ -195,10 +195,6 @@ fn sig4(x: f64) -> String {
     format!("{x:.decimals$}")
 }
 
-fn sort_key(cells: &[Cell]) -> Vec<Cell> {
-    cells.to_vec()
-}
-
 /// One formatted value cell.
 struct Value {
     mean: String,
@@ -233,8 +229,8 @@ pub fn render(records: &[Record], spec: &TableSpec) -> Result<String, ReportErro
             col_keys.push(ck);
         }
     }
-    row_keys.sort_by(|a, b| sort_key(a).partial_cmp(&sort_key(b)).unwrap_or(std::cmp::Ordering::Equal));
-    col_keys.sort_by(|a, b| sort_key(a).partial_cmp(&sort_key(b)).unwrap_or(std::cmp::Ordering::Equal));
+    row_keys.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    col_keys.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     // values[row][col][metric]
     let mut values: Vec<Vec<Vec<Value>>> = Vec::new();
     let mut counts = Vec::new();

@@ -45,11 +45,6 @@ impl LinearGaussian {
         LinearGaussian { params, a, prior_std: spec.prior_std, noise_std: spec.noise_std, post_cov, post_chol, gain }
     }
 
-    /// The matrix A.
-    pub fn matrix(&self) -> &Mat {
-        &self.a
-    }
-
     /// The posterior covariance (the same for every y).
     pub fn posterior_cov(&self) -> &Mat {
         &self.post_cov

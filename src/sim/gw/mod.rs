@@ -120,11 +120,6 @@ impl GwBbh {
             })
             .collect())
     }
-
-    /// Samples per detector segment.
-    pub fn segment_len(&self) -> usize {
-        self.n
-    }
 }
 
 impl Simulator for GwBbh {
