@@ -116,7 +116,8 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
     let noise = ds.train.fresh_noise.then_some(FreshNoise::new(sim.as_ref(), spec.seed));
     let theta_z = ZScore::fit(ds.train.theta.values(), ds.train.theta.cols);
     let data_z = ZScore::fit_data(&ds.train, noise, 50_000);
-    let mut net = nn::build(&spec.model, ds.train.theta.cols, ds.train.data.cols, spec.seed);
+    let channels = sim.data_channels();
+    let mut net = nn::build(&spec.model, ds.train.theta.cols, ds.train.data.cols, channels, spec.seed).map_err(Error::Usage)?;
     let n_params = net.params().count();
     eprintln!("model: {} with {} parameters; training on {} threads", spec.model.kind(), n_params, rayon::current_num_threads());
     let outcome = train::train(net.as_mut(), &ds, &theta_z, &data_z, &spec.training, spec.seed, noise)?;
@@ -127,6 +128,7 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
         model: spec.model.clone(),
         parameters: ds.manifest.parameters.clone(),
         data_dim: ds.manifest.data_dim,
+        data_channels: channels,
         theta_zscore: theta_z,
         data_zscore: data_z,
         bounds: Vec::new(),

@@ -50,8 +50,7 @@ fn diag_log_prob(x: &[f64], mean: &[f64], log_std: &[f64]) -> f64 {
 
 impl CvaeNet {
     /// A new network, initialised from `rng`.
-    pub fn new(dev: &Dev, rng: &mut impl Rng, spec: &CvaeSpec, theta_dim: usize, data_dim: usize) -> CvaeNet {
-        let mut params = ParamSet::default();
+    pub fn new(dev: &Dev, rng: &mut impl Rng, mut params: ParamSet, spec: &CvaeSpec, theta_dim: usize, data_dim: usize) -> CvaeNet {
         let l = spec.latent_dim;
         let e1 = Mlp::new(dev, rng, &mut params, "e1", data_dim, &spec.hidden);
         let e1_head = DiagGaussianHead::new(dev, rng, &mut params, "e1.head", e1.n_out(), l);

@@ -30,6 +30,11 @@ impl Dense {
         self.n_out
     }
 
+    /// Index of the weight in its [`ParamSet`] (the bias follows it).
+    pub fn weight_index(&self) -> usize {
+        self.w
+    }
+
     /// y = x (W ⊙ M) + b with a constant mask M (n_in × n_out), for MADE.
     pub fn forward_masked<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>, mask: &T2) -> T2<Tp> {
         let rows = x.shape().0;

@@ -22,8 +22,7 @@ pub struct GaussianNet {
 
 impl GaussianNet {
     /// A new network for `theta_dim` parameters and `data_dim` data values, initialised from `rng`.
-    pub fn new(dev: &Dev, rng: &mut impl Rng, spec: &GaussianSpec, theta_dim: usize, data_dim: usize) -> GaussianNet {
-        let mut params = ParamSet::default();
+    pub fn new(dev: &Dev, rng: &mut impl Rng, mut params: ParamSet, spec: &GaussianSpec, theta_dim: usize, data_dim: usize) -> GaussianNet {
         let trunk = Mlp::new(dev, rng, &mut params, "trunk", data_dim, &spec.hidden);
         let head = FullGaussianHead::new(dev, rng, &mut params, "head", trunk.n_out(), theta_dim);
         GaussianNet { dev: dev.clone(), d: theta_dim, data_dim, trunk, head, params }
@@ -64,7 +63,7 @@ mod tests {
     fn training_loss_is_the_mean_negative_log_density() {
         let dev = Dev::default();
         let mut rng = StreamFamily::new(1, "t").rng(0);
-        let net = GaussianNet::new(&dev, &mut rng, &GaussianSpec { hidden: vec![8] }, 3, 4);
+        let net = GaussianNet::new(&dev, &mut rng, ParamSet::default(), &GaussianSpec { hidden: vec![8], embedding: None }, 3, 4);
         let rows = 5;
         let theta: Vec<f32> = (0..rows * 3).map(|i| (i as f32 * 0.37).sin()).collect();
         let data: Vec<f32> = (0..rows * 4).map(|i| (i as f32 * 0.11).cos()).collect();

@@ -7,10 +7,10 @@
 //!
 //! log q(x|y) = log N(u; 0, I) − Σ_blocks Σᵢ αᵢ,
 //!
-//! exact and in one pass; sampling inverts the blocks one parameter at a time. The data y enter
-//! every MADE through a shared MLP embedding.
+//! exact and in one pass; sampling inverts the blocks one parameter at a time. The data y (or
+//! their embedding, `model.embedding`) enter every MADE as context.
 
-use super::dense::{Dense, Mlp};
+use super::dense::Dense;
 use super::params::ParamSet;
 use super::{fork, DensityEstimator, Dev, LossContext, T0, T1, T2};
 use crate::math::LN_2PI;
@@ -101,7 +101,6 @@ pub struct MafNet {
     dev: Dev,
     d: usize,
     data_dim: usize,
-    embed: Mlp,
     blocks: Vec<Made>,
     /// Reverses the parameter order between blocks (d × d).
     reverse: T2,
@@ -110,10 +109,8 @@ pub struct MafNet {
 
 impl MafNet {
     /// A new flow, initialised from `rng`.
-    pub fn new(dev: &Dev, rng: &mut impl Rng, spec: &MafSpec, theta_dim: usize, data_dim: usize) -> MafNet {
-        let mut params = ParamSet::default();
-        let embed = Mlp::new(dev, rng, &mut params, "embedding", data_dim, &spec.embedding);
-        let c = embed.n_out();
+    pub fn new(dev: &Dev, rng: &mut impl Rng, mut params: ParamSet, spec: &MafSpec, theta_dim: usize, data_dim: usize) -> MafNet {
+        let c = data_dim;
         let blocks =
             (0..spec.blocks).map(|b| Made::new(dev, rng, &mut params, &format!("block.{b}"), theta_dim, c, &spec.hidden)).collect();
         let mut rev = vec![0.0f32; theta_dim * theta_dim];
@@ -124,7 +121,6 @@ impl MafNet {
             dev: dev.clone(),
             d: theta_dim,
             data_dim,
-            embed,
             blocks,
             reverse: dev.tensor_from_vec(rev, (theta_dim, theta_dim)),
             params,
@@ -134,7 +130,7 @@ impl MafNet {
     /// log q per row, on the tape of `data`.
     fn log_prob_rows<Tp: Tape<f32, Dev>>(&self, theta: T2, data: T2<Tp>) -> T1<Tp> {
         let p = &self.params;
-        let (c, mut c_next) = fork(self.embed.forward(p, data));
+        let (c, mut c_next) = fork(data);
         let mut x: T2<Tp> = theta.retaped::<Tp>();
         let mut log_det: Option<T1<Tp>> = None;
         let mut first = Some(c);
@@ -186,7 +182,7 @@ impl DensityEstimator for MafNet {
         let d = self.d;
         let p = &self.params;
         let y: T2 = self.dev.tensor_from_vec(data.to_vec(), (1, self.data_dim));
-        let c: T2 = self.embed.forward(p, y);
+        let c: T2 = y;
         // u ~ N(0, I), then invert the blocks from last to first, one parameter at a time.
         let mut x: Vec<f32> = (0..n * d).map(|_| rng.sample::<f32, _>(StandardNormal)).collect();
         for (b, block) in self.blocks.iter().enumerate().rev() {

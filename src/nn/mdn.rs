@@ -30,8 +30,7 @@ pub struct MdnNet {
 
 impl MdnNet {
     /// A new network, initialised from `rng`.
-    pub fn new(dev: &Dev, rng: &mut impl Rng, spec: &MdnSpec, theta_dim: usize, data_dim: usize) -> MdnNet {
-        let mut params = ParamSet::default();
+    pub fn new(dev: &Dev, rng: &mut impl Rng, mut params: ParamSet, spec: &MdnSpec, theta_dim: usize, data_dim: usize) -> MdnNet {
         let trunk = Mlp::new(dev, rng, &mut params, "trunk", data_dim, &spec.hidden);
         let h = trunk.n_out();
         let k = spec.components;

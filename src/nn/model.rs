@@ -1,7 +1,8 @@
 //! A trained estimator with the z-scoring of its training data, saved and loaded as
 //! `model.safetensors` + `model.json` (the settings that rebuild it).
 
-use super::{CvaeNet, DensityEstimator, GaussianNet, MafNet, MdnNet, RegressionNet};
+use super::embedding::{Embedded, Embedding};
+use super::{CvaeFlowNet, CvaeNet, DensityEstimator, GaussianNet, MafNet, MdnNet, NsfNet, ParamSet, RegressionNet};
 use crate::data::ZScore;
 use crate::sim::{SampleRng, StreamFamily};
 use crate::spec::ModelSpec;
@@ -10,19 +11,34 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// Version of the network code; part of the run key.
-pub const NN_VERSION: &str = "nn/1";
+pub const NN_VERSION: &str = "nn/2";
 
-/// Builds the estimator a model section names, initialised from `seed`.
-pub fn build(spec: &ModelSpec, theta_dim: usize, data_dim: usize, seed: u64) -> Box<dyn DensityEstimator> {
+/// Builds the estimator a model section names for data of `channels` equal-length series
+/// (`data_dim` values in all), initialised from `seed`. Fails when the embedding does not fit
+/// the data (a convolution longer than the series).
+pub fn build(spec: &ModelSpec, theta_dim: usize, data_dim: usize, channels: usize, seed: u64) -> Result<Box<dyn DensityEstimator>, String> {
     let dev = super::Dev::default();
     let mut rng = StreamFamily::new(seed, "init").rng(0);
-    match spec {
-        ModelSpec::Gaussian(g) => Box::new(GaussianNet::new(&dev, &mut rng, g, theta_dim, data_dim)),
-        ModelSpec::Mdn(m) => Box::new(MdnNet::new(&dev, &mut rng, m, theta_dim, data_dim)),
-        ModelSpec::Cvae(c) => Box::new(CvaeNet::new(&dev, &mut rng, c, theta_dim, data_dim)),
-        ModelSpec::Maf(m) => Box::new(MafNet::new(&dev, &mut rng, m, theta_dim, data_dim)),
-        ModelSpec::Regression(r) => Box::new(RegressionNet::new(&dev, &mut rng, r, theta_dim, data_dim)),
-    }
+    let mut params = ParamSet::default();
+    let embed = match spec.embedding() {
+        Some(e) => Some(Embedding::new(&dev, &mut rng, &mut params, e, data_dim, channels).map_err(|e| format!("model.embedding: {e}"))?),
+        None => None,
+    };
+    let features = embed.as_ref().map_or(data_dim, Embedding::n_out);
+    let (p, r, m) = (params, &mut rng, features);
+    let inner: Box<dyn DensityEstimator> = match spec {
+        ModelSpec::Gaussian(g) => Box::new(GaussianNet::new(&dev, r, p, g, theta_dim, m)),
+        ModelSpec::Mdn(s) => Box::new(MdnNet::new(&dev, r, p, s, theta_dim, m)),
+        ModelSpec::Cvae(c) => Box::new(CvaeNet::new(&dev, r, p, c, theta_dim, m)),
+        ModelSpec::Maf(s) => Box::new(MafNet::new(&dev, r, p, s, theta_dim, m)),
+        ModelSpec::Nsf(s) => Box::new(NsfNet::new(&dev, r, p, s, theta_dim, m)),
+        ModelSpec::CvaeFlow(c) => Box::new(CvaeFlowNet::new(&dev, r, p, c, theta_dim, m)),
+        ModelSpec::Regression(s) => Box::new(RegressionNet::new(&dev, r, p, s, theta_dim, m)),
+    };
+    Ok(match embed {
+        Some(e) => Box::new(Embedded::new(&dev, e, inner, data_dim)),
+        None => inner,
+    })
 }
 
 /// What model.json holds: everything needed to rebuild the network before loading weights.
@@ -36,6 +52,9 @@ pub struct ModelCard {
     pub parameters: Vec<String>,
     /// Length of a data vector.
     pub data_dim: usize,
+    /// Number of equal-length series in a data vector (detectors), for convolutional embeddings.
+    #[serde(default = "one")]
+    pub data_channels: usize,
     /// Scaling of θ.
     pub theta_zscore: ZScore,
     /// Scaling of y.
@@ -55,6 +74,10 @@ impl ModelCard {
     pub fn set_bounds(&mut self, b: &[(f64, f64)]) {
         self.bounds = b.iter().map(|&(lo, hi)| [lo.is_finite().then_some(lo), hi.is_finite().then_some(hi)]).collect();
     }
+}
+
+fn one() -> usize {
+    1
 }
 
 /// An estimator in physical units: z-scoring applied on the way in and out.
@@ -184,7 +207,7 @@ impl TrainedModel {
         let card_text =
             meta.metadata().as_ref().and_then(|m| m.get("ndelab_model")).ok_or("model.safetensors has no ndelab_model metadata")?;
         let card: ModelCard = serde_json::from_str(card_text).map_err(|e| format!("model card: {e}"))?;
-        let mut net = build(&card.model, card.parameters.len(), card.data_dim, 0);
+        let mut net = build(&card.model, card.parameters.len(), card.data_dim, card.data_channels, 0)?;
         let mut values = Vec::new();
         for p in &net.params().params {
             let t = st.tensor(&p.name).map_err(|e| format!("model.safetensors: {}: {e:?}", p.name))?;

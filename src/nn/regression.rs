@@ -24,8 +24,7 @@ pub struct RegressionNet {
 
 impl RegressionNet {
     /// A new network, initialised from `rng`.
-    pub fn new(dev: &Dev, rng: &mut impl Rng, spec: &RegressionSpec, theta_dim: usize, data_dim: usize) -> RegressionNet {
-        let mut params = ParamSet::default();
+    pub fn new(dev: &Dev, rng: &mut impl Rng, mut params: ParamSet, spec: &RegressionSpec, theta_dim: usize, data_dim: usize) -> RegressionNet {
         let trunk = Mlp::new(dev, rng, &mut params, "trunk", data_dim, &spec.hidden);
         let head = Dense::new(dev, rng, &mut params, "head", trunk.n_out(), theta_dim);
         RegressionNet { dev: dev.clone(), d: theta_dim, data_dim, trunk, head, params }

@@ -57,6 +57,11 @@ pub trait Simulator: Send + Sync {
     fn parameters(&self) -> &[Parameter];
     /// Length of one data vector y.
     fn data_dim(&self) -> usize;
+    /// Number of equal-length series y is made of, one after the other (detectors); 1 for a
+    /// plain vector. Convolutional embeddings read each series as a channel.
+    fn data_channels(&self) -> usize {
+        1
+    }
     /// Draws θ from the prior into `theta`.
     fn sample_prior(&self, rng: &mut SampleRng, theta: &mut [f64]);
     /// The noise-free data (signal) for `theta`; fails where the model cannot be evaluated.

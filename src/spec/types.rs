@@ -332,18 +332,24 @@ pub enum ModelSpec {
     Cvae(CvaeSpec),
     /// A conditional masked autoregressive flow (Papamakarios et al. 2017; Green et al. 2020).
     Maf(MafSpec),
+    /// A conditional neural spline flow with rational-quadratic couplings (Durkan et al. 2019).
+    Nsf(NsfSpec),
+    /// The CVAE with a flow prior r(z|y) and a flow decoder r(x|z,y) ("CVAE+", Green et al. 2020).
+    CvaeFlow(CvaeFlowSpec),
     /// A point estimate trained with the mean squared error: no posterior.
     Regression(RegressionSpec),
 }
 
 impl<'de> Deserialize<'de> for ModelSpec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (kind, rest) = tagged::split_kind(d, &["regression", "gaussian", "mdn", "cvae", "maf"])?;
+        let (kind, rest) = tagged::split_kind(d, &["regression", "gaussian", "mdn", "cvae", "maf", "nsf", "cvae_flow"])?;
         match kind.as_str() {
             "regression" => Ok(ModelSpec::Regression(tagged::variant(rest)?)),
             "maf" => Ok(ModelSpec::Maf(tagged::variant(rest)?)),
             "mdn" => Ok(ModelSpec::Mdn(tagged::variant(rest)?)),
             "cvae" => Ok(ModelSpec::Cvae(tagged::variant(rest)?)),
+            "nsf" => Ok(ModelSpec::Nsf(tagged::variant(rest)?)),
+            "cvae_flow" => Ok(ModelSpec::CvaeFlow(tagged::variant(rest)?)),
             _ => Ok(ModelSpec::Gaussian(tagged::variant(rest)?)),
         }
     }
@@ -357,7 +363,22 @@ impl ModelSpec {
             ModelSpec::Mdn(_) => "mdn",
             ModelSpec::Cvae(_) => "cvae",
             ModelSpec::Maf(_) => "maf",
+            ModelSpec::Nsf(_) => "nsf",
+            ModelSpec::CvaeFlow(_) => "cvae_flow",
             ModelSpec::Regression(_) => "regression",
+        }
+    }
+
+    /// The network that embeds y, if any.
+    pub fn embedding(&self) -> Option<&EmbeddingSpec> {
+        match self {
+            ModelSpec::Gaussian(m) => m.embedding.as_ref(),
+            ModelSpec::Mdn(m) => m.embedding.as_ref(),
+            ModelSpec::Cvae(m) => m.embedding.as_ref(),
+            ModelSpec::Maf(m) => m.embedding.as_ref(),
+            ModelSpec::Nsf(m) => m.embedding.as_ref(),
+            ModelSpec::CvaeFlow(m) => m.embedding.as_ref(),
+            ModelSpec::Regression(m) => m.embedding.as_ref(),
         }
     }
 }
@@ -369,11 +390,13 @@ pub struct GaussianSpec {
     /// Widths of the hidden layers of the MLP (ReLU). Default [64, 64].
     #[serde(deserialize_with = "number::vec_usize")]
     pub hidden: Vec<usize>,
+    /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
+    pub embedding: Option<EmbeddingSpec>,
 }
 
 impl Default for GaussianSpec {
     fn default() -> Self {
-        GaussianSpec { hidden: vec![64, 64] }
+        GaussianSpec { hidden: vec![64, 64], embedding: None }
     }
 }
 
@@ -387,11 +410,13 @@ pub struct MdnSpec {
     /// Number of mixture components K. Default 4.
     #[serde(deserialize_with = "number::usize")]
     pub components: usize,
+    /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
+    pub embedding: Option<EmbeddingSpec>,
 }
 
 impl Default for MdnSpec {
     fn default() -> Self {
-        MdnSpec { hidden: vec![64, 64], components: 4 }
+        MdnSpec { hidden: vec![64, 64], components: 4, embedding: None }
     }
 }
 
@@ -408,11 +433,13 @@ pub struct CvaeSpec {
     /// Importance samples per point when estimating log q(x|y). Default 64.
     #[serde(deserialize_with = "number::usize")]
     pub is_samples: usize,
+    /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
+    pub embedding: Option<EmbeddingSpec>,
 }
 
 impl Default for CvaeSpec {
     fn default() -> Self {
-        CvaeSpec { latent_dim: 8, hidden: vec![128, 128], is_samples: 64 }
+        CvaeSpec { latent_dim: 8, hidden: vec![128, 128], is_samples: 64, embedding: None }
     }
 }
 
@@ -423,11 +450,13 @@ pub struct RegressionSpec {
     /// Widths of the hidden layers of the MLP (ReLU). Default [64, 64].
     #[serde(deserialize_with = "number::vec_usize")]
     pub hidden: Vec<usize>,
+    /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
+    pub embedding: Option<EmbeddingSpec>,
 }
 
 impl Default for RegressionSpec {
     fn default() -> Self {
-        RegressionSpec { hidden: vec![64, 64] }
+        RegressionSpec { hidden: vec![64, 64], embedding: None }
     }
 }
 
@@ -441,14 +470,169 @@ pub struct MafSpec {
     /// Hidden widths of each MADE (ReLU). Default [64, 64].
     #[serde(deserialize_with = "number::vec_usize")]
     pub hidden: Vec<usize>,
-    /// Hidden widths of the MLP that embeds y for every block (ReLU). Default [64, 64].
-    #[serde(deserialize_with = "number::vec_usize")]
-    pub embedding: Vec<usize>,
+    /// Network that embeds y for every block: a list of MLP widths or a `conv1d` section. Default [64, 64].
+    pub embedding: Option<EmbeddingSpec>,
 }
 
 impl Default for MafSpec {
     fn default() -> Self {
-        MafSpec { blocks: 5, hidden: vec![64, 64], embedding: vec![64, 64] }
+        MafSpec { blocks: 5, hidden: vec![64, 64], embedding: Some(EmbeddingSpec::mlp(vec![64, 64])) }
+    }
+}
+
+/// Settings of the `nsf` estimator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NsfSpec {
+    /// Number of rational-quadratic coupling transforms (the halves swap between them). Default 5.
+    #[serde(deserialize_with = "number::usize")]
+    pub blocks: usize,
+    /// Hidden widths of each coupling's conditioner network (ReLU). Default [64, 64].
+    #[serde(deserialize_with = "number::vec_usize")]
+    pub hidden: Vec<usize>,
+    /// Bins of each spline. Default 8.
+    #[serde(deserialize_with = "number::usize")]
+    pub bins: usize,
+    /// The splines act on [−B, B] of the z-scored parameters and are the identity outside. Default 5.
+    #[serde(deserialize_with = "number::f64")]
+    pub tail_bound: f64,
+    /// Network that embeds y for every block: a list of MLP widths or a `conv1d` section. Default [64, 64].
+    pub embedding: Option<EmbeddingSpec>,
+}
+
+impl Default for NsfSpec {
+    fn default() -> Self {
+        NsfSpec { blocks: 5, hidden: vec![64, 64], bins: 8, tail_bound: 5.0, embedding: Some(EmbeddingSpec::mlp(vec![64, 64])) }
+    }
+}
+
+/// Settings of the `cvae_flow` estimator ("CVAE+").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CvaeFlowSpec {
+    /// Dimension of the latent space z. Default 8.
+    #[serde(deserialize_with = "number::usize")]
+    pub latent_dim: usize,
+    /// Hidden widths of the encoder q(z|x,y) and of every coupling conditioner (ReLU). Default [128, 128].
+    #[serde(deserialize_with = "number::vec_usize")]
+    pub hidden: Vec<usize>,
+    /// Coupling transforms in each of the two flows (the prior r(z|y) and the decoder r(x|z,y)). Default 4.
+    #[serde(deserialize_with = "number::usize")]
+    pub blocks: usize,
+    /// Bins of each spline. Default 8.
+    #[serde(deserialize_with = "number::usize")]
+    pub bins: usize,
+    /// Importance samples per point when estimating log q(x|y). Default 64.
+    #[serde(deserialize_with = "number::usize")]
+    pub is_samples: usize,
+    /// Network that embeds y for all three parts: a list of MLP widths or a `conv1d` section. Default [128, 128].
+    pub embedding: Option<EmbeddingSpec>,
+}
+
+impl Default for CvaeFlowSpec {
+    fn default() -> Self {
+        CvaeFlowSpec {
+            latent_dim: 8,
+            hidden: vec![128, 128],
+            blocks: 4,
+            bins: 8,
+            is_samples: 64,
+            embedding: Some(EmbeddingSpec::mlp(vec![128, 128])),
+        }
+    }
+}
+
+/// The network that embeds the data y: an MLP, or a 1-D convolutional front-end over the
+/// detectors' whitened time series (one input channel per detector) followed by an MLP.
+///
+/// A bare list `[256, 256]` is short for `{ kind: mlp, hidden: [256, 256] }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EmbeddingSpec {
+    /// Dense layers with ReLU.
+    Mlp(MlpEmbeddingSpec),
+    /// Convolution + ReLU + max-pooling layers, then dense layers (Gabbard et al.'s front-end).
+    Conv1d(Conv1dSpec),
+}
+
+impl EmbeddingSpec {
+    /// An MLP embedding with these hidden widths.
+    pub fn mlp(hidden: Vec<usize>) -> EmbeddingSpec {
+        EmbeddingSpec::Mlp(MlpEmbeddingSpec { hidden })
+    }
+}
+
+impl<'de> Deserialize<'de> for EmbeddingSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = serde_norway::Value::deserialize(d)?;
+        if let serde_norway::Value::Sequence(_) = value {
+            let hidden = number::vec_usize(value).map_err(|e| D::Error::custom(e.to_string()))?;
+            return Ok(EmbeddingSpec::mlp(hidden));
+        }
+        let (kind, rest) = tagged::split_kind(value, &["mlp", "conv1d"]).map_err(|e| D::Error::custom(e.to_string()))?;
+        match kind.as_str() {
+            "conv1d" => Ok(EmbeddingSpec::Conv1d(tagged::variant(rest)?)),
+            _ => Ok(EmbeddingSpec::Mlp(tagged::variant(rest)?)),
+        }
+    }
+}
+
+/// Settings of an MLP embedding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlpEmbeddingSpec {
+    /// Widths of the dense layers (ReLU).
+    #[serde(deserialize_with = "number::vec_usize")]
+    pub hidden: Vec<usize>,
+}
+
+/// Settings of a 1-D convolutional embedding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Conv1dSpec {
+    /// Output channels of each convolution layer. Default [16, 16, 32].
+    #[serde(deserialize_with = "number::vec_usize")]
+    pub channels: Vec<usize>,
+    /// Kernel size of every convolution. Default 7.
+    #[serde(deserialize_with = "number::usize")]
+    pub kernel: usize,
+    /// Stride of every convolution. Default 1.
+    #[serde(deserialize_with = "number::usize")]
+    pub stride: usize,
+    /// Max-pooling size after every convolution (1: none). Default 2.
+    #[serde(deserialize_with = "number::usize")]
+    pub pool: usize,
+    /// Dense layers after the convolutions (ReLU). Default [128].
+    #[serde(deserialize_with = "number::vec_usize")]
+    pub dense: Vec<usize>,
+}
+
+impl Conv1dSpec {
+    /// (input, convolved, pooled) length of each layer over `len` samples, or why the
+    /// data are too short for it.
+    pub fn lengths(&self, len: usize) -> Result<Vec<(usize, usize, usize)>, String> {
+        let mut out = Vec::new();
+        let mut l = len;
+        for i in 0..self.channels.len() {
+            if l < self.kernel {
+                return Err(format!("layer {i} gets {l} samples, fewer than the kernel size {}", self.kernel));
+            }
+            let conv = (l - self.kernel) / self.stride + 1;
+            let pooled = conv / self.pool;
+            if pooled == 0 {
+                return Err(format!("layer {i} makes {conv} samples, fewer than the pooling size {}", self.pool));
+            }
+            out.push((l, conv, pooled));
+            l = pooled;
+        }
+        Ok(out)
+    }
+}
+
+impl Default for Conv1dSpec {
+    fn default() -> Self {
+        Conv1dSpec { channels: vec![16, 16, 32], kernel: 7, stride: 1, pool: 2, dense: vec![128] }
     }
 }
 

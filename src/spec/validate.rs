@@ -36,10 +36,56 @@ fn at_least(key: &str, v: usize, min: usize) -> Result<(), Violation> {
 /// The loss each model kind trains with, and the ones it accepts.
 pub fn loss_for(model: &ModelSpec) -> LossKind {
     match model {
-        ModelSpec::Gaussian(_) | ModelSpec::Mdn(_) | ModelSpec::Maf(_) => LossKind::Nll,
-        ModelSpec::Cvae(_) => LossKind::Elbo,
+        ModelSpec::Gaussian(_) | ModelSpec::Mdn(_) | ModelSpec::Maf(_) | ModelSpec::Nsf(_) => LossKind::Nll,
+        ModelSpec::Cvae(_) | ModelSpec::CvaeFlow(_) => LossKind::Elbo,
         ModelSpec::Regression(_) => LossKind::Mse,
     }
+}
+
+/// Channels and length of each series of the data a dataset section makes, where known
+/// without building the simulator.
+fn data_shape(d: &DatasetSpec) -> Option<(usize, usize)> {
+    match d.simulator {
+        SimulatorKind::GwBbh => {
+            let g = d.gw_bbh.clone().unwrap_or_default();
+            Some((g.detectors.len().max(1), (g.sampling_frequency * g.duration).round() as usize))
+        }
+        SimulatorKind::LinearGaussian => Some((1, d.linear_gaussian.clone().unwrap_or_default().data_dim)),
+    }
+}
+
+fn embedding(e: &EmbeddingSpec, d: &DatasetSpec) -> Result<(), Violation> {
+    match e {
+        EmbeddingSpec::Mlp(m) => {
+            if let Some(i) = m.hidden.iter().position(|&w| w == 0) {
+                return Err(bad("model.embedding", format!("layer {i} has width 0"), Some("every width must be at least 1")));
+            }
+        }
+        EmbeddingSpec::Conv1d(c) => {
+            if c.channels.is_empty() {
+                return Err(bad("model.embedding.channels", "is empty", Some("give at least one convolution layer, or use an MLP embedding")));
+            }
+            if let Some(i) = c.channels.iter().position(|&w| w == 0) {
+                return Err(bad("model.embedding.channels", format!("layer {i} has 0 channels"), None));
+            }
+            if let Some(i) = c.dense.iter().position(|&w| w == 0) {
+                return Err(bad("model.embedding.dense", format!("layer {i} has width 0"), None));
+            }
+            at_least("model.embedding.kernel", c.kernel, 1)?;
+            at_least("model.embedding.stride", c.stride, 1)?;
+            at_least("model.embedding.pool", c.pool, 1)?;
+            if let Some((_, len)) = data_shape(d) {
+                if let Err(why) = c.lengths(len) {
+                    return Err(bad(
+                        "model.embedding",
+                        format!("does not fit series of {len} samples: {why}"),
+                        Some("use fewer layers, a smaller kernel, stride or pool, or longer data"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks every value of `spec`; returns the first violation in file order.
@@ -137,12 +183,31 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
             if m.hidden.is_empty() {
                 return Err(bad("model.hidden", "is empty", Some("each MADE block needs at least one hidden layer")));
             }
-            if let Some(i) = m.embedding.iter().position(|&w| w == 0) {
-                return Err(bad("model.embedding", format!("layer {i} has width 0"), None));
+            &m.hidden
+        }
+        ModelSpec::Nsf(m) => {
+            at_least("model.blocks", m.blocks, 1)?;
+            at_least("model.bins", m.bins, 2)?;
+            positive("model.tail_bound", m.tail_bound)?;
+            if m.hidden.is_empty() {
+                return Err(bad("model.hidden", "is empty", Some("each coupling's network needs at least one hidden layer")));
             }
             &m.hidden
         }
+        ModelSpec::CvaeFlow(c) => {
+            at_least("model.latent_dim", c.latent_dim, 1)?;
+            at_least("model.blocks", c.blocks, 1)?;
+            at_least("model.bins", c.bins, 2)?;
+            at_least("model.is_samples", c.is_samples, 1)?;
+            if c.hidden.is_empty() {
+                return Err(bad("model.hidden", "is empty", Some("the encoder and the flows need at least one hidden layer")));
+            }
+            &c.hidden
+        }
     };
+    if let Some(e) = spec.model.embedding() {
+        embedding(e, &spec.dataset)?;
+    }
     if let Some(i) = hidden.iter().position(|&w| w == 0) {
         return Err(bad("model.hidden", format!("layer {i} has width 0"), Some("every hidden width must be at least 1")));
     }
@@ -193,7 +258,7 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
         at_least("training.early_stopping.patience", es.patience, 1)?;
     }
     at_least("eval.kl_samples", spec.eval.kl_samples, 1)?;
-    if spec.eval.metrics.contains(&Metric::LatentPlot) && !matches!(spec.model, ModelSpec::Cvae(_)) {
+    if spec.eval.metrics.contains(&Metric::LatentPlot) && !matches!(spec.model, ModelSpec::Cvae(_) | ModelSpec::CvaeFlow(_)) {
         return Err(bad(
             "eval.metrics",
             format!("`latent_plot` needs a latent-variable model (cvae), not `{}`", spec.model.kind()),

@@ -132,6 +132,9 @@ impl Simulator for GwBbh {
     fn data_dim(&self) -> usize {
         self.n * self.detectors.len()
     }
+    fn data_channels(&self) -> usize {
+        self.detectors.len()
+    }
     fn sample_prior(&self, rng: &mut SampleRng, theta: &mut [f64]) {
         for (j, &i) in self.sampled.iter().enumerate() {
             if let Prior::Uniform { min, max } = self.priors[i] {

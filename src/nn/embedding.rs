@@ -1,0 +1,281 @@
+//! Networks that embed the data y before an estimator sees it: an MLP, or a 1-D convolutional
+//! front-end over the detectors' whitened time series (Gabbard et al.'s networks), and
+//! [`Embedded`], which puts one in front of any estimator.
+//!
+//! dfdx 0.13 has no 1-D convolution and its 2-D one needs square kernels, so a convolution is
+//! written as im2col + matmul: a gather collects each output position's window, one matrix
+//! product applies the filters. The gather is differentiable, so layers after the first train
+//! as usual; the first layer's windows are cut on the host (the data need no gradient).
+
+use super::dense::{Dense, Mlp};
+use super::params::ParamSet;
+use super::{DensityEstimator, Dev, LossContext, T0, T2};
+use crate::sim::SampleRng;
+use crate::spec::EmbeddingSpec;
+use dfdx::prelude::*;
+use rand::Rng;
+
+/// One convolution + ReLU + max-pooling layer over (batch · length, channels) activations.
+#[derive(Clone, Debug)]
+struct ConvLayer {
+    filters: Dense,
+    c_in: usize,
+    kernel: usize,
+    stride: usize,
+    pool: usize,
+    len_in: usize,
+    len_conv: usize,
+    len_out: usize,
+}
+
+impl ConvLayer {
+    /// Row indices of the windows: output position t of item b reads rows b·len_in + t·stride + k.
+    fn window_index(&self, batch: usize) -> Vec<usize> {
+        let mut idx = Vec::with_capacity(batch * self.len_conv * self.kernel);
+        for b in 0..batch {
+            for t in 0..self.len_conv {
+                for k in 0..self.kernel {
+                    idx.push(b * self.len_in + t * self.stride + k);
+                }
+            }
+        }
+        idx
+    }
+
+    fn pool<Tp: Tape<f32, Dev>>(&self, h: T2<Tp>, batch: usize) -> T2<Tp> {
+        if self.pool == 1 {
+            return h;
+        }
+        let c = h.shape().1;
+        let mut idx = Vec::with_capacity(batch * self.len_out * self.pool);
+        for b in 0..batch {
+            for t in 0..self.len_out {
+                for j in 0..self.pool {
+                    idx.push(b * self.len_conv + t * self.pool + j);
+                }
+            }
+        }
+        let n = idx.len();
+        let idx = h.device().tensor_from_vec(idx, (n,));
+        let g: T2<Tp> = h.gather(idx);
+        g.reshape_like(&(batch * self.len_out, self.pool, c)).max::<(usize, usize), Axis<1>>()
+    }
+
+    /// # Shapes
+    /// `h`: (batch · len_in, c_in) → (batch · len_out, c_out).
+    fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, h: T2<Tp>, batch: usize) -> T2<Tp> {
+        let idx = self.window_index(batch);
+        let n = idx.len();
+        let idx = h.device().tensor_from_vec(idx, (n,));
+        let windows: T2<Tp> = h.gather(idx);
+        let windows = windows.reshape_like(&(batch * self.len_conv, self.kernel * self.c_in));
+        self.pool(self.filters.forward(p, windows).relu(), batch)
+    }
+
+    /// The first layer, whose input is the data (batch, channels · length), channel-major.
+    fn forward_data<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, data: T2<Tp>) -> T2<Tp> {
+        let batch = data.shape().0;
+        let (data, tape) = data.split_tape();
+        let v = data.as_vec();
+        let (c, len) = (self.c_in, self.len_in);
+        let mut w = Vec::with_capacity(batch * self.len_conv * self.kernel * c);
+        for b in 0..batch {
+            let row = &v[b * c * len..(b + 1) * c * len];
+            for t in 0..self.len_conv {
+                for k in 0..self.kernel {
+                    for ch in 0..c {
+                        w.push(row[ch * len + t * self.stride + k]);
+                    }
+                }
+            }
+        }
+        let windows: T2<Tp> = data.device().tensor_from_vec(w, (batch * self.len_conv, self.kernel * c)).put_tape(tape);
+        self.pool(self.filters.forward(p, windows).relu(), batch)
+    }
+}
+
+/// The convolutional front-end followed by dense layers.
+#[derive(Clone, Debug)]
+pub struct ConvNet {
+    layers: Vec<ConvLayer>,
+    dense: Mlp,
+}
+
+/// An embedding network.
+#[derive(Clone, Debug)]
+pub enum Embedding {
+    /// Dense layers.
+    Mlp(Mlp),
+    /// Convolutions, then dense layers.
+    Conv(ConvNet),
+}
+
+impl Embedding {
+    /// Builds the network a spec names, for data of `channels` series of equal length,
+    /// registered in `params` as `embedding.*`. Fails when the series are too short.
+    pub fn new(dev: &Dev, rng: &mut impl Rng, params: &mut ParamSet, spec: &EmbeddingSpec, data_dim: usize, channels: usize) -> Result<Embedding, String> {
+        match spec {
+            EmbeddingSpec::Mlp(m) => Ok(Embedding::Mlp(Mlp::new(dev, rng, params, "embedding", data_dim, &m.hidden))),
+            EmbeddingSpec::Conv1d(c) => {
+                let channels = channels.max(1);
+                if data_dim % channels != 0 {
+                    return Err(format!("{data_dim} data values do not split into {channels} channels"));
+                }
+                let lengths = c.lengths(data_dim / channels)?;
+                let mut layers = Vec::new();
+                let mut c_in = channels;
+                for (i, (&c_out, &(len_in, len_conv, len_out))) in c.channels.iter().zip(&lengths).enumerate() {
+                    let filters = Dense::new(dev, rng, params, &format!("embedding.conv.{i}"), c.kernel * c_in, c_out);
+                    layers.push(ConvLayer { filters, c_in, kernel: c.kernel, stride: c.stride, pool: c.pool, len_in, len_conv, len_out });
+                    c_in = c_out;
+                }
+                let flat = lengths.last().map_or(data_dim, |l| l.2 * c_in);
+                let dense = Mlp::new(dev, rng, params, "embedding.dense", flat, &c.dense);
+                Ok(Embedding::Conv(ConvNet { layers, dense }))
+            }
+        }
+    }
+
+    /// Width of the features.
+    pub fn n_out(&self) -> usize {
+        match self {
+            Embedding::Mlp(m) => m.n_out(),
+            Embedding::Conv(c) => c.dense.n_out(),
+        }
+    }
+
+    /// # Shapes
+    /// `data`: (batch, data_dim) → (batch, [`Embedding::n_out`]).
+    pub fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, data: T2<Tp>) -> T2<Tp> {
+        match self {
+            Embedding::Mlp(m) => m.forward(p, data),
+            Embedding::Conv(net) => {
+                let batch = data.shape().0;
+                let mut h = net.layers[0].forward_data(p, data);
+                for l in &net.layers[1..] {
+                    h = l.forward(p, h, batch);
+                }
+                let last = &net.layers[net.layers.len() - 1];
+                let width = last.len_out * h.shape().1;
+                net.dense.forward(p, h.reshape_like(&(batch, width)))
+            }
+        }
+    }
+}
+
+/// An estimator that sees embedded data: the embedding's weights live in the estimator's
+/// parameter set and train with it.
+pub struct Embedded {
+    embed: Embedding,
+    inner: Box<dyn DensityEstimator>,
+    data_dim: usize,
+    dev: Dev,
+}
+
+impl Embedded {
+    /// `inner` was built on features of width `embed.n_out()`, with the embedding's parameters
+    /// already in its set.
+    pub fn new(dev: &Dev, embed: Embedding, inner: Box<dyn DensityEstimator>, data_dim: usize) -> Embedded {
+        Embedded { embed, inner, data_dim, dev: dev.clone() }
+    }
+
+    fn features(&self, data: &[f32], rows: usize) -> Vec<f32> {
+        let y: T2 = self.dev.tensor_from_vec(data.to_vec(), (rows, self.data_dim));
+        self.embed.forward(self.inner.params(), y).as_vec()
+    }
+}
+
+impl DensityEstimator for Embedded {
+    fn theta_dim(&self) -> usize {
+        self.inner.theta_dim()
+    }
+    fn data_dim(&self) -> usize {
+        self.data_dim
+    }
+    fn params(&self) -> &ParamSet {
+        self.inner.params()
+    }
+    fn params_mut(&mut self) -> &mut ParamSet {
+        self.inner.params_mut()
+    }
+    fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
+        let features = self.embed.forward(self.inner.params(), data);
+        self.inner.loss(theta, features, ctx)
+    }
+    fn log_prob_z(&self, theta: &[f32], data: &[f32], rows: usize) -> Vec<f64> {
+        self.inner.log_prob_z(theta, &self.features(data, rows), rows)
+    }
+    fn sample_z(&self, n: usize, data: &[f32], rng: &mut SampleRng) -> Vec<f64> {
+        self.inner.sample_z(n, &self.features(data, 1), rng)
+    }
+    fn latent(&self, data: &[f32], rows: usize) -> Option<(usize, Vec<f64>)> {
+        self.inner.latent(&self.features(data, rows), rows)
+    }
+    fn is_density(&self) -> bool {
+        self.inner.is_density()
+    }
+    fn point_z(&self, data: &[f32], rows: usize) -> Vec<f64> {
+        self.inner.point_z(&self.features(data, rows), rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Conv1dSpec;
+
+    /// A direct convolution over (channels × length) data with the layer's filters, ReLU and
+    /// max-pooling, for checking the gather + matmul form.
+    fn naive_layer(p: &ParamSet, l: &ConvLayer, x: &[f32], c_out: usize) -> Vec<f32> {
+        let w = p.params[l.filters.weight_index()].tensor.as_vec();
+        let b = p.params[l.filters.weight_index() + 1].tensor.as_vec();
+        let mut conv = vec![0.0f32; c_out * l.len_conv];
+        for o in 0..c_out {
+            for t in 0..l.len_conv {
+                let mut s = b[o];
+                for k in 0..l.kernel {
+                    for c in 0..l.c_in {
+                        // Window row order is (k, c), matching the im2col layout.
+                        s += x[c * l.len_in + t * l.stride + k] * w[(k * l.c_in + c) * c_out + o];
+                    }
+                }
+                conv[o * l.len_conv + t] = s.max(0.0);
+            }
+        }
+        let mut out = vec![0.0f32; c_out * l.len_out];
+        for o in 0..c_out {
+            for t in 0..l.len_out {
+                out[o * l.len_out + t] = (0..l.pool).map(|j| conv[o * l.len_conv + t * l.pool + j]).fold(f32::MIN, f32::max);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn convolutions_match_a_direct_computation() {
+        let dev = Dev::default();
+        let mut rng = crate::sim::StreamFamily::new(3, "t").rng(0);
+        let mut params = ParamSet::default();
+        let spec = Conv1dSpec { channels: vec![3, 4], kernel: 3, stride: 2, pool: 2, dense: vec![] };
+        let (channels, len, batch) = (2, 40, 3);
+        let e = Embedding::new(&dev, &mut rng, &mut params, &EmbeddingSpec::Conv1d(spec), channels * len, channels).expect("fits");
+        let data: Vec<f32> = (0..batch * channels * len).map(|i| (i * 37 % 101) as f32 / 50.0 - 1.0).collect();
+        let got = e.forward(&params, dev.tensor_from_vec(data.clone(), (batch, channels * len))).as_vec();
+        let Embedding::Conv(net) = &e else { panic!("not a conv net") };
+        let width = got.len() / batch;
+        for b in 0..batch {
+            let mut x = data[b * channels * len..(b + 1) * channels * len].to_vec();
+            for (l, &c_out) in net.layers.iter().zip(&[3usize, 4]) {
+                x = naive_layer(&params, l, &x, c_out);
+            }
+            // The network's flat features are position-major, channel-minor.
+            let last = &net.layers[1];
+            for t in 0..last.len_out {
+                for c in 0..4 {
+                    let (a, n) = (got[b * width + t * 4 + c], x[c * last.len_out + t]);
+                    assert!((a - n).abs() < 1e-5, "item {b} position {t} channel {c}: {a} vs {n}");
+                }
+            }
+        }
+    }
+}
