@@ -36,10 +36,17 @@ pub fn variant<T: DeserializeOwned, E: de::Error>(rest: Value) -> Result<T, E> {
     serde_path_to_error::deserialize(rest).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
-        if path == "." || path.is_empty() {
-            E::custom(inner)
-        } else {
-            E::custom(format!("{PATH_MARK}{path}{PATH_MARK}{inner}"))
-        }
+        // A section inside a section (`model.embedding`) already marked its own path: join them.
+        let (inner_path, message) = match inner.strip_prefix(PATH_MARK).and_then(|r| r.split_once(PATH_MARK)) {
+            Some((p, m)) => (Some(p.to_string()), m.to_string()),
+            None => (None, inner),
+        };
+        let full = match (path == "." || path.is_empty(), inner_path) {
+            (true, None) => return E::custom(message),
+            (true, Some(p)) => p,
+            (false, None) => path,
+            (false, Some(p)) => format!("{path}.{p}"),
+        };
+        E::custom(format!("{PATH_MARK}{full}{PATH_MARK}{message}"))
     })
 }
