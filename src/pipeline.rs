@@ -132,6 +132,7 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
         theta_zscore: theta_z,
         data_zscore: data_z,
         bounds: Vec::new(),
+        periods: keep.iter().map(|&i| sim.parameters()[i].period).collect(),
     };
     let mut card = card;
     card.set_bounds(&keep.iter().map(|&i| (sim.parameters()[i].lower, sim.parameters()[i].upper)).collect::<Vec<_>>());

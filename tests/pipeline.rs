@@ -100,16 +100,20 @@ fn a_diverging_run_stops_with_a_clear_message_and_leaves_nothing() {
 /// The mixture, the CVAE and the flow learn the linear-Gaussian posterior (smaller problem and
 /// looser bounds than the 0.05 and 0.1 nats the full-size experiments reach).
 #[test]
-fn mdn_cvae_and_maf_learn_the_posterior() {
+fn every_density_estimator_learns_the_posterior() {
     let tmp = TempDir::new("est");
+    let ramp = "+training.kl_ramp={from_epoch: 1, to_epoch: 5}";
     for (kind, extra, bound) in [
-        ("mdn", "model.components=3", 0.1),
-        ("maf", "model.blocks=3", 0.1),
-        ("cvae", "+training.kl_ramp={from_epoch: 1, to_epoch: 5}", 0.2),
+        ("mdn", &["model.components=3"][..], 0.1),
+        ("maf", &["model.blocks=3"], 0.1),
+        ("maf", &["model.blocks=3", "+model.batch_norm=true"], 0.1),
+        ("nsf", &["model.blocks=3", "+model.embedding=null"], 0.1),
+        ("cvae", &[ramp], 0.2),
+        ("cvae_flow", &[ramp, "+model.latent_dim=3", "+model.blocks=2", "+model.embedding=null"], 0.2),
     ] {
         let spec = small_spec(tmp.path(), kind, 20_000, 25, "");
         let results = tmp.path().join("results");
-        let out = run(ndelab(&results).arg("run").arg(&spec).arg(format!("model.kind={kind}")).arg(format!("~loss")).arg(extra));
+        let out = run(ndelab(&results).arg("run").arg(&spec).arg(format!("model.kind={kind}")).arg("~loss").args(extra));
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(0), "{kind}: {err}");
         let dir = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());

@@ -3,10 +3,16 @@
 //! Reads a trained model, the test split and the simulator; returns plain numbers (only the
 //! report stage writes files).
 
+mod c2st;
+mod calibration;
+mod divergence;
 mod kl;
 mod nll;
 mod rmse;
 
+pub use c2st::c2st;
+pub use calibration::{pp_band, Calibration, PpTest};
+pub use divergence::{js_marginal, knn_symmetric_kl};
 pub use kl::kl_to_truth;
 pub use nll::test_nll;
 pub use rmse::{rmse, Rmse};

@@ -3,6 +3,7 @@
 
 mod linalg;
 mod mvnormal;
+pub mod stats;
 
 pub use linalg::{cholesky, lower_inverse, Mat};
 pub use mvnormal::{kl_gaussian, MvNormal};

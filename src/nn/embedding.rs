@@ -217,6 +217,9 @@ impl DensityEstimator for Embedded {
     fn point_z(&self, data: &[f32], rows: usize) -> Vec<f64> {
         self.inner.point_z(&self.features(data, rows), rows)
     }
+    fn update_buffers(&mut self) {
+        self.inner.update_buffers()
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use crate::math::LN_2PI;
 use crate::sim::SampleRng;
 use crate::spec::MafSpec;
 use dfdx::prelude::*;
+use std::sync::Mutex;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
@@ -96,6 +97,83 @@ impl Made {
     }
 }
 
+/// Batch normalisation as a bijection between blocks (Papamakarios et al. 2017, §3.4):
+/// u = (x − m) / √(v + ε) · e^γ + β, with the batch's mean and variance while training and
+/// running averages otherwise; log |det| = Σᵢ γᵢ − ½ log(vᵢ + ε).
+struct BatchNorm {
+    log_gamma: usize,
+    beta: usize,
+    mean: usize,
+    var: usize,
+    /// The last training batch's (mean, variance), folded into the buffers after the step.
+    pending: Mutex<Option<(Vec<f32>, Vec<f32>)>>,
+}
+
+const BN_EPS: f32 = 1e-5;
+const BN_MOMENTUM: f32 = 0.05;
+
+impl BatchNorm {
+    fn new(dev: &Dev, params: &mut ParamSet, name: &str, d: usize) -> BatchNorm {
+        let log_gamma = params.params.len();
+        params.push(dev, &format!("{name}.log_gamma"), &[d], vec![0.0; d]);
+        let beta = params.params.len();
+        params.push(dev, &format!("{name}.beta"), &[d], vec![0.0; d]);
+        let mean = params.push_buffer(dev, &format!("{name}.running_mean"), vec![0.0; d]);
+        let var = params.push_buffer(dev, &format!("{name}.running_var"), vec![1.0; d]);
+        BatchNorm { log_gamma, beta, mean, var, pending: Mutex::new(None) }
+    }
+
+    /// (u, log |det| per row).
+    fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>, training: bool) -> (T2<Tp>, T1<Tp>) {
+        let (rows, d) = (x.shape().0, x.shape().1);
+        let (centred, var): (T2<Tp>, T1<Tp>) = if training {
+            let (x, x2) = fork(x);
+            let (mean, tape) = x2.mean::<(usize,), Axis<0>>().split_tape();
+            let mean_v = mean.as_vec();
+            let (centred, c2) = fork(x - mean.put_tape(tape).broadcast_like::<_, Axis<0>>(&(rows, d)));
+            let (var, tape) = c2.square().mean::<(usize,), Axis<0>>().split_tape();
+            if let Ok(mut pending) = self.pending.lock() {
+                *pending = Some((mean_v, var.as_vec()));
+            }
+            (centred, var.put_tape(tape))
+        } else {
+            let mean = p.params[self.mean].tensor.clone();
+            let var = p.params[self.var].tensor.clone().retaped::<Tp>();
+            (x - mean.broadcast_like::<_, Axis<0>>(&(rows, d)), var)
+        };
+        let (var, var2) = fork(var + BN_EPS);
+        let (log_gamma, lg2) = fork(p.params[self.log_gamma].tensor.clone().retaped::<Tp>());
+        let scale = log_gamma.exp() / var.sqrt();
+        let u = centred * scale.broadcast_like::<_, Axis<0>>(&(rows, d))
+            + p.params[self.beta].tensor.clone().broadcast_like::<_, Axis<0>>(&(rows, d));
+        let log_det = (lg2 - var2.ln() * 0.5).sum::<(), _>().broadcast_like::<_, Axis<0>>(&(rows,));
+        (u, log_det)
+    }
+
+    /// x from u with the running statistics, row-major on the host.
+    fn inverse(&self, p: &ParamSet, u: &mut [f32], d: usize) {
+        let (lg, b) = (p.params[self.log_gamma].tensor.as_vec(), p.params[self.beta].tensor.as_vec());
+        let (m, v) = (p.params[self.mean].tensor.as_vec(), p.params[self.var].tensor.as_vec());
+        for row in u.chunks_exact_mut(d) {
+            for i in 0..d {
+                row[i] = (row[i] - b[i]) * (-lg[i]).exp() * (v[i] + BN_EPS).sqrt() + m[i];
+            }
+        }
+    }
+
+    /// Running averages ← the pending batch statistics.
+    fn update(&self, p: &mut ParamSet) {
+        let Some((bm, bv)) = self.pending.lock().ok().and_then(|mut g| g.take()) else { return };
+        for (idx, batch) in [(self.mean, bm), (self.var, bv)] {
+            let mut run = p.params[idx].tensor.as_vec();
+            for (r, b) in run.iter_mut().zip(batch) {
+                *r += BN_MOMENTUM * (b - *r);
+            }
+            p.params[idx].tensor.copy_from(&run);
+        }
+    }
+}
+
 /// The flow.
 pub struct MafNet {
     dev: Dev,
@@ -104,6 +182,8 @@ pub struct MafNet {
     blocks: Vec<Made>,
     /// Reverses the parameter order between blocks (d × d).
     reverse: T2,
+    /// Batch norm after every block but the last (empty unless `batch_norm`).
+    norms: Vec<BatchNorm>,
     params: ParamSet,
 }
 
@@ -113,6 +193,11 @@ impl MafNet {
         let c = data_dim;
         let blocks =
             (0..spec.blocks).map(|b| Made::new(dev, rng, &mut params, &format!("block.{b}"), theta_dim, c, &spec.hidden)).collect();
+        let norms = if spec.batch_norm {
+            (1..spec.blocks).map(|b| BatchNorm::new(dev, &mut params, &format!("norm.{b}"), theta_dim)).collect()
+        } else {
+            Vec::new()
+        };
         let mut rev = vec![0.0f32; theta_dim * theta_dim];
         for i in 0..theta_dim {
             rev[i * theta_dim + (theta_dim - 1 - i)] = 1.0;
@@ -123,12 +208,13 @@ impl MafNet {
             data_dim,
             blocks,
             reverse: dev.tensor_from_vec(rev, (theta_dim, theta_dim)),
+            norms,
             params,
         }
     }
 
     /// log q per row, on the tape of `data`.
-    fn log_prob_rows<Tp: Tape<f32, Dev>>(&self, theta: T2, data: T2<Tp>) -> T1<Tp> {
+    fn log_prob_rows<Tp: Tape<f32, Dev>>(&self, theta: T2, data: T2<Tp>, training: bool) -> T1<Tp> {
         let p = &self.params;
         let (c, mut c_next) = fork(data);
         let mut x: T2<Tp> = theta.retaped::<Tp>();
@@ -136,6 +222,14 @@ impl MafNet {
         let mut first = Some(c);
         for (b, block) in self.blocks.iter().enumerate() {
             if b > 0 {
+                if let Some(norm) = self.norms.get(b - 1) {
+                    let (u, ld) = norm.forward(&self.params, x, training);
+                    x = u;
+                    log_det = Some(match log_det {
+                        None => ld.negate(),
+                        Some(l) => l - ld,
+                    });
+                }
                 x = x.matmul(self.reverse.clone());
             }
             let ctx = match first.take() {
@@ -168,14 +262,14 @@ impl MafNet {
 impl DensityEstimator for MafNet {
     estimator_accessors!();
 
-    fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, _ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
-        self.log_prob_rows(theta, data).mean::<(), _>().negate()
+    fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
+        self.log_prob_rows(theta, data, ctx.training).mean::<(), _>().negate()
     }
 
     fn log_prob_z(&self, theta: &[f32], data: &[f32], rows: usize) -> Vec<f64> {
         let t: T2 = self.dev.tensor_from_vec(theta.to_vec(), (rows, self.d));
         let y: T2 = self.dev.tensor_from_vec(data.to_vec(), (rows, self.data_dim));
-        self.log_prob_rows(t, y).as_vec().into_iter().map(|v| v as f64).collect()
+        self.log_prob_rows(t, y, false).as_vec().into_iter().map(|v| v as f64).collect()
     }
 
     fn sample_z(&self, n: usize, data: &[f32], rng: &mut SampleRng) -> Vec<f64> {
@@ -202,12 +296,21 @@ impl DensityEstimator for MafNet {
             }
             x = cur;
             if b > 0 {
-                // Undo the reversal that preceded this block.
+                // Undo the reversal and the batch norm that preceded this block.
                 for r in 0..n {
                     x[r * d..(r + 1) * d].reverse();
+                }
+                if let Some(norm) = self.norms.get(b - 1) {
+                    norm.inverse(&self.params, &mut x, d);
                 }
             }
         }
         x.into_iter().map(|v| v as f64).collect()
+    }
+
+    fn update_buffers(&mut self) {
+        for norm in &self.norms {
+            norm.update(&mut self.params);
+        }
     }
 }

@@ -76,12 +76,20 @@ pub struct LossContext {
     pub rng: SampleRng,
     /// Weight of a KL term (the CVAE's β, ramped by `training.kl_ramp`); 1 for evaluation.
     pub kl_weight: f32,
+    /// A training step (batch statistics in batch norm) rather than evaluation (running ones).
+    pub training: bool,
 }
 
 impl LossContext {
     /// The context of step `step` of a run with master seed `seed`.
     pub fn seeded(seed: u64, step: u64, kl_weight: f32) -> LossContext {
-        LossContext { rng: crate::sim::StreamFamily::new(seed, "loss").rng(step), kl_weight }
+        LossContext { rng: crate::sim::StreamFamily::new(seed, "loss").rng(step), kl_weight, training: false }
+    }
+
+    /// The same, for a training step.
+    pub fn training(mut self) -> LossContext {
+        self.training = true;
+        self
     }
 }
 /// A flat parameter tensor.
@@ -119,6 +127,9 @@ pub trait DensityEstimator: Send {
     fn point_z(&self, _data: &[f32], _rows: usize) -> Vec<f64> {
         Vec::new()
     }
+    /// Folds what the last training step measured into the buffers (batch-norm running
+    /// statistics); called by the training loop after every optimizer step.
+    fn update_buffers(&mut self) {}
 }
 
 #[cfg(test)]
@@ -153,7 +164,7 @@ mod tests {
             ModelSpec::Gaussian(GaussianSpec { hidden: vec![16], embedding: None }),
             ModelSpec::Mdn(MdnSpec { hidden: vec![16], components: 3, embedding: Some(EmbeddingSpec::mlp(vec![8])) }),
             ModelSpec::Cvae(CvaeSpec { latent_dim: 2, hidden: vec![16], is_samples: 128, embedding: None }),
-            ModelSpec::Maf(MafSpec { blocks: 3, hidden: vec![16], embedding: Some(EmbeddingSpec::mlp(vec![16])) }),
+            ModelSpec::Maf(MafSpec { blocks: 3, hidden: vec![16], embedding: Some(EmbeddingSpec::mlp(vec![16])), batch_norm: true }),
             ModelSpec::Nsf(NsfSpec { blocks: 3, hidden: vec![16], bins: 6, tail_bound: 5.0, embedding: Some(EmbeddingSpec::mlp(vec![16])) }),
             ModelSpec::CvaeFlow(CvaeFlowSpec {
                 latent_dim: 2,

@@ -62,6 +62,10 @@ pub struct ModelCard {
     /// Prior support [lower, upper] of each parameter (null: unbounded); draws outside it are rejected.
     #[serde(default)]
     pub bounds: Vec<[Option<f64>; 2]>,
+    /// Period of each parameter that is a full-turn angle (null: not periodic); its draws are
+    /// wrapped into [lower, lower + period) instead of rejected.
+    #[serde(default)]
+    pub periods: Vec<Option<f64>>,
 }
 
 impl ModelCard {
@@ -159,6 +163,14 @@ impl TrainedModel {
         if !bounded {
             return (self.sample(n, data, rng), 1.0);
         }
+        let period = |j: usize| self.card.periods.get(j).copied().flatten();
+        let wrap = |row: &mut [f64]| {
+            for (j, v) in row.iter_mut().enumerate() {
+                if let Some(p) = period(j) {
+                    *v = bounds[j].0 + (*v - bounds[j].0).rem_euclid(p);
+                }
+            }
+        };
         let inside = |row: &[f64]| row.iter().zip(&bounds).all(|(v, (lo, hi))| *v >= *lo && *v <= *hi);
         let mut out = Vec::with_capacity(n * d);
         let (mut drawn, mut kept) = (0usize, 0usize);
@@ -169,9 +181,11 @@ impl TrainedModel {
             }
             let rate = if drawn == 0 { 1.0 } else { (kept as f64 / drawn as f64).max(0.01) };
             let want = (((n - kept) as f64 / rate) * 1.1).ceil() as usize + 16;
-            let batch = self.sample(want, data, rng);
+            let mut batch = self.sample(want, data, rng);
             drawn += want;
-            for row in batch.chunks_exact(d) {
+            for row in batch.chunks_exact_mut(d) {
+                wrap(row);
+                let row = &*row;
                 if kept < n && inside(row) {
                     out.extend_from_slice(row);
                     kept += 1;

@@ -16,6 +16,9 @@ pub struct NamedParam {
     pub shape: Vec<usize>,
     /// The values, flat.
     pub tensor: Param,
+    /// False for buffers (batch-norm running statistics): saved with the weights, never
+    /// updated by the optimizer.
+    pub trainable: bool,
 }
 
 /// All parameters of a network, in a fixed order.
@@ -38,13 +41,21 @@ impl ParamSet {
     pub fn push(&mut self, dev: &Dev, name: &str, shape: &[usize], values: Vec<f32>) -> Param {
         let n = values.len();
         let t = dev.tensor_from_vec(values, (n,));
-        self.params.push(NamedParam { name: name.to_string(), shape: shape.to_vec(), tensor: t.clone() });
+        self.params.push(NamedParam { name: name.to_string(), shape: shape.to_vec(), tensor: t.clone(), trainable: true });
         t
     }
 
-    /// Total number of scalars.
+    /// Adds a buffer (not trained) with the given values; returns its index.
+    pub fn push_buffer(&mut self, dev: &Dev, name: &str, values: Vec<f32>) -> usize {
+        let n = values.len();
+        let t = dev.tensor_from_vec(values, (n,));
+        self.params.push(NamedParam { name: name.to_string(), shape: vec![n], tensor: t, trainable: false });
+        self.params.len() - 1
+    }
+
+    /// Total number of trainable scalars.
     pub fn count(&self) -> usize {
-        self.params.iter().map(|p| p.tensor.shape().0).sum()
+        self.params.iter().filter(|p| p.trainable).map(|p| p.tensor.shape().0).sum()
     }
 
     /// All values, concatenated in order.

@@ -41,7 +41,7 @@ impl LinearGaussian {
         let post_cov = pi.t().matmul(&pi);
         let post_chol = cholesky(&post_cov).expect("inverse of a positive definite matrix");
         let gain = post_cov.matmul(&a.t()).scaled(1.0 / sn2);
-        let params = (0..d).map(|i| Parameter { name: format!("x{i}"), lower: f64::NEG_INFINITY, upper: f64::INFINITY }).collect();
+        let params = (0..d).map(|i| Parameter { name: format!("x{i}"), lower: f64::NEG_INFINITY, upper: f64::INFINITY, period: None }).collect();
         LinearGaussian { params, a, prior_std: spec.prior_std, noise_std: spec.noise_std, post_cov, post_chol, gain }
     }
 

@@ -23,6 +23,8 @@ pub struct Parameter {
     pub lower: f64,
     /// Upper end of the prior's support (may be +∞).
     pub upper: f64,
+    /// Period of an angle whose prior covers one whole turn (phase 2π, polarisation π).
+    pub period: Option<f64>,
 }
 
 /// A posterior that can be sampled and evaluated exactly.

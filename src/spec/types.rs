@@ -472,11 +472,14 @@ pub struct MafSpec {
     pub hidden: Vec<usize>,
     /// Network that embeds y for every block: a list of MLP widths or a `conv1d` section. Default [64, 64].
     pub embedding: Option<EmbeddingSpec>,
+    /// Batch normalisation between blocks (batch statistics in training, running averages
+    /// otherwise; Papamakarios et al. 2017). Default false.
+    pub batch_norm: bool,
 }
 
 impl Default for MafSpec {
     fn default() -> Self {
-        MafSpec { blocks: 5, hidden: vec![64, 64], embedding: Some(EmbeddingSpec::mlp(vec![64, 64])) }
+        MafSpec { blocks: 5, hidden: vec![64, 64], embedding: Some(EmbeddingSpec::mlp(vec![64, 64])), batch_norm: false }
     }
 }
 

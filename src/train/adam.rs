@@ -31,6 +31,9 @@ impl Adam {
         let step = lr as f32 / c1;
         let eps = self.cfg.eps as f32;
         for (i, p) in params.params.iter_mut().enumerate() {
+            if !p.trainable {
+                continue;
+            }
             let g = grads.get(&p.tensor).as_vec();
             let (w, m, v) = (&mut self.w[i], &mut self.m[i], &mut self.v[i]);
             for k in 0..g.len() {

@@ -135,7 +135,7 @@ pub fn train(
             let theta: T2 = dev.tensor_from_vec(b.theta, (b.rows, d));
             let data: T2 = dev.tensor_from_vec(b.data, (b.rows, m));
             let kl_weight = spec.kl_ramp.as_ref().map_or(1.0, |r| r.weight(epoch));
-            let mut ctx = LossContext::seeded(seed, step as u64, kl_weight);
+            let mut ctx = LossContext::seeded(seed, step as u64, kl_weight).training();
             let loss = net.loss(theta, data.leaky_traced(), &mut ctx);
             let value = loss.array();
             if !value.is_finite() {
@@ -144,6 +144,7 @@ pub fn train(
             }
             let grads = loss.backward();
             adam.step(net.params_mut(), &grads, lr);
+            net.update_buffers();
             sum += value as f64 * b.rows as f64;
             n += b.rows;
             step += 1;

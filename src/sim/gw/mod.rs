@@ -61,7 +61,14 @@ impl GwBbh {
                 Prior::Fixed(v) => base[i] = v,
                 Prior::Uniform { min, max } => {
                     sampled.push(i);
-                    params.push(Parameter { name: name.to_string(), lower: min, upper: max });
+                    // An angle whose prior spans exactly one period is periodic in the posterior too.
+                    let period = match i {
+                        PHASE | RA => Some(2.0 * PI),
+                        PSI => Some(PI),
+                        _ => None,
+                    }
+                    .filter(|p| ((max - min) - p).abs() < 1e-9 * p);
+                    params.push(Parameter { name: name.to_string(), lower: min, upper: max, period });
                 }
             }
         }
