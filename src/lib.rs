@@ -25,6 +25,7 @@ pub mod eval;
 pub mod math;
 pub mod nn;
 pub mod pipeline;
+pub mod reference;
 pub mod report;
 pub mod sim;
 pub mod spec;

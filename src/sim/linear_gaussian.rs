@@ -50,6 +50,13 @@ impl LinearGaussian {
         &self.post_cov
     }
 
+    /// log p(y) = log N(y; 0, σ_π² A Aᵀ + σ² I), the exact evidence.
+    pub fn log_evidence(&self, data: &[f64]) -> f64 {
+        let m = data.len();
+        let cov = self.a.matmul(&self.a.t()).scaled(self.prior_std * self.prior_std).add(&Mat::identity(m).scaled(self.noise_std * self.noise_std));
+        MvNormal::new(vec![0.0; m], &cov).map_or(f64::NAN, |n| n.log_prob(data))
+    }
+
     /// The exact posterior for data `y`.
     pub fn posterior(&self, data: &[f64]) -> MvNormal {
         MvNormal::from_chol(self.gain.matvec(data), self.post_chol.clone())
@@ -85,6 +92,16 @@ impl Simulator for LinearGaussian {
         let s2 = self.noise_std * self.noise_std;
         let r2: f64 = data.iter().zip(mean).map(|(y, mu)| (y - mu) * (y - mu)).sum();
         Some(-0.5 * r2 / s2 - 0.5 * data.len() as f64 * (LN_2PI + s2.ln()))
+    }
+    fn prior_transform(&self, u: &[f64], theta: &mut [f64]) -> Option<()> {
+        for (t, &v) in theta.iter_mut().zip(u) {
+            *t = self.prior_std * crate::math::stats::normal_quantile(v);
+        }
+        Some(())
+    }
+    fn log_prior(&self, theta: &[f64]) -> Option<f64> {
+        let s = self.prior_std;
+        Some(theta.iter().map(|t| -0.5 * (t / s) * (t / s) - s.ln() - 0.5 * LN_2PI).sum())
     }
     fn reference_posterior(&self, data: &[f64]) -> Option<Box<dyn Posterior>> {
         Some(Box::new(self.posterior(data)))

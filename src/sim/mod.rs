@@ -90,6 +90,15 @@ pub trait Simulator: Send + Sync {
     fn log_likelihood(&self, _theta: &[f64], _data: &[f64]) -> Option<f64> {
         None
     }
+    /// Maps a point u of the unit cube (one coordinate per parameter) to θ so that u uniform
+    /// gives θ from the prior: what nested sampling explores. `None` where not available.
+    fn prior_transform(&self, _u: &[f64], _theta: &mut [f64]) -> Option<()> {
+        None
+    }
+    /// log π(θ), normalised; −∞ outside the support.
+    fn log_prior(&self, _theta: &[f64]) -> Option<f64> {
+        None
+    }
     /// The exact posterior p(θ | y), where it has a closed form.
     fn reference_posterior(&self, _data: &[f64]) -> Option<Box<dyn Posterior>> {
         None

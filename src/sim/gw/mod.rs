@@ -129,6 +129,13 @@ impl GwBbh {
     }
 }
 
+impl GwBbh {
+    /// Position of a parameter among the sampled ones.
+    fn index_of(&self, which: usize) -> Option<usize> {
+        self.sampled.iter().position(|&i| i == which)
+    }
+}
+
 impl Simulator for GwBbh {
     fn version(&self) -> &'static str {
         "gw_bbh/1"
@@ -168,6 +175,38 @@ impl Simulator for GwBbh {
         for out in noise.chunks_exact_mut(self.n) {
             self.whitener.noise(rng, out);
         }
+    }
+    fn prior_transform(&self, u: &[f64], theta: &mut [f64]) -> Option<()> {
+        for (j, &i) in self.sampled.iter().enumerate() {
+            if let Prior::Uniform { min, max } = self.priors[i] {
+                theta[j] = min + (max - min) * u[j];
+            }
+        }
+        // m1 ≥ m2: sorting the pair maps the uniform square onto the uniform triangle.
+        if let (Some(a), Some(b)) = (self.index_of(M1), self.index_of(M2)) {
+            if theta[b] > theta[a] {
+                theta.swap(a, b);
+            }
+        }
+        Some(())
+    }
+    fn log_prior(&self, theta: &[f64]) -> Option<f64> {
+        let mut lp = 0.0;
+        for (j, &i) in self.sampled.iter().enumerate() {
+            if let Prior::Uniform { min, max } = self.priors[i] {
+                if !(min..=max).contains(&theta[j]) {
+                    return Some(f64::NEG_INFINITY);
+                }
+                lp -= (max - min).ln();
+            }
+        }
+        if let (Some(a), Some(b)) = (self.index_of(M1), self.index_of(M2)) {
+            if theta[b] > theta[a] {
+                return Some(f64::NEG_INFINITY);
+            }
+            lp += std::f64::consts::LN_2;
+        }
+        Some(lp)
     }
     fn optimal_snr(&self, signal: &[f64]) -> Option<f64> {
         // Parseval: the whitened signal's energy is the network optimal SNR².
