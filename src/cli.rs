@@ -53,6 +53,40 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Check a trained run's posteriors: P-P test (KS p-values, SBC ranks) over test
+    /// injections, and comparison with reference posteriors (exact, the built-in nested sampler,
+    /// or files) by JS divergence, kNN KL, C2ST and importance sampling. Writes eval.parquet and
+    /// plots into the run folder and adds the aggregates to its summary.parquet.
+    Eval {
+        /// The run folder (results/runs/<name>/<key>/).
+        run: PathBuf,
+        /// Folder of reference samples injection_<i>.{npy,csv,parquet} (columns: the run's
+        /// parameters), e.g. from bench/bilby_reference.py. Default: exact posteriors where the
+        /// simulator has them, else the built-in nested sampler.
+        #[arg(long)]
+        reference: Option<PathBuf>,
+        /// Test injections in the P-P test.
+        #[arg(long, default_value_t = 256)]
+        injections: usize,
+        /// Posterior draws per injection.
+        #[arg(long, default_value_t = 2000)]
+        samples: usize,
+        /// Injections compared with a reference posterior (0: none).
+        #[arg(long, default_value_t = 4)]
+        reference_injections: usize,
+        /// Live points of the nested sampler.
+        #[arg(long, default_value_t = 1000)]
+        live: usize,
+        /// Random-walk proposals per nested-sampling replacement.
+        #[arg(long, default_value_t = 50)]
+        walks: usize,
+        /// Estimator draws importance-sampled with the exact likelihood per reference injection (0: none).
+        #[arg(long, default_value_t = 5000)]
+        importance: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Build (or reuse) the cached dataset of a spec and print its key and folder.
     Simulate {
         /// The experiment spec (YAML).
@@ -309,6 +343,29 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Plot { what: PlotAction::Sweep { path, x, y, hue, out } } => plot_sweep(&path, &x, &y, hue.as_deref(), out, &layout),
         Command::Ls { dir } => ls(&dir.map(Layout::new).unwrap_or(layout)),
         Command::Sample { run, data, n, out, seed } => sample(&run, &data, n, &out, seed),
+        Command::Eval { run, reference, injections, samples, reference_injections, live, walks, importance, seed } => {
+            if samples < 100 || live < 10 || walks < 1 {
+                return Err(Error::Usage("--samples must be at least 100, --live at least 10 and --walks at least 1".into()));
+            }
+            let reference = match reference {
+                Some(dir) if !dir.is_dir() => return Err(Error::Usage(format!("--reference {}: no such folder", dir.display()))),
+                Some(dir) => crate::eval::ReferenceSource::Dir(dir),
+                None if reference_injections == 0 => crate::eval::ReferenceSource::None,
+                None => crate::eval::ReferenceSource::Auto(crate::reference::NestedSettings { live, walks, dlogz: 0.05 }),
+            };
+            let settings = crate::eval::CheckSettings {
+                pp_injections: injections,
+                samples,
+                rank_samples: 100,
+                reference,
+                reference_injections,
+                importance_samples: importance,
+                marginal_draws: 16,
+                seed,
+            };
+            pipeline::evaluate(&run, &pipeline::EvalOptions { layout, settings })?;
+            Ok(())
+        }
         Command::Simulate { spec, overrides, force } => {
             let s = spec::load(&spec, &overrides)?.resolved();
             let (ds, status, dir) = data::load_or_build(&s, &layout, force)?;

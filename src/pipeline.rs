@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::eval;
 use crate::nn::{self, TrainedModel, NN_VERSION};
 use crate::report::{self, Provenance, Summary};
+use crate::reference::NestedSettings;
 use crate::sim;
 use crate::spec::{self, EvalSpec, LossKind, Metric, ModelSpec, Spec, TrainingSpec};
 use crate::store::entry::{self, Entry};
@@ -170,6 +171,23 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
     } else {
         (Vec::new(), None)
     };
+    let checks = if density && (wants(Metric::Pp) || wants(Metric::C2st)) {
+        let settings = eval::CheckSettings {
+            pp_injections: if wants(Metric::Pp) { spec.eval.pp_injections } else { 0 },
+            samples: spec.eval.posterior_samples,
+            rank_samples: 100,
+            reference: if wants(Metric::C2st) { eval::ReferenceSource::Auto(NestedSettings::default()) } else { eval::ReferenceSource::None },
+            reference_injections: spec.eval.reference_injections,
+            importance_samples: 5000,
+            marginal_draws: 16,
+            seed: spec.seed,
+        };
+        let c = eval::posterior_checks(&model, sim.as_ref(), &ds.test, &keep, &settings).map_err(Error::Usage)?;
+        print_checks(&c);
+        Some(c)
+    } else {
+        None
+    };
     let eval_s = t2.elapsed().as_secs_f64();
     prov.wall_seconds.push(("eval".into(), eval_s));
 
@@ -204,6 +222,7 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
         sample_10k_s,
         rmse_z: rmse.as_ref().map(|r| r.mean_z),
         threads: rayon::current_num_threads() as u32,
+        checks: checks.as_ref().map(|c| c.aggregates()).unwrap_or_default(),
     };
     report::write_summary(&dir.join("summary.parquet"), &summary)?;
     let plots = dir.join("plots");
@@ -243,6 +262,9 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
             )?;
         }
     }
+    if let Some(c) = &checks {
+        report::write_checks(dir, c, &title)?;
+    }
     prov.wall_seconds.push(("report".into(), t3.elapsed().as_secs_f64()));
     write_text(&dir.join("provenance.json"), &serde_json::to_string_pretty(&prov).unwrap_or_default())?;
     let dir = builder.commit()?;
@@ -259,4 +281,73 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions) -> Result<RunReport, Error> {
 
 fn write_text(path: &Path, text: &str) -> Result<(), Error> {
     entry::write_synced(path, text.as_bytes()).map_err(Error::from)
+}
+
+/// Prints what the posterior checks found.
+fn print_checks(c: &eval::PosteriorChecks) {
+    if !c.calibration.percentiles.is_empty() {
+        let ks: Vec<String> = c.parameters.iter().zip(&c.pp.ks_p).map(|(n, p)| format!("{n} {p:.3}")).collect();
+        eprintln!(
+            "P-P test over {} injections: KS p-values {}; combined p = {:.4}",
+            c.calibration.percentiles.len(),
+            ks.join(", "),
+            c.pp.combined_p
+        );
+    }
+    for r in &c.references {
+        let js: Vec<String> = c.parameters.iter().zip(&r.js).map(|(n, v)| format!("{n} {v:.4}")).collect();
+        let is = r.importance.map(|i| format!(", IS efficiency {:.3} (log Z {:.2} ± {:.2})", i.efficiency, i.log_z, i.log_z_err)).unwrap_or_default();
+        let z = r.reference.log_z.map(|(z, e)| format!(", reference log Z {z:.2} ± {e:.2}")).unwrap_or_default();
+        eprintln!(
+            "injection {} vs {} ({:.1} s): JS {}; C2ST {:.3}; kNN sym. KL {:.3}{is}{z}",
+            r.injection,
+            r.reference.source,
+            r.reference.seconds,
+            js.join(", "),
+            r.c2st,
+            r.knn_kl
+        );
+    }
+}
+
+/// How `ndelab eval` checks a finished run.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Where results live.
+    pub layout: Layout,
+    /// What to check.
+    pub settings: eval::CheckSettings,
+}
+
+/// Runs the posterior checks on a finished run folder and adds their results to it:
+/// eval.parquet, plots, reference samples, the aggregates in summary.parquet, and a fresh
+/// SHA256SUMS. Returns the checks.
+pub fn evaluate(run_dir: &Path, opts: &EvalOptions) -> Result<eval::PosteriorChecks, Error> {
+    if !run_dir.join(entry::DONE).is_file() {
+        return Err(Error::Usage(format!(
+            "{} is not a complete run folder (no DONE); give a folder under results/runs/<name>/",
+            run_dir.display()
+        )));
+    }
+    let spec_path = run_dir.join("spec.resolved.yaml");
+    let spec = spec::load(&spec_path, &[])?.resolved();
+    let model = TrainedModel::load(run_dir).map_err(Error::Model)?;
+    if !model.net.is_density() {
+        return Err(Error::Usage(format!("{} is a regression: it gives point estimates, not posteriors to check", run_dir.display())));
+    }
+    let (ds, _, _) = data::load_or_build(&spec, &opts.layout, false)?;
+    let sim = sim::build(&spec.dataset);
+    let sampled = ds.manifest.parameters.clone();
+    let infer = spec.dataset.infer.clone().unwrap_or_else(|| sampled.clone());
+    let keep: Vec<usize> = infer.iter().filter_map(|n| sampled.iter().position(|p| p == n)).collect();
+    let ds = ds.select(&infer).ok_or_else(|| Error::Usage(format!("dataset.infer names a parameter the dataset lacks: {infer:?}")))?;
+    let t = Instant::now();
+    let checks = eval::posterior_checks(&model, sim.as_ref(), &ds.test, &keep, &opts.settings).map_err(Error::Usage)?;
+    print_checks(&checks);
+    let title = format!("{} ({})", spec.name, spec.model.kind());
+    report::write_checks(run_dir, &checks, &title)?;
+    report::update_summary(&run_dir.join("summary.parquet"), &checks.aggregates())?;
+    entry::write_sums(run_dir)?;
+    eprintln!("eval: {:.1} s → {}", t.elapsed().as_secs_f64(), run_dir.join("eval.parquet").display());
+    Ok(checks)
 }

@@ -6,19 +6,23 @@
 mod c2st;
 mod calibration;
 mod divergence;
+mod importance;
 mod kl;
+mod posterior;
 mod nll;
 mod rmse;
 
 pub use c2st::c2st;
 pub use calibration::{pp_band, Calibration, PpTest};
 pub use divergence::{js_marginal, knn_symmetric_kl};
+pub use importance::{importance_sample, Importance};
+pub use posterior::{posterior_checks, CheckSettings, EvalRow, PosteriorChecks, ReferenceCheck, ReferenceSource};
 pub use kl::kl_to_truth;
 pub use nll::test_nll;
 pub use rmse::{rmse, Rmse};
 
 /// Version of the evaluation code; part of the run key.
-pub const EVAL_VERSION: &str = "eval/1";
+pub const EVAL_VERSION: &str = "eval/2";
 
 /// A metric with its Monte Carlo standard error.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -3,14 +3,16 @@
 //!
 //! Reads the records of training and the numbers of evaluation; writes into a run folder.
 
+mod eval;
 mod parquet;
 mod plot;
 mod provenance;
 mod samples;
 pub mod table;
 
-pub use parquet::{read_parquet, write_metrics, write_rmse, write_summary, Summary, METRICS_COLUMNS, SUMMARY_COLUMNS};
-pub use plot::{corner, latent_space, loss_curve, metric_vs_key};
+pub use eval::{write_checks, EVAL_COLUMNS};
+pub use parquet::{read_parquet, update_summary, write_metrics, write_rmse, write_summary, EvalAggregates, Summary, METRICS_COLUMNS, SUMMARY_COLUMNS};
+pub use plot::{corner, corner_sets, latent_space, loss_curve, metric_vs_key, pp_plot, sbc_ranks};
 pub use provenance::Provenance;
 pub use samples::write_samples;
 

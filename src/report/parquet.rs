@@ -10,7 +10,7 @@ use std::path::Path;
 pub const METRICS_COLUMNS: [&str; 5] = ["epoch", "train_loss", "val_loss", "lr", "seconds"];
 
 /// Columns of summary.parquet, in order.
-pub const SUMMARY_COLUMNS: [&str; 26] = [
+pub const SUMMARY_COLUMNS: [&str; 33] = [
     "name",
     "run_key",
     "dataset_key",
@@ -37,7 +37,47 @@ pub const SUMMARY_COLUMNS: [&str; 26] = [
     "sample_10k_s",
     "rmse_z",
     "threads",
+    "pp_injections",
+    "pp_combined_p",
+    "pp_min_ks_p",
+    "reference_injections",
+    "js_median",
+    "c2st_mean",
+    "is_efficiency_median",
 ];
+
+/// The posterior checks' aggregates in summary.parquet (null where not computed).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EvalAggregates {
+    /// Test injections in the P-P test.
+    pub pp_injections: Option<f64>,
+    /// Fisher's combination of the parameters' KS p-values.
+    pub pp_combined_p: Option<f64>,
+    /// The smallest KS p-value of a parameter.
+    pub pp_min_ks_p: Option<f64>,
+    /// Injections compared with a reference posterior.
+    pub reference_injections: Option<f64>,
+    /// Median JS divergence (nats) of the 1-D marginals against the reference.
+    pub js_median: Option<f64>,
+    /// Mean C2ST accuracy against the reference.
+    pub c2st_mean: Option<f64>,
+    /// Median importance-sampling efficiency n_eff / n.
+    pub is_efficiency_median: Option<f64>,
+}
+
+impl EvalAggregates {
+    fn columns(&self) -> [(&'static str, Option<f64>); 7] {
+        [
+            ("pp_injections", self.pp_injections),
+            ("pp_combined_p", self.pp_combined_p),
+            ("pp_min_ks_p", self.pp_min_ks_p),
+            ("reference_injections", self.reference_injections),
+            ("js_median", self.js_median),
+            ("c2st_mean", self.c2st_mean),
+            ("is_efficiency_median", self.is_efficiency_median),
+        ]
+    }
+}
 
 /// The one row of summary.parquet.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +134,8 @@ pub struct Summary {
     pub rmse_z: Option<f64>,
     /// Worker threads.
     pub threads: u32,
+    /// Posterior checks (P-P, reference comparisons), where run.
+    pub checks: EvalAggregates,
 }
 
 fn write(path: &Path, df: PolarsResult<DataFrame>) -> Result<(), ReportError> {
@@ -145,8 +187,27 @@ pub fn write_summary(path: &Path, s: &Summary) -> Result<(), ReportError> {
         "sample_10k_s" => [s.sample_10k_s],
         "rmse_z" => [s.rmse_z],
         "threads" => [s.threads],
-    );
+    )
+    .and_then(|mut df| {
+        for (name, v) in s.checks.columns() {
+            df.with_column(Column::new(name.into(), [v]))?;
+        }
+        Ok(df)
+    });
     write(path, df)
+}
+
+/// Replaces the posterior-check columns of an existing summary.parquet (written to a
+/// temporary file, then renamed over it).
+pub fn update_summary(path: &Path, checks: &EvalAggregates) -> Result<(), ReportError> {
+    let err = |m: String| ReportError::Parquet { path: path.display().to_string(), message: m };
+    let mut df = read_parquet(path).map_err(err)?;
+    for (name, v) in checks.columns() {
+        df.with_column(Column::new(name.into(), [v])).map_err(|e| err(e.to_string()))?;
+    }
+    let tmp = path.with_extension("parquet.tmp");
+    write(&tmp, Ok(df))?;
+    std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
 }
 
 /// Reads a Parquet file into a DataFrame.

@@ -147,25 +147,31 @@ pub fn latent_space(path: &Path, latent_dim: usize, z: &[f64], theta: &[f64], na
 /// A corner plot: 1-D histograms on the diagonal and scatter plots of each pair below it, with
 /// the true values marked.
 pub fn corner(path: &Path, samples: &[f64], truth: Option<&[f64]>, names: &[String], title: &str) -> Result<(), ReportError> {
+    corner_sets(path, &[samples], truth, names, title)
+}
+
+/// Corner plot of several sample sets over one another (the first blue, the second orange:
+/// an estimator against a reference), histograms normalised so that sets of different sizes
+/// compare; true values in red.
+pub fn corner_sets(path: &Path, sets: &[&[f64]], truth: Option<&[f64]>, names: &[String], title: &str) -> Result<(), ReportError> {
     register_font();
     let err = |e: String| ReportError::Plot { path: path.display().to_string(), message: e };
     let d = names.len();
-    let n = samples.len() / d.max(1);
     let side = (220 * d as u32).max(440);
     let root = BitMapBackend::new(path, (side, side + 40)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let root = root.titled(title, ("sans-serif", 22)).map_err(|e| err(e.to_string()))?;
-    let col = |k: usize| (0..n).map(move |i| samples[i * d + k]);
+    let all = |k: usize| sets.iter().flat_map(move |s| s.iter().skip(k).step_by(d).copied());
     let ranges: Vec<(f64, f64)> = (0..d)
         .map(|k| {
-            let (lo, hi) = range(col(k));
+            let (lo, hi) = range(all(k));
             match truth {
                 Some(t) if t[k].is_finite() => (lo.min(t[k]), hi.max(t[k])),
                 _ => (lo, hi),
             }
         })
         .collect();
-    let blue = RGBColor(31, 119, 180);
+    let palette = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44)];
     let red = RGBColor(214, 39, 40);
     for (idx, area) in root.split_evenly((d, d)).into_iter().enumerate() {
         let (r, c) = (idx / d, idx % d);
@@ -177,19 +183,26 @@ pub fn corner(path: &Path, samples: &[f64], truth: Option<&[f64]>, names: &[Stri
         if r == c {
             let (lo, hi) = ranges[c];
             let bins = 40;
-            let mut counts = vec![0usize; bins];
-            for v in col(c) {
-                let b = (((v - lo) / (hi - lo)) * bins as f64).floor();
-                if b >= 0.0 && (b as usize) < bins {
-                    counts[b as usize] += 1;
-                }
-            }
-            let top = *counts.iter().max().unwrap_or(&1) as f64 * 1.1;
+            let hists: Vec<Vec<f64>> = sets
+                .iter()
+                .map(|s| {
+                    let mut counts = vec![0.0f64; bins];
+                    let n = (s.len() / d).max(1) as f64;
+                    for v in s.iter().skip(c).step_by(d) {
+                        let b = (((v - lo) / (hi - lo)) * bins as f64).floor();
+                        if b >= 0.0 && (b as usize) < bins {
+                            counts[b as usize] += 1.0 / n;
+                        }
+                    }
+                    counts
+                })
+                .collect();
+            let top = hists.iter().flatten().cloned().fold(0.0, f64::max) * 1.1;
             let mut chart = ChartBuilder::on(&area)
                 .margin(6)
                 .x_label_area_size(label_x)
                 .y_label_area_size(label_y)
-                .build_cartesian_2d(lo..hi, 0.0..top.max(1.0))
+                .build_cartesian_2d(lo..hi, 0.0..top.max(1e-9))
                 .map_err(|e| err(e.to_string()))?;
             chart
                 .configure_mesh()
@@ -201,12 +214,11 @@ pub fn corner(path: &Path, samples: &[f64], truth: Option<&[f64]>, names: &[Stri
                 .draw()
                 .map_err(|e| err(e.to_string()))?;
             let w = (hi - lo) / bins as f64;
-            let steps: Vec<(f64, f64)> = counts
-                .iter()
-                .enumerate()
-                .flat_map(|(b, &k)| [(lo + b as f64 * w, k as f64), (lo + (b + 1) as f64 * w, k as f64)])
-                .collect();
-            chart.draw_series(LineSeries::new(steps, blue.stroke_width(2))).map_err(|e| err(e.to_string()))?;
+            for (h, color) in hists.iter().zip(palette.iter().cycle()) {
+                let steps: Vec<(f64, f64)> =
+                    h.iter().enumerate().flat_map(|(b, &k)| [(lo + b as f64 * w, k), (lo + (b + 1) as f64 * w, k)]).collect();
+                chart.draw_series(LineSeries::new(steps, color.stroke_width(2))).map_err(|e| err(e.to_string()))?;
+            }
             if let Some(t) = truth {
                 chart.draw_series(LineSeries::new(vec![(t[c], 0.0), (t[c], top)], red.stroke_width(2))).map_err(|e| err(e.to_string()))?;
             }
@@ -228,10 +240,14 @@ pub fn corner(path: &Path, samples: &[f64], truth: Option<&[f64]>, names: &[Stri
                 .y_labels(4)
                 .draw()
                 .map_err(|e| err(e.to_string()))?;
-            let step = (n / 4000).max(1);
-            chart
-                .draw_series((0..n).step_by(step).map(|i| Circle::new((samples[i * d + c], samples[i * d + r]), 1, blue.mix(0.3).filled())))
-                .map_err(|e| err(e.to_string()))?;
+            for (s, color) in sets.iter().zip(palette.iter().cycle()) {
+                let n = s.len() / d.max(1);
+                let step = (n / 4000).max(1);
+                let alpha = if sets.len() > 1 { 0.2 } else { 0.3 };
+                chart
+                    .draw_series((0..n).step_by(step).map(|i| Circle::new((s[i * d + c], s[i * d + r]), 1, color.mix(alpha).filled())))
+                    .map_err(|e| err(e.to_string()))?;
+            }
             if let Some(t) = truth {
                 chart.draw_series(LineSeries::new(vec![(t[c], yl), (t[c], yh)], red.stroke_width(1))).map_err(|e| err(e.to_string()))?;
                 chart.draw_series(LineSeries::new(vec![(xl, t[r]), (xh, t[r])], red.stroke_width(1))).map_err(|e| err(e.to_string()))?;
@@ -292,6 +308,118 @@ pub fn metric_vs_key(path: &Path, x: &str, y: &str, series: &[(String, Vec<(f64,
         .label_font(("sans-serif", 16))
         .draw()
         .map_err(|e| err(e.to_string()))?;
+    root.present().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}
+
+/// P-P plot: for each parameter, the fraction of injections whose true value lies below each
+/// credible level, against that level, with the binomial 68/95/99.7% bands of `n` calibrated
+/// injections shaded, and each parameter's KS p-value in the legend (bilby's `make_pp_plot`).
+pub fn pp_plot(path: &Path, names: &[String], columns: &[Vec<f64>], ks_p: &[f64], combined_p: f64, title: &str) -> Result<(), ReportError> {
+    register_font();
+    let err = |e: String| ReportError::Plot { path: path.display().to_string(), message: e };
+    let root = BitMapBackend::new(path, (760, 760)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let n = columns.first().map_or(0, Vec::len);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(format!("{title}: {n} injections, combined p = {combined_p:.3}"), ("sans-serif", 20))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..1.0, 0.0..1.0)
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc("credible level")
+        .y_desc("fraction of injections in credible interval")
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    let grid: Vec<f64> = (0..=200).map(|i| i as f64 / 200.0).collect();
+    for (conf, shade) in [(0.997, 0.08), (0.95, 0.14), (0.68, 0.22)] {
+        let band = crate::eval::pp_band(n.max(1), &grid, conf);
+        let mut poly: Vec<(f64, f64)> = grid.iter().zip(&band).map(|(&x, b)| (x, b.1)).collect();
+        poly.extend(grid.iter().zip(&band).rev().map(|(&x, b)| (x, b.0)));
+        chart.draw_series(std::iter::once(Polygon::new(poly, BLACK.mix(shade).filled()))).map_err(|e| err(e.to_string()))?;
+    }
+    let palette = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+    ];
+    for (j, (name, col)) in names.iter().zip(columns).enumerate() {
+        let mut v = col.clone();
+        v.sort_by(f64::total_cmp);
+        let m = v.len().max(1) as f64;
+        let pts: Vec<(f64, f64)> = grid.iter().map(|&x| (x, v.partition_point(|&p| p <= x) as f64 / m)).collect();
+        let color = palette[j % palette.len()];
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+            .map_err(|e| err(e.to_string()))?
+            .label(format!("{name} (p = {:.3})", ks_p.get(j).copied().unwrap_or(f64::NAN)))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    root.present().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}
+
+/// Simulation-based-calibration rank histograms (Talts et al. 2018), one panel per parameter,
+/// with the 99% band of a uniform histogram.
+pub fn sbc_ranks(path: &Path, names: &[String], ranks: &[Vec<usize>], rank_samples: usize, title: &str) -> Result<(), ReportError> {
+    register_font();
+    let err = |e: String| ReportError::Plot { path: path.display().to_string(), message: e };
+    let d = names.len();
+    let root = BitMapBackend::new(path, (320 * d.max(1) as u32, 340)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let root = root.titled(title, ("sans-serif", 20)).map_err(|e| err(e.to_string()))?;
+    let n = ranks.len();
+    let bins = 20usize.min(rank_samples + 1);
+    let p = 1.0 / bins as f64;
+    let lo = crate::math::stats::binomial_quantile(n, p, 0.005) as f64;
+    let hi = crate::math::stats::binomial_quantile(n, p, 0.995) as f64;
+    for (j, area) in root.split_evenly((1, d.max(1))).into_iter().enumerate().take(d) {
+        let mut counts = vec![0usize; bins];
+        for r in ranks {
+            let b = (r[j] * bins / (rank_samples + 1)).min(bins - 1);
+            counts[b] += 1;
+        }
+        let top = (*counts.iter().max().unwrap_or(&1) as f64).max(hi) * 1.15;
+        let mut chart = ChartBuilder::on(&area)
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(40)
+            .build_cartesian_2d(0.0..(rank_samples + 1) as f64, 0.0..top)
+            .map_err(|e| err(e.to_string()))?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc(format!("rank of {}", names[j]))
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(|e| err(e.to_string()))?;
+        let w = (rank_samples + 1) as f64 / bins as f64;
+        chart
+            .draw_series(std::iter::once(Rectangle::new([(0.0, lo), ((rank_samples + 1) as f64, hi)], BLACK.mix(0.12).filled())))
+            .map_err(|e| err(e.to_string()))?;
+        chart
+            .draw_series(counts.iter().enumerate().map(|(b, &k)| {
+                Rectangle::new([(b as f64 * w, 0.0), ((b + 1) as f64 * w, k as f64)], RGBColor(31, 119, 180).mix(0.7).filled())
+            }))
+            .map_err(|e| err(e.to_string()))?;
+    }
     root.present().map_err(|e| err(e.to_string()))?;
     Ok(())
 }

@@ -803,11 +803,26 @@ pub struct EvalSpec {
     /// Posterior draws per test observation for the Monte Carlo KL. Default 256.
     #[serde(deserialize_with = "number::usize")]
     pub kl_samples: usize,
+    /// Test injections in the P-P test (`pp`); at most n_test. Default 256.
+    #[serde(deserialize_with = "number::usize")]
+    pub pp_injections: usize,
+    /// Posterior draws per injection for `pp` and `c2st`. Default 2000.
+    #[serde(deserialize_with = "number::usize")]
+    pub posterior_samples: usize,
+    /// Injections compared with a reference posterior by `c2st`. Default 4.
+    #[serde(deserialize_with = "number::usize")]
+    pub reference_injections: usize,
 }
 
 impl Default for EvalSpec {
     fn default() -> Self {
-        EvalSpec { metrics: vec![Metric::TestNll, Metric::KlToTruth, Metric::LossCurve], kl_samples: 256 }
+        EvalSpec {
+            metrics: vec![Metric::TestNll, Metric::KlToTruth, Metric::LossCurve],
+            kl_samples: 256,
+            pp_injections: 256,
+            posterior_samples: 2000,
+            reference_injections: 4,
+        }
     }
 }
 
@@ -825,4 +840,11 @@ pub enum Metric {
     LatentPlot,
     /// plots/corner_{0,1,2}.png: 10⁴ posterior samples of three test injections with their true values.
     Corner,
+    /// Calibration: eval.parquet, plots/pp.png (P-P with binomial bands, KS p-values) and
+    /// plots/sbc.png (rank histograms) over `pp_injections` test injections.
+    Pp,
+    /// Comparison with reference posteriors (exact, or the built-in nested sampler) on
+    /// `reference_injections` injections: JS per marginal, kNN symmetric KL, C2ST,
+    /// importance-sampling efficiency, overlaid corner plots.
+    C2st,
 }

@@ -157,6 +157,14 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
     let hidden = match &spec.model {
         ModelSpec::Gaussian(g) => &g.hidden,
         ModelSpec::Regression(r) => {
+            if let Some(m) = spec.eval.metrics.iter().find(|m| matches!(m, Metric::Pp | Metric::C2st)) {
+                let name = if *m == Metric::Pp { "pp" } else { "c2st" };
+                return Err(bad(
+                    "eval.metrics",
+                    format!("`{name}` needs posterior samples; a regression gives point estimates"),
+                    Some("remove it; a regression run reports the RMSE of each parameter"),
+                ));
+            }
             if spec.eval.metrics.contains(&Metric::Corner) {
                 return Err(bad(
                     "eval.metrics",
@@ -258,6 +266,10 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
         at_least("training.early_stopping.patience", es.patience, 1)?;
     }
     at_least("eval.kl_samples", spec.eval.kl_samples, 1)?;
+    at_least("eval.posterior_samples", spec.eval.posterior_samples, 100)?;
+    if spec.eval.metrics.contains(&Metric::Pp) {
+        at_least("eval.pp_injections", spec.eval.pp_injections, 10)?;
+    }
     if spec.eval.metrics.contains(&Metric::LatentPlot) && !matches!(spec.model, ModelSpec::Cvae(_) | ModelSpec::CvaeFlow(_)) {
         return Err(bad(
             "eval.metrics",

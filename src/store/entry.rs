@@ -87,12 +87,7 @@ impl Builder {
 
     /// Writes SHA256SUMS and DONE, then renames the folder into place.
     pub fn commit(mut self) -> Result<PathBuf, StoreError> {
-        let sums = checksums(&self.tmp)?;
-        let mut text = String::new();
-        for (rel, h) in &sums {
-            text.push_str(&format!("{h}  {rel}\n"));
-        }
-        write_synced(&self.tmp.join(SUMS), text.as_bytes())?;
+        write_sums(&self.tmp)?;
         write_synced(&self.tmp.join(DONE), b"complete\n")?;
         fs::rename(&self.tmp, &self.dest).map_err(|e| io_err(&self.dest, e))?;
         if let Some(parent) = self.dest.parent() {
@@ -111,6 +106,19 @@ impl Drop for Builder {
             let _ = fs::remove_dir_all(&self.tmp);
         }
     }
+}
+
+/// (Re)writes the SHA256SUMS of every file in `dir` (atomically: a complete entry to which
+/// files were added, like a run after `ndelab eval`, stays verifiable).
+pub fn write_sums(dir: &Path) -> Result<(), StoreError> {
+    let sums = checksums(dir)?;
+    let mut text = String::new();
+    for (rel, h) in &sums {
+        text.push_str(&format!("{h}  {rel}\n"));
+    }
+    let tmp = dir.join(format!(".{SUMS}.tmp"));
+    write_synced(&tmp, text.as_bytes())?;
+    fs::rename(&tmp, dir.join(SUMS)).map_err(|e| io_err(dir, e))
 }
 
 /// Writes a file and syncs it to disk.

@@ -1,0 +1,247 @@
+//! Posterior checks over the test injections: calibration (P-P, SBC) on many, and on a few a
+//! comparison with a reference posterior (JS divergence per marginal, kNN symmetric KL, C2ST)
+//! and importance sampling with the exact likelihood.
+
+use super::calibration::{Calibration, PpTest};
+use super::{c2st, importance_sample, js_marginal, knn_symmetric_kl, Importance};
+use crate::data::Split;
+use crate::nn::TrainedModel;
+use crate::reference::{self, NestedSettings, ReferenceSamples};
+use crate::sim::{Simulator, StreamFamily};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Where reference posteriors come from.
+#[derive(Debug, Clone)]
+pub enum ReferenceSource {
+    /// No comparison.
+    None,
+    /// Exact draws where the simulator has a closed form, else the built-in nested sampler.
+    Auto(NestedSettings),
+    /// `injection_<i>.{npy,csv,parquet}` files in a folder (e.g. from bench/bilby_reference.py).
+    Dir(PathBuf),
+}
+
+/// How much to check.
+#[derive(Debug, Clone)]
+pub struct CheckSettings {
+    /// Test injections in the P-P test (at most the test split).
+    pub pp_injections: usize,
+    /// Posterior draws per injection.
+    pub samples: usize,
+    /// Draws per SBC rank.
+    pub rank_samples: usize,
+    /// Reference posteriors.
+    pub reference: ReferenceSource,
+    /// Injections compared with a reference (the first ones of the test split).
+    pub reference_injections: usize,
+    /// Estimator draws importance-sampled per reference injection (0: none).
+    pub importance_samples: usize,
+    /// Prior draws of the parameters not inferred, per importance sample.
+    pub marginal_draws: usize,
+    /// Master seed.
+    pub seed: u64,
+}
+
+/// One row of eval.parquet: an injection and a parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalRow {
+    /// Test injection index.
+    pub injection: usize,
+    /// Parameter name.
+    pub parameter: String,
+    /// True value.
+    pub truth: f64,
+    /// Fraction of posterior draws below the truth.
+    pub percentile: f64,
+    /// SBC rank of the truth among `rank_samples` draws.
+    pub sbc_rank: usize,
+    /// Posterior median and 90% credible interval.
+    pub median: f64,
+    /// 5% quantile.
+    pub lower_90: f64,
+    /// 95% quantile.
+    pub upper_90: f64,
+    /// JS divergence (nats) of this marginal against the reference, where compared.
+    pub js: Option<f64>,
+}
+
+/// A comparison of one injection's posterior with its reference.
+#[derive(Debug, Clone)]
+pub struct ReferenceCheck {
+    /// Test injection index.
+    pub injection: usize,
+    /// Its true parameters.
+    pub truth: Vec<f64>,
+    /// The estimator's draws.
+    pub estimator: Vec<f64>,
+    /// Seconds the estimator took for them.
+    pub estimator_s: f64,
+    /// The reference.
+    pub reference: ReferenceSamples,
+    /// JS divergence per parameter.
+    pub js: Vec<f64>,
+    /// C2ST accuracy.
+    pub c2st: f64,
+    /// kNN symmetric KL.
+    pub knn_kl: f64,
+    /// Importance sampling of the estimator with the exact likelihood.
+    pub importance: Option<Importance>,
+}
+
+/// Everything the checks measured.
+#[derive(Debug, Clone)]
+pub struct PosteriorChecks {
+    /// Parameter names.
+    pub parameters: Vec<String>,
+    /// One row per injection and parameter.
+    pub rows: Vec<EvalRow>,
+    /// Percentiles and ranks.
+    pub calibration: Calibration,
+    /// KS p-values.
+    pub pp: PpTest,
+    /// Reference comparisons.
+    pub references: Vec<ReferenceCheck>,
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let (i, f) = (pos.floor() as usize, pos.fract());
+    sorted[i] + f * (sorted[(i + 1).min(sorted.len() - 1)] - sorted[i])
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.retain(|x| x.is_finite());
+    v.sort_by(f64::total_cmp);
+    (!v.is_empty()).then(|| quantile(&v, 0.5))
+}
+
+impl PosteriorChecks {
+    /// Median JS divergence over every compared marginal.
+    pub fn js_median(&self) -> Option<f64> {
+        median(self.references.iter().flat_map(|r| r.js.iter().copied()).collect())
+    }
+    /// Mean C2ST accuracy.
+    pub fn c2st_mean(&self) -> Option<f64> {
+        let v: Vec<f64> = self.references.iter().map(|r| r.c2st).collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    }
+    /// Median kNN symmetric KL.
+    pub fn knn_kl_median(&self) -> Option<f64> {
+        median(self.references.iter().map(|r| r.knn_kl).collect())
+    }
+    /// Median importance-sampling efficiency.
+    pub fn is_efficiency_median(&self) -> Option<f64> {
+        median(self.references.iter().filter_map(|r| r.importance.map(|i| i.efficiency)).collect())
+    }
+}
+
+/// Runs the checks of `model` on the `test` split; `keep` are the inferred parameters among
+/// the simulator's. Fails on unreadable reference files.
+pub fn posterior_checks(model: &TrainedModel, sim: &dyn Simulator, test: &Split, keep: &[usize], settings: &CheckSettings) -> Result<PosteriorChecks, String> {
+    let names = model.card.parameters.clone();
+    let d = names.len();
+    let mut cal = Calibration::new(names.clone(), settings.rank_samples);
+    let mut rows = Vec::new();
+    let n_pp = settings.pp_injections.min(test.len());
+    let streams = StreamFamily::new(settings.seed, "eval/posterior");
+    let bar = crate::ui::bar(n_pp as u64, "P-P test");
+    let mut first_draws: Vec<(Vec<f64>, f64)> = Vec::new();
+    let n_ref = match settings.reference {
+        ReferenceSource::None => 0,
+        _ => settings.reference_injections.min(test.len()),
+    };
+    for i in 0..n_pp {
+        let truth: Vec<f64> = test.theta_row(i).iter().map(|&v| v as f64).collect();
+        let t = Instant::now();
+        let (draws, _) = model.sample_within(settings.samples, test.data_row(i), &mut streams.rng(i as u64));
+        let secs = t.elapsed().as_secs_f64();
+        cal.push(&truth, &draws);
+        for j in 0..d {
+            let mut col: Vec<f64> = draws.iter().skip(j).step_by(d).copied().collect();
+            col.sort_by(f64::total_cmp);
+            rows.push(EvalRow {
+                injection: i,
+                parameter: names[j].clone(),
+                truth: truth[j],
+                percentile: cal.percentiles[i][j],
+                sbc_rank: cal.ranks[i][j],
+                median: quantile(&col, 0.5),
+                lower_90: quantile(&col, 0.05),
+                upper_90: quantile(&col, 0.95),
+                js: None,
+            });
+        }
+        if i < n_ref {
+            first_draws.push((draws, secs));
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let pp = cal.pp_test();
+
+    let mut references = Vec::new();
+    let bar = crate::ui::bar(n_ref as u64, "reference posteriors");
+    for i in 0..n_ref {
+        let y: Vec<f64> = test.data_row(i).iter().map(|&v| v as f64).collect();
+        let truth: Vec<f64> = test.theta_row(i).iter().map(|&v| v as f64).collect();
+        let (estimator, estimator_s) = match first_draws.get(i) {
+            Some(x) => x.clone(),
+            None => {
+                let t = Instant::now();
+                let draws = model.sample_within(settings.samples, test.data_row(i), &mut streams.rng(i as u64)).0;
+                (draws, t.elapsed().as_secs_f64())
+            }
+        };
+        let found = match &settings.reference {
+            ReferenceSource::None => None,
+            ReferenceSource::Auto(nested) => reference::exact(sim, &y, keep, settings.samples, settings.seed, i as u64)
+                .or_else(|| reference::nested(sim, &y, keep, settings.samples, *nested, settings.seed, i as u64)),
+            ReferenceSource::Dir(dir) => {
+                let file = ["npy", "csv", "parquet"].iter().map(|e| dir.join(format!("injection_{i}.{e}"))).find(|p| p.is_file());
+                match file {
+                    Some(f) => Some(ReferenceSamples {
+                        samples: reference::read_samples(&f, &names)?,
+                        source: f.display().to_string(),
+                        log_z: None,
+                        calls: 0,
+                        seconds: 0.0,
+                    }),
+                    None => None,
+                }
+            }
+        };
+        let Some(reference) = found else {
+            bar.inc(1);
+            continue;
+        };
+        let js: Vec<f64> = (0..d)
+            .map(|j| {
+                let a: Vec<f64> = estimator.iter().skip(j).step_by(d).copied().collect();
+                let b: Vec<f64> = reference.samples.iter().skip(j).step_by(d).copied().collect();
+                js_marginal(&a, &b)
+            })
+            .collect();
+        for (j, v) in js.iter().enumerate() {
+            if let Some(row) = rows.iter_mut().find(|r| r.injection == i && r.parameter == names[j]) {
+                row.js = Some(*v);
+            }
+        }
+        // C2ST and kNN on equal numbers of draws (at most 2000 each: the classifier's cost).
+        let m = (estimator.len() / d).min(reference.samples.len() / d).min(2000);
+        let score = c2st(&estimator[..m * d], &reference.samples[..m * d], d, settings.seed ^ i as u64);
+        let knn_kl = knn_symmetric_kl(&estimator[..m * d], &reference.samples[..m * d], d, 5);
+        let importance = if settings.importance_samples > 0 {
+            importance_sample(model, sim, &y, keep, settings.importance_samples, settings.marginal_draws, &mut StreamFamily::new(settings.seed, "eval/importance").rng(i as u64))
+        } else {
+            None
+        };
+        references.push(ReferenceCheck { injection: i, truth, estimator, estimator_s, reference, js, c2st: score, knn_kl, importance });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(PosteriorChecks { parameters: names, rows, calibration: cal, pp, references })
+}
