@@ -4,6 +4,7 @@
 mod util;
 
 mod cli;
+mod evaluation;
 mod gw;
 mod pipeline;
 mod spec;

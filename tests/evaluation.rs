@@ -1,0 +1,78 @@
+//! `ndelab eval` and the posterior-check metrics: what they write into a finished run, and
+//! reference samples brought from files.
+
+use crate::util::*;
+use ndelab::report::{read_parquet, EVAL_COLUMNS};
+
+fn trained_run(tmp: &TempDir, results: &std::path::Path) -> std::path::PathBuf {
+    let spec = small_spec(tmp.path(), "ev", 4_000, 4, "");
+    let out = run(ndelab(results).arg("run").arg(&spec));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+#[test]
+fn eval_adds_calibration_and_reference_checks_to_a_run() {
+    let tmp = TempDir::new("eval");
+    let results = tmp.path().join("results");
+    let dir = trained_run(&tmp, &results);
+    let out = run(ndelab(&results).arg("eval").arg(&dir).args(["--injections", "60", "--samples", "500", "--reference-injections", "2", "--importance", "400"]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("P-P test over 60 injections"), "{err}");
+    let df = read_parquet(&dir.join("eval.parquet")).unwrap();
+    let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
+    assert_eq!(names, EVAL_COLUMNS);
+    assert_eq!(df.height(), 60 * 3);
+    // JS against the exact posterior on the first two injections only; a small, finite value.
+    let js = floats(&df, "js");
+    assert!(js[..6].iter().all(|v| v.is_some_and(|x| (0.0..0.1).contains(&x))), "{js:?}");
+    assert!(js[6..].iter().all(Option::is_none));
+    let pct = floats(&df, "percentile");
+    assert!(pct.iter().all(|v| v.is_some_and(|x| (0.0..=1.0).contains(&x))));
+    for png in ["pp.png", "sbc.png", "corner_reference_0.png", "corner_reference_1.png"] {
+        assert!(dir.join("plots").join(png).is_file(), "{png}");
+    }
+    let summary = read_parquet(&dir.join("summary.parquet")).unwrap();
+    assert_eq!(floats(&summary, "pp_injections"), vec![Some(60.0)]);
+    assert!(floats(&summary, "pp_combined_p")[0].is_some_and(|p| (0.0..=1.0).contains(&p)));
+    assert!(floats(&summary, "js_median")[0].is_some());
+    assert!(floats(&summary, "is_efficiency_median")[0].is_some_and(|e| e > 0.0 && e <= 1.0));
+    // The run folder stays verifiable: SHA256SUMS lists the new files.
+    assert_eq!(ndelab::store::entry::verify(&dir).unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn eval_reads_reference_samples_from_files() {
+    let tmp = TempDir::new("evalref");
+    let results = tmp.path().join("results");
+    let dir = trained_run(&tmp, &results);
+    // The estimator's own samples for test injection 0, as Parquet with named columns.
+    let inj = tmp.path().join("inj");
+    let spec = tmp.path().join("ev.yaml");
+    let out = run(ndelab(&results).arg("export-injections").arg(&spec).arg("--out").arg(&inj));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let data = ndelab::store::npy::read(&inj.join("data.npy")).unwrap();
+    let obs = tmp.path().join("obs.npy");
+    ndelab::store::npy::write(&obs, 1, data.cols, data.row(0)).unwrap();
+    let refdir = tmp.path().join("ref");
+    std::fs::create_dir_all(&refdir).unwrap();
+    let out = run(ndelab(&results).arg("sample").arg(&dir).arg("--data").arg(&obs).args(["--n", "2000", "--seed", "9", "--out"]).arg(refdir.join("injection_0.parquet")));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(ndelab(&results).arg("eval").arg(&dir).arg("--reference").arg(&refdir).args(["--injections", "20", "--samples", "2000"]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let df = read_parquet(&dir.join("eval.parquet")).unwrap();
+    let c2st = floats(&df, "c2st")[0].unwrap();
+    assert!((c2st - 0.5).abs() < 0.05, "the estimator against its own samples: C2ST {c2st}");
+    assert!(floats(&df, "js")[..3].iter().all(|v| v.is_some_and(|x| x < 0.01)), "{:?}", floats(&df, "js"));
+    assert!(floats(&df, "js")[3..].iter().all(Option::is_none), "only injection 0 has a reference file");
+
+    // A reference file without the run's columns: exit 2, named column, and nothing changed.
+    std::fs::write(refdir.join("injection_1.csv"), "a,b\n1,2\n").unwrap();
+    let before = std::fs::read(dir.join("summary.parquet")).unwrap();
+    let out = run(ndelab(&results).arg("eval").arg(&dir).arg("--reference").arg(&refdir).args(["--injections", "20", "--samples", "500"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("injection_1.csv: no column `x0` (columns: a, b)"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(dir.join("summary.parquet")).unwrap(), before);
+}
