@@ -8,6 +8,7 @@ use crate::data::Split;
 use crate::nn::TrainedModel;
 use crate::reference::{self, NestedSettings, ReferenceSamples};
 use crate::sim::{Simulator, StreamFamily};
+use rayon::prelude::*;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -139,6 +140,69 @@ impl PosteriorChecks {
     }
 }
 
+/// Compares injection `i` with its reference, if it has one.
+#[allow(clippy::too_many_arguments)]
+fn compare(
+    model: &TrainedModel,
+    sim: &dyn Simulator,
+    test: &Split,
+    keep: &[usize],
+    settings: &CheckSettings,
+    names: &[String],
+    i: usize,
+    drawn: Option<(Vec<f64>, f64)>,
+) -> Result<Option<ReferenceCheck>, String> {
+    let d = names.len();
+    let streams = StreamFamily::new(settings.seed, "eval/posterior");
+    let y: Vec<f64> = test.data_row(i).iter().map(|&v| v as f64).collect();
+    let truth: Vec<f64> = test.theta_row(i).iter().map(|&v| v as f64).collect();
+    let (estimator, estimator_s) = match drawn {
+        Some(x) => x,
+        None => {
+            let t = Instant::now();
+            let draws = model.sample_within(settings.samples, test.data_row(i), &mut streams.rng(i as u64)).0;
+            (draws, t.elapsed().as_secs_f64())
+        }
+    };
+    let found = match &settings.reference {
+        ReferenceSource::None => None,
+        ReferenceSource::Auto(nested) => reference::exact(sim, &y, keep, settings.samples, settings.seed, i as u64)
+            .or_else(|| reference::nested(sim, &y, keep, settings.samples, *nested, settings.seed, i as u64)),
+        ReferenceSource::Dir(dir) => {
+            let file = ["npy", "csv", "parquet"].iter().map(|e| dir.join(format!("injection_{i}.{e}"))).find(|p| p.is_file());
+            match file {
+                Some(f) => Some(ReferenceSamples {
+                    samples: reference::read_samples(&f, names)?,
+                    source: f.display().to_string(),
+                    log_z: None,
+                    calls: 0,
+                    seconds: 0.0,
+                }),
+                None => None,
+            }
+        }
+    };
+    let Some(reference) = found else { return Ok(None) };
+    let js: Vec<f64> = (0..d)
+        .map(|j| {
+            let a: Vec<f64> = estimator.iter().skip(j).step_by(d).copied().collect();
+            let b: Vec<f64> = reference.samples.iter().skip(j).step_by(d).copied().collect();
+            js_marginal(&a, &b)
+        })
+        .collect();
+    // C2ST and kNN on equal numbers of draws (at most 2000 each: the classifier's cost).
+    let m = (estimator.len() / d).min(reference.samples.len() / d).min(2000);
+    let score = c2st(&estimator[..m * d], &reference.samples[..m * d], d, settings.seed ^ i as u64);
+    let knn_kl = knn_symmetric_kl(&estimator[..m * d], &reference.samples[..m * d], d, 5);
+    let importance = if settings.importance_samples > 0 {
+        let mut rng = StreamFamily::new(settings.seed, "eval/importance").rng(i as u64);
+        importance_sample(model, sim, &y, keep, settings.importance_samples, settings.marginal_draws, &mut rng)
+    } else {
+        None
+    };
+    Ok(Some(ReferenceCheck { injection: i, truth, estimator, estimator_s, reference, js, c2st: score, knn_kl, importance }))
+}
+
 /// Runs the checks of `model` on the `test` split; `keep` are the inferred parameters among
 /// the simulator's. Fails on unreadable reference files.
 pub fn posterior_checks(model: &TrainedModel, sim: &dyn Simulator, test: &Split, keep: &[usize], settings: &CheckSettings) -> Result<PosteriorChecks, String> {
@@ -183,64 +247,26 @@ pub fn posterior_checks(model: &TrainedModel, sim: &dyn Simulator, test: &Split,
     bar.finish_and_clear();
     let pp = cal.pp_test();
 
-    let mut references = Vec::new();
+    // Injections are independent: compare them in parallel (each nested-sampling run is serial).
     let bar = crate::ui::bar(n_ref as u64, "reference posteriors");
-    for i in 0..n_ref {
-        let y: Vec<f64> = test.data_row(i).iter().map(|&v| v as f64).collect();
-        let truth: Vec<f64> = test.theta_row(i).iter().map(|&v| v as f64).collect();
-        let (estimator, estimator_s) = match first_draws.get(i) {
-            Some(x) => x.clone(),
-            None => {
-                let t = Instant::now();
-                let draws = model.sample_within(settings.samples, test.data_row(i), &mut streams.rng(i as u64)).0;
-                (draws, t.elapsed().as_secs_f64())
-            }
-        };
-        let found = match &settings.reference {
-            ReferenceSource::None => None,
-            ReferenceSource::Auto(nested) => reference::exact(sim, &y, keep, settings.samples, settings.seed, i as u64)
-                .or_else(|| reference::nested(sim, &y, keep, settings.samples, *nested, settings.seed, i as u64)),
-            ReferenceSource::Dir(dir) => {
-                let file = ["npy", "csv", "parquet"].iter().map(|e| dir.join(format!("injection_{i}.{e}"))).find(|p| p.is_file());
-                match file {
-                    Some(f) => Some(ReferenceSamples {
-                        samples: reference::read_samples(&f, &names)?,
-                        source: f.display().to_string(),
-                        log_z: None,
-                        calls: 0,
-                        seconds: 0.0,
-                    }),
-                    None => None,
+    let compared: Vec<Result<Option<ReferenceCheck>, String>> = (0..n_ref)
+        .into_par_iter()
+        .map(|i| {
+            let r = compare(model, sim, test, keep, settings, &names, i, first_draws.get(i).cloned());
+            bar.inc(1);
+            r
+        })
+        .collect();
+    let mut references = Vec::new();
+    for c in compared {
+        if let Some(c) = c? {
+            for (j, v) in c.js.iter().enumerate() {
+                if let Some(row) = rows.iter_mut().find(|r| r.injection == c.injection && r.parameter == names[j]) {
+                    row.js = Some(*v);
                 }
             }
-        };
-        let Some(reference) = found else {
-            bar.inc(1);
-            continue;
-        };
-        let js: Vec<f64> = (0..d)
-            .map(|j| {
-                let a: Vec<f64> = estimator.iter().skip(j).step_by(d).copied().collect();
-                let b: Vec<f64> = reference.samples.iter().skip(j).step_by(d).copied().collect();
-                js_marginal(&a, &b)
-            })
-            .collect();
-        for (j, v) in js.iter().enumerate() {
-            if let Some(row) = rows.iter_mut().find(|r| r.injection == i && r.parameter == names[j]) {
-                row.js = Some(*v);
-            }
+            references.push(c);
         }
-        // C2ST and kNN on equal numbers of draws (at most 2000 each: the classifier's cost).
-        let m = (estimator.len() / d).min(reference.samples.len() / d).min(2000);
-        let score = c2st(&estimator[..m * d], &reference.samples[..m * d], d, settings.seed ^ i as u64);
-        let knn_kl = knn_symmetric_kl(&estimator[..m * d], &reference.samples[..m * d], d, 5);
-        let importance = if settings.importance_samples > 0 {
-            importance_sample(model, sim, &y, keep, settings.importance_samples, settings.marginal_draws, &mut StreamFamily::new(settings.seed, "eval/importance").rng(i as u64))
-        } else {
-            None
-        };
-        references.push(ReferenceCheck { injection: i, truth, estimator, estimator_s, reference, js, c2st: score, knn_kl, importance });
-        bar.inc(1);
     }
     bar.finish_and_clear();
     Ok(PosteriorChecks { parameters: names, rows, calibration: cal, pp, references })

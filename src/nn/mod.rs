@@ -96,7 +96,7 @@ impl LossContext {
 pub type Param = Tensor<(usize,), f32, Dev>;
 
 /// A conditional density estimator q(θ|y), working on z-scored θ and y.
-pub trait DensityEstimator: Send {
+pub trait DensityEstimator: Send + Sync {
     /// Number of parameters θ.
     fn theta_dim(&self) -> usize;
     /// Length of a data vector y.
