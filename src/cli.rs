@@ -87,6 +87,20 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Compare two sets of posterior samples of the same parameters (e.g. the built-in
+    /// sampler against bilby): JS divergence of each marginal, kNN symmetric KL and C2ST.
+    Compare {
+        /// First set: .npy (columns in --parameters order), .csv or .parquet (named columns).
+        a: PathBuf,
+        /// Second set (the reference: C2ST z-scores by it).
+        b: PathBuf,
+        /// Parameter names, comma-separated, in .npy column order.
+        #[arg(long, value_delimiter = ',', required = true)]
+        parameters: Vec<String>,
+        /// Seed of the classifier.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Build (or reuse) the cached dataset of a spec and print its key and folder.
     Simulate {
         /// The experiment spec (YAML).
@@ -343,6 +357,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Plot { what: PlotAction::Sweep { path, x, y, hue, out } } => plot_sweep(&path, &x, &y, hue.as_deref(), out, &layout),
         Command::Ls { dir } => ls(&dir.map(Layout::new).unwrap_or(layout)),
         Command::Sample { run, data, n, out, seed } => sample(&run, &data, n, &out, seed),
+        Command::Compare { a, b, parameters, seed } => compare(&a, &b, &parameters, seed),
         Command::Eval { run, reference, injections, samples, reference_injections, live, walks, importance, seed } => {
             if samples < 100 || live < 10 || walks < 1 {
                 return Err(Error::Usage("--samples must be at least 100, --live at least 10 and --walks at least 1".into()));
@@ -479,6 +494,30 @@ fn cache_verify(layout: &Layout, fix: bool) -> Result<(), Error> {
     if bad > 0 && !fix {
         return Err(Error::Failed(format!("{bad} corrupt entries; rerun with `ndelab cache verify --fix` to remove them")));
     }
+    Ok(())
+}
+
+fn compare(a: &Path, b: &Path, parameters: &[String], seed: u64) -> Result<(), Error> {
+    let sa = crate::reference::read_samples(a, parameters).map_err(Error::Usage)?;
+    let sb = crate::reference::read_samples(b, parameters).map_err(Error::Usage)?;
+    let d = parameters.len();
+    let (na, nb) = (sa.len() / d, sb.len() / d);
+    if na < 10 || nb < 10 {
+        return Err(Error::Usage(format!("{} has {na} samples and {} has {nb}; give at least 10 each", a.display(), b.display())));
+    }
+    println!("{:<12} {:>10}", "parameter", "JS (nats)");
+    let mut js = Vec::new();
+    for (j, name) in parameters.iter().enumerate() {
+        let x: Vec<f64> = sa.iter().skip(j).step_by(d).copied().collect();
+        let y: Vec<f64> = sb.iter().skip(j).step_by(d).copied().collect();
+        let v = crate::eval::js_marginal(&x, &y);
+        println!("{name:<12} {v:>10.5}");
+        js.push(v);
+    }
+    js.sort_by(f64::total_cmp);
+    let m = na.min(nb).min(5000);
+    println!("median JS {:.5} nats ({na} vs {nb} samples)", 0.5 * (js[(js.len() - 1) / 2] + js[js.len() / 2]));
+    println!("kNN symmetric KL {:.4} nats, C2ST {:.4} ({m} vs {m} samples)", crate::eval::knn_symmetric_kl(&sa[..m * d], &sb[..m * d], d, 5), crate::eval::c2st(&sa[..m * d], &sb[..m * d], d, seed));
     Ok(())
 }
 
