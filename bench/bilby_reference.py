@@ -55,6 +55,8 @@ def main():
                                 minimum_frequency=gw["f_min"]))
     ifos = bilby.gw.detector.InterferometerList(gw["detectors"])
     for ifo in ifos:
+        # The PSD ndelab whitens with (bilby ships the file; its default H1 PSD is another one).
+        ifo.power_spectral_density = bilby.gw.detector.PowerSpectralDensity(psd_file="aLIGO_ZERO_DET_high_P_psd.txt")
         ifo.set_strain_data_from_power_spectral_density(sampling_frequency=fs, duration=T, start_time=start)
         ifo.minimum_frequency = gw["f_min"]
     asds = [ifo.amplitude_spectral_density_array for ifo in ifos]
@@ -83,6 +85,9 @@ def main():
     signal = np.load(os.path.join(a.injections, "signal.npy"))[a.injection].astype(float)
     truth = dict(zip(sampled, theta))
     mismatch = np.linalg.norm(whitened(to_bilby(truth)) - signal) / np.linalg.norm(signal)
+    if mismatch > 1e-3:
+        raise SystemExit(f"the bilby signal of the true parameters differs from ndelab's by {mismatch:.3g} (relative L2): "
+                         "the conventions do not match; not sampling")
 
     class WhitenedLikelihood(bilby.Likelihood):
         def __init__(self):

@@ -75,10 +75,10 @@ pub enum Command {
         #[arg(long, default_value_t = 4)]
         reference_injections: usize,
         /// Live points of the nested sampler.
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 2000)]
         live: usize,
         /// Random-walk proposals per nested-sampling replacement.
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 100)]
         walks: usize,
         /// Estimator draws importance-sampled with the exact likelihood per reference injection (0: none).
         #[arg(long, default_value_t = 5000)]

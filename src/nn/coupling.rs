@@ -62,7 +62,13 @@ fn selection(dev: &Dev, d: usize, idx: &[usize]) -> (T2, T2) {
 
 impl Conditioner {
     fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x_keep: Option<T2<Tp>>, ctx: T2<Tp>) -> (T2<Tp>, T2<Tp>, T2<Tp>) {
-        let mut h = self.from_context.forward(p, ctx);
+        let term = self.from_context.forward(p, ctx);
+        self.forward_with_term(p, x_keep, term)
+    }
+
+    /// The same, given the context's contribution to the first layer.
+    fn forward_with_term<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x_keep: Option<T2<Tp>>, term: T2<Tp>) -> (T2<Tp>, T2<Tp>, T2<Tp>) {
+        let mut h = term;
         if let (Some(layer), Some(x)) = (&self.from_x, x_keep) {
             h = h + layer.forward(p, x);
         }
@@ -176,15 +182,32 @@ impl SplineFlow {
 
     /// Maps base draws u (rows × d, row-major) to x, with one context row per draw.
     pub fn inverse(&self, p: &ParamSet, u: Vec<f64>, ctx: &T2) -> Vec<f64> {
-        let dev = ctx.device().clone();
-        let (rows, d, k) = (ctx.shape().0, self.d, self.spline.bins());
+        self.inverse_with(p, u, ctx.shape().0, ctx.device(), |c: &Coupling| c.net.from_context.forward(p, ctx.clone()))
+    }
+
+    /// The same for draws that all share one context row (1 × context): its contribution to
+    /// each conditioner is computed once instead of once per draw.
+    pub fn inverse_shared(&self, p: &ParamSet, u: Vec<f64>, ctx: &T2) -> Vec<f64> {
+        let rows = u.len() / self.d;
+        self.inverse_with(p, u, rows, ctx.device(), |c: &Coupling| {
+            let term = c.net.from_context.forward(p, ctx.clone());
+            let w = term.shape().1;
+            // Materialised: a broadcast view would be read with stride 0 by every later op.
+            let v = term.as_vec();
+            ctx.device().tensor_from_vec(v.iter().copied().cycle().take(rows * w).collect(), (rows, w))
+        })
+    }
+
+    fn inverse_with(&self, p: &ParamSet, u: Vec<f64>, rows: usize, dev: &Dev, term: impl Fn(&Coupling) -> T2) -> Vec<f64> {
+        let dev = dev.clone();
+        let (d, k) = (self.d, self.spline.bins());
         let mut x = u;
         for c in self.couplings.iter().rev() {
             let kept = c.keep.as_ref().map(|(m, _)| {
                 let xt: T2 = dev.tensor_from_vec(x.iter().map(|&v| v as f32).collect(), (rows, d));
                 xt.matmul(m.clone())
             });
-            let (w, h, dv) = c.net.forward(p, kept, ctx.clone());
+            let (w, h, dv) = c.net.forward_with_term(p, kept, term(c));
             let nc = c.n_change;
             let knots = self.spline.host_knots(
                 w.reshape_like(&(rows * nc, k)),

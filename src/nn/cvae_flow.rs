@@ -166,11 +166,11 @@ impl DensityEstimator for CvaeFlowNet {
 
     fn sample_z(&self, n: usize, data: &[f32], rng: &mut SampleRng) -> Vec<f64> {
         let (d, l, m) = (self.d, self.latent, self.data_dim);
-        let y = self.tensor(data.iter().copied().cycle().take(n * m).collect(), n, m);
+        let y1 = self.tensor(data.to_vec(), 1, m);
         let u: Vec<f64> = (0..n * l).map(|_| rng.sample(StandardNormal)).collect();
-        let z = self.prior_sample(u, &y);
+        let z = self.prior.inverse_shared(&self.params, u, &y1);
         let zt = self.tensor(z.iter().map(|&v| v as f32).collect(), n, l);
-        let context = self.decoder_context.forward(&self.params, zt, y);
+        let context = self.decoder_context.forward_shared_y(&self.params, zt, y1);
         let u: Vec<f64> = (0..n * d).map(|_| rng.sample(StandardNormal)).collect();
         self.decoder.inverse(&self.params, u, &context)
     }

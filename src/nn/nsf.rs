@@ -47,7 +47,7 @@ impl DensityEstimator for NsfNet {
 
     fn sample_z(&self, n: usize, data: &[f32], rng: &mut SampleRng) -> Vec<f64> {
         let u: Vec<f64> = (0..n * self.d).map(|_| rng.sample(StandardNormal)).collect();
-        let ctx: T2 = self.dev.tensor_from_vec(data.iter().copied().cycle().take(n * self.data_dim).collect(), (n, self.data_dim));
-        self.flow.inverse(&self.params, u, &ctx)
+        let ctx: T2 = self.dev.tensor_from_vec(data.to_vec(), (1, self.data_dim));
+        self.flow.inverse_shared(&self.params, u, &ctx)
     }
 }

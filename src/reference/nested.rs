@@ -33,7 +33,7 @@ pub struct NestedSettings {
 
 impl Default for NestedSettings {
     fn default() -> Self {
-        NestedSettings { live: 1000, walks: 50, dlogz: 0.05 }
+        NestedSettings { live: 2000, walks: 100, dlogz: 0.05 }
     }
 }
 
