@@ -6,6 +6,8 @@ use super::{CvaeFlowNet, CvaeNet, DensityEstimator, GaussianNet, MafNet, MdnNet,
 use crate::data::ZScore;
 use crate::sim::{SampleRng, StreamFamily};
 use crate::spec::ModelSpec;
+use rand::Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
@@ -94,6 +96,8 @@ pub struct TrainedModel {
 
 /// Rows per forward pass when evaluating.
 const CHUNK: usize = 4096;
+/// Draws per parallel block when sampling.
+const SAMPLE_BLOCK: usize = 1024;
 
 impl TrainedModel {
     /// log q(θ|y) for row-aligned θ (rows × d) and y (rows × m) in physical units.
@@ -121,8 +125,14 @@ impl TrainedModel {
         let d = self.card.theta_zscore.dim();
         let mut yz = vec![0.0f32; self.card.data_dim];
         self.card.data_zscore.forward_row(data, &mut yz);
-        let z = self.net.sample_z(n, &yz, rng);
-        z.chunks_exact(d).flat_map(|row| self.card.theta_zscore.inverse_row(row)).collect()
+        // Blocks of draws in parallel, each from its own stream seeded in order from `rng`, so
+        // the draws do not depend on the thread count.
+        let blocks: Vec<(usize, u64)> = (0..n).step_by(SAMPLE_BLOCK).map(|s| ((n - s).min(SAMPLE_BLOCK), rng.gen())).collect();
+        let z: Vec<Vec<f64>> = blocks
+            .into_par_iter()
+            .map(|(m, seed)| self.net.sample_z(m, &yz, &mut StreamFamily::new(seed, "sample/block").rng(0)))
+            .collect();
+        z.iter().flat_map(|b| b.chunks_exact(d)).flat_map(|row| self.card.theta_zscore.inverse_row(row)).collect()
     }
 
     /// Point estimates (rows × d, physical units) of a regression; `None` for densities.
