@@ -11,7 +11,7 @@
 use super::dense::{Mlp, PairMlp};
 use super::heads::DiagGaussianHead;
 use super::params::ParamSet;
-use super::{fork, DensityEstimator, Dev, LossContext, T0, T2};
+use super::{fork, log_mean_exp, repeat_rows, DensityEstimator, Dev, LossContext, T0, T2};
 use crate::math::LN_2PI;
 use crate::sim::{SampleRng, StreamFamily};
 use crate::spec::CvaeSpec;
@@ -96,9 +96,6 @@ impl CvaeNet {
         (host(m), host(l))
     }
 
-    fn repeat_rows(v: &[f32], cols: usize, times: usize) -> Vec<f32> {
-        v.chunks_exact(cols).flat_map(|r| std::iter::repeat_n(r, times).flatten().copied()).collect()
-    }
 }
 
 impl DensityEstimator for CvaeNet {
@@ -143,7 +140,7 @@ impl DensityEstimator for CvaeNet {
                 z.extend(zz.iter().map(|&v| v as f32));
             }
         }
-        let (mux, lsx) = self.decode(self.tensor(z, rows * k, l), self.tensor(Self::repeat_rows(data, m, k), rows * k, m));
+        let (mux, lsx) = self.decode(self.tensor(z, rows * k, l), self.tensor(repeat_rows(data, m, k), rows * k, m));
         (0..rows)
             .map(|r| {
                 let x: Vec<f64> = theta[r * d..(r + 1) * d].iter().map(|&v| v as f64).collect();
@@ -153,8 +150,7 @@ impl DensityEstimator for CvaeNet {
                         log_w[i] + diag_log_prob(&x, &mux[i * d..(i + 1) * d], &lsx[i * d..(i + 1) * d])
                     })
                     .collect();
-                let mx = terms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                mx + (terms.iter().map(|t| (t - mx).exp()).sum::<f64>() / k as f64).ln()
+                log_mean_exp(&terms)
             })
             .collect()
     }

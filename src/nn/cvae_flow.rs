@@ -15,7 +15,7 @@ use super::coupling::SplineFlow;
 use super::dense::PairMlp;
 use super::heads::DiagGaussianHead;
 use super::params::ParamSet;
-use super::{fork, DensityEstimator, Dev, LossContext, T0, T2};
+use super::{fork, log_mean_exp, repeat_rows, DensityEstimator, Dev, LossContext, T0, T2};
 use crate::math::LN_2PI;
 use crate::sim::{SampleRng, StreamFamily};
 use crate::spec::CvaeFlowSpec;
@@ -73,9 +73,6 @@ impl CvaeFlowNet {
         self.dev.tensor_from_vec(v, (rows, cols))
     }
 
-    fn repeat_rows(v: &[f32], cols: usize, times: usize) -> Vec<f32> {
-        v.chunks_exact(cols).flat_map(|r| std::iter::repeat_n(r, times).flatten().copied()).collect()
-    }
 
     /// Latent draws z ~ r(z|y) from base draws u, one y row per draw.
     fn prior_sample(&self, u: Vec<f64>, y: &T2) -> Vec<f64> {
@@ -116,7 +113,7 @@ impl DensityEstimator for CvaeFlowNet {
         // Defensive importance sampling: half the z from q(z|x,y), half from the prior r(z|y),
         // weighed against the mixture ½q + ½r, so that a weight never exceeds 2 r(x|z,y) even
         // where the encoder is a poor proposal.
-        let y = self.tensor(Self::repeat_rows(data, m, k), rows * k, m);
+        let y = self.tensor(repeat_rows(data, m, k), rows * k, m);
         let from_prior = self.prior_sample((0..rows * k * l).map(|_| rng.sample(StandardNormal)).collect(), &y);
         let mut z = Vec::with_capacity(rows * k * l);
         for r in 0..rows {
@@ -145,7 +142,7 @@ impl DensityEstimator for CvaeFlowNet {
         let zt = self.tensor(z, rows * k, l);
         let log_prior = self.prior.log_prob(p, zt.clone(), y.clone()).as_vec();
         let context = self.decoder_context.forward(p, zt, y);
-        let x = self.tensor(Self::repeat_rows(theta, d, k), rows * k, d);
+        let x = self.tensor(repeat_rows(theta, d, k), rows * k, d);
         let log_rec = self.decoder.log_prob(p, x, context).as_vec();
         (0..rows)
             .map(|r| {
@@ -158,8 +155,7 @@ impl DensityEstimator for CvaeFlowNet {
                         log_rec[i] as f64 + lr - log_mix
                     })
                     .collect();
-                let mx = terms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                mx + (terms.iter().map(|t| (t - mx).exp()).sum::<f64>() / k as f64).ln()
+                log_mean_exp(&terms)
             })
             .collect()
     }

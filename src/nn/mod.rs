@@ -70,6 +70,20 @@ pub(crate) fn fork<S: Shape, Tp: Tape<f32, Dev>>(t: Tensor<S, f32, Dev, Tp>) -> 
     (t.clone().put_tape(tape), t.retaped::<Tp>())
 }
 
+/// Each row of a row-major matrix (`cols` wide) repeated `times` times in place.
+pub(crate) fn repeat_rows(v: &[f32], cols: usize, times: usize) -> Vec<f32> {
+    v.chunks_exact(cols).flat_map(|r| std::iter::repeat_n(r, times).flatten().copied()).collect()
+}
+
+/// log of the mean of exp(terms), computed stably (importance-sampling estimates of log q).
+pub(crate) fn log_mean_exp(terms: &[f64]) -> f64 {
+    let mx = terms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    if !mx.is_finite() {
+        return mx;
+    }
+    mx + (terms.iter().map(|t| (t - mx).exp()).sum::<f64>() / terms.len() as f64).ln()
+}
+
 /// What a training step passes to a loss besides the batch.
 pub struct LossContext {
     /// Randomness of the loss itself (reparameterised latents), seeded per step.
