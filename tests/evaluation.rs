@@ -76,3 +76,25 @@ fn eval_reads_reference_samples_from_files() {
     assert!(stderr(&out).contains("injection_1.csv: no column `x0` (columns: a, b)"), "{}", stderr(&out));
     assert_eq!(std::fs::read(dir.join("summary.parquet")).unwrap(), before);
 }
+
+#[test]
+fn a_run_with_pp_and_c2st_metrics_checks_itself() {
+    let tmp = TempDir::new("evalrun");
+    let results = tmp.path().join("results");
+    let spec = small_spec(tmp.path(), "evrun", 4_000, 3, "");
+    let out = run(ndelab(&results).arg("run").arg(&spec).args([
+        "eval.metrics=[test_nll,pp,c2st]",
+        "+eval.pp_injections=40",
+        "+eval.posterior_samples=300",
+        "+eval.reference_injections=1",
+    ]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("P-P test over 40 injections") && err.contains("injection 0 vs exact"), "{err}");
+    let dir = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let summary = read_parquet(&dir.join("summary.parquet")).unwrap();
+    assert_eq!(floats(&summary, "pp_injections"), vec![Some(40.0)]);
+    assert_eq!(floats(&summary, "reference_injections"), vec![Some(1.0)]);
+    assert!(dir.join("eval.parquet").is_file() && dir.join("plots/pp.png").is_file());
+    assert_eq!(ndelab::store::entry::verify(&dir).unwrap(), Vec::<String>::new());
+}
