@@ -391,6 +391,7 @@ pub struct GaussianSpec {
     #[serde(deserialize_with = "number::vec_usize")]
     pub hidden: Vec<usize>,
     /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
+    #[serde(deserialize_with = "embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
 }
 
@@ -411,6 +412,7 @@ pub struct MdnSpec {
     #[serde(deserialize_with = "number::usize")]
     pub components: usize,
     /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
+    #[serde(deserialize_with = "embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
 }
 
@@ -434,6 +436,7 @@ pub struct CvaeSpec {
     #[serde(deserialize_with = "number::usize")]
     pub is_samples: usize,
     /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
+    #[serde(deserialize_with = "embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
 }
 
@@ -451,6 +454,7 @@ pub struct RegressionSpec {
     #[serde(deserialize_with = "number::vec_usize")]
     pub hidden: Vec<usize>,
     /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
+    #[serde(deserialize_with = "embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
 }
 
@@ -471,6 +475,7 @@ pub struct MafSpec {
     #[serde(deserialize_with = "number::vec_usize")]
     pub hidden: Vec<usize>,
     /// Network that embeds y for every block: a list of MLP widths or a `conv1d` section. Default [64, 64].
+    #[serde(deserialize_with = "embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
     /// Batch normalisation between blocks (batch statistics in training, running averages
     /// otherwise; Papamakarios et al. 2017). Default false.
@@ -500,6 +505,7 @@ pub struct NsfSpec {
     #[serde(deserialize_with = "number::f64")]
     pub tail_bound: f64,
     /// Network that embeds y for every block: a list of MLP widths or a `conv1d` section. Default [64, 64].
+    #[serde(deserialize_with = "embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
 }
 
@@ -529,6 +535,7 @@ pub struct CvaeFlowSpec {
     #[serde(deserialize_with = "number::usize")]
     pub is_samples: usize,
     /// Network that embeds y for all three parts: a list of MLP widths or a `conv1d` section. Default [128, 128].
+    #[serde(deserialize_with = "embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
 }
 
@@ -573,11 +580,28 @@ impl<'de> Deserialize<'de> for EmbeddingSpec {
             let hidden = number::vec_usize(value).map_err(|e| D::Error::custom(e.to_string()))?;
             return Ok(EmbeddingSpec::mlp(hidden));
         }
+        if !matches!(value, serde_norway::Value::Mapping(_)) {
+            return Err(D::Error::custom(format!(
+                "expected a list of MLP widths such as [256, 256], a section with `kind: conv1d` (or `kind: mlp`), or none; found {}",
+                serde_norway::to_string(&value).unwrap_or_default().trim()
+            )));
+        }
         let (kind, rest) = tagged::split_kind(value, &["mlp", "conv1d"]).map_err(|e| D::Error::custom(e.to_string()))?;
         match kind.as_str() {
             "conv1d" => Ok(EmbeddingSpec::Conv1d(tagged::variant(rest)?)),
             _ => Ok(EmbeddingSpec::Mlp(tagged::variant(rest)?)),
         }
+    }
+}
+
+/// An `embedding` value: a network, or `null` / `none` for none.
+fn embedding_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<EmbeddingSpec>, D::Error> {
+    use serde::de::Error;
+    let value = serde_norway::Value::deserialize(d)?;
+    match &value {
+        serde_norway::Value::Null => Ok(None),
+        serde_norway::Value::String(s) if s == "none" => Ok(None),
+        _ => EmbeddingSpec::deserialize(value).map(Some).map_err(|e| D::Error::custom(e.to_string())),
     }
 }
 
