@@ -297,7 +297,7 @@ fn print_checks(c: &eval::PosteriorChecks) {
     for r in &c.references {
         let js: Vec<String> = c.parameters.iter().zip(&r.js).map(|(n, v)| format!("{n} {v:.4}")).collect();
         let is = r.importance.map(|i| format!(", IS efficiency {:.3} (log Z {:.2} ± {:.2})", i.efficiency, i.log_z, i.log_z_err)).unwrap_or_default();
-        let z = r.reference.log_z.map(|(z, e)| format!(", reference log Z {z:.2} ± {e:.2}")).unwrap_or_default();
+        let z = r.reference.log_z.map(|(z, e)| format!(", reference log Z {z:.2} ± {e:.2} ({} likelihood calls)", r.reference.calls)).unwrap_or_default();
         eprintln!(
             "injection {} vs {} ({:.1} s): JS {}; C2ST {:.3}; kNN sym. KL {:.3}{is}{z}",
             r.injection,
@@ -345,7 +345,21 @@ pub fn evaluate(run_dir: &Path, opts: &EvalOptions) -> Result<eval::PosteriorChe
     let checks = eval::posterior_checks(&model, sim.as_ref(), &ds.test, &keep, &opts.settings).map_err(Error::Usage)?;
     print_checks(&checks);
     let title = format!("{} ({})", spec.name, spec.model.kind());
-    report::write_checks(run_dir, &checks, &title)?;
+    // Everything is written into a hidden folder first and moved into the run only when
+    // complete, so a killed eval leaves the run as it was (the next eval clears the folder).
+    let staging = run_dir.join(".eval.tmp");
+    let io = |p: &Path, e: std::io::Error| Error::Store(StoreError::Io { path: p.to_path_buf(), source: e });
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
+    report::write_checks(&staging, &checks, &title)?;
+    for rel in entry::list_files(&staging)? {
+        let dest = run_dir.join(&rel);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+        }
+        std::fs::rename(staging.join(&rel), &dest).map_err(|e| io(&dest, e))?;
+    }
+    let _ = std::fs::remove_dir_all(&staging);
     report::update_summary(&run_dir.join("summary.parquet"), &checks.aggregates())?;
     entry::write_sums(run_dir)?;
     eprintln!("eval: {:.1} s → {}", t.elapsed().as_secs_f64(), run_dir.join("eval.parquet").display());

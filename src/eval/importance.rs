@@ -9,7 +9,7 @@
 //! of the marginal likelihood, so the weights stay unbiased (pseudo-marginal importance
 //! sampling). Their prior must be uniform on a finite range.
 
-use crate::nn::TrainedModel;
+use crate::nn::{log_mean_exp, TrainedModel};
 use crate::sim::{SampleRng, Simulator};
 
 /// What importance sampling tells about one observation.
@@ -69,8 +69,7 @@ pub fn importance_sample(model: &TrainedModel, sim: &dyn Simulator, y: &[f64], k
             log_w.push(f64::NEG_INFINITY);
             continue;
         }
-        let mx = terms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let log_like = mx + (terms.iter().map(|t| (t - mx).exp()).sum::<f64>() / terms.len() as f64).ln();
+        let log_like = log_mean_exp(&terms);
         log_w.push(log_like + (log_prior - log_prior_left_out) - lq);
     }
     let mx = log_w.iter().cloned().fold(f64::NEG_INFINITY, f64::max);

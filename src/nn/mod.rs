@@ -76,7 +76,7 @@ pub(crate) fn repeat_rows(v: &[f32], cols: usize, times: usize) -> Vec<f32> {
 }
 
 /// log of the mean of exp(terms), computed stably (importance-sampling estimates of log q).
-pub(crate) fn log_mean_exp(terms: &[f64]) -> f64 {
+pub fn log_mean_exp(terms: &[f64]) -> f64 {
     let mx = terms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     if !mx.is_finite() {
         return mx;

@@ -50,8 +50,6 @@ pub struct NestedRun {
     pub log_z_err: f64,
     /// Likelihood calls.
     pub calls: usize,
-    /// Kish effective sample size of the weights.
-    pub ess: f64,
 }
 
 fn log_add(a: f64, b: f64) -> f64 {
@@ -191,8 +189,7 @@ where
         dead_log_wt.push(log_wt);
     }
     let log_weights: Vec<f64> = dead_log_wt.iter().map(|w| w - log_z).collect();
-    let sum_sq: f64 = log_weights.iter().map(|w| (2.0 * w).exp()).sum();
-    NestedRun { points: dead, log_weights, log_z, log_z_err: (h.max(0.0) / n as f64).sqrt(), calls, ess: 1.0 / sum_sq }
+    NestedRun { points: dead, log_weights, log_z, log_z_err: (h.max(0.0) / n as f64).sqrt(), calls }
 }
 
 impl NestedRun {

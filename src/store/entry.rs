@@ -141,13 +141,18 @@ fn files(dir: &Path, base: &Path, out: &mut Vec<PathBuf>) -> Result<(), StoreErr
     Ok(())
 }
 
-/// sha256 of every file under `dir` except SHA256SUMS and DONE, sorted by relative path.
-pub fn checksums(dir: &Path) -> Result<Vec<(String, String)>, StoreError> {
+/// Every file under `dir`, as paths relative to it, sorted.
+pub fn list_files(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
     let mut list = Vec::new();
     files(dir, dir, &mut list)?;
     list.sort();
+    Ok(list)
+}
+
+/// sha256 of every file under `dir` except SHA256SUMS and DONE, sorted by relative path.
+pub fn checksums(dir: &Path) -> Result<Vec<(String, String)>, StoreError> {
     let mut out = Vec::new();
-    for rel in list {
+    for rel in list_files(dir)? {
         let name = rel.to_string_lossy().replace('\\', "/");
         if name == SUMS || name == DONE {
             continue;
