@@ -38,7 +38,7 @@ def main():
     import bilby
     bilby.core.utils.logger.setLevel("WARNING")
     man = json.load(open(os.path.join(a.injections, "injections.json")))
-    gw = man["gw"]
+    gw = man["gw_bbh"]
     fs, T = gw["sampling_frequency"], gw["duration"]
     n = int(round(fs * T))
     start = gw["start_time"]

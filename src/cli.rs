@@ -1,10 +1,12 @@
-//! Command-line arguments and what each command does with them. `main.rs` only parses and
-//! reports; the work is in the library stages.
+//! Command-line arguments, and which library function each command calls. `main.rs` only
+//! parses and reports; the work is in the stages.
 
 use crate::error::Error;
-use crate::pipeline::{self, RunOptions};
-use crate::store::{entry, Layout};
-use crate::{data, spec, sweep};
+use crate::pipeline::{self, EvalOptions, RunOptions, SampleRequest};
+use crate::report::{self, table};
+use crate::store::{self, Layout};
+use crate::sweep::command::{self as sweeps, SlurmRequest};
+use crate::{data, spec};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -60,32 +62,15 @@ pub enum Command {
     Eval {
         /// The run folder (results/runs/<name>/<key>/).
         run: PathBuf,
+        /// Overrides of the run's eval section, e.g. eval.pp_injections=64
+        /// eval.reference_injections=8 eval.posterior_samples=5000 eval.nested.live=500
+        /// eval.importance_samples=0 (defaults: the run's spec).
+        overrides: Vec<String>,
         /// Folder of reference samples injection_<i>.{npy,csv,parquet} (columns: the run's
         /// parameters), e.g. from bench/bilby_reference.py. Default: exact posteriors where the
         /// simulator has them, else the built-in nested sampler.
         #[arg(long)]
         reference: Option<PathBuf>,
-        /// Test injections in the P-P test.
-        #[arg(long, default_value_t = 256)]
-        injections: usize,
-        /// Posterior draws per injection.
-        #[arg(long, default_value_t = 2000)]
-        samples: usize,
-        /// Injections compared with a reference posterior (0: none).
-        #[arg(long, default_value_t = 4)]
-        reference_injections: usize,
-        /// Live points of the nested sampler.
-        #[arg(long, default_value_t = 2000)]
-        live: usize,
-        /// Random-walk proposals per nested-sampling replacement.
-        #[arg(long, default_value_t = 100)]
-        walks: usize,
-        /// Estimator draws importance-sampled with the exact likelihood per reference injection (0: none).
-        #[arg(long, default_value_t = 5000)]
-        importance: usize,
-        /// Seed.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
     },
     /// Compare two sets of posterior samples of the same parameters (e.g. the built-in
     /// sampler against bilby): JS divergence of each marginal, kNN symmetric KL and C2ST.
@@ -341,403 +326,127 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     }
     let layout = Layout::new(&cli.results);
     match cli.command {
-        Command::Run { spec, overrides, force } => {
-            if overrides.iter().any(|o| o.split_once('=').is_some_and(|(_, v)| spec::Override::is_comma_list(v))) {
-                if force {
-                    return Err(Error::Usage("--force does not apply to a multirun; remove the runs to recompute them".into()));
-                }
-                return multirun(&spec, &overrides, &layout);
-            }
-            let report = pipeline::run(&spec, &overrides, &RunOptions { layout, force })?;
-            println!("{}", report.dir.display());
-            Ok(())
-        }
+        Command::Run { spec, overrides, force } => run_experiment(&spec, &overrides, force, layout),
         Command::Sweep(cmd) => sweep(cmd, &layout),
         Command::Table(cmd) => table(cmd, &layout),
         Command::Plot { what: PlotAction::Sweep { path, x, y, hue, out } } => plot_sweep(&path, &x, &y, hue.as_deref(), out, &layout),
-        Command::Ls { dir } => ls(&dir.map(Layout::new).unwrap_or(layout)),
-        Command::Sample { run, data, n, out, seed } => sample(&run, &data, n, &out, seed),
-        Command::Compare { a, b, parameters, seed } => compare(&a, &b, &parameters, seed),
-        Command::Eval { run, reference, injections, samples, reference_injections, live, walks, importance, seed } => {
-            if samples < 100 || live < 10 || walks < 1 {
-                return Err(Error::Usage("--samples must be at least 100, --live at least 10 and --walks at least 1".into()));
-            }
-            let reference = match reference {
-                Some(dir) if !dir.is_dir() => return Err(Error::Usage(format!("--reference {}: no such folder", dir.display()))),
-                Some(dir) => crate::eval::ReferenceSource::Dir(dir),
-                None if reference_injections == 0 => crate::eval::ReferenceSource::None,
-                None => crate::eval::ReferenceSource::Auto(crate::reference::NestedSettings { live, walks, dlogz: 0.05 }),
-            };
-            let settings = crate::eval::CheckSettings {
-                pp_injections: injections,
-                samples,
-                rank_samples: 100,
-                reference,
-                reference_injections,
-                importance_samples: importance,
-                marginal_draws: 16,
-                seed,
-            };
-            pipeline::evaluate(&run, &pipeline::EvalOptions { layout, settings })?;
+        Command::Ls { dir } => {
+            report::listing::ls(&dir.map(Layout::new).unwrap_or(layout));
             Ok(())
         }
-        Command::Simulate { spec, overrides, force } => {
-            let s = spec::load(&spec, &overrides)?.resolved();
-            let (ds, status, dir) = data::load_or_build(&s, &layout, force)?;
-            let n = ds.train.len() + ds.val.len() + ds.test.len();
-            match status {
-                data::CacheStatus::Hit => eprintln!("dataset: cache hit ({n} samples)"),
-                data::CacheStatus::Built { seconds } => {
-                    eprintln!(
-                        "dataset: simulated {n} samples in {seconds:.2} s ({:.0} samples/s on {} threads)",
-                        n as f64 / seconds.max(1e-9),
-                        rayon::current_num_threads()
-                    )
-                }
-            }
-            let key = dir.file_name().map(|k| k.to_string_lossy().to_string()).unwrap_or_default();
-            println!("{key}\t{}", dir.display());
-            Ok(())
-        }
+        Command::Sample { run, data, n, out, seed } => pipeline::sample(&SampleRequest { run, data, n, out, seed }),
+        Command::Compare { a, b, parameters, seed } => pipeline::compare_files(&a, &b, &parameters, seed),
+        Command::Eval { run, overrides, reference } => pipeline::evaluate(&run, &EvalOptions { layout, overrides, reference }).map(drop),
+        Command::Simulate { spec, overrides, force } => simulate(&spec, &overrides, force, &layout),
         Command::ExportInjections { spec, overrides, out } => {
-            let s = spec::load(&spec, &overrides)?.resolved();
-            let (ds, _, dir) = data::load_or_build(&s, &layout, false)?;
-            let n = data::export_injections(&ds, &dir, &s.dataset, &out)?;
+            let plan = spec::load(&spec, &overrides)?;
+            let (ds, _, dir) = data::load_or_build(&plan, &layout, false)?;
+            let n = data::export_injections(&ds, &dir, &plan.dataset, &out)?;
             eprintln!("wrote {n} injections to {}", out.display());
             println!("{}", out.display());
             Ok(())
         }
         Command::Validate { spec, overrides } => {
-            let s = spec::load(&spec, &overrides)?.resolved();
-            print!("{}", s.to_yaml());
+            print!("{}", spec::load(&spec, &overrides)?.to_yaml());
             eprintln!("{}: ok", spec.display());
             Ok(())
         }
         Command::Bench { what: BenchAction::Simulate { spec, overrides, n } } => {
-            let s = spec::load(&spec, &overrides)?.resolved();
-            let line = crate::sim::throughput(crate::sim::build(&s.dataset).as_ref(), n);
-            println!("{line}");
+            let plan = spec::load(&spec, &overrides)?;
+            println!("{}", crate::sim::throughput(plan.dataset.simulator.build().as_ref(), n));
             Ok(())
         }
         Command::Key { action: KeyAction::Explain { spec, overrides } } => {
-            let s = spec::load(&spec, &overrides)?.resolved();
-            let keys = pipeline::keys(&s)?;
+            let keys = pipeline::keys(&spec::load(&spec, &overrides)?)?;
             print!("{}\n{}", keys.dataset.explain(), keys.run.explain());
             Ok(())
         }
-        Command::Cache { action: CacheAction::Ls } => cache_ls(&layout),
+        Command::Cache { action: CacheAction::Ls } => {
+            report::listing::cache_ls(&layout);
+            Ok(())
+        }
         Command::Cache { action: CacheAction::Verify { fix } } => cache_verify(&layout, fix),
     }
 }
 
-fn entries(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_dir() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-fn dir_size(p: &Path) -> u64 {
-    std::fs::read_dir(p).map(|rd| rd.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0)
-}
-
-fn cache_ls(layout: &Layout) -> Result<(), Error> {
-    println!("{:<18} {:<18} {:>10} {:>8} {:>8} {:>10}  status", "key", "simulator", "n_train", "n_val", "n_test", "size");
-    for dir in entries(&layout.datasets()) {
-        let key = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let manifest: Option<serde_json::Value> =
-            std::fs::read_to_string(dir.join("manifest.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
-        let get =
-            |k: &str| manifest.as_ref().and_then(|m| m.get(k)).map(|v| v.to_string().trim_matches('"').to_string()).unwrap_or("?".into());
-        let sim = manifest.as_ref().and_then(|m| m["settings"]["simulator"].as_str().map(str::to_string)).unwrap_or("?".into());
-        let status = if dir.join(entry::DONE).is_file() { "complete" } else { "incomplete" };
-        println!(
-            "{:<18} {:<18} {:>10} {:>8} {:>8} {:>8.1} MB  {}",
-            key,
-            sim,
-            get("n_train"),
-            get("n_val"),
-            get("n_test"),
-            dir_size(&dir) as f64 / 1e6,
-            status
-        );
+fn run_experiment(spec: &Path, overrides: &[String], force: bool, layout: Layout) -> Result<(), Error> {
+    if overrides.iter().any(|o| o.split_once('=').is_some_and(|(_, v)| spec::Override::is_comma_list(v))) {
+        if force {
+            return Err(Error::Usage("--force does not apply to a multirun; remove the runs to recompute them".into()));
+        }
+        return sweeps::multirun(spec, overrides, &layout);
     }
+    let report = pipeline::run(spec, overrides, &RunOptions { layout, force })?;
+    println!("{}", report.dir.display());
+    Ok(())
+}
+
+fn simulate(spec: &Path, overrides: &[String], force: bool, layout: &Layout) -> Result<(), Error> {
+    let plan = spec::load(spec, overrides)?;
+    let (ds, status, dir) = data::load_or_build(&plan, layout, force)?;
+    let n = ds.train.len() + ds.val.len() + ds.test.len();
+    match status {
+        data::CacheStatus::Hit => eprintln!("dataset: cache hit ({n} samples)"),
+        data::CacheStatus::Built { seconds } => eprintln!(
+            "dataset: simulated {n} samples in {seconds:.2} s ({:.0} samples/s on {} threads)",
+            n as f64 / seconds.max(1e-9),
+            rayon::current_num_threads()
+        ),
+    }
+    let key = dir.file_name().map(|k| k.to_string_lossy().to_string()).unwrap_or_default();
+    println!("{key}\t{}", dir.display());
     Ok(())
 }
 
 fn cache_verify(layout: &Layout, fix: bool) -> Result<(), Error> {
-    let mut dirs = entries(&layout.datasets());
-    for name in entries(&layout.root().join("runs")) {
-        dirs.extend(entries(&name));
-    }
-    let mut bad = 0;
-    for dir in &dirs {
-        let problems = entry::verify(dir)?;
-        if problems.is_empty() {
-            println!("ok       {}", dir.display());
-        } else {
-            bad += 1;
-            println!("CORRUPT  {}: {}", dir.display(), problems.join("; "));
-            if fix {
-                std::fs::remove_dir_all(dir).map_err(|e| crate::store::StoreError::Io { path: dir.clone(), source: e })?;
-                println!("         removed; the next run rebuilds it");
-            }
-        }
-    }
-    println!("{} entries checked, {} corrupt", dirs.len(), bad);
+    let (_, bad) = store::verify_all(layout, fix)?;
     if bad > 0 && !fix {
         return Err(Error::Failed(format!("{bad} corrupt entries; rerun with `ndelab cache verify --fix` to remove them")));
     }
     Ok(())
 }
 
-fn compare(a: &Path, b: &Path, parameters: &[String], seed: u64) -> Result<(), Error> {
-    let sa = crate::reference::read_samples(a, parameters).map_err(Error::Usage)?;
-    let sb = crate::reference::read_samples(b, parameters).map_err(Error::Usage)?;
-    let d = parameters.len();
-    let (na, nb) = (sa.len() / d, sb.len() / d);
-    if na < 10 || nb < 10 {
-        return Err(Error::Usage(format!("{} has {na} samples and {} has {nb}; give at least 10 each", a.display(), b.display())));
-    }
-    println!("{:<12} {:>10}", "parameter", "JS (nats)");
-    let mut js = Vec::new();
-    for (j, name) in parameters.iter().enumerate() {
-        let x: Vec<f64> = sa.iter().skip(j).step_by(d).copied().collect();
-        let y: Vec<f64> = sb.iter().skip(j).step_by(d).copied().collect();
-        let v = crate::eval::js_marginal(&x, &y);
-        println!("{name:<12} {v:>10.5}");
-        js.push(v);
-    }
-    js.sort_by(f64::total_cmp);
-    let m = na.min(nb).min(5000);
-    println!("median JS {:.5} nats ({na} vs {nb} samples)", 0.5 * (js[(js.len() - 1) / 2] + js[js.len() / 2]));
-    println!("kNN symmetric KL {:.4} nats, C2ST {:.4} ({m} vs {m} samples)", crate::eval::knn_symmetric_kl(&sa[..m * d], &sb[..m * d], d, 5), crate::eval::c2st(&sa[..m * d], &sb[..m * d], d, seed));
-    Ok(())
-}
-
-fn sample(run: &Path, data: &Path, n: usize, out: &Path, seed: u64) -> Result<(), Error> {
-    if !run.join("model.safetensors").is_file() {
-        return Err(Error::Usage(format!(
-            "{}: not a run folder (no model.safetensors); runs live in results/runs/<name>/<key>/",
-            run.display()
-        )));
-    }
-    if n == 0 {
-        return Err(Error::Usage("--n must be at least 1".into()));
-    }
-    let model = crate::nn::TrainedModel::load(run).map_err(Error::Model)?;
-    if !model.net.is_density() {
-        return Err(Error::Usage(format!("{}: a regression gives point estimates, not posterior samples", run.display())));
-    }
-    let m = model.card.data_dim;
-    let obs = crate::store::npy::read(data).map_err(|e| Error::Usage(format!("{}: {e}", data.display())))?;
-    // A 1-D file of data_dim values is one observation.
-    let (rows, cols) = if obs.cols == 1 && obs.rows == m { (1, m) } else { (obs.rows, obs.cols) };
-    if cols != m {
-        return Err(Error::Usage(format!("{}: rows have {cols} values, the model expects {m} (data_dim)", data.display())));
-    }
-    match out.extension().and_then(|e| e.to_str()) {
-        Some("npy" | "parquet") => {}
-        Some("json") if rows == 1 => {}
-        Some("json") => {
-            return Err(Error::Usage(format!(
-                "{}: a bilby result holds one observation but {} has {rows}; write .npy or .parquet",
-                out.display(),
-                data.display()
-            )))
-        }
-        _ => return Err(Error::Usage(format!("{}: name the output .npy, .parquet or .json (bilby result)", out.display()))),
-    }
-    let mut rng = crate::sim::StreamFamily::new(seed, "sample").rng(0);
-    let start = std::time::Instant::now();
-    let mut all = Vec::with_capacity(rows * n * model.card.parameters.len());
-    let mut acceptance = 0.0;
-    for r in 0..rows {
-        let (s, a) = model.sample_within(n, &obs.values()[r * m..(r + 1) * m], &mut rng);
-        all.extend(s);
-        acceptance += a / rows as f64;
-    }
-    let secs = start.elapsed().as_secs_f64();
-    crate::report::write_samples(out, &model.card.parameters, &all, n)?;
-    eprintln!(
-        "{} samples for {rows} observation(s) in {secs:.3} s ({:.0} samples/s; prior-support acceptance {:.1}%) → {}",
-        rows * n,
-        (rows * n) as f64 / secs.max(1e-9),
-        100.0 * acceptance,
-        out.display()
-    );
-    Ok(())
-}
-
-fn report_sweep(plan: &sweep::Plan, outcomes: &[sweep::TrialOutcome]) -> Result<(), Error> {
-    let failed = outcomes.iter().filter(|o| o.status == sweep::TrialStatus::Failed).count();
-    let ran = outcomes.iter().filter(|o| o.status == sweep::TrialStatus::Ran).count();
-    eprintln!(
-        "sweep `{}`: {} trials ({ran} run now, {} cached, {failed} failed) → {}",
-        plan.name,
-        outcomes.len(),
-        outcomes.len() - ran - failed,
-        plan.dir.join("summary.parquet").display()
-    );
-    println!("{}", plan.dir.display());
-    if failed > 0 {
-        return Err(Error::Failed(format!(
-            "{failed} of {} trials failed; their errors are in {}",
-            outcomes.len(),
-            plan.dir.join("trials.jsonl").display()
-        )));
-    }
-    Ok(())
-}
-
-fn multirun(spec_path: &Path, overrides: &[String], layout: &Layout) -> Result<(), Error> {
-    let fixed: Vec<String> =
-        overrides.iter().filter(|o| !o.split_once('=').is_some_and(|(_, v)| spec::Override::is_comma_list(v))).cloned().collect();
-    let name = spec::load(spec_path, &fixed)?.name;
-    let def = sweep::SweepDefinition::multirun(spec_path, &name, overrides)?;
-    let plan = sweep::plan(&def, layout)?;
-    let outcomes = sweep::run_local(&plan, &sweep::LocalOptions::defaults(plan.trials.len(), None, None))?;
-    report_sweep(&plan, &outcomes)
-}
-
 fn sweep(cmd: SweepCmd, layout: &Layout) -> Result<(), Error> {
     match cmd.action {
-        Some(SweepAction::Status { spec }) => {
-            let plan = sweep::plan(&sweep::SweepDefinition::load(&spec)?, layout)?;
-            print!("{}", sweep::slurm::status(&plan)?);
-            Ok(())
-        }
-        Some(SweepAction::Trial { plan, index }) => {
-            let plan = sweep::Plan::load(&plan)?;
-            let t = plan
-                .trials
-                .get(index)
-                .ok_or_else(|| Error::Usage(format!("trial {index} does not exist; the sweep has {}", plan.trials.len())))?;
-            let report = pipeline::run(&plan.base, &t.trial.overrides, &RunOptions { layout: Layout::new(&plan.results), force: false })?;
-            println!("{}", report.dir.display());
-            Ok(())
-        }
-        Some(SweepAction::Collect { plan }) => {
-            let plan = sweep::Plan::load(&plan)?;
-            let (ok, failed, missing) = sweep::collect(&plan, None)?;
-            eprintln!(
-                "sweep `{}`: {ok} ok, {failed} failed, {missing} missing → {}",
-                plan.name,
-                plan.dir.join("summary.parquet").display()
-            );
-            Ok(())
-        }
+        Some(SweepAction::Status { spec }) => sweeps::status(&spec, layout),
+        Some(SweepAction::Trial { plan, index }) => sweeps::trial(&plan, index),
+        Some(SweepAction::Collect { plan }) => sweeps::collect_plan(&plan),
         None => {
             let path = cmd.spec.ok_or_else(|| Error::Usage("name a sweep file: ndelab sweep experiments/sweeps/<name>.yaml".into()))?;
-            let def = sweep::SweepDefinition::load(&path)?;
-            let plan = sweep::plan(&def, layout)?;
-            if cmd.dry_run {
-                print!("{}", plan.table());
-                return Ok(());
-            }
             match cmd.backend {
-                Backend::Local => {
-                    if cmd.jobs == Some(0) || cmd.threads_per_trial == Some(0) {
-                        return Err(Error::Usage("--jobs and --threads-per-trial must be at least 1".into()));
-                    }
-                    let outcomes =
-                        sweep::run_local(&plan, &sweep::LocalOptions::defaults(plan.trials.len(), cmd.jobs, cmd.threads_per_trial))?;
-                    report_sweep(&plan, &outcomes)
-                }
+                Backend::Local => sweeps::sweep_local(&path, layout, cmd.jobs, cmd.threads_per_trial, cmd.dry_run),
                 Backend::Slurm => {
-                    let d = &def.slurm;
-                    let opts = sweep::slurm::SlurmOptions {
-                        partition: cmd.partition.or(d.partition.clone()),
-                        time: cmd.time.or(d.time.clone()),
-                        mem: cmd.mem.or(d.mem.clone()),
-                        cpus_per_task: cmd.cpus_per_task.or(cmd.threads_per_trial).or(d.cpus_per_task).unwrap_or(1),
-                        throttle: cmd.throttle.or(d.throttle),
-                        extra: [d.extra.clone(), cmd.sbatch_lines].concat(),
+                    let req = SlurmRequest {
+                        partition: cmd.partition,
+                        time: cmd.time,
+                        mem: cmd.mem,
+                        cpus_per_task: cmd.cpus_per_task.or(cmd.threads_per_trial),
+                        throttle: cmd.throttle,
+                        extra: cmd.sbatch_lines,
                     };
-                    let jobs = sweep::slurm::submit(&plan, &opts)?;
-                    eprintln!(
-                        "submitted sweep `{}`: array job {} ({} tasks), collect job {}; `ndelab sweep status {}` shows progress",
-                        plan.name,
-                        jobs.array,
-                        plan.trials.len(),
-                        jobs.collect,
-                        path.display()
-                    );
-                    println!("{}", plan.dir.display());
-                    Ok(())
+                    sweeps::sweep_slurm(&path, layout, req, cmd.dry_run)
                 }
             }
         }
     }
-}
-
-/// The summary files a table or plot PATH names, and the swept keys when it is a sweep file.
-fn table_inputs(path: &str, layout: &Layout) -> Result<(Vec<PathBuf>, Vec<String>, Option<PathBuf>), Error> {
-    if path.ends_with(".yaml") || path.ends_with(".yml") {
-        let plan = sweep::plan(&sweep::SweepDefinition::load(Path::new(path))?, layout)?;
-        let file = plan.dir.join("summary.parquet");
-        if !file.is_file() {
-            return Err(Error::Usage(format!(
-                "sweep `{}` has no results yet ({} missing); run `ndelab sweep {path}` first",
-                plan.name,
-                file.display()
-            )));
-        }
-        let swept = plan.swept.iter().filter(|k| *k != "seed").cloned().collect();
-        return Ok((vec![file], swept, Some(plan.dir)));
-    }
-    let files = crate::report::table::resolve_paths(path).map_err(|e| Error::Usage(e.to_string()))?;
-    Ok((files, Vec::new(), None))
 }
 
 fn table(cmd: TableCmd, layout: &Layout) -> Result<(), Error> {
-    use crate::report::table::{read_records, render, Cell, TableSpec};
-    let (files, swept, _) = table_inputs(&cmd.path, layout)?;
-    let records = read_records(&files)?;
-    for a in &cmd.agg {
-        if !["mean", "std", "n"].contains(&a.as_str()) {
-            return Err(Error::Usage(format!("--agg: unknown aggregate `{a}`; choose from mean, std, n")));
-        }
-    }
-    let rows = if !cmd.rows.is_empty() {
-        cmd.rows
-    } else if !swept.is_empty() {
-        swept
-    } else {
-        vec!["model".into()]
-    };
-    let metrics = if !cmd.metrics.is_empty() {
-        cmd.metrics
-    } else {
-        ["test_nll", "kl_to_truth"]
-            .iter()
-            .filter(|m| records.iter().any(|r| matches!(r.get(**m), Some(Cell::Num(_)))))
-            .map(|m| m.to_string())
-            .collect()
-    };
-    if metrics.is_empty() {
-        return Err(Error::Usage("no metric to show: name some with --metrics".into()));
-    }
-    let spec = TableSpec {
-        rows,
+    let (files, swept, _) = sweeps::summary_files(&cmd.path, layout)?;
+    let records = table::read_records(&files)?;
+    let request = table::TableRequest {
+        rows: cmd.rows,
         cols: cmd.cols,
-        metrics,
-        std: cmd.agg.iter().any(|a| a == "std"),
-        n: cmd.agg.iter().any(|a| a == "n"),
+        metrics: cmd.metrics,
+        agg: cmd.agg,
         format: cmd.format,
         caption: cmd.caption,
         label: cmd.label,
     };
-    let text = render(&records, &spec).map_err(|e| Error::Usage(e.to_string()))?;
+    let text = table::render(&records, &request.resolve(&records, swept)?)?;
     match cmd.out {
         Some(out) => {
-            sweep::write_atomic(&out, text.as_bytes())?;
+            store::entry::write_atomic(&out, text.as_bytes())?;
             eprintln!("wrote {}", out.display());
         }
         None => print!("{text}"),
@@ -746,101 +455,17 @@ fn table(cmd: TableCmd, layout: &Layout) -> Result<(), Error> {
 }
 
 fn plot_sweep(path: &str, x: &str, y: &str, hue: Option<&str>, out: Option<PathBuf>, layout: &Layout) -> Result<(), Error> {
-    use crate::report::table::{read_records, Cell};
-    let (files, _, dir) = table_inputs(path, layout)?;
-    let records = read_records(&files)?;
-    for k in [Some(x), Some(y), hue].into_iter().flatten() {
-        if !records.iter().any(|r| r.contains_key(k)) {
-            return Err(Error::Usage(format!("no column `{k}` in {path}")));
-        }
-    }
-    let num = |c: Option<&Cell>| if let Some(Cell::Num(v)) = c { Some(*v) } else { None };
-    let hue_of = |r: &crate::report::table::Record| {
-        hue.and_then(|h| r.get(h)).map(|c| match c {
-            Cell::Num(v) => format!("{v}"),
-            Cell::Text(t) => t.clone(),
-            Cell::Null => "—".into(),
-        })
-    };
-    let mut groups: std::collections::BTreeMap<String, std::collections::BTreeMap<i64, (f64, Vec<f64>)>> = Default::default();
-    for r in &records {
-        let (Some(xv), Some(yv)) = (num(r.get(x)), num(r.get(y))) else { continue };
-        let label = hue_of(r).map(|h| format!("{}={h}", hue.unwrap_or(""))).unwrap_or_else(|| y.to_string());
-        groups.entry(label).or_default().entry((xv * 1e6).round() as i64).or_insert((xv, Vec::new())).1.push(yv);
-    }
-    if groups.is_empty() {
-        return Err(Error::Usage(format!("no rows with numbers in both `{x}` and `{y}`")));
-    }
-    let series: Vec<(String, Vec<(f64, f64, f64)>)> = groups
-        .into_iter()
-        .map(|(label, pts)| {
-            let p = pts
-                .into_values()
-                .map(|(xv, ys)| {
-                    let n = ys.len() as f64;
-                    let mean = ys.iter().sum::<f64>() / n;
-                    let sd = if ys.len() > 1 { (ys.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
-                    (xv, mean, sd)
-                })
-                .collect();
-            (label, p)
-        })
-        .collect();
+    let (files, _, dir) = sweeps::summary_files(path, layout)?;
+    let series = table::series(&table::read_records(&files)?, x, y, hue)?;
     let out = out.unwrap_or_else(|| match &dir {
         Some(d) => d.join("plots").join(format!("{y}_vs_{x}.png")),
         None => PathBuf::from(format!("{y}_vs_{x}.png")),
     });
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| Error::Store(crate::store::StoreError::Io { path: parent.to_path_buf(), source: e }))?;
+        std::fs::create_dir_all(parent).map_err(|e| store::StoreError::Io { path: parent.to_path_buf(), source: e })?;
     }
-    crate::report::metric_vs_key(&out, x, y, &series)?;
+    report::metric_vs_key(&out, x, y, &series)?;
     eprintln!("wrote {}", out.display());
     println!("{}", out.display());
-    Ok(())
-}
-
-fn ls(layout: &Layout) -> Result<(), Error> {
-    use crate::report::table::{read_records, Cell};
-    let fmt = |c: Option<&Cell>| match c {
-        Some(Cell::Num(v)) => format!("{v:.4}"),
-        Some(Cell::Text(t)) => t.clone(),
-        _ => "—".into(),
-    };
-    println!("{:<8} {:<24} {:<18} {:<10} {:<10} {:>10} {:>12}", "kind", "name", "key", "model", "status", "test_nll", "kl_to_truth");
-    for name_dir in entries(&layout.root().join("runs")) {
-        let name = name_dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        for run in entries(&name_dir) {
-            let key = run.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            let rec = read_records(&[run.join("summary.parquet")]).ok().and_then(|mut r| r.pop());
-            let status = if run.join(entry::DONE).is_file() { "complete" } else { "incomplete" };
-            let get = |k: &str| fmt(rec.as_ref().and_then(|r| r.get(k)));
-            println!(
-                "{:<8} {:<24} {:<18} {:<10} {:<10} {:>10} {:>12}",
-                "run",
-                name,
-                key,
-                get("model"),
-                status,
-                get("test_nll"),
-                get("kl_to_truth")
-            );
-        }
-    }
-    for name_dir in entries(&layout.root().join("sweeps")) {
-        let name = name_dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        for sw in entries(&name_dir) {
-            let key = sw.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            let recs = read_records(&[sw.join("summary.parquet")]).unwrap_or_default();
-            let ok = recs.iter().filter(|r| matches!(r.get("status"), Some(Cell::Text(s)) if s == "ok")).count();
-            let status = if recs.is_empty() { "no results".to_string() } else { format!("{ok}/{} ok", recs.len()) };
-            let best = recs
-                .iter()
-                .filter_map(|r| if let Some(Cell::Num(v)) = r.get("test_nll") { Some(*v) } else { None })
-                .fold(f64::INFINITY, f64::min);
-            let best = if best.is_finite() { format!("{best:.4}") } else { "—".into() };
-            println!("{:<8} {:<24} {:<18} {:<10} {:<10} {:>10} {:>12}", "sweep", name, key, "", status, best, "");
-        }
-    }
     Ok(())
 }

@@ -113,7 +113,7 @@ fn simulate_then_export_injections() {
     let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(inj.join("injections.json")).unwrap()).unwrap();
     assert_eq!(m["n_injections"], 20);
     assert_eq!(m["parameters"], serde_json::json!(["m1", "m2", "d_L", "t0", "phase"]));
-    assert_eq!(m["gw"]["start_time"], 1126259642.0);
+    assert_eq!(m["gw_bbh"]["start_time"], 1126259642.0);
     let data = ndelab::store::npy::read(&inj.join("data.npy")).unwrap();
     let signal = ndelab::store::npy::read(&inj.join("signal.npy")).unwrap();
     assert_eq!((data.rows, data.cols, signal.rows), (20, 256, 20));

@@ -16,7 +16,7 @@ fn eval_adds_calibration_and_reference_checks_to_a_run() {
     let tmp = TempDir::new("eval");
     let results = tmp.path().join("results");
     let dir = trained_run(&tmp, &results);
-    let out = run(ndelab(&results).arg("eval").arg(&dir).args(["--injections", "60", "--samples", "500", "--reference-injections", "2", "--importance", "400"]));
+    let out = run(ndelab(&results).arg("eval").arg(&dir).args(["eval.pp_injections=60", "eval.posterior_samples=500", "eval.reference_injections=2", "eval.importance_samples=400"]));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("P-P test over 60 injections"), "{err}");
@@ -59,7 +59,7 @@ fn eval_reads_reference_samples_from_files() {
     std::fs::create_dir_all(&refdir).unwrap();
     let out = run(ndelab(&results).arg("sample").arg(&dir).arg("--data").arg(&obs).args(["--n", "2000", "--seed", "9", "--out"]).arg(refdir.join("injection_0.parquet")));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = run(ndelab(&results).arg("eval").arg(&dir).arg("--reference").arg(&refdir).args(["--injections", "20", "--samples", "2000"]));
+    let out = run(ndelab(&results).arg("eval").arg(&dir).arg("--reference").arg(&refdir).args(["eval.pp_injections=20", "eval.posterior_samples=2000"]));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let df = read_parquet(&dir.join("eval.parquet")).unwrap();
@@ -71,7 +71,7 @@ fn eval_reads_reference_samples_from_files() {
     // A reference file without the run's columns: exit 2, named column, and nothing changed.
     std::fs::write(refdir.join("injection_1.csv"), "a,b\n1,2\n").unwrap();
     let before = std::fs::read(dir.join("summary.parquet")).unwrap();
-    let out = run(ndelab(&results).arg("eval").arg(&dir).arg("--reference").arg(&refdir).args(["--injections", "20", "--samples", "500"]));
+    let out = run(ndelab(&results).arg("eval").arg(&dir).arg("--reference").arg(&refdir).args(["eval.pp_injections=20", "eval.posterior_samples=500"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("injection_1.csv: no column `x0` (columns: a, b)"), "{}", stderr(&out));
     assert_eq!(std::fs::read(dir.join("summary.parquet")).unwrap(), before);

@@ -180,8 +180,9 @@ fn regression_reports_rmse_near_the_posterior_width() {
     assert!(err.contains("point estimates, not a posterior"), "{err}");
     let dir = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     let rmse = floats(&read_parquet(&dir.join("rmse.parquet")).unwrap(), "rmse");
-    let s = ndelab::spec::load(&spec, &[]).unwrap().resolved();
-    let sim = ndelab::sim::LinearGaussian::new(s.dataset.linear_gaussian.as_ref().unwrap());
+    let s = ndelab::spec::load(&spec, &[]).unwrap();
+    let ndelab::spec::SimulatorSpec::LinearGaussian(lg) = &s.dataset.simulator else { panic!("expected linear_gaussian") };
+    let sim = ndelab::sim::LinearGaussian::new(lg);
     for (i, r) in rmse.iter().enumerate() {
         let best = sim.posterior_cov().at(i, i).sqrt();
         let r = r.unwrap();

@@ -1,16 +1,16 @@
 //! Spec loading, overrides, resolution and content keys.
 
 use ndelab::pipeline::keys;
-use ndelab::spec::{self, ModelSpec, OptimizerSpec, Spec};
+use ndelab::spec::{self, ModelSpec, OptimizerSpec, Plan, SimulatorSpec};
 
 const BASE: &str = "name: a\nseed: 4\ndataset:\n  simulator: linear_gaussian\n  n_train: 100_000\nmodel:\n  kind: gaussian\n  hidden: [32, 32]\ntraining:\n  optimizer: { kind: adam, lr: 1e-3 }\n";
 
-fn parse(text: &str, overrides: &[&str]) -> Spec {
+fn parse(text: &str, overrides: &[&str]) -> Plan {
     let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    spec::parse("t.yaml", text, &o).unwrap_or_else(|e| panic!("{e}")).resolved()
+    spec::parse("t.yaml", text, &o).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn lr(s: &Spec) -> f64 {
+fn lr(s: &Plan) -> f64 {
     let OptimizerSpec::Adam(a) = &s.training.optimizer;
     a.lr
 }
@@ -29,16 +29,20 @@ fn overrides_reach_nested_and_tagged_sections() {
     let s = parse(BASE, &["model.hidden=[8,8,8]", "+dataset.linear_gaussian.noise_std=0.5", "training.early_stopping=null"]);
     let ModelSpec::Gaussian(g) = &s.model else { panic!("expected a gaussian model") };
     assert_eq!(g.hidden, vec![8, 8, 8]);
-    assert_eq!(s.dataset.linear_gaussian.as_ref().unwrap().noise_std, 0.5);
+    let SimulatorSpec::LinearGaussian(lg) = &s.dataset.simulator else { panic!("expected linear_gaussian") };
+    assert_eq!(lg.noise_std, 0.5);
     assert_eq!(s.training.early_stopping, None);
 }
 
 #[test]
 fn resolution_fills_every_default_and_round_trips() {
     let s = parse(BASE, &[]);
-    assert_eq!(s.loss, Some(spec::LossKind::Nll));
-    assert_eq!(s.dataset.seed, Some(4), "dataset seed defaults to the master seed");
-    assert_eq!(s.dataset.linear_gaussian.as_ref().unwrap().theta_dim, 5);
+    assert_eq!(s.loss, spec::LossKind::Nll);
+    assert_eq!(s.dataset.seed, 4, "dataset seed defaults to the master seed");
+    assert_eq!(s.dataset.noise, spec::NoiseMode::Fixed, "linear_gaussian's default noise");
+    assert_eq!(s.dataset.infer, vec!["x0", "x1", "x2", "x3", "x4"]);
+    let SimulatorSpec::LinearGaussian(lg) = &s.dataset.simulator else { panic!("expected linear_gaussian") };
+    assert_eq!(lg.theta_dim, 5);
     let again = parse(&s.to_yaml(), &[]);
     assert_eq!(again, s);
 }

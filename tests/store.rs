@@ -6,9 +6,9 @@ use ndelab::store::{entry, Layout};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-fn resolved(path: &std::path::Path, overrides: &[&str]) -> ndelab::spec::Spec {
+fn resolved(path: &std::path::Path, overrides: &[&str]) -> ndelab::spec::Plan {
     let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    ndelab::spec::load(path, &o).unwrap().resolved()
+    ndelab::spec::load(path, &o).unwrap()
 }
 
 /// SHA256SUMS without build.json (wall time and thread count of the build).
@@ -156,4 +156,24 @@ fn gw_dataset_is_thread_independent_and_its_test_set_is_loud() {
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
     assert!(manifest["low_snr_redraws"].as_u64().unwrap() > 0);
     assert_eq!(manifest["train_noise"], "fresh");
+}
+
+/// A cache entry whose manifest was damaged after it was built: `ndelab run` stops with exit 1
+/// (a failure while working, not bad input), names the entry and the fix, and trains nothing.
+#[test]
+fn a_run_on_a_corrupt_cache_entry_exits_1_with_its_message() {
+    let tmp = TempDir::new("corrupt-run");
+    let spec_path = small_spec(tmp.path(), "corrupt", 3_000, 1, "");
+    let results = tmp.path().join("results");
+    let (_, _, dir) = data::load_or_build(&resolved(&spec_path, &[]), &Layout::new(&results), false).unwrap();
+    std::fs::write(dir.join("manifest.json"), "{ not json").unwrap();
+    let out = run(ndelab(&results).arg("run").arg(&spec_path));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let expected = format!(
+        "error: {}: corrupt cache entry: manifest.json: key must be a string at line 1 column 3; run `ndelab cache verify` or rerun with --force to rebuild it",
+        dir.display()
+    );
+    assert!(err.contains(&expected), "{err}");
+    assert!(!results.join("runs/corrupt").exists() || crate::util::entries(&results.join("runs/corrupt")).0.is_empty());
 }

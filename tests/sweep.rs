@@ -124,7 +124,7 @@ fn a_killed_sweep_resumes_with_only_the_missing_trials() {
     }
 }
 
-fn fixed_plan() -> ndelab::sweep::Plan {
+fn fixed_plan() -> ndelab::sweep::SweepPlan {
     let def =
         ndelab::sweep::SweepDefinition::multirun(Path::new("experiments/linear_gaussian.yaml"), "golden", &["seed=1,2,3".to_string()])
             .unwrap();

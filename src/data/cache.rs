@@ -5,10 +5,10 @@
 
 use super::dataset::{Dataset, Manifest, Split, SplitKind};
 use crate::sim::{self, StreamFamily};
-use crate::spec::{NoiseMode, Spec};
+use crate::spec::{NoiseMode, Plan};
 use crate::store::entry::{self, io_err, Entry};
 use crate::store::npy::{self, NpyWriter};
-use crate::store::{KeyRecipe, Layout, StoreError};
+use crate::store::{KeyError, KeyRecipe, Layout, StoreError};
 use crate::ui;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -35,10 +35,10 @@ pub enum CacheStatus {
 /// The key recipe of a resolved spec's dataset: its dataset section and the simulator version.
 /// `infer` only chooses which columns a model trains on, so it is left out: runs that infer
 /// different parameters share one cached dataset.
-pub fn dataset_recipe(spec: &Spec) -> Result<KeyRecipe, String> {
-    let sim = sim::build(&spec.dataset);
+pub fn dataset_recipe(plan: &Plan) -> Result<KeyRecipe, KeyError> {
+    let sim = plan.dataset.simulator.build();
     let version = format!("{DATA_VERSION}+{}", sim.version());
-    let mut section = spec.dataset.clone();
+    let mut section = plan.dataset.to_spec();
     section.infer = None;
     KeyRecipe::new("dataset", &version, &section)
 }
@@ -53,6 +53,9 @@ pub enum DataError {
     /// The cache could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The dataset section has no key (a non-finite number).
+    #[error(transparent)]
+    Key(#[from] KeyError),
     /// The simulator could not produce an acceptable sample.
     #[error("simulation: {0}")]
     Simulation(String),
@@ -73,7 +76,7 @@ struct Sample {
     redraws: u32,
 }
 
-fn draw(sim: &dyn sim::Simulator, streams: &StreamFamily, index: u64, min_snr: Option<f64>, with_noise: bool) -> Result<Sample, String> {
+fn draw(sim: &dyn sim::Simulator, streams: &StreamFamily, index: u64, min_snr: Option<f64>, with_noise: bool) -> Result<Sample, DataError> {
     let (dt, dd) = (sim.parameters().len(), sim.data_dim());
     let mut rng = streams.rng(index);
     let mut theta = vec![0.0f64; dt];
@@ -82,17 +85,17 @@ fn draw(sim: &dyn sim::Simulator, streams: &StreamFamily, index: u64, min_snr: O
     let mut last_error = String::new();
     loop {
         if failures + redraws >= MAX_ATTEMPTS {
-            return Err(match min_snr {
+            return Err(DataError::Simulation(match min_snr {
                 Some(m) if redraws > 0 => format!(
                     "no test signal with optimal SNR ≥ {m} in {MAX_ATTEMPTS} draws (sample {index}); lower min_test_snr or narrow the distance prior"
                 ),
                 _ => format!("the simulator failed {MAX_ATTEMPTS} times in a row (sample {index}): {last_error}"),
-            });
+            }));
         }
         sim.sample_prior(&mut rng, &mut theta);
         if let Err(e) = sim.simulate_signal(&theta, &mut signal) {
             failures += 1;
-            last_error = e;
+            last_error = e.to_string();
             continue;
         }
         let snr = sim.optimal_snr(&signal);
@@ -122,8 +125,8 @@ fn draw(sim: &dyn sim::Simulator, streams: &StreamFamily, index: u64, min_snr: O
 
 /// Returns the dataset of a resolved spec, simulating it if no complete cache entry exists
 /// (or if `rebuild`).
-pub fn load_or_build(spec: &Spec, layout: &Layout, rebuild: bool) -> Result<(Dataset, CacheStatus, PathBuf), DataError> {
-    let recipe = dataset_recipe(spec).map_err(DataError::Simulation)?;
+pub fn load_or_build(plan: &Plan, layout: &Layout, rebuild: bool) -> Result<(Dataset, CacheStatus, PathBuf), DataError> {
+    let recipe = dataset_recipe(plan)?;
     let key = recipe.key();
     match entry::open(&layout.datasets(), key.short(), rebuild)? {
         Entry::Done(dir) => {
@@ -135,10 +138,9 @@ pub fn load_or_build(spec: &Spec, layout: &Layout, rebuild: bool) -> Result<(Dat
         }
         Entry::Build(builder) => {
             let start = Instant::now();
-            let sim = sim::build(&spec.dataset);
-            let seed = spec.dataset.seed.unwrap_or(spec.seed);
-            let train_noise = spec.dataset.noise.unwrap_or(NoiseMode::Fixed);
-            let counts = [spec.dataset.n_train, spec.dataset.n_val, spec.dataset.n_test];
+            let sim = plan.dataset.simulator.build();
+            let (seed, train_noise) = (plan.dataset.seed, plan.dataset.noise);
+            let counts = [plan.dataset.n_train, plan.dataset.n_val, plan.dataset.n_test];
             let total: usize = counts.iter().sum();
             let bar = ui::bar(total as u64, "simulating");
             let (mut failures, mut redraws) = (0u64, 0u64);
@@ -165,7 +167,7 @@ pub fn load_or_build(spec: &Spec, layout: &Layout, rebuild: bool) -> Result<(Dat
                 key: key.full().to_string(),
                 ndelab_version: env!("CARGO_PKG_VERSION").to_string(),
                 simulator_version: sim.version().to_string(),
-                settings: serde_json::to_value(&spec.dataset).unwrap_or_default(),
+                settings: serde_json::to_value(plan.dataset.to_spec()).unwrap_or_default(),
                 parameters: sim.parameters().iter().map(|p| p.name.clone()).collect(),
                 data_dim: sim.data_dim(),
                 n_train: counts[0],
@@ -218,11 +220,8 @@ fn simulate_split(
     let mut start = 0;
     while start < n {
         let len = BLOCK.min(n - start);
-        let samples: Vec<Sample> = (start..start + len)
-            .into_par_iter()
-            .map(|i| draw(sim, &streams, i as u64, min_snr, !fresh))
-            .collect::<Result<_, _>>()
-            .map_err(DataError::Simulation)?;
+        let samples: Vec<Sample> =
+            (start..start + len).into_par_iter().map(|i| draw(sim, &streams, i as u64, min_snr, !fresh)).collect::<Result<_, _>>()?;
         let cat = |f: &dyn Fn(&Sample) -> &[f32]| samples.iter().flat_map(|s| f(s).iter().copied()).collect::<Vec<f32>>();
         let w = |e| io_err(dir, e);
         theta_w.write_rows(&cat(&|s| &s.theta)).map_err(w)?;

@@ -4,14 +4,14 @@
 
 use super::cache::read_test_signals;
 use super::Dataset;
-use crate::spec::{DatasetSpec, Prior, SimulatorKind};
+use crate::spec::DatasetPlan;
 use crate::store::entry::{io_err, write_synced};
 use crate::store::{npy, StoreError};
 use std::path::Path;
 
 /// Writes the test injections of `ds` (cached at `entry`) into `out`, which must not exist yet
 /// or be empty; the folder appears complete or not at all.
-pub fn export_injections(ds: &Dataset, entry: &Path, spec: &DatasetSpec, out: &Path) -> Result<usize, StoreError> {
+pub fn export_injections(ds: &Dataset, entry: &Path, spec: &DatasetPlan, out: &Path) -> Result<usize, StoreError> {
     if out.exists() && std::fs::read_dir(out).map_err(|e| io_err(out, e))?.next().is_some() {
         return Err(StoreError::Io {
             path: out.to_path_buf(),
@@ -37,7 +37,7 @@ pub fn export_injections(ds: &Dataset, entry: &Path, spec: &DatasetSpec, out: &P
         }
         let mut manifest = serde_json::json!({
             "dataset_key": ds.manifest.key,
-            "simulator": spec.simulator.as_str(),
+            "simulator": spec.simulator.kind(),
             "n_injections": n,
             "parameters": ds.manifest.parameters,
             "files": {
@@ -46,35 +46,10 @@ pub fn export_injections(ds: &Dataset, entry: &Path, spec: &DatasetSpec, out: &P
                 "theta.npy": "float32 (n, n_parameters): true values of the sampled parameters",
                 "snr.npy": "float32 (n, 1): network optimal SNR",
             },
-            "settings": serde_json::to_value(spec).unwrap_or_default(),
+            "settings": serde_json::to_value(spec.to_spec()).unwrap_or_default(),
         });
-        if spec.simulator == SimulatorKind::GwBbh {
-            let g = spec.gw_bbh.clone().unwrap_or_default();
-            let fixed: serde_json::Map<String, serde_json::Value> = g
-                .priors
-                .named()
-                .iter()
-                .filter_map(|(k, p)| match p {
-                    Prior::Fixed(v) => Some((k.to_string(), serde_json::json!(v))),
-                    Prior::Uniform { .. } => None,
-                })
-                .collect();
-            manifest["gw"] = serde_json::json!({
-                "detectors": g.detectors,
-                "sampling_frequency": g.sampling_frequency,
-                "duration": g.duration,
-                "start_time": g.reference_time - g.duration / 2.0,
-                "geocent_time": "reference_time + t0",
-                "reference_time": g.reference_time,
-                "f_min": g.f_min,
-                "f_ref": g.f_ref,
-                "approximant": g.approximant,
-                "psd": "aLIGO_ZERO_DET_high_P (bilby's aLIGO_ZERO_DET_high_P_psd.txt)",
-                "fixed_parameters": fixed,
-                "data_layout": "each row is the detectors' whitened segments one after another, in the order of `detectors`",
-                "whitening": "d_w = sqrt(2 fs) * irfft(d_f / ASD) with d_f = rfft(d) / fs and numpy's irfft; so d_f = rfft(d_w) * ASD / sqrt(2 fs) (bins with an infinite PSD are zero)",
-                "likelihood": "log L = -1/2 sum (d_w - h_w)^2 + const",
-            });
+        if let Some(conventions) = spec.simulator.export_conventions() {
+            manifest[spec.simulator.kind()] = conventions;
         }
         let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
         write_synced(&tmp.join("injections.json"), text.as_bytes())?;

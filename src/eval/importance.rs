@@ -9,7 +9,7 @@
 //! of the marginal likelihood, so the weights stay unbiased (pseudo-marginal importance
 //! sampling). Their prior must be uniform on a finite range.
 
-use crate::nn::{log_mean_exp, TrainedModel};
+use crate::nn::{log_mean_exp, DensityModel};
 use crate::sim::{SampleRng, Simulator};
 
 /// What importance sampling tells about one observation.
@@ -30,7 +30,7 @@ pub struct Importance {
 /// Importance-samples `n` draws of `model` for data `y` (physical units), with `marginal`
 /// prior draws per sample for the parameters not inferred. `None` where the simulator has no
 /// likelihood or prior, or a parameter left out has an unbounded prior.
-pub fn importance_sample(model: &TrainedModel, sim: &dyn Simulator, y: &[f64], keep: &[usize], n: usize, marginal: usize, rng: &mut SampleRng) -> Option<Importance> {
+pub fn importance_sample(model: &DensityModel, sim: &dyn Simulator, y: &[f64], keep: &[usize], n: usize, marginal: usize, rng: &mut SampleRng) -> Option<Importance> {
     let params = sim.parameters();
     let dim = params.len();
     let left_out: Vec<usize> = (0..dim).filter(|i| !keep.contains(i)).collect();

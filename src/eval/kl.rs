@@ -6,13 +6,13 @@
 
 use super::{mean_and_se, Estimate};
 use crate::data::Split;
-use crate::nn::TrainedModel;
+use crate::nn::DensityModel;
 use crate::sim::{Simulator, StreamFamily};
 
 /// Mean KL(p_true || q) in nats over `test`, with `draws` posterior samples per observation;
 /// `keep` are the indices of the inferred parameters among the simulator's (the true posterior
 /// is marginalised to them). `None` when the simulator has no closed-form posterior.
-pub fn kl_to_truth(model: &TrainedModel, sim: &dyn Simulator, keep: &[usize], test: &Split, draws: usize, seed: u64) -> Option<Estimate> {
+pub fn kl_to_truth(model: &DensityModel, sim: &dyn Simulator, keep: &[usize], test: &Split, draws: usize, seed: u64) -> Option<Estimate> {
     if !sim.has_reference_posterior() {
         return None;
     }

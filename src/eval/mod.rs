@@ -5,6 +5,7 @@
 
 mod c2st;
 mod calibration;
+mod compare;
 mod divergence;
 mod importance;
 mod kl;
@@ -14,6 +15,7 @@ mod rmse;
 
 pub use c2st::c2st;
 pub use calibration::{pp_band, Calibration, PpTest};
+pub use compare::{compare_samples, marginal_js, SampleComparison};
 pub use divergence::{js_marginal, knn_symmetric_kl};
 pub use importance::{importance_sample, Importance};
 pub use posterior::{posterior_checks, CheckSettings, EvalRow, PosteriorChecks, ReferenceCheck, ReferenceSource};

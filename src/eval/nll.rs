@@ -2,10 +2,10 @@
 
 use super::{mean_and_se, Estimate};
 use crate::data::Split;
-use crate::nn::TrainedModel;
+use crate::nn::DensityModel;
 
 /// Mean −log q(θ_true | y) over `test`.
-pub fn test_nll(model: &TrainedModel, test: &Split) -> Estimate {
+pub fn test_nll(model: &DensityModel, test: &Split) -> Estimate {
     let theta: Vec<f64> = test.theta.values().iter().map(|&v| v as f64).collect();
     let lp = model.log_prob(&theta, test.data.values());
     let nll: Vec<f64> = lp.iter().map(|l| -l).collect();

@@ -3,10 +3,11 @@
 //! and importance sampling with the exact likelihood.
 
 use super::calibration::{Calibration, PpTest};
-use super::{c2st, importance_sample, js_marginal, knn_symmetric_kl, Importance};
+use super::{c2st, importance_sample, knn_symmetric_kl, marginal_js, Importance};
 use crate::data::Split;
-use crate::nn::TrainedModel;
-use crate::reference::{self, NestedSettings, ReferenceSamples};
+use crate::nn::DensityModel;
+use crate::reference::{self, NestedSettings, ReferenceSamples, SamplesFileError};
+use crate::spec::EvalSpec;
 use crate::sim::{Simulator, StreamFamily};
 use rayon::prelude::*;
 use std::path::PathBuf;
@@ -42,6 +43,28 @@ pub struct CheckSettings {
     pub marginal_draws: usize,
     /// Master seed.
     pub seed: u64,
+}
+
+/// Draws per SBC rank.
+const RANK_SAMPLES: usize = 100;
+/// Prior draws of the parameters not inferred, per importance sample.
+const MARGINAL_DRAWS: usize = 16;
+
+impl CheckSettings {
+    /// The checks an eval section asks for: the P-P test over `eval.pp_injections` (when
+    /// `pp`), and the comparison with `reference` posteriors on `eval.reference_injections`.
+    pub fn from_spec(eval: &EvalSpec, seed: u64, pp: bool, reference: Option<ReferenceSource>) -> CheckSettings {
+        CheckSettings {
+            pp_injections: if pp { eval.pp_injections } else { 0 },
+            samples: eval.posterior_samples,
+            rank_samples: RANK_SAMPLES,
+            reference: reference.unwrap_or(ReferenceSource::None),
+            reference_injections: eval.reference_injections,
+            importance_samples: eval.importance_samples,
+            marginal_draws: MARGINAL_DRAWS,
+            seed,
+        }
+    }
 }
 
 /// One row of eval.parquet: an injection and a parameter.
@@ -143,7 +166,7 @@ impl PosteriorChecks {
 /// Compares injection `i` with its reference, if it has one.
 #[allow(clippy::too_many_arguments)]
 fn compare(
-    model: &TrainedModel,
+    model: &DensityModel,
     sim: &dyn Simulator,
     test: &Split,
     keep: &[usize],
@@ -151,7 +174,7 @@ fn compare(
     names: &[String],
     i: usize,
     drawn: Option<(Vec<f64>, f64)>,
-) -> Result<Option<ReferenceCheck>, String> {
+) -> Result<Option<ReferenceCheck>, SamplesFileError> {
     let d = names.len();
     let streams = StreamFamily::new(settings.seed, "eval/posterior");
     let y: Vec<f64> = test.data_row(i).iter().map(|&v| v as f64).collect();
@@ -183,13 +206,7 @@ fn compare(
         }
     };
     let Some(reference) = found else { return Ok(None) };
-    let js: Vec<f64> = (0..d)
-        .map(|j| {
-            let a: Vec<f64> = estimator.iter().skip(j).step_by(d).copied().collect();
-            let b: Vec<f64> = reference.samples.iter().skip(j).step_by(d).copied().collect();
-            js_marginal(&a, &b)
-        })
-        .collect();
+    let js = marginal_js(&estimator, &reference.samples, d);
     // C2ST and kNN on equal numbers of draws (at most 2000 each: the classifier's cost).
     let m = (estimator.len() / d).min(reference.samples.len() / d).min(2000);
     let score = c2st(&estimator[..m * d], &reference.samples[..m * d], d, settings.seed ^ i as u64);
@@ -205,7 +222,7 @@ fn compare(
 
 /// Runs the checks of `model` on the `test` split; `keep` are the inferred parameters among
 /// the simulator's. Fails on unreadable reference files.
-pub fn posterior_checks(model: &TrainedModel, sim: &dyn Simulator, test: &Split, keep: &[usize], settings: &CheckSettings) -> Result<PosteriorChecks, String> {
+pub fn posterior_checks(model: &DensityModel, sim: &dyn Simulator, test: &Split, keep: &[usize], settings: &CheckSettings) -> Result<PosteriorChecks, SamplesFileError> {
     let names = model.card.parameters.clone();
     let d = names.len();
     let mut cal = Calibration::new(names.clone(), settings.rank_samples);
@@ -249,7 +266,7 @@ pub fn posterior_checks(model: &TrainedModel, sim: &dyn Simulator, test: &Split,
 
     // Injections are independent: compare them in parallel (each nested-sampling run is serial).
     let bar = crate::ui::bar(n_ref as u64, "reference posteriors");
-    let compared: Vec<Result<Option<ReferenceCheck>, String>> = (0..n_ref)
+    let compared: Vec<Result<Option<ReferenceCheck>, SamplesFileError>> = (0..n_ref)
         .into_par_iter()
         .map(|i| {
             let r = compare(model, sim, test, keep, settings, &names, i, first_draws.get(i).cloned());

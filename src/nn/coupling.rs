@@ -153,11 +153,8 @@ impl SplineFlow {
             };
             let (w, h, dv) = c.net.forward(p, kept, c_now);
             let nc = c.n_change;
-            let knots = self.spline.knots(
-                w.reshape_like(&(rows * nc, k)),
-                h.reshape_like(&(rows * nc, k)),
-                dv.reshape_like(&(rows * nc, k - 1)),
-            );
+            let knots =
+                self.spline.knots(w.reshape_like(&(rows * nc, k)), h.reshape_like(&(rows * nc, k)), dv.reshape_like(&(rows * nc, k - 1)));
             let moved = x_b.matmul(c.change.0.clone()).reshape_like(&(rows * nc,));
             let (y, ld) = self.spline.forward(moved, knots);
             let y = y.reshape_like(&(rows, nc)).matmul(c.change.1.clone());

@@ -11,13 +11,66 @@
 use super::dense::{Mlp, PairMlp};
 use super::heads::DiagGaussianHead;
 use super::params::ParamSet;
-use super::{fork, log_mean_exp, repeat_rows, DensityEstimator, Dev, LossContext, T0, T2};
+use super::registry::{BuildContext, EstimatorConfig};
+use super::Estimator;
+use super::{fork, log_mean_exp, repeat_rows, DensityEstimator, Dev, LossContext, Network, T0, T2};
 use crate::math::LN_2PI;
 use crate::sim::{SampleRng, StreamFamily};
-use crate::spec::CvaeSpec;
+use crate::spec::number;
+use crate::spec::validate::{at_least, hidden_widths};
+use crate::spec::{EmbeddingSpec, LossKind, Violation};
 use dfdx::prelude::*;
 use rand::Rng;
 use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+
+/// Settings of the `cvae` estimator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CvaeSpec {
+    /// Dimension of the latent space z (8 in Gabbard et al.; 2 for pictures). Default 8.
+    #[serde(deserialize_with = "number::usize")]
+    pub latent_dim: usize,
+    /// Widths of the hidden layers of each of the three networks (ReLU). Default [128, 128].
+    #[serde(deserialize_with = "number::vec_usize")]
+    pub hidden: Vec<usize>,
+    /// Importance samples per point when estimating log q(x|y). Default 64.
+    #[serde(deserialize_with = "number::usize")]
+    pub is_samples: usize,
+    /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
+    #[serde(deserialize_with = "crate::spec::embedding_or_none")]
+    pub embedding: Option<EmbeddingSpec>,
+}
+
+impl Default for CvaeSpec {
+    fn default() -> Self {
+        CvaeSpec { latent_dim: 8, hidden: vec![128, 128], is_samples: 64, embedding: None }
+    }
+}
+
+impl EstimatorConfig for CvaeSpec {
+    const KIND: &'static str = "cvae";
+    const LOSS: LossKind = LossKind::Elbo;
+    const LATENT: bool = true;
+
+    fn embedding(&self) -> Option<&EmbeddingSpec> {
+        self.embedding.as_ref()
+    }
+
+    fn validate(&self) -> Result<(), Violation> {
+        at_least("model.latent_dim", self.latent_dim, 1)?;
+        at_least("model.is_samples", self.is_samples, 1)?;
+        hidden_widths(&self.hidden, Some("the CVAE's networks need at least one hidden layer"))
+    }
+
+    fn build(&self, ctx: BuildContext) -> Estimator {
+        Estimator::Density(Box::new(CvaeNet::new(ctx.dev, ctx.rng, ctx.params, self, ctx.theta_dim, ctx.features)))
+    }
+
+    fn example() -> Self {
+        CvaeSpec { latent_dim: 2, hidden: vec![16], is_samples: 128, embedding: None }
+    }
+}
 
 /// The three networks.
 pub struct CvaeNet {
@@ -95,10 +148,9 @@ impl CvaeNet {
         let (m, l) = self.dec_head.outputs(&self.params, self.dec.forward(&self.params, z, y));
         (host(m), host(l))
     }
-
 }
 
-impl DensityEstimator for CvaeNet {
+impl Network for CvaeNet {
     estimator_accessors!();
 
     fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
@@ -122,7 +174,9 @@ impl DensityEstimator for CvaeNet {
         let kl = (ls1 - ls2c + spread * (ls1b * -2.0).exp() * 0.5 - 0.5).sum::<(usize,), Axis<1>>();
         (kl * ctx.kl_weight - rec).mean::<(), _>()
     }
+}
 
+impl DensityEstimator for CvaeNet {
     fn log_prob_z(&self, theta: &[f32], data: &[f32], rows: usize) -> Vec<f64> {
         let (d, l, m, k) = (self.d, self.latent, self.data_dim, self.is_samples);
         let mut rng = StreamFamily::new(0, "cvae/importance").rng(0);

@@ -15,16 +15,84 @@ use super::coupling::SplineFlow;
 use super::dense::PairMlp;
 use super::heads::DiagGaussianHead;
 use super::params::ParamSet;
-use super::{fork, log_mean_exp, repeat_rows, DensityEstimator, Dev, LossContext, T0, T2};
+use super::registry::{BuildContext, EstimatorConfig};
+use super::Estimator;
+use super::{fork, log_mean_exp, repeat_rows, DensityEstimator, Dev, LossContext, Network, T0, T2};
 use crate::math::LN_2PI;
 use crate::sim::{SampleRng, StreamFamily};
-use crate::spec::CvaeFlowSpec;
+use crate::spec::number;
+use crate::spec::validate::{at_least, hidden_widths};
+use crate::spec::{EmbeddingSpec, LossKind, Violation};
 use dfdx::prelude::*;
 use rand::Rng;
 use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
 
 /// Tail bound of both flows' splines, in z-scored units (latents are near standard normal).
 const TAIL_BOUND: f64 = 5.0;
+
+/// Settings of the `cvae_flow` estimator ("CVAE+").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CvaeFlowSpec {
+    /// Dimension of the latent space z. Default 8.
+    #[serde(deserialize_with = "number::usize")]
+    pub latent_dim: usize,
+    /// Hidden widths of the encoder q(z|x,y) and of every coupling conditioner (ReLU). Default [128, 128].
+    #[serde(deserialize_with = "number::vec_usize")]
+    pub hidden: Vec<usize>,
+    /// Coupling transforms in each of the two flows (the prior r(z|y) and the decoder r(x|z,y)). Default 4.
+    #[serde(deserialize_with = "number::usize")]
+    pub blocks: usize,
+    /// Bins of each spline. Default 8.
+    #[serde(deserialize_with = "number::usize")]
+    pub bins: usize,
+    /// Importance samples per point when estimating log q(x|y). Default 64.
+    #[serde(deserialize_with = "number::usize")]
+    pub is_samples: usize,
+    /// Network that embeds y for all three parts: a list of MLP widths or a `conv1d` section. Default [128, 128].
+    #[serde(deserialize_with = "crate::spec::embedding_or_none")]
+    pub embedding: Option<EmbeddingSpec>,
+}
+
+impl Default for CvaeFlowSpec {
+    fn default() -> Self {
+        CvaeFlowSpec {
+            latent_dim: 8,
+            hidden: vec![128, 128],
+            blocks: 4,
+            bins: 8,
+            is_samples: 64,
+            embedding: Some(EmbeddingSpec::mlp(vec![128, 128])),
+        }
+    }
+}
+
+impl EstimatorConfig for CvaeFlowSpec {
+    const KIND: &'static str = "cvae_flow";
+    const LOSS: LossKind = LossKind::Elbo;
+    const LATENT: bool = true;
+
+    fn embedding(&self) -> Option<&EmbeddingSpec> {
+        self.embedding.as_ref()
+    }
+
+    fn validate(&self) -> Result<(), Violation> {
+        at_least("model.latent_dim", self.latent_dim, 1)?;
+        at_least("model.blocks", self.blocks, 1)?;
+        at_least("model.bins", self.bins, 2)?;
+        at_least("model.is_samples", self.is_samples, 1)?;
+        hidden_widths(&self.hidden, Some("the encoder and the flows need at least one hidden layer"))
+    }
+
+    fn build(&self, ctx: BuildContext) -> Estimator {
+        Estimator::Density(Box::new(CvaeFlowNet::new(ctx.dev, ctx.rng, ctx.params, self, ctx.theta_dim, ctx.features)))
+    }
+
+    fn example() -> Self {
+        CvaeFlowSpec { latent_dim: 2, hidden: vec![16], blocks: 2, bins: 6, is_samples: 256, embedding: Some(EmbeddingSpec::mlp(vec![16])) }
+    }
+}
 
 /// Encoder, latent prior flow and decoder flow.
 pub struct CvaeFlowNet {
@@ -73,14 +141,13 @@ impl CvaeFlowNet {
         self.dev.tensor_from_vec(v, (rows, cols))
     }
 
-
     /// Latent draws z ~ r(z|y) from base draws u, one y row per draw.
     fn prior_sample(&self, u: Vec<f64>, y: &T2) -> Vec<f64> {
         self.prior.inverse(&self.params, u, y)
     }
 }
 
-impl DensityEstimator for CvaeFlowNet {
+impl Network for CvaeFlowNet {
     estimator_accessors!();
 
     fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
@@ -103,12 +170,16 @@ impl DensityEstimator for CvaeFlowNet {
         let rec = self.decoder.log_prob(p, theta.retaped::<OwnedTape<f32, Dev>>(), context);
         ((log_q - log_prior) * ctx.kl_weight - rec).mean::<(), _>()
     }
+}
 
+impl DensityEstimator for CvaeFlowNet {
     fn log_prob_z(&self, theta: &[f32], data: &[f32], rows: usize) -> Vec<f64> {
         let (d, l, m, k) = (self.d, self.latent, self.data_dim, self.is_samples);
         let p = &self.params;
         let mut rng = StreamFamily::new(0, "cvae_flow/importance").rng(0);
-        let (mu, ls) = self.encoder_head.outputs(p, self.encoder.forward(p, self.tensor(theta.to_vec(), rows, d), self.tensor(data.to_vec(), rows, m)));
+        let (mu, ls) = self
+            .encoder_head
+            .outputs(p, self.encoder.forward(p, self.tensor(theta.to_vec(), rows, d), self.tensor(data.to_vec(), rows, m)));
         let (mu, ls) = (mu.as_vec(), ls.as_vec());
         // Defensive importance sampling: half the z from q(z|x,y), half from the prior r(z|y),
         // weighed against the mixture ½q + ½r, so that a weight never exceeds 2 r(x|z,y) even

@@ -9,7 +9,8 @@
 
 use super::dense::{Dense, Mlp};
 use super::params::ParamSet;
-use super::{DensityEstimator, Dev, LossContext, T0, T2};
+use super::NnError;
+use super::{DensityEstimator, Dev, LossContext, Network, PointEstimator, T0, T2};
 use crate::sim::SampleRng;
 use crate::spec::EmbeddingSpec;
 use dfdx::prelude::*;
@@ -113,15 +114,22 @@ pub enum Embedding {
 impl Embedding {
     /// Builds the network a spec names, for data of `channels` series of equal length,
     /// registered in `params` as `embedding.*`. Fails when the series are too short.
-    pub fn new(dev: &Dev, rng: &mut impl Rng, params: &mut ParamSet, spec: &EmbeddingSpec, data_dim: usize, channels: usize) -> Result<Embedding, String> {
+    pub fn new(
+        dev: &Dev,
+        rng: &mut impl Rng,
+        params: &mut ParamSet,
+        spec: &EmbeddingSpec,
+        data_dim: usize,
+        channels: usize,
+    ) -> Result<Embedding, NnError> {
         match spec {
             EmbeddingSpec::Mlp(m) => Ok(Embedding::Mlp(Mlp::new(dev, rng, params, "embedding", data_dim, &m.hidden))),
             EmbeddingSpec::Conv1d(c) => {
                 let channels = channels.max(1);
                 if data_dim % channels != 0 {
-                    return Err(format!("{data_dim} data values do not split into {channels} channels"));
+                    return Err(NnError::EmbeddingDoesNotFit(format!("{data_dim} data values do not split into {channels} channels")));
                 }
-                let lengths = c.lengths(data_dim / channels)?;
+                let lengths = c.lengths(data_dim / channels).map_err(|e| NnError::EmbeddingDoesNotFit(e.to_string()))?;
                 let mut layers = Vec::new();
                 let mut c_in = channels;
                 for (i, (&c_out, &(len_in, len_conv, len_out))) in c.channels.iter().zip(&lengths).enumerate() {
@@ -165,17 +173,17 @@ impl Embedding {
 
 /// An estimator that sees embedded data: the embedding's weights live in the estimator's
 /// parameter set and train with it.
-pub struct Embedded {
+pub struct Embedded<N: ?Sized> {
     embed: Embedding,
-    inner: Box<dyn DensityEstimator>,
+    inner: Box<N>,
     data_dim: usize,
     dev: Dev,
 }
 
-impl Embedded {
+impl<N: Network + ?Sized> Embedded<N> {
     /// `inner` was built on features of width `embed.n_out()`, with the embedding's parameters
     /// already in its set.
-    pub fn new(dev: &Dev, embed: Embedding, inner: Box<dyn DensityEstimator>, data_dim: usize) -> Embedded {
+    pub fn new(dev: &Dev, embed: Embedding, inner: Box<N>, data_dim: usize) -> Embedded<N> {
         Embedded { embed, inner, data_dim, dev: dev.clone() }
     }
 
@@ -185,7 +193,7 @@ impl Embedded {
     }
 }
 
-impl DensityEstimator for Embedded {
+impl<N: Network + ?Sized> Network for Embedded<N> {
     fn theta_dim(&self) -> usize {
         self.inner.theta_dim()
     }
@@ -202,6 +210,12 @@ impl DensityEstimator for Embedded {
         let features = self.embed.forward(self.inner.params(), data);
         self.inner.loss(theta, features, ctx)
     }
+    fn update_buffers(&mut self) {
+        self.inner.update_buffers()
+    }
+}
+
+impl DensityEstimator for Embedded<dyn DensityEstimator> {
     fn log_prob_z(&self, theta: &[f32], data: &[f32], rows: usize) -> Vec<f64> {
         self.inner.log_prob_z(theta, &self.features(data, rows), rows)
     }
@@ -211,14 +225,11 @@ impl DensityEstimator for Embedded {
     fn latent(&self, data: &[f32], rows: usize) -> Option<(usize, Vec<f64>)> {
         self.inner.latent(&self.features(data, rows), rows)
     }
-    fn is_density(&self) -> bool {
-        self.inner.is_density()
-    }
-    fn point_z(&self, data: &[f32], rows: usize) -> Vec<f64> {
-        self.inner.point_z(&self.features(data, rows), rows)
-    }
-    fn update_buffers(&mut self) {
-        self.inner.update_buffers()
+}
+
+impl PointEstimator for Embedded<dyn PointEstimator> {
+    fn predict_z(&self, data: &[f32], rows: usize) -> Vec<f64> {
+        self.inner.predict_z(&self.features(data, rows), rows)
     }
 }
 

@@ -4,11 +4,54 @@
 use super::dense::Mlp;
 use super::heads::FullGaussianHead;
 use super::params::ParamSet;
-use super::{DensityEstimator, Dev, LossContext, T0, T2};
+use super::registry::{BuildContext, EstimatorConfig};
+use super::Estimator;
+use super::{DensityEstimator, Dev, LossContext, Network, T0, T2};
 use crate::sim::SampleRng;
-use crate::spec::GaussianSpec;
+use crate::spec::number;
+use crate::spec::validate::hidden_widths;
+use crate::spec::{EmbeddingSpec, LossKind, Violation};
 use dfdx::prelude::*;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Settings of the `gaussian` estimator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GaussianSpec {
+    /// Widths of the hidden layers of the MLP (ReLU). Default [64, 64].
+    #[serde(deserialize_with = "number::vec_usize")]
+    pub hidden: Vec<usize>,
+    /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
+    #[serde(deserialize_with = "crate::spec::embedding_or_none")]
+    pub embedding: Option<EmbeddingSpec>,
+}
+
+impl Default for GaussianSpec {
+    fn default() -> Self {
+        GaussianSpec { hidden: vec![64, 64], embedding: None }
+    }
+}
+
+impl EstimatorConfig for GaussianSpec {
+    const KIND: &'static str = "gaussian";
+    const LOSS: LossKind = LossKind::Nll;
+    fn embedding(&self) -> Option<&EmbeddingSpec> {
+        self.embedding.as_ref()
+    }
+
+    fn validate(&self) -> Result<(), Violation> {
+        hidden_widths(&self.hidden, None)
+    }
+
+    fn build(&self, ctx: BuildContext) -> Estimator {
+        Estimator::Density(Box::new(GaussianNet::new(ctx.dev, ctx.rng, ctx.params, self, ctx.theta_dim, ctx.features)))
+    }
+
+    fn example() -> Self {
+        GaussianSpec { hidden: vec![16], embedding: None }
+    }
+}
 
 /// The network.
 pub struct GaussianNet {
@@ -29,14 +72,16 @@ impl GaussianNet {
     }
 }
 
-impl DensityEstimator for GaussianNet {
+impl Network for GaussianNet {
     estimator_accessors!();
 
     fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, _ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
         let h = self.trunk.forward(&self.params, data);
         self.head.log_prob(&self.params, h, theta).mean::<(), _>().negate()
     }
+}
 
+impl DensityEstimator for GaussianNet {
     fn log_prob_z(&self, theta: &[f32], data: &[f32], rows: usize) -> Vec<f64> {
         let d = self.d;
         let x: T2 = self.dev.tensor_from_vec(data.to_vec(), (rows, self.data_dim));

@@ -12,14 +12,19 @@
 
 use super::dense::Dense;
 use super::params::ParamSet;
-use super::{fork, DensityEstimator, Dev, LossContext, T0, T1, T2};
+use super::registry::{BuildContext, EstimatorConfig};
+use super::Estimator;
+use super::{fork, DensityEstimator, Dev, LossContext, Network, T0, T1, T2};
 use crate::math::LN_2PI;
 use crate::sim::SampleRng;
-use crate::spec::MafSpec;
+use crate::spec::number;
+use crate::spec::validate::{at_least, hidden_widths};
+use crate::spec::{EmbeddingSpec, LossKind, Violation};
 use dfdx::prelude::*;
-use std::sync::Mutex;
 use rand::Rng;
 use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
 
 /// A masked dense layer: y = x (W ⊙ M) + b.
 #[derive(Debug, Clone)]
@@ -174,6 +179,51 @@ impl BatchNorm {
     }
 }
 
+/// Settings of the `maf` estimator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MafSpec {
+    /// Number of MADE blocks (the parameter order is reversed between them). Default 5.
+    #[serde(deserialize_with = "number::usize")]
+    pub blocks: usize,
+    /// Hidden widths of each MADE (ReLU). Default [64, 64].
+    #[serde(deserialize_with = "number::vec_usize")]
+    pub hidden: Vec<usize>,
+    /// Network that embeds y for every block: a list of MLP widths or a `conv1d` section. Default [64, 64].
+    #[serde(deserialize_with = "crate::spec::embedding_or_none")]
+    pub embedding: Option<EmbeddingSpec>,
+    /// Batch normalisation between blocks (batch statistics in training, running averages
+    /// otherwise; Papamakarios et al. 2017). Default false.
+    pub batch_norm: bool,
+}
+
+impl Default for MafSpec {
+    fn default() -> Self {
+        MafSpec { blocks: 5, hidden: vec![64, 64], embedding: Some(EmbeddingSpec::mlp(vec![64, 64])), batch_norm: false }
+    }
+}
+
+impl EstimatorConfig for MafSpec {
+    const KIND: &'static str = "maf";
+    const LOSS: LossKind = LossKind::Nll;
+    fn embedding(&self) -> Option<&EmbeddingSpec> {
+        self.embedding.as_ref()
+    }
+
+    fn validate(&self) -> Result<(), Violation> {
+        at_least("model.blocks", self.blocks, 1)?;
+        hidden_widths(&self.hidden, Some("each MADE block needs at least one hidden layer"))
+    }
+
+    fn build(&self, ctx: BuildContext) -> Estimator {
+        Estimator::Density(Box::new(MafNet::new(ctx.dev, ctx.rng, ctx.params, self, ctx.theta_dim, ctx.features)))
+    }
+
+    fn example() -> Self {
+        MafSpec { blocks: 3, hidden: vec![16], embedding: Some(EmbeddingSpec::mlp(vec![16])), batch_norm: true }
+    }
+}
+
 /// The flow.
 pub struct MafNet {
     dev: Dev,
@@ -259,13 +309,21 @@ impl MafNet {
     }
 }
 
-impl DensityEstimator for MafNet {
+impl Network for MafNet {
     estimator_accessors!();
 
     fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
         self.log_prob_rows(theta, data, ctx.training).mean::<(), _>().negate()
     }
 
+    fn update_buffers(&mut self) {
+        for norm in &self.norms {
+            norm.update(&mut self.params);
+        }
+    }
+}
+
+impl DensityEstimator for MafNet {
     fn log_prob_z(&self, theta: &[f32], data: &[f32], rows: usize) -> Vec<f64> {
         let t: T2 = self.dev.tensor_from_vec(theta.to_vec(), (rows, self.d));
         let y: T2 = self.dev.tensor_from_vec(data.to_vec(), (rows, self.data_dim));
@@ -306,11 +364,5 @@ impl DensityEstimator for MafNet {
             }
         }
         x.into_iter().map(|v| v as f64).collect()
-    }
-
-    fn update_buffers(&mut self) {
-        for norm in &self.norms {
-            norm.update(&mut self.params);
-        }
     }
 }

@@ -9,11 +9,58 @@
 use super::dense::{Dense, Mlp};
 use super::heads::FullGaussianHead;
 use super::params::ParamSet;
-use super::{DensityEstimator, Dev, LossContext, T0, T1, T2};
+use super::registry::{BuildContext, EstimatorConfig};
+use super::Estimator;
+use super::{DensityEstimator, Dev, LossContext, Network, T0, T1, T2};
 use crate::sim::SampleRng;
-use crate::spec::MdnSpec;
+use crate::spec::number;
+use crate::spec::validate::{at_least, hidden_widths};
+use crate::spec::{EmbeddingSpec, LossKind, Violation};
 use dfdx::prelude::*;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Settings of the `mdn` estimator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MdnSpec {
+    /// Widths of the hidden layers of the MLP (ReLU). Default [64, 64].
+    #[serde(deserialize_with = "number::vec_usize")]
+    pub hidden: Vec<usize>,
+    /// Number of mixture components K. Default 4.
+    #[serde(deserialize_with = "number::usize")]
+    pub components: usize,
+    /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
+    #[serde(deserialize_with = "crate::spec::embedding_or_none")]
+    pub embedding: Option<EmbeddingSpec>,
+}
+
+impl Default for MdnSpec {
+    fn default() -> Self {
+        MdnSpec { hidden: vec![64, 64], components: 4, embedding: None }
+    }
+}
+
+impl EstimatorConfig for MdnSpec {
+    const KIND: &'static str = "mdn";
+    const LOSS: LossKind = LossKind::Nll;
+    fn embedding(&self) -> Option<&EmbeddingSpec> {
+        self.embedding.as_ref()
+    }
+
+    fn validate(&self) -> Result<(), Violation> {
+        at_least("model.components", self.components, 1)?;
+        hidden_widths(&self.hidden, None)
+    }
+
+    fn build(&self, ctx: BuildContext) -> Estimator {
+        Estimator::Density(Box::new(MdnNet::new(ctx.dev, ctx.rng, ctx.params, self, ctx.theta_dim, ctx.features)))
+    }
+
+    fn example() -> Self {
+        MdnSpec { hidden: vec![16], components: 3, embedding: Some(EmbeddingSpec::mlp(vec![8])) }
+    }
+}
 
 /// The network.
 pub struct MdnNet {
@@ -78,13 +125,15 @@ impl MdnNet {
     }
 }
 
-impl DensityEstimator for MdnNet {
+impl Network for MdnNet {
     estimator_accessors!();
 
     fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, _ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
         self.log_prob_rows(data, theta).mean::<(), _>().negate()
     }
+}
 
+impl DensityEstimator for MdnNet {
     fn log_prob_z(&self, theta: &[f32], data: &[f32], rows: usize) -> Vec<f64> {
         let x: T2 = self.dev.tensor_from_vec(data.to_vec(), (rows, self.data_dim));
         let t: T2 = self.dev.tensor_from_vec(theta.to_vec(), (rows, self.d));

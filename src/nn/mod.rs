@@ -1,8 +1,9 @@
 //! The network stage: density estimators q(x|y) built with dfdx.
 //!
-//! Every estimator implements [`DensityEstimator`] on z-scored values; [`TrainedModel`] wraps
-//! one with the z-scoring of its training data so that other stages work in physical units
-//! and never see a dfdx type. Weights are saved as safetensors with the settings that rebuild
+//! Every estimator kind is one file here, registered in `registry.rs`, and implements
+//! [`DensityEstimator`] (or [`PointEstimator`] for regression) on z-scored values;
+//! [`TrainedModel`] wraps one with the z-scoring of its training data so that other stages work
+//! in physical units and never see a dfdx type. Weights are saved as safetensors with the settings that rebuild
 //! the network (DINGO's habit: a checkpoint can rebuild itself).
 
 /// The four accessors every estimator implements the same way, from its fields `d`,
@@ -25,31 +26,37 @@ macro_rules! estimator_accessors {
 }
 
 mod coupling;
-mod cvae;
-mod cvae_flow;
 mod dense;
 mod embedding;
-mod gaussian;
+mod error;
 pub mod heads;
-mod maf;
-mod mdn;
 mod model;
-mod nsf;
 mod params;
-mod regression;
+mod registry;
 mod spline;
 
-pub use cvae::CvaeNet;
-pub use cvae_flow::CvaeFlowNet;
-pub use embedding::{Embedded, Embedding};
+// The estimators, one file each; registered in registry.rs.
+mod cvae;
+mod cvae_flow;
+mod gaussian;
+mod maf;
+mod mdn;
+mod nsf;
+mod regression;
+
+pub use cvae::{CvaeNet, CvaeSpec};
+pub use cvae_flow::{CvaeFlowNet, CvaeFlowSpec};
 pub use dense::{Dense, Mlp, PairMlp};
-pub use gaussian::GaussianNet;
-pub use maf::MafNet;
-pub use mdn::MdnNet;
-pub use nsf::NsfNet;
-pub use model::{build, ModelCard, TrainedModel, NN_VERSION};
+pub use embedding::{Embedded, Embedding};
+pub use error::NnError;
+pub use gaussian::{GaussianNet, GaussianSpec};
+pub use maf::{MafNet, MafSpec};
+pub use mdn::{MdnNet, MdnSpec};
+pub use model::{build, DensityModel, ModelCard, TrainedModel, NN_VERSION};
+pub use nsf::{NsfNet, NsfSpec};
 pub use params::{NamedParam, ParamSet};
-pub use regression::RegressionNet;
+pub use registry::{BuildContext, EstimatorConfig, ModelSpec};
+pub use regression::{RegressionNet, RegressionSpec};
 
 use crate::sim::SampleRng;
 use dfdx::prelude::*;
@@ -109,8 +116,9 @@ impl LossContext {
 /// A flat parameter tensor.
 pub type Param = Tensor<(usize,), f32, Dev>;
 
-/// A conditional density estimator q(θ|y), working on z-scored θ and y.
-pub trait DensityEstimator: Send + Sync {
+/// What the training loop sees of any network: its parameters and the loss of a batch,
+/// on z-scored θ and y.
+pub trait Network: Send + Sync {
     /// Number of parameters θ.
     fn theta_dim(&self) -> usize;
     /// Length of a data vector y.
@@ -124,6 +132,13 @@ pub trait DensityEstimator: Send + Sync {
     /// # Shapes
     /// `theta`: (batch, theta_dim), `data`: (batch, data_dim) → scalar.
     fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>>;
+    /// Folds what the last training step measured into the buffers (batch-norm running
+    /// statistics); called by the training loop after every optimizer step.
+    fn update_buffers(&mut self) {}
+}
+
+/// A conditional density estimator q(θ|y), working on z-scored θ and y (sbi's contract).
+pub trait DensityEstimator: Network {
     /// log q(θ|y) of `rows` z-scored pairs (row-major).
     fn log_prob_z(&self, theta: &[f32], data: &[f32], rows: usize) -> Vec<f64>;
     /// `n` draws of z-scored θ for one z-scored y, row-major.
@@ -132,28 +147,56 @@ pub trait DensityEstimator: Send + Sync {
     fn latent(&self, _data: &[f32], _rows: usize) -> Option<(usize, Vec<f64>)> {
         None
     }
-    /// Whether the estimator is a density (false for point-estimate regression, whose
-    /// `log_prob_z` is NaN and whose samples are its point estimate).
-    fn is_density(&self) -> bool {
-        true
+}
+
+/// A point estimator θ̂(y) (regression): no density, no samples.
+pub trait PointEstimator: Network {
+    /// Estimates of `rows` z-scored y, row-major (rows × theta_dim).
+    fn predict_z(&self, data: &[f32], rows: usize) -> Vec<f64>;
+}
+
+/// A built network: a density estimator or a point estimator.
+pub enum Estimator {
+    /// q(θ|y): log densities and samples.
+    Density(Box<dyn DensityEstimator>),
+    /// θ̂(y): point estimates only.
+    Point(Box<dyn PointEstimator>),
+}
+
+impl Estimator {
+    /// The network, for training.
+    pub fn network(&self) -> &dyn Network {
+        match self {
+            Estimator::Density(n) => n.as_ref(),
+            Estimator::Point(n) => n.as_ref(),
+        }
     }
-    /// Point estimates of `rows` z-scored y (the regression's output; the others give none).
-    fn point_z(&self, _data: &[f32], _rows: usize) -> Vec<f64> {
-        Vec::new()
+
+    /// The network, for the optimizer.
+    pub fn network_mut(&mut self) -> &mut dyn Network {
+        match self {
+            Estimator::Density(n) => n.as_mut(),
+            Estimator::Point(n) => n.as_mut(),
+        }
     }
-    /// Folds what the last training step measured into the buffers (batch-norm running
-    /// statistics); called by the training loop after every optimizer step.
-    fn update_buffers(&mut self) {}
+
+    /// The density estimator, unless this is a point estimator.
+    pub fn density(&self) -> Option<&dyn DensityEstimator> {
+        match self {
+            Estimator::Density(n) => Some(n.as_ref()),
+            Estimator::Point(_) => None,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{CvaeFlowSpec, CvaeSpec, EmbeddingSpec, GaussianSpec, MafSpec, MdnSpec, ModelSpec, NsfSpec};
+    use crate::spec::{EmbeddingSpec, GaussianSpec, ModelSpec, NsfSpec};
 
     /// ∫∫ q(x|y) dx over a fine grid for a 2-parameter problem: every estimator is a density.
     fn integral(model: &ModelSpec) -> f64 {
-        let net = build(model, 2, 3, 1, 7).expect("small model");
+        let net = small_density(model, 2, 3, 1, 7);
         let y = [0.3f32, -0.8, 1.1];
         let (lo, hi, n) = (-9.0f64, 9.0f64, 180usize);
         let h = (hi - lo) / n as f64;
@@ -172,23 +215,24 @@ mod tests {
         total * h * h
     }
 
-    /// A small network of every density estimator.
+    /// A small network of every registered density estimator.
     pub(super) fn small_models() -> Vec<ModelSpec> {
-        vec![
-            ModelSpec::Gaussian(GaussianSpec { hidden: vec![16], embedding: None }),
-            ModelSpec::Mdn(MdnSpec { hidden: vec![16], components: 3, embedding: Some(EmbeddingSpec::mlp(vec![8])) }),
-            ModelSpec::Cvae(CvaeSpec { latent_dim: 2, hidden: vec![16], is_samples: 128, embedding: None }),
-            ModelSpec::Maf(MafSpec { blocks: 3, hidden: vec![16], embedding: Some(EmbeddingSpec::mlp(vec![16])), batch_norm: true }),
-            ModelSpec::Nsf(NsfSpec { blocks: 3, hidden: vec![16], bins: 6, tail_bound: 5.0, embedding: Some(EmbeddingSpec::mlp(vec![16])) }),
-            ModelSpec::CvaeFlow(CvaeFlowSpec {
-                latent_dim: 2,
-                hidden: vec![16],
-                blocks: 2,
-                bins: 6,
-                is_samples: 256,
-                embedding: Some(EmbeddingSpec::mlp(vec![16])),
-            }),
-        ]
+        ModelSpec::examples().into_iter().filter(|m| !m.is_point_estimate()).collect()
+    }
+
+    /// A density estimator built from a small spec.
+    pub(super) fn small_density(
+        model: &ModelSpec,
+        theta_dim: usize,
+        data_dim: usize,
+        channels: usize,
+        seed: u64,
+    ) -> Box<dyn DensityEstimator> {
+        match build(model, theta_dim, data_dim, channels, seed) {
+            Ok(Estimator::Density(net)) => net,
+            Ok(Estimator::Point(_)) => panic!("{} is not a density estimator", model.kind()),
+            Err(e) => panic!("{}: {e}", model.kind()),
+        }
     }
 
     /// The training loss of the flows is the mean negative log density the evaluation path
@@ -206,7 +250,7 @@ mod tests {
         let (d, channels, len, rows) = (3, 2, 32, 64);
         let dev = Dev::default();
         for model in models {
-            let net = build(&model, d, channels * len, channels, 5).expect("fits");
+            let net = small_density(&model, d, channels * len, channels, 5);
             let theta: Vec<f32> = (0..rows * d).map(|i| 2.5 * (i as f32 * 0.77).sin()).collect();
             let data: Vec<f32> = (0..rows * channels * len).map(|i| (i as f32 * 0.13).cos()).collect();
             let lp = net.log_prob_z(&theta, &data, rows);
@@ -235,14 +279,13 @@ mod tests {
 
 #[cfg(test)]
 mod sampling_tests {
-    use super::*;
 
     /// Samples follow the density: the probability of a box from 20 000 draws matches the
     /// integral of q over it.
     #[test]
     fn samples_follow_the_density() {
         for model in super::tests::small_models() {
-            let net = build(&model, 2, 3, 1, 11).expect("small model");
+            let net = super::tests::small_density(&model, 2, 3, 1, 11);
             let y = [0.5f32, 0.1, -0.7];
             let mut rng = crate::sim::StreamFamily::new(5, "t").rng(0);
             let n = 20_000;

@@ -2,10 +2,12 @@
 //! `model.safetensors` + `model.json` (the settings that rebuild it).
 
 use super::embedding::{Embedded, Embedding};
-use super::{CvaeFlowNet, CvaeNet, DensityEstimator, GaussianNet, MafNet, MdnNet, NsfNet, ParamSet, RegressionNet};
+use super::registry::{BuildContext, ModelSpec};
+use super::{DensityEstimator, Estimator, NnError, ParamSet};
 use crate::data::ZScore;
 use crate::sim::{SampleRng, StreamFamily};
-use crate::spec::ModelSpec;
+use crate::store::entry::write_synced;
+use crate::store::StoreError;
 use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -18,28 +20,20 @@ pub const NN_VERSION: &str = "nn/2";
 /// Builds the estimator a model section names for data of `channels` equal-length series
 /// (`data_dim` values in all), initialised from `seed`. Fails when the embedding does not fit
 /// the data (a convolution longer than the series).
-pub fn build(spec: &ModelSpec, theta_dim: usize, data_dim: usize, channels: usize, seed: u64) -> Result<Box<dyn DensityEstimator>, String> {
+pub fn build(spec: &ModelSpec, theta_dim: usize, data_dim: usize, channels: usize, seed: u64) -> Result<Estimator, NnError> {
     let dev = super::Dev::default();
     let mut rng = StreamFamily::new(seed, "init").rng(0);
     let mut params = ParamSet::default();
     let embed = match spec.embedding() {
-        Some(e) => Some(Embedding::new(&dev, &mut rng, &mut params, e, data_dim, channels).map_err(|e| format!("model.embedding: {e}"))?),
+        Some(e) => Some(Embedding::new(&dev, &mut rng, &mut params, e, data_dim, channels)?),
         None => None,
     };
     let features = embed.as_ref().map_or(data_dim, Embedding::n_out);
-    let (p, r, m) = (params, &mut rng, features);
-    let inner: Box<dyn DensityEstimator> = match spec {
-        ModelSpec::Gaussian(g) => Box::new(GaussianNet::new(&dev, r, p, g, theta_dim, m)),
-        ModelSpec::Mdn(s) => Box::new(MdnNet::new(&dev, r, p, s, theta_dim, m)),
-        ModelSpec::Cvae(c) => Box::new(CvaeNet::new(&dev, r, p, c, theta_dim, m)),
-        ModelSpec::Maf(s) => Box::new(MafNet::new(&dev, r, p, s, theta_dim, m)),
-        ModelSpec::Nsf(s) => Box::new(NsfNet::new(&dev, r, p, s, theta_dim, m)),
-        ModelSpec::CvaeFlow(c) => Box::new(CvaeFlowNet::new(&dev, r, p, c, theta_dim, m)),
-        ModelSpec::Regression(s) => Box::new(RegressionNet::new(&dev, r, p, s, theta_dim, m)),
-    };
-    Ok(match embed {
-        Some(e) => Box::new(Embedded::new(&dev, e, inner, data_dim)),
-        None => inner,
+    let inner = spec.build_estimator(BuildContext { dev: &dev, rng: &mut rng, params, theta_dim, features });
+    Ok(match (embed, inner) {
+        (Some(e), Estimator::Density(n)) => Estimator::Density(Box::new(Embedded::new(&dev, e, n, data_dim))),
+        (Some(e), Estimator::Point(n)) => Estimator::Point(Box::new(Embedded::new(&dev, e, n, data_dim))),
+        (None, inner) => inner,
     })
 }
 
@@ -89,9 +83,18 @@ fn one() -> usize {
 /// An estimator in physical units: z-scoring applied on the way in and out.
 pub struct TrainedModel {
     /// The network.
-    pub net: Box<dyn DensityEstimator>,
+    pub net: Estimator,
     /// Settings that rebuild it.
     pub card: ModelCard,
+}
+
+/// A trained density estimator in physical units: what evaluation and sampling use.
+#[derive(Clone, Copy)]
+pub struct DensityModel<'a> {
+    /// The network.
+    pub net: &'a dyn DensityEstimator,
+    /// Settings and scalings.
+    pub card: &'a ModelCard,
 }
 
 /// Rows per forward pass when evaluating.
@@ -99,22 +102,31 @@ const CHUNK: usize = 4096;
 /// Draws per parallel block when sampling.
 const SAMPLE_BLOCK: usize = 1024;
 
-impl TrainedModel {
+/// Applies the data z-scoring to rows `start..end` of `data` (`m` values each).
+fn zscore_rows(card: &ModelCard, data: &[f32], start: usize, end: usize) -> Vec<f32> {
+    let m = card.data_dim;
+    let mut yz = vec![0.0f32; (end - start) * m];
+    for r in start..end {
+        card.data_zscore.forward_row(&data[r * m..(r + 1) * m], &mut yz[(r - start) * m..(r - start + 1) * m]);
+    }
+    yz
+}
+
+impl DensityModel<'_> {
     /// log q(θ|y) for row-aligned θ (rows × d) and y (rows × m) in physical units.
     pub fn log_prob(&self, theta: &[f64], data: &[f32]) -> Vec<f64> {
-        let (d, m) = (self.card.theta_zscore.dim(), self.card.data_dim);
+        let d = self.card.theta_zscore.dim();
         let rows = theta.len() / d;
         let jac = self.card.theta_zscore.log_scale();
         let mut out = Vec::with_capacity(rows);
         for start in (0..rows).step_by(CHUNK) {
             let end = (start + CHUNK).min(rows);
             let mut tz = vec![0.0f32; (end - start) * d];
-            let mut yz = vec![0.0f32; (end - start) * m];
             for r in start..end {
                 let row: Vec<f32> = theta[r * d..(r + 1) * d].iter().map(|&v| v as f32).collect();
                 self.card.theta_zscore.forward_row(&row, &mut tz[(r - start) * d..(r - start + 1) * d]);
-                self.card.data_zscore.forward_row(&data[r * m..(r + 1) * m], &mut yz[(r - start) * m..(r - start + 1) * m]);
             }
+            let yz = zscore_rows(self.card, data, start, end);
             out.extend(self.net.log_prob_z(&tz, &yz, end - start).into_iter().map(|l| l - jac));
         }
         out
@@ -135,33 +147,9 @@ impl TrainedModel {
         z.iter().flat_map(|b| b.chunks_exact(d)).flat_map(|row| self.card.theta_zscore.inverse_row(row)).collect()
     }
 
-    /// Point estimates (rows × d, physical units) of a regression; `None` for densities.
-    pub fn point_estimates(&self, data: &[f32], rows: usize) -> Option<Vec<f64>> {
-        if self.net.is_density() {
-            return None;
-        }
-        let (d, m) = (self.card.theta_zscore.dim(), self.card.data_dim);
-        let mut out = Vec::with_capacity(rows * d);
-        for start in (0..rows).step_by(CHUNK) {
-            let end = (start + CHUNK).min(rows);
-            let mut yz = vec![0.0f32; (end - start) * m];
-            for r in start..end {
-                self.card.data_zscore.forward_row(&data[r * m..(r + 1) * m], &mut yz[(r - start) * m..(r - start + 1) * m]);
-            }
-            let z = self.net.point_z(&yz, end - start);
-            out.extend(z.chunks_exact(d).flat_map(|row| self.card.theta_zscore.inverse_row(row)));
-        }
-        Some(out)
-    }
-
     /// (latent dimension, latent means) of `rows` data vectors in physical units, for latent-variable models.
     pub fn latent(&self, data: &[f32], rows: usize) -> Option<(usize, Vec<f64>)> {
-        let m = self.card.data_dim;
-        let mut yz = vec![0.0f32; rows * m];
-        for r in 0..rows {
-            self.card.data_zscore.forward_row(&data[r * m..(r + 1) * m], &mut yz[r * m..(r + 1) * m]);
-        }
-        self.net.latent(&yz, rows)
+        self.net.latent(&zscore_rows(self.card, data, 0, rows), rows)
     }
 
     /// `n` draws θ ~ q(θ|y) inside the prior support (draws outside it are rejected and redrawn,
@@ -204,43 +192,75 @@ impl TrainedModel {
         }
         (out, kept as f64 / drawn.max(1) as f64)
     }
+}
 
+impl TrainedModel {
+    /// The density estimator, unless this is a point estimator.
+    pub fn density(&self) -> Option<DensityModel<'_>> {
+        self.net.density().map(|net| DensityModel { net, card: &self.card })
+    }
+
+    /// Point estimates (rows × d, physical units) of a point estimator; `None` for densities.
+    pub fn point_estimates(&self, data: &[f32], rows: usize) -> Option<Vec<f64>> {
+        let Estimator::Point(net) = &self.net else { return None };
+        let d = self.card.theta_zscore.dim();
+        let mut out = Vec::with_capacity(rows * d);
+        for start in (0..rows).step_by(CHUNK) {
+            let end = (start + CHUNK).min(rows);
+            let z = net.predict_z(&zscore_rows(&self.card, data, start, end), end - start);
+            out.extend(z.chunks_exact(d).flat_map(|row| self.card.theta_zscore.inverse_row(row)));
+        }
+        Some(out)
+    }
     /// Writes model.safetensors (weights, with the card in its metadata) and model.json.
-    pub fn save(&self, dir: &Path) -> Result<(), String> {
-        let card = serde_json::to_string_pretty(&self.card).map_err(|e| e.to_string())?;
-        let values = self.net.params().to_flat();
+    pub fn save(&self, dir: &Path) -> Result<(), NnError> {
+        let st_path = dir.join("model.safetensors");
+        let bad = |message: String| NnError::BadModelFile { path: st_path.clone(), message };
+        let card = serde_json::to_string_pretty(&self.card).map_err(|e| bad(e.to_string()))?;
+        let params = self.net.network().params();
+        let values = params.to_flat();
         let bytes: Vec<Vec<u8>> = values.iter().map(|v| v.iter().flat_map(|x| x.to_le_bytes()).collect()).collect();
         let mut views = Vec::new();
-        for (p, b) in self.net.params().params.iter().zip(&bytes) {
-            let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, p.shape.clone(), b).map_err(|e| format!("{e:?}"))?;
+        for (p, b) in params.params.iter().zip(&bytes) {
+            let view =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, p.shape.clone(), b).map_err(|e| bad(format!("{e:?}")))?;
             views.push((p.name.clone(), view));
         }
         let meta: HashMap<String, String> = [("ndelab_model".to_string(), card.clone())].into_iter().collect();
-        let st = safetensors::tensor::serialize(views, &Some(meta)).map_err(|e| format!("{e:?}"))?;
-        std::fs::write(dir.join("model.safetensors"), st).map_err(|e| format!("model.safetensors: {e}"))?;
-        std::fs::write(dir.join("model.json"), card).map_err(|e| format!("model.json: {e}"))?;
+        let st = safetensors::tensor::serialize(views, &Some(meta)).map_err(|e| bad(format!("{e:?}")))?;
+        for (name, bytes) in [("model.safetensors", st.as_slice()), ("model.json", card.as_bytes())] {
+            let path = dir.join(name);
+            write_synced(&path, bytes).map_err(|e| match e {
+                StoreError::Io { source, .. } => NnError::Write { path, source },
+                other => NnError::BadModelFile { path, message: other.to_string() },
+            })?;
+        }
         Ok(())
     }
 
     /// Rebuilds the network from the saved card and loads its weights.
-    pub fn load(dir: &Path) -> Result<TrainedModel, String> {
-        let bytes =
-            std::fs::read(dir.join("model.safetensors")).map_err(|e| format!("{}: {e}", dir.join("model.safetensors").display()))?;
-        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| format!("model.safetensors: {e:?}"))?;
-        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| format!("model.safetensors: {e:?}"))?;
-        let card_text =
-            meta.metadata().as_ref().and_then(|m| m.get("ndelab_model")).ok_or("model.safetensors has no ndelab_model metadata")?;
-        let card: ModelCard = serde_json::from_str(card_text).map_err(|e| format!("model card: {e}"))?;
+    pub fn load(dir: &Path) -> Result<TrainedModel, NnError> {
+        let path = dir.join("model.safetensors");
+        let bad = |message: String| NnError::BadModelFile { path: path.clone(), message };
+        let bytes = std::fs::read(&path).map_err(|e| bad(e.to_string()))?;
+        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(format!("not a safetensors file ({e:?})")))?;
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(format!("{e:?}")))?;
+        let card_text = meta
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get("ndelab_model"))
+            .ok_or_else(|| bad("no ndelab_model metadata; it was not written by ndelab".into()))?;
+        let card: ModelCard = serde_json::from_str(card_text).map_err(|e| bad(format!("model card: {e}")))?;
         let mut net = build(&card.model, card.parameters.len(), card.data_dim, card.data_channels, 0)?;
         let mut values = Vec::new();
-        for p in &net.params().params {
-            let t = st.tensor(&p.name).map_err(|e| format!("model.safetensors: {}: {e:?}", p.name))?;
+        for p in &net.network().params().params {
+            let t = st.tensor(&p.name).map_err(|e| bad(format!("{}: {e:?}", p.name)))?;
             if t.shape() != p.shape.as_slice() {
-                return Err(format!("model.safetensors: {} has shape {:?}, the network expects {:?}", p.name, t.shape(), p.shape));
+                return Err(bad(format!("{} has shape {:?}, the network expects {:?}", p.name, t.shape(), p.shape)));
             }
             values.push(t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect::<Vec<f32>>());
         }
-        net.params_mut().restore(&values);
+        net.network_mut().params_mut().restore(&values);
         Ok(TrainedModel { net, card })
     }
 }

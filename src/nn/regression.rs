@@ -6,11 +6,55 @@
 
 use super::dense::{Dense, Mlp};
 use super::params::ParamSet;
-use super::{DensityEstimator, Dev, LossContext, T0, T2};
-use crate::sim::SampleRng;
-use crate::spec::RegressionSpec;
+use super::registry::{BuildContext, EstimatorConfig};
+use super::Estimator;
+use super::{Dev, LossContext, Network, PointEstimator, T0, T2};
+use crate::spec::number;
+use crate::spec::validate::hidden_widths;
+use crate::spec::{EmbeddingSpec, LossKind, Violation};
 use dfdx::prelude::*;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Settings of the `regression` estimator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegressionSpec {
+    /// Widths of the hidden layers of the MLP (ReLU). Default [64, 64].
+    #[serde(deserialize_with = "number::vec_usize")]
+    pub hidden: Vec<usize>,
+    /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
+    #[serde(deserialize_with = "crate::spec::embedding_or_none")]
+    pub embedding: Option<EmbeddingSpec>,
+}
+
+impl Default for RegressionSpec {
+    fn default() -> Self {
+        RegressionSpec { hidden: vec![64, 64], embedding: None }
+    }
+}
+
+impl EstimatorConfig for RegressionSpec {
+    const KIND: &'static str = "regression";
+    const LOSS: LossKind = LossKind::Mse;
+    const POINT_ESTIMATE: bool = true;
+
+    fn embedding(&self) -> Option<&EmbeddingSpec> {
+        self.embedding.as_ref()
+    }
+
+    fn validate(&self) -> Result<(), Violation> {
+        hidden_widths(&self.hidden, None)
+    }
+
+    fn build(&self, ctx: BuildContext) -> Estimator {
+        Estimator::Point(Box::new(RegressionNet::new(ctx.dev, ctx.rng, ctx.params, self, ctx.theta_dim, ctx.features)))
+    }
+
+    fn example() -> Self {
+        RegressionSpec { hidden: vec![16], embedding: None }
+    }
+}
 
 /// The network.
 pub struct RegressionNet {
@@ -24,37 +68,32 @@ pub struct RegressionNet {
 
 impl RegressionNet {
     /// A new network, initialised from `rng`.
-    pub fn new(dev: &Dev, rng: &mut impl Rng, mut params: ParamSet, spec: &RegressionSpec, theta_dim: usize, data_dim: usize) -> RegressionNet {
+    pub fn new(
+        dev: &Dev,
+        rng: &mut impl Rng,
+        mut params: ParamSet,
+        spec: &RegressionSpec,
+        theta_dim: usize,
+        data_dim: usize,
+    ) -> RegressionNet {
         let trunk = Mlp::new(dev, rng, &mut params, "trunk", data_dim, &spec.hidden);
         let head = Dense::new(dev, rng, &mut params, "head", trunk.n_out(), theta_dim);
         RegressionNet { dev: dev.clone(), d: theta_dim, data_dim, trunk, head, params }
     }
 }
 
-impl DensityEstimator for RegressionNet {
+impl Network for RegressionNet {
     estimator_accessors!();
 
     fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, _ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
         let est = self.head.forward(&self.params, self.trunk.forward(&self.params, data));
         (est - theta).square().mean::<(), _>()
     }
+}
 
-    fn log_prob_z(&self, _theta: &[f32], _data: &[f32], rows: usize) -> Vec<f64> {
-        vec![f64::NAN; rows]
-    }
-
-    /// The point estimate, `n` times (a regression has no spread to sample).
-    fn sample_z(&self, n: usize, data: &[f32], _rng: &mut SampleRng) -> Vec<f64> {
-        let est = self.point_z(data, 1);
-        (0..n).flat_map(|_| est.iter().copied()).collect()
-    }
-
-    fn point_z(&self, data: &[f32], rows: usize) -> Vec<f64> {
+impl PointEstimator for RegressionNet {
+    fn predict_z(&self, data: &[f32], rows: usize) -> Vec<f64> {
         let y: T2 = self.dev.tensor_from_vec(data.to_vec(), (rows, self.data_dim));
         self.head.forward(&self.params, self.trunk.forward(&self.params, y)).as_vec().into_iter().map(|v| v as f64).collect()
-    }
-
-    fn is_density(&self) -> bool {
-        false
     }
 }

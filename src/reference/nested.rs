@@ -31,9 +31,9 @@ pub struct NestedSettings {
     pub dlogz: f64,
 }
 
-impl Default for NestedSettings {
-    fn default() -> Self {
-        NestedSettings { live: 2000, walks: 100, dlogz: 0.05 }
+impl From<&crate::spec::NestedSpec> for NestedSettings {
+    fn from(n: &crate::spec::NestedSpec) -> Self {
+        NestedSettings { live: n.live, walks: n.walks, dlogz: n.dlogz }
     }
 }
 
@@ -89,6 +89,63 @@ fn proposal_factor(live: &[Vec<f64>], dim: usize) -> Mat {
     })
 }
 
+/// One constrained random walk of nested sampling: steps shaped by the live points'
+/// covariance, accepted only above the current likelihood bound.
+struct Walk<'a> {
+    l_star: f64,
+    factor: &'a Mat,
+    scale: f64,
+    periodic: &'a [bool],
+    walks: usize,
+}
+
+impl Walk<'_> {
+    /// Walks from `u` (log L `lu`) for at least `walks` proposals and one acceptance; returns
+    /// the end point, its log L, acceptances and proposals.
+    fn from<F: Fn(&[f64]) -> f64>(
+        &self,
+        mut u: Vec<f64>,
+        mut lu: f64,
+        log_like: &F,
+        calls: &mut usize,
+        rng: &mut SampleRng,
+    ) -> (Vec<f64>, f64, usize, usize) {
+        let dim = u.len();
+        let mut accepted = 0usize;
+        let mut tries = 0usize;
+        while accepted == 0 || tries < self.walks {
+            tries += 1;
+            let z: Vec<f64> = (0..dim).map(|_| rng.sample(StandardNormal)).collect();
+            let mut prop = u.clone();
+            for a in 0..dim {
+                let step: f64 = (0..=a).map(|b| self.factor.v[a * dim + b] * z[b]).sum();
+                prop[a] += self.scale * step;
+            }
+            let mut inside = true;
+            for (a, p) in prop.iter_mut().enumerate() {
+                if self.periodic.get(a).copied().unwrap_or(false) {
+                    *p = p.rem_euclid(1.0);
+                } else if !(0.0..1.0).contains(p) {
+                    inside = false;
+                }
+            }
+            if inside {
+                let lp = log_like(&prop);
+                *calls += 1;
+                if lp > self.l_star {
+                    u = prop;
+                    lu = lp;
+                    accepted += 1;
+                }
+            }
+            if tries > 50 * self.walks {
+                break;
+            }
+        }
+        (u, lu, accepted, tries)
+    }
+}
+
 /// Runs nested sampling of `log_like(u)` over the `dim`-dimensional unit cube; coordinates
 /// flagged in `periodic` wrap around.
 pub fn nested_sample<F>(dim: usize, periodic: &[bool], log_like: F, settings: NestedSettings, rng: &mut SampleRng) -> NestedRun
@@ -141,39 +198,8 @@ where
                 break s;
             }
         };
-        let mut u = live[start].clone();
-        let mut lu = live_l[start];
-        let mut accepted = 0usize;
-        let mut tries = 0usize;
-        while accepted == 0 || tries < settings.walks {
-            tries += 1;
-            let z: Vec<f64> = (0..dim).map(|_| rng.sample(StandardNormal)).collect();
-            let mut prop = u.clone();
-            for a in 0..dim {
-                let step: f64 = (0..=a).map(|b| factor.v[a * dim + b] * z[b]).sum();
-                prop[a] += scale * step;
-            }
-            let mut inside = true;
-            for (a, p) in prop.iter_mut().enumerate() {
-                if periodic.get(a).copied().unwrap_or(false) {
-                    *p = p.rem_euclid(1.0);
-                } else if !(0.0..1.0).contains(p) {
-                    inside = false;
-                }
-            }
-            if inside {
-                let lp = log_like(&prop);
-                calls += 1;
-                if lp > l_star {
-                    u = prop;
-                    lu = lp;
-                    accepted += 1;
-                }
-            }
-            if tries > 50 * settings.walks {
-                break;
-            }
-        }
+        let walk = Walk { l_star, factor: &factor, scale, periodic, walks: settings.walks };
+        let (u, lu, accepted, tries) = walk.from(live[start].clone(), live_l[start], &log_like, &mut calls, rng);
         // Aim at an acceptance of one half.
         let acc = accepted as f64 / tries as f64;
         scale *= if acc > 0.5 { (1.0 / dim as f64).exp().min(1.2) } else { (-1.0 / dim as f64).exp().max(0.8) };

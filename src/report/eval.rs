@@ -88,7 +88,7 @@ pub fn write_checks(dir: &Path, checks: &PosteriorChecks, title: &str) -> Result
         for r in &checks.references {
             if r.reference.source == "nested" {
                 crate::reference::write_samples_npy(&refdir.join(format!("injection_{}.npy", r.injection)), &r.reference.samples, names.len())
-                    .map_err(err)?;
+                    .map_err(|e| err(e.to_string()))?;
             }
         }
         for r in checks.references.iter().take(3) {

@@ -4,6 +4,7 @@
 //! Reads the records of training and the numbers of evaluation; writes into a run folder.
 
 mod eval;
+pub mod listing;
 mod parquet;
 mod plot;
 mod provenance;
@@ -35,6 +36,9 @@ pub enum ReportError {
         /// What went wrong.
         message: String,
     },
+    /// A table or plot asked for something the results do not have (bad input).
+    #[error("{0}")]
+    Request(String),
     /// Writing a text file failed.
     #[error("{path}: {message}")]
     Io {
@@ -43,4 +47,13 @@ pub enum ReportError {
         /// What went wrong.
         message: String,
     },
+}
+
+impl From<crate::store::StoreError> for ReportError {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Io { path, source } => ReportError::Io { path: path.display().to_string(), message: source.to_string() },
+            other => ReportError::Io { path: String::new(), message: other.to_string() },
+        }
+    }
 }

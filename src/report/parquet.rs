@@ -201,19 +201,18 @@ pub fn write_summary(path: &Path, s: &Summary) -> Result<(), ReportError> {
 /// temporary file, then renamed over it).
 pub fn update_summary(path: &Path, checks: &EvalAggregates) -> Result<(), ReportError> {
     let err = |m: String| ReportError::Parquet { path: path.display().to_string(), message: m };
-    let mut df = read_parquet(path).map_err(err)?;
+    let mut df = read_parquet(path)?;
     for (name, v) in checks.columns() {
         df.with_column(Column::new(name.into(), [v])).map_err(|e| err(e.to_string()))?;
     }
-    let tmp = path.with_extension("parquet.tmp");
-    write(&tmp, Ok(df))?;
-    std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
+    crate::store::entry::replace_atomic(path, |tmp| write(tmp, Ok(df)))
 }
 
 /// Reads a Parquet file into a DataFrame.
-pub fn read_parquet(path: &Path) -> Result<DataFrame, String> {
-    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    ParquetReader::new(file).finish().map_err(|e| format!("{}: {e}", path.display()))
+pub fn read_parquet(path: &Path) -> Result<DataFrame, ReportError> {
+    let bad = |message: String| ReportError::Io { path: path.display().to_string(), message };
+    let file = File::open(path).map_err(|e| bad(e.to_string()))?;
+    ParquetReader::new(file).finish().map_err(|e| bad(e.to_string()))
 }
 
 /// Writes rmse.parquet: one row per parameter with its test RMSE (physical units).

@@ -150,6 +150,113 @@ pub fn corner(path: &Path, samples: &[f64], truth: Option<&[f64]>, names: &[Stri
     corner_sets(path, &[samples], truth, names, title)
 }
 
+/// Colours of the sample sets of a corner plot, and of the true values.
+const PALETTE: [RGBColor; 3] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44)];
+const RED: RGBColor = RGBColor(214, 39, 40);
+
+/// What every panel of a corner plot draws from.
+struct Corner<'a> {
+    sets: &'a [&'a [f64]],
+    truth: Option<&'a [f64]>,
+    names: &'a [String],
+    ranges: Vec<(f64, f64)>,
+    path: &'a Path,
+}
+
+type Panel<'a, 'b> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+impl Corner<'_> {
+    fn err(&self, e: impl ToString) -> ReportError {
+        ReportError::Plot { path: self.path.display().to_string(), message: e.to_string() }
+    }
+
+    /// The histogram of parameter `c` (normalised per set) on the diagonal.
+    fn diagonal(&self, area: &Panel, c: usize, label_x: u32, label_y: u32) -> Result<(), ReportError> {
+        let (d, r) = (self.names.len(), c);
+        let err = |e: String| self.err(e);
+        let (lo, hi) = self.ranges[c];
+        let bins = 40;
+        let hists: Vec<Vec<f64>> = self
+            .sets
+            .iter()
+            .map(|s| {
+                let mut counts = vec![0.0f64; bins];
+                let n = (s.len() / d).max(1) as f64;
+                for v in s.iter().skip(c).step_by(d) {
+                    let b = (((v - lo) / (hi - lo)) * bins as f64).floor();
+                    if b >= 0.0 && (b as usize) < bins {
+                        counts[b as usize] += 1.0 / n;
+                    }
+                }
+                counts
+            })
+            .collect();
+        let top = hists.iter().flatten().cloned().fold(0.0, f64::max) * 1.1;
+        let mut chart = ChartBuilder::on(area)
+            .margin(6)
+            .x_label_area_size(label_x)
+            .y_label_area_size(label_y)
+            .build_cartesian_2d(lo..hi, 0.0..top.max(1e-9))
+            .map_err(|e| err(e.to_string()))?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc(if r == d - 1 { self.names[c].as_str() } else { "" })
+            .label_style(("sans-serif", 11))
+            .x_labels(4)
+            .y_labels(0)
+            .draw()
+            .map_err(|e| err(e.to_string()))?;
+        let w = (hi - lo) / bins as f64;
+        for (h, color) in hists.iter().zip(PALETTE.iter().cycle()) {
+            let steps: Vec<(f64, f64)> =
+                h.iter().enumerate().flat_map(|(b, &k)| [(lo + b as f64 * w, k), (lo + (b + 1) as f64 * w, k)]).collect();
+            chart.draw_series(LineSeries::new(steps, color.stroke_width(2))).map_err(|e| err(e.to_string()))?;
+        }
+        if let Some(t) = self.truth {
+            chart.draw_series(LineSeries::new(vec![(t[c], 0.0), (t[c], top)], RED.stroke_width(2))).map_err(|e| err(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Parameter `c` against `r` below the diagonal: the draws as points.
+    fn scatter(&self, area: &Panel, r: usize, c: usize, label_x: u32, label_y: u32) -> Result<(), ReportError> {
+        let d = self.names.len();
+        let err = |e: String| self.err(e);
+        let ((xl, xh), (yl, yh)) = (self.ranges[c], self.ranges[r]);
+        let mut chart = ChartBuilder::on(area)
+            .margin(6)
+            .x_label_area_size(label_x)
+            .y_label_area_size(label_y)
+            .build_cartesian_2d(xl..xh, yl..yh)
+            .map_err(|e| err(e.to_string()))?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc(if r == d - 1 { self.names[c].as_str() } else { "" })
+            .y_desc(if c == 0 { self.names[r].as_str() } else { "" })
+            .label_style(("sans-serif", 11))
+            .x_labels(4)
+            .y_labels(4)
+            .draw()
+            .map_err(|e| err(e.to_string()))?;
+        for (s, color) in self.sets.iter().zip(PALETTE.iter().cycle()) {
+            let n = s.len() / d.max(1);
+            let step = (n / 4000).max(1);
+            let alpha = if self.sets.len() > 1 { 0.2 } else { 0.3 };
+            chart
+                .draw_series((0..n).step_by(step).map(|i| Circle::new((s[i * d + c], s[i * d + r]), 1, color.mix(alpha).filled())))
+                .map_err(|e| err(e.to_string()))?;
+        }
+        if let Some(t) = self.truth {
+            chart.draw_series(LineSeries::new(vec![(t[c], yl), (t[c], yh)], RED.stroke_width(1))).map_err(|e| err(e.to_string()))?;
+            chart.draw_series(LineSeries::new(vec![(xl, t[r]), (xh, t[r])], RED.stroke_width(1))).map_err(|e| err(e.to_string()))?;
+            chart.draw_series(std::iter::once(Circle::new((t[c], t[r]), 4, RED.filled()))).map_err(|e| err(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
 /// Corner plot of several sample sets over one another (the first blue, the second orange:
 /// an estimator against a reference), histograms normalised so that sets of different sizes
 /// compare; true values in red.
@@ -171,88 +278,15 @@ pub fn corner_sets(path: &Path, sets: &[&[f64]], truth: Option<&[f64]>, names: &
             }
         })
         .collect();
-    let palette = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44)];
-    let red = RGBColor(214, 39, 40);
+    let corner = Corner { sets, truth, names, ranges, path };
     for (idx, area) in root.split_evenly((d, d)).into_iter().enumerate() {
         let (r, c) = (idx / d, idx % d);
-        if c > r {
-            continue;
-        }
         let label_x = if r == d - 1 { 30 } else { 0 };
         let label_y = if c == 0 { 44 } else { 0 };
-        if r == c {
-            let (lo, hi) = ranges[c];
-            let bins = 40;
-            let hists: Vec<Vec<f64>> = sets
-                .iter()
-                .map(|s| {
-                    let mut counts = vec![0.0f64; bins];
-                    let n = (s.len() / d).max(1) as f64;
-                    for v in s.iter().skip(c).step_by(d) {
-                        let b = (((v - lo) / (hi - lo)) * bins as f64).floor();
-                        if b >= 0.0 && (b as usize) < bins {
-                            counts[b as usize] += 1.0 / n;
-                        }
-                    }
-                    counts
-                })
-                .collect();
-            let top = hists.iter().flatten().cloned().fold(0.0, f64::max) * 1.1;
-            let mut chart = ChartBuilder::on(&area)
-                .margin(6)
-                .x_label_area_size(label_x)
-                .y_label_area_size(label_y)
-                .build_cartesian_2d(lo..hi, 0.0..top.max(1e-9))
-                .map_err(|e| err(e.to_string()))?;
-            chart
-                .configure_mesh()
-                .disable_mesh()
-                .x_desc(if r == d - 1 { names[c].as_str() } else { "" })
-                .label_style(("sans-serif", 11))
-                .x_labels(4)
-                .y_labels(0)
-                .draw()
-                .map_err(|e| err(e.to_string()))?;
-            let w = (hi - lo) / bins as f64;
-            for (h, color) in hists.iter().zip(palette.iter().cycle()) {
-                let steps: Vec<(f64, f64)> =
-                    h.iter().enumerate().flat_map(|(b, &k)| [(lo + b as f64 * w, k), (lo + (b + 1) as f64 * w, k)]).collect();
-                chart.draw_series(LineSeries::new(steps, color.stroke_width(2))).map_err(|e| err(e.to_string()))?;
-            }
-            if let Some(t) = truth {
-                chart.draw_series(LineSeries::new(vec![(t[c], 0.0), (t[c], top)], red.stroke_width(2))).map_err(|e| err(e.to_string()))?;
-            }
-        } else {
-            let ((xl, xh), (yl, yh)) = (ranges[c], ranges[r]);
-            let mut chart = ChartBuilder::on(&area)
-                .margin(6)
-                .x_label_area_size(label_x)
-                .y_label_area_size(label_y)
-                .build_cartesian_2d(xl..xh, yl..yh)
-                .map_err(|e| err(e.to_string()))?;
-            chart
-                .configure_mesh()
-                .disable_mesh()
-                .x_desc(if r == d - 1 { names[c].as_str() } else { "" })
-                .y_desc(if c == 0 { names[r].as_str() } else { "" })
-                .label_style(("sans-serif", 11))
-                .x_labels(4)
-                .y_labels(4)
-                .draw()
-                .map_err(|e| err(e.to_string()))?;
-            for (s, color) in sets.iter().zip(palette.iter().cycle()) {
-                let n = s.len() / d.max(1);
-                let step = (n / 4000).max(1);
-                let alpha = if sets.len() > 1 { 0.2 } else { 0.3 };
-                chart
-                    .draw_series((0..n).step_by(step).map(|i| Circle::new((s[i * d + c], s[i * d + r]), 1, color.mix(alpha).filled())))
-                    .map_err(|e| err(e.to_string()))?;
-            }
-            if let Some(t) = truth {
-                chart.draw_series(LineSeries::new(vec![(t[c], yl), (t[c], yh)], red.stroke_width(1))).map_err(|e| err(e.to_string()))?;
-                chart.draw_series(LineSeries::new(vec![(xl, t[r]), (xh, t[r])], red.stroke_width(1))).map_err(|e| err(e.to_string()))?;
-                chart.draw_series(std::iter::once(Circle::new((t[c], t[r]), 4, red.filled()))).map_err(|e| err(e.to_string()))?;
-            }
+        match c.cmp(&r) {
+            std::cmp::Ordering::Greater => continue,
+            std::cmp::Ordering::Equal => corner.diagonal(&area, c, label_x, label_y)?,
+            std::cmp::Ordering::Less => corner.scatter(&area, r, c, label_x, label_y)?,
         }
     }
     root.present().map_err(|e| err(e.to_string()))?;

@@ -82,7 +82,7 @@ pub fn lower_is_better(metric: &str) -> Option<bool> {
 /// Files a PATH argument names: a summary.parquet, a folder holding them (searched
 /// recursively), or a glob pattern.
 pub fn resolve_paths(arg: &str) -> Result<Vec<PathBuf>, ReportError> {
-    let err = |m: String| ReportError::Io { path: arg.to_string(), message: m };
+    let err = |m: String| ReportError::Request(format!("{arg}: {m}"));
     let p = Path::new(arg);
     let mut out = Vec::new();
     if arg.contains(['*', '?', '[']) {
@@ -125,7 +125,7 @@ pub fn resolve_paths(arg: &str) -> Result<Vec<PathBuf>, ReportError> {
 pub fn read_records(paths: &[PathBuf]) -> Result<Vec<Record>, ReportError> {
     let mut out = Vec::new();
     for p in paths {
-        let df = super::read_parquet(p).map_err(|m| ReportError::Io { path: p.display().to_string(), message: m })?;
+        let df = super::read_parquet(p)?;
         for i in 0..df.height() {
             let mut r = Record::new();
             for c in df.columns() {
@@ -204,9 +204,31 @@ struct Value {
     best: bool,
 }
 
+/// The table's cells: row keys, column keys, values[row][col][metric], records per row.
+struct Grid {
+    row_keys: Vec<Vec<Cell>>,
+    col_keys: Vec<Vec<Cell>>,
+    values: Vec<Vec<Vec<Value>>>,
+    counts: Vec<usize>,
+}
+
 /// Builds the table text.
 pub fn render(records: &[Record], spec: &TableSpec) -> Result<String, ReportError> {
-    let err = |m: String| ReportError::Io { path: "table".into(), message: m };
+    check_columns(records, spec)?;
+    let mut grid = grid(records, spec);
+    mark_best(&mut grid, spec);
+    let (header, body) = header_and_body(&grid, spec);
+    Ok(match spec.format {
+        TableFormat::Md => markdown(&header, &body, spec),
+        TableFormat::Latex => latex(&header, &body, spec),
+        TableFormat::Typst => typst(&header, &body, spec),
+        TableFormat::Csv => csv(&grid, spec),
+    })
+}
+
+/// Every key the table names must be a column of the files.
+fn check_columns(records: &[Record], spec: &TableSpec) -> Result<(), ReportError> {
+    let err = |m: String| ReportError::Request(format!("table: {m}"));
     for k in spec.rows.iter().chain(&spec.cols).chain(&spec.metrics) {
         if !records.iter().any(|r| r.contains_key(k)) {
             let known: Vec<&String> = records.first().map(|r| r.keys().collect()).unwrap_or_default();
@@ -216,6 +238,11 @@ pub fn render(records: &[Record], spec: &TableSpec) -> Result<String, ReportErro
             )));
         }
     }
+    Ok(())
+}
+
+/// Groups the records by row and column keys and aggregates each metric.
+fn grid(records: &[Record], spec: &TableSpec) -> Grid {
     let get = |r: &Record, k: &str| r.get(k).cloned().unwrap_or(Cell::Null);
     let mut row_keys: Vec<Vec<Cell>> = Vec::new();
     let mut col_keys: Vec<Vec<Cell>> = Vec::new();
@@ -255,8 +282,14 @@ pub fn render(records: &[Record], spec: &TableSpec) -> Result<String, ReportErro
         }
         values.push(per_col);
     }
-    // Best per (column group, metric), comparing the values as displayed (ties all bold).
-    for c in 0..col_keys.len() {
+    Grid { row_keys, col_keys, values, counts }
+}
+
+/// Marks the best value per (column group, metric), comparing the values as displayed (ties
+/// all bold).
+fn mark_best(grid: &mut Grid, spec: &TableSpec) {
+    let values = &mut grid.values;
+    for c in 0..grid.col_keys.len() {
         for (mi, m) in spec.metrics.iter().enumerate() {
             let Some(lower) = lower_is_better(m) else { continue };
             let shown: Vec<Option<f64>> = values.iter().map(|row| row[c][mi].raw.and(row[c][mi].mean.parse::<f64>().ok())).collect();
@@ -275,11 +308,20 @@ pub fn render(records: &[Record], spec: &TableSpec) -> Result<String, ReportErro
             }
         }
     }
-    let col_label = |ck: &[Cell]| spec.cols.iter().zip(ck).map(|(k, v)| format!("{k}={}", v.text())).collect::<Vec<_>>().join(", ");
+}
+
+/// The label of a column group.
+fn col_label(spec: &TableSpec, ck: &[Cell]) -> String {
+    spec.cols.iter().zip(ck).map(|(k, v)| format!("{k}={}", v.text())).collect::<Vec<_>>().join(", ")
+}
+
+/// Header cells, and body rows of (text, bold).
+fn header_and_body(grid: &Grid, spec: &TableSpec) -> (Vec<String>, Vec<Vec<(String, bool)>>) {
+    let (row_keys, col_keys, values, counts) = (&grid.row_keys, &grid.col_keys, &grid.values, &grid.counts);
     let mut header: Vec<String> = spec.rows.clone();
-    for ck in &col_keys {
+    for ck in col_keys {
         for m in &spec.metrics {
-            header.push(if spec.cols.is_empty() { m.clone() } else { format!("{m} ({})", col_label(ck)) });
+            header.push(if spec.cols.is_empty() { m.clone() } else { format!("{m} ({})", col_label(spec, ck)) });
         }
     }
     if spec.n {
@@ -287,8 +329,8 @@ pub fn render(records: &[Record], spec: &TableSpec) -> Result<String, ReportErro
     }
     let body: Vec<Vec<(String, bool)>> = row_keys
         .iter()
-        .zip(&values)
-        .zip(&counts)
+        .zip(values)
+        .zip(counts)
         .map(|((rk, row), count)| {
             let mut cells: Vec<(String, bool)> = rk.iter().map(|c| (c.text(), false)).collect();
             for col in row {
@@ -306,115 +348,117 @@ pub fn render(records: &[Record], spec: &TableSpec) -> Result<String, ReportErro
             cells
         })
         .collect();
-    Ok(match spec.format {
-        TableFormat::Md => {
-            let mut s = format!("| {} |\n", header.join(" | "));
-            s.push_str(&format!(
-                "|{}\n",
-                header.iter().enumerate().map(|(i, _)| if i < spec.rows.len() { " --- |" } else { " ---: |" }).collect::<String>()
-            ));
-            for row in &body {
-                let cells: Vec<String> = row.iter().map(|(t, b)| if *b { format!("**{t}**") } else { t.clone() }).collect();
-                s.push_str(&format!("| {} |\n", cells.join(" | ")));
+    (header, body)
+}
+
+fn markdown(header: &[String], body: &[Vec<(String, bool)>], spec: &TableSpec) -> String {
+    let mut s = format!("| {} |\n", header.join(" | "));
+    s.push_str(&format!(
+        "|{}\n",
+        header.iter().enumerate().map(|(i, _)| if i < spec.rows.len() { " --- |" } else { " ---: |" }).collect::<String>()
+    ));
+    for row in body {
+        let cells: Vec<String> = row.iter().map(|(t, b)| if *b { format!("**{t}**") } else { t.clone() }).collect();
+        s.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    s
+}
+
+fn latex(header: &[String], body: &[Vec<(String, bool)>], spec: &TableSpec) -> String {
+    let esc = |t: &str| {
+        t.replace('\\', r"\textbackslash{}")
+            .replace('_', r"\_")
+            .replace('%', r"\%")
+            .replace('&', r"\&")
+            .replace('#', r"\#")
+            .replace('—', "--")
+    };
+    let cell = |t: &str, b: bool| {
+        let t = esc(t).replace(" ± ", r" \pm ");
+        let math = if t.contains(r"\pm") || t.parse::<f64>().is_ok() { format!("${t}$") } else { t };
+        if b {
+            if math.starts_with('$') {
+                format!(r"$\mathbf{{{}}}$", &math[1..math.len() - 1])
+            } else {
+                format!(r"\textbf{{{math}}}")
             }
-            s
+        } else {
+            math
         }
-        TableFormat::Latex => {
-            let esc = |t: &str| {
-                t.replace('\\', r"\textbackslash{}")
-                    .replace('_', r"\_")
-                    .replace('%', r"\%")
-                    .replace('&', r"\&")
-                    .replace('#', r"\#")
-                    .replace('—', "--")
-            };
-            let cell = |t: &str, b: bool| {
-                let t = esc(t).replace(" ± ", r" \pm ");
-                let math = if t.contains(r"\pm") || t.parse::<f64>().is_ok() { format!("${t}$") } else { t };
-                if b {
-                    if math.starts_with('$') {
-                        format!(r"$\mathbf{{{}}}$", &math[1..math.len() - 1])
-                    } else {
-                        format!(r"\textbf{{{math}}}")
+    };
+    let align: String = header.iter().enumerate().map(|(i, _)| if i < spec.rows.len() { 'l' } else { 'r' }).collect();
+    let mut s = String::from("\\begin{table}\n  \\centering\n");
+    if let Some(c) = &spec.caption {
+        s.push_str(&format!("  \\caption{{{}}}\n", esc(c)));
+    }
+    if let Some(l) = &spec.label {
+        s.push_str(&format!("  \\label{{{l}}}\n"));
+    }
+    s.push_str(&format!("  \\begin{{tabular}}{{{align}}}\n    \\toprule\n"));
+    s.push_str(&format!("    {} \\\\\n    \\midrule\n", header.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" & ")));
+    for row in body {
+        s.push_str(&format!("    {} \\\\\n", row.iter().map(|(t, b)| cell(t, *b)).collect::<Vec<_>>().join(" & ")));
+    }
+    s.push_str("    \\bottomrule\n  \\end{tabular}\n\\end{table}\n");
+    s
+}
+
+fn typst(header: &[String], body: &[Vec<(String, bool)>], spec: &TableSpec) -> String {
+    let esc = |t: &str| t.replace('\\', "\\\\").replace('*', "\\*").replace('_', "\\_").replace('#', "\\#").replace('$', "\\$");
+    let mut s = String::from("#figure(\n  table(\n");
+    s.push_str(&format!(
+        "    columns: {},\n    align: ({}),\n",
+        header.len(),
+        header.iter().enumerate().map(|(i, _)| if i < spec.rows.len() { "left" } else { "right" }).collect::<Vec<_>>().join(", ")
+    ));
+    s.push_str("    table.hline(),\n");
+    s.push_str(&format!("    {},\n", header.iter().map(|h| format!("[*{}*]", esc(h))).collect::<Vec<_>>().join(", ")));
+    s.push_str("    table.hline(),\n");
+    for row in body {
+        s.push_str(&format!(
+            "    {},\n",
+            row.iter().map(|(t, b)| if *b { format!("[*{}*]", esc(t)) } else { format!("[{}]", esc(t)) }).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    s.push_str("    table.hline(),\n  ),\n");
+    match &spec.caption {
+        Some(c) => s.push_str(&format!("  caption: [{}],\n)\n", esc(c))),
+        None => s.push_str(")\n"),
+    }
+    s
+}
+
+/// CSV keeps the numbers unrounded: mean, std and n per metric.
+fn csv(grid: &Grid, spec: &TableSpec) -> String {
+    let (row_keys, col_keys, values) = (&grid.row_keys, &grid.col_keys, &grid.values);
+    let q = |t: &str| if t.contains([',', '"', '\n']) { format!("\"{}\"", t.replace('"', "\"\"")) } else { t.to_string() };
+    let mut head: Vec<String> = spec.rows.clone();
+    for ck in col_keys {
+        for m in &spec.metrics {
+            let base = if spec.cols.is_empty() { m.clone() } else { format!("{m} ({})", col_label(spec, ck)) };
+            head.push(format!("{base} mean"));
+            head.push(format!("{base} std"));
+            head.push(format!("{base} n"));
+        }
+    }
+    let mut s = head.iter().map(|h| q(h)).collect::<Vec<_>>().join(",") + "\n";
+    for (rk, row) in row_keys.iter().zip(values) {
+        let mut cells: Vec<String> = rk.iter().map(|c| q(&c.text())).collect();
+        for col in row {
+            for v in col {
+                match v.raw {
+                    Some((m, sd)) => {
+                        cells.push(format!("{m}"));
+                        cells.push(sd.map(|x| format!("{x}")).unwrap_or_default());
+                        cells.push(v.n.to_string());
                     }
-                } else {
-                    math
-                }
-            };
-            let align: String = header.iter().enumerate().map(|(i, _)| if i < spec.rows.len() { 'l' } else { 'r' }).collect();
-            let mut s = String::from("\\begin{table}\n  \\centering\n");
-            if let Some(c) = &spec.caption {
-                s.push_str(&format!("  \\caption{{{}}}\n", esc(c)));
-            }
-            if let Some(l) = &spec.label {
-                s.push_str(&format!("  \\label{{{l}}}\n"));
-            }
-            s.push_str(&format!("  \\begin{{tabular}}{{{align}}}\n    \\toprule\n"));
-            s.push_str(&format!("    {} \\\\\n    \\midrule\n", header.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" & ")));
-            for row in &body {
-                s.push_str(&format!("    {} \\\\\n", row.iter().map(|(t, b)| cell(t, *b)).collect::<Vec<_>>().join(" & ")));
-            }
-            s.push_str("    \\bottomrule\n  \\end{tabular}\n\\end{table}\n");
-            s
-        }
-        TableFormat::Typst => {
-            let esc = |t: &str| t.replace('\\', "\\\\").replace('*', "\\*").replace('_', "\\_").replace('#', "\\#").replace('$', "\\$");
-            let mut s = String::from("#figure(\n  table(\n");
-            s.push_str(&format!(
-                "    columns: {},\n    align: ({}),\n",
-                header.len(),
-                header.iter().enumerate().map(|(i, _)| if i < spec.rows.len() { "left" } else { "right" }).collect::<Vec<_>>().join(", ")
-            ));
-            s.push_str("    table.hline(),\n");
-            s.push_str(&format!("    {},\n", header.iter().map(|h| format!("[*{}*]", esc(h))).collect::<Vec<_>>().join(", ")));
-            s.push_str("    table.hline(),\n");
-            for row in &body {
-                s.push_str(&format!(
-                    "    {},\n",
-                    row.iter()
-                        .map(|(t, b)| if *b { format!("[*{}*]", esc(t)) } else { format!("[{}]", esc(t)) })
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            s.push_str("    table.hline(),\n  ),\n");
-            match &spec.caption {
-                Some(c) => s.push_str(&format!("  caption: [{}],\n)\n", esc(c))),
-                None => s.push_str(")\n"),
-            }
-            s
-        }
-        TableFormat::Csv => {
-            let q = |t: &str| if t.contains([',', '"', '\n']) { format!("\"{}\"", t.replace('"', "\"\"")) } else { t.to_string() };
-            let mut head: Vec<String> = spec.rows.clone();
-            for ck in &col_keys {
-                for m in &spec.metrics {
-                    let base = if spec.cols.is_empty() { m.clone() } else { format!("{m} ({})", col_label(ck)) };
-                    head.push(format!("{base} mean"));
-                    head.push(format!("{base} std"));
-                    head.push(format!("{base} n"));
+                    None => cells.extend([String::new(), String::new(), "0".into()]),
                 }
             }
-            let mut s = head.iter().map(|h| q(h)).collect::<Vec<_>>().join(",") + "\n";
-            for (rk, row) in row_keys.iter().zip(&values) {
-                let mut cells: Vec<String> = rk.iter().map(|c| q(&c.text())).collect();
-                for col in row {
-                    for v in col {
-                        match v.raw {
-                            Some((m, sd)) => {
-                                cells.push(format!("{m}"));
-                                cells.push(sd.map(|x| format!("{x}")).unwrap_or_default());
-                                cells.push(v.n.to_string());
-                            }
-                            None => cells.extend([String::new(), String::new(), "0".into()]),
-                        }
-                    }
-                }
-                s.push_str(&(cells.join(",") + "\n"));
-            }
-            s
         }
-    })
+        s.push_str(&(cells.join(",") + "\n"));
+    }
+    s
 }
 
 #[cfg(test)]
@@ -437,4 +481,103 @@ mod tests {
         assert_eq!(lower_is_better("train_s"), Some(true));
         assert_eq!(lower_is_better("seed"), None);
     }
+}
+
+/// What `ndelab table` was asked for; empty lists take the defaults.
+#[derive(Debug, Clone)]
+pub struct TableRequest {
+    /// Keys whose values make the rows (default: the swept keys but seed, else `model`).
+    pub rows: Vec<String>,
+    /// Keys whose values make column groups.
+    pub cols: Vec<String>,
+    /// Metrics (default: test_nll and kl_to_truth, where present).
+    pub metrics: Vec<String>,
+    /// Aggregates: mean, std, n.
+    pub agg: Vec<String>,
+    /// Output format.
+    pub format: TableFormat,
+    /// Caption (LaTeX, Typst).
+    pub caption: Option<String>,
+    /// Label (LaTeX).
+    pub label: Option<String>,
+}
+
+impl TableRequest {
+    /// The table to render from `records`, defaults decided (`swept`: a sweep's swept keys).
+    pub fn resolve(self, records: &[Record], swept: Vec<String>) -> Result<TableSpec, ReportError> {
+        if let Some(a) = self.agg.iter().find(|a| !["mean", "std", "n"].contains(&a.as_str())) {
+            return Err(ReportError::Request(format!("--agg: unknown aggregate `{a}`; choose from mean, std, n")));
+        }
+        let rows = match (self.rows.is_empty(), swept.is_empty()) {
+            (false, _) => self.rows,
+            (true, false) => swept,
+            (true, true) => vec!["model".into()],
+        };
+        let metrics = if self.metrics.is_empty() {
+            ["test_nll", "kl_to_truth"]
+                .iter()
+                .filter(|m| records.iter().any(|r| matches!(r.get(**m), Some(Cell::Num(_)))))
+                .map(|m| m.to_string())
+                .collect()
+        } else {
+            self.metrics
+        };
+        if metrics.is_empty() {
+            return Err(ReportError::Request("no metric to show: name some with --metrics".into()));
+        }
+        Ok(TableSpec {
+            rows,
+            cols: self.cols,
+            metrics,
+            std: self.agg.iter().any(|a| a == "std"),
+            n: self.agg.iter().any(|a| a == "n"),
+            format: self.format,
+            caption: self.caption,
+            label: self.label,
+        })
+    }
+}
+
+/// One line of a metric-against-key plot: its label and (x, mean, std over seeds) points.
+pub type Series = (String, Vec<(f64, f64, f64)>);
+
+/// `y` against `x`, averaged over the records that share an x (seeds), one series per value
+/// of `hue`.
+pub fn series(records: &[Record], x: &str, y: &str, hue: Option<&str>) -> Result<Vec<Series>, ReportError> {
+    for k in [Some(x), Some(y), hue].into_iter().flatten() {
+        if !records.iter().any(|r| r.contains_key(k)) {
+            return Err(ReportError::Request(format!("no column `{k}`")));
+        }
+    }
+    let num = |c: Option<&Cell>| if let Some(Cell::Num(v)) = c { Some(*v) } else { None };
+    let mut groups: BTreeMap<String, BTreeMap<i64, (f64, Vec<f64>)>> = BTreeMap::new();
+    for r in records {
+        let (Some(xv), Some(yv)) = (num(r.get(x)), num(r.get(y))) else { continue };
+        let label = match hue.and_then(|h| r.get(h).map(|c| (h, c))) {
+            Some((h, Cell::Num(v))) => format!("{h}={v}"),
+            Some((h, Cell::Text(t))) => format!("{h}={t}"),
+            Some((h, Cell::Null)) => format!("{h}=—"),
+            None => y.to_string(),
+        };
+        groups.entry(label).or_default().entry((xv * 1e6).round() as i64).or_insert((xv, Vec::new())).1.push(yv);
+    }
+    if groups.is_empty() {
+        return Err(ReportError::Request(format!("no rows with numbers in both `{x}` and `{y}`")));
+    }
+    let mean_sd = |ys: &[f64]| {
+        let n = ys.len() as f64;
+        let mean = ys.iter().sum::<f64>() / n;
+        let sd = if ys.len() > 1 { (ys.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
+        (mean, sd)
+    };
+    Ok(groups
+        .into_iter()
+        .map(|(label, pts)| {
+            let p = pts.into_values().map(|(xv, ys)| {
+                let (mean, sd) = mean_sd(&ys);
+                (xv, mean, sd)
+            });
+            (label, p.collect())
+        })
+        .collect())
 }

@@ -3,11 +3,84 @@
 //! Its posterior is Gaussian with precision P = I/s_p² + AᵀA/s_n² and mean P⁻¹ Aᵀ y / s_n²,
 //! which is what every estimator is checked against.
 
+use super::registry::SimulatorConfig;
 use super::{Parameter, Posterior, SampleRng, Simulator, StreamFamily};
 use crate::math::{cholesky, lower_inverse, Mat, MvNormal, LN_2PI};
-use crate::spec::{LinearGaussianSpec, MatrixKind};
+use crate::spec::validate::{at_least, bad, positive};
+use crate::spec::{number, NoiseMode, Violation};
 use rand::Rng;
 use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+
+/// x ~ N(0, prior_std² I_d), y = A x + ε with ε ~ N(0, noise_std² I_m).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinearGaussianSpec {
+    /// d, the number of parameters x. Default 5.
+    #[serde(deserialize_with = "number::usize")]
+    pub theta_dim: usize,
+    /// m, the number of data values y. Default 10.
+    #[serde(deserialize_with = "number::usize")]
+    pub data_dim: usize,
+    /// The matrix A: `random` (entries N(0, 1/d), drawn from `matrix_seed`) or `identity` (needs m = d).
+    pub matrix: MatrixKind,
+    /// Seed of the random matrix A, separate from the sample seed so that replicates share one problem. Default 0.
+    #[serde(deserialize_with = "number::u64")]
+    pub matrix_seed: u64,
+    /// Prior standard deviation of every parameter. Default 1.0.
+    #[serde(deserialize_with = "number::f64")]
+    pub prior_std: f64,
+    /// Noise standard deviation of every data value. Default 1.0.
+    #[serde(deserialize_with = "number::f64")]
+    pub noise_std: f64,
+}
+
+impl Default for LinearGaussianSpec {
+    fn default() -> Self {
+        LinearGaussianSpec { theta_dim: 5, data_dim: 10, matrix: MatrixKind::Random, matrix_seed: 0, prior_std: 1.0, noise_std: 1.0 }
+    }
+}
+
+/// How the linear simulator's matrix is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatrixKind {
+    /// Entries drawn from N(0, 1/d) with `matrix_seed`.
+    Random,
+    /// The identity (data_dim must equal theta_dim).
+    Identity,
+}
+
+impl SimulatorConfig for LinearGaussianSpec {
+    const KIND: &'static str = "linear_gaussian";
+    const DEFAULT_NOISE: NoiseMode = NoiseMode::Fixed;
+
+    fn validate(&self) -> Result<(), Violation> {
+        at_least("dataset.linear_gaussian.theta_dim", self.theta_dim, 1)?;
+        at_least("dataset.linear_gaussian.data_dim", self.data_dim, 1)?;
+        if self.matrix == MatrixKind::Identity && self.theta_dim != self.data_dim {
+            return Err(bad(
+                "dataset.linear_gaussian.matrix",
+                format!("`identity` needs data_dim = theta_dim, got data_dim {} and theta_dim {}", self.data_dim, self.theta_dim),
+                Some("set data_dim equal to theta_dim, or use `matrix: random`"),
+            ));
+        }
+        positive("dataset.linear_gaussian.prior_std", self.prior_std)?;
+        positive("dataset.linear_gaussian.noise_std", self.noise_std)
+    }
+
+    fn sampled_parameters(&self) -> Vec<String> {
+        (0..self.theta_dim).map(|i| format!("x{i}")).collect()
+    }
+
+    fn data_shape(&self) -> (usize, usize) {
+        (1, self.data_dim)
+    }
+
+    fn build(&self) -> Box<dyn super::Simulator> {
+        Box::new(LinearGaussian::new(self))
+    }
+}
 
 /// The linear Gaussian simulator.
 #[derive(Debug, Clone)]
@@ -41,7 +114,8 @@ impl LinearGaussian {
         let post_cov = pi.t().matmul(&pi);
         let post_chol = cholesky(&post_cov).expect("inverse of a positive definite matrix");
         let gain = post_cov.matmul(&a.t()).scaled(1.0 / sn2);
-        let params = (0..d).map(|i| Parameter { name: format!("x{i}"), lower: f64::NEG_INFINITY, upper: f64::INFINITY, period: None }).collect();
+        let params =
+            (0..d).map(|i| Parameter { name: format!("x{i}"), lower: f64::NEG_INFINITY, upper: f64::INFINITY, period: None }).collect();
         LinearGaussian { params, a, prior_std: spec.prior_std, noise_std: spec.noise_std, post_cov, post_chol, gain }
     }
 
@@ -53,7 +127,11 @@ impl LinearGaussian {
     /// log p(y) = log N(y; 0, σ_π² A Aᵀ + σ² I), the exact evidence.
     pub fn log_evidence(&self, data: &[f64]) -> f64 {
         let m = data.len();
-        let cov = self.a.matmul(&self.a.t()).scaled(self.prior_std * self.prior_std).add(&Mat::identity(m).scaled(self.noise_std * self.noise_std));
+        let cov = self
+            .a
+            .matmul(&self.a.t())
+            .scaled(self.prior_std * self.prior_std)
+            .add(&Mat::identity(m).scaled(self.noise_std * self.noise_std));
         MvNormal::new(vec![0.0; m], &cov).map_or(f64::NAN, |n| n.log_prob(data))
     }
 
@@ -78,7 +156,7 @@ impl Simulator for LinearGaussian {
             *t = self.prior_std * rng.sample::<f64, _>(StandardNormal);
         }
     }
-    fn simulate_signal(&self, theta: &[f64], signal: &mut [f64]) -> Result<(), String> {
+    fn simulate_signal(&self, theta: &[f64], signal: &mut [f64]) -> Result<(), super::SimError> {
         signal.copy_from_slice(&self.a.matvec(theta));
         Ok(())
     }

@@ -3,16 +3,21 @@
 //!
 //! Reads the dataset section of a spec; writes nothing (the data stage caches what it makes).
 
-pub mod gw;
-mod linear_gaussian;
+mod error;
+pub mod registry;
 mod rng;
 
-pub use gw::GwBbh;
-pub use linear_gaussian::LinearGaussian;
+// The simulators, one file (or folder) each; registered in registry.rs.
+pub mod gw;
+mod linear_gaussian;
+
+pub use error::SimError;
+pub use gw::{GwBbh, GwBbhSpec};
+pub use linear_gaussian::{LinearGaussian, LinearGaussianSpec, MatrixKind};
+pub use registry::{SimulatorConfig, SimulatorSpec};
 pub use rng::{SampleRng, StreamFamily};
 
 use crate::math::MvNormal;
-use crate::spec::{DatasetSpec, SimulatorKind};
 
 /// One parameter of a simulator: its name and the support of its prior.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,11 +72,11 @@ pub trait Simulator: Send + Sync {
     /// Draws θ from the prior into `theta`.
     fn sample_prior(&self, rng: &mut SampleRng, theta: &mut [f64]);
     /// The noise-free data (signal) for `theta`; fails where the model cannot be evaluated.
-    fn simulate_signal(&self, theta: &[f64], signal: &mut [f64]) -> Result<(), String>;
+    fn simulate_signal(&self, theta: &[f64], signal: &mut [f64]) -> Result<(), SimError>;
     /// One realisation of the additive noise.
     fn sample_noise(&self, rng: &mut SampleRng, noise: &mut [f64]);
     /// y = signal + noise for `theta`.
-    fn simulate(&self, theta: &[f64], rng: &mut SampleRng, data: &mut [f64]) -> Result<(), String> {
+    fn simulate(&self, theta: &[f64], rng: &mut SampleRng, data: &mut [f64]) -> Result<(), SimError> {
         self.simulate_signal(theta, data)?;
         let mut noise = vec![0.0; data.len()];
         self.sample_noise(rng, &mut noise);
@@ -106,14 +111,6 @@ pub trait Simulator: Send + Sync {
     /// Whether [`Simulator::reference_posterior`] is available.
     fn has_reference_posterior(&self) -> bool {
         false
-    }
-}
-
-/// Builds the simulator a resolved dataset section names.
-pub fn build(spec: &DatasetSpec) -> Box<dyn Simulator> {
-    match spec.simulator {
-        SimulatorKind::LinearGaussian => Box::new(LinearGaussian::new(&spec.linear_gaussian.clone().unwrap_or_default())),
-        SimulatorKind::GwBbh => Box::new(GwBbh::new(&spec.gw_bbh.clone().unwrap_or_default())),
     }
 }
 

@@ -3,14 +3,25 @@
 use super::locate::{locate, Segment};
 use super::overrides::Override;
 use super::suggest::nearest;
+use super::plan::Plan;
 use super::types::Spec;
 use super::validate::validate;
 use super::SpecError;
 use serde_norway::Value;
 use std::path::Path;
 
-/// Reads, parses, overrides and validates the spec at `path`.
-pub fn load(path: &Path, overrides: &[String]) -> Result<Spec, SpecError> {
+/// Reads, parses, overrides, validates and resolves the spec at `path`: the one way to a [`Plan`].
+pub fn load(path: &Path, overrides: &[String]) -> Result<Plan, SpecError> {
+    load_spec(path, overrides).map(Plan::resolve)
+}
+
+/// Parses, overrides, validates and resolves spec `text` (named `file` in messages).
+pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Plan, SpecError> {
+    parse_spec(file, text, overrides).map(Plan::resolve)
+}
+
+/// Reads, parses, overrides and validates the spec at `path`, as written (defaults undecided).
+pub fn load_spec(path: &Path, overrides: &[String]) -> Result<Spec, SpecError> {
     let file = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -22,11 +33,11 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Spec, SpecError> {
         }
         Err(e) => return Err(SpecError::new(&file, format!("cannot read: {e}"))),
     };
-    parse(&file, &text, overrides)
+    parse_spec(&file, &text, overrides)
 }
 
 /// Parses spec `text` (named `file` in messages), applies `overrides` and validates.
-pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Spec, SpecError> {
+pub fn parse_spec(file: &str, text: &str, overrides: &[String]) -> Result<Spec, SpecError> {
     if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
         return Err(SpecError::new(file, "the spec is empty")
             .help("a spec needs at least `name`, `dataset` and `model`; see experiments/linear_gaussian.yaml"));
@@ -38,8 +49,8 @@ pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Spec, SpecE
             .at(Some((1, 1))));
     }
     for raw in overrides {
-        let o = Override::parse(raw).map_err(|m| SpecError::new(file, m))?;
-        o.apply(&mut root).map_err(|m| SpecError::new(file, m))?;
+        let o = Override::parse(raw).map_err(|m| SpecError::new(file, m.to_string()))?;
+        o.apply(&mut root).map_err(|m| SpecError::new(file, m.to_string()))?;
     }
     let spec: Spec = typed(file, text, &root, overrides)?;
     validate(&spec).map_err(|v| {
@@ -209,8 +220,11 @@ fn describe(file: &str, text: &str, root: &Value, path: &[Segment], inner: &str,
     }
     let key = dotted(path);
     let msg = inner.split(" at line ").next().unwrap_or(inner);
-    let msg = if key.is_empty() { msg.to_string() } else { format!("`{key}`: {msg}") };
-    SpecError::new(file, msg).at(position(text, path, overrides))
+    // A message may carry its fix on the lines after the first.
+    let mut lines = msg.lines();
+    let first = lines.next().unwrap_or_default();
+    let first = if key.is_empty() { first.to_string() } else { format!("`{key}`: {first}") };
+    lines.fold(SpecError::new(file, first).at(position(text, path, overrides)), |err, help| err.help(help))
 }
 
 fn lookup<'a>(root: &'a Value, path: &[Segment]) -> Option<&'a Value> {

@@ -1,6 +1,11 @@
 //! Command-line overrides in Hydra's grammar: `training.optimizer.lr=3e-4`,
 //! `dataset.n_train=20_000`, `+eval.kl_samples=512`, `~dataset.seed`.
 
+/// An override that cannot be applied: its text and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct OverrideError(pub String);
+
 use serde_norway::{Mapping, Value};
 
 /// One `key.path=value` from the command line.
@@ -16,7 +21,7 @@ pub struct Override {
 
 impl Override {
     /// Parses `a.b=value`, `+a.b=value` or `~a.b`.
-    pub fn parse(text: &str) -> Result<Override, String> {
+    pub fn parse(text: &str) -> Result<Override, OverrideError> {
         let (delete, body) = match text.strip_prefix('~') {
             Some(rest) => (true, rest),
             None => (false, text.strip_prefix("++").or_else(|| text.strip_prefix('+')).unwrap_or(text)),
@@ -26,23 +31,23 @@ impl Override {
         } else {
             match body.split_once('=') {
                 Some((k, v)) => (k, Some(v)),
-                None => return Err(format!("override `{text}` has no `=`: write it as key.path=value")),
+                None => return Err(OverrideError(format!("override `{text}` has no `=`: write it as key.path=value"))),
             }
         };
         let path: Vec<String> = key.split('.').map(str::to_string).collect();
         if path.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) {
-            return Err(format!("override `{text}`: `{key}` is not a key path like training.optimizer.lr"));
+            return Err(OverrideError(format!("override `{text}`: `{key}` is not a key path like training.optimizer.lr")));
         }
         let value = match raw {
             None => None,
             Some(raw) => {
                 if has_top_level_comma(raw) {
-                    return Err(format!("override `{text}` is a comma list, which makes a sweep; `ndelab run` takes one value per key"));
+                    return Err(OverrideError(format!("override `{text}` is a comma list, which makes a sweep; `ndelab run` takes one value per key")));
                 }
                 let v: Value = if raw.trim().is_empty() {
                     Value::String(String::new())
                 } else {
-                    serde_norway::from_str(raw).map_err(|e| format!("override `{text}`: value is not YAML: {e}"))?
+                    serde_norway::from_str(raw).map_err(|e| OverrideError(format!("override `{text}`: value is not YAML: {e}")))?
                 };
                 Some(v)
             }
@@ -56,7 +61,7 @@ impl Override {
     }
 
     /// Applies the override to a spec's value tree, creating parent mappings as needed.
-    pub fn apply(&self, root: &mut Value) -> Result<(), String> {
+    pub fn apply(&self, root: &mut Value) -> Result<(), OverrideError> {
         let mut node = root;
         let (last, parents) = self.path.split_last().expect("path is never empty");
         for (depth, key) in parents.iter().enumerate() {
@@ -84,13 +89,13 @@ impl Override {
     }
 }
 
-fn as_mapping<'a>(node: &'a mut Value, path: &[String], text: &str) -> Result<&'a mut Mapping, String> {
+fn as_mapping<'a>(node: &'a mut Value, path: &[String], text: &str) -> Result<&'a mut Mapping, OverrideError> {
     if node.is_null() {
         *node = Value::Mapping(Mapping::new());
     }
     match node {
         Value::Mapping(m) => Ok(m),
-        _ => Err(format!("override `{text}`: `{}` is not a mapping, so it has no keys to set", path.join("."))),
+        _ => Err(OverrideError(format!("override `{text}`: `{}` is not a mapping, so it has no keys to set", path.join(".")))),
     }
 }
 
@@ -129,8 +134,8 @@ mod tests {
 
     #[test]
     fn rejects_malformed_overrides() {
-        assert!(Override::parse("training.lr").unwrap_err().contains("has no `=`"));
-        assert!(Override::parse("model.latent_dim=2,8").unwrap_err().contains("comma list"));
-        assert!(Override::parse("a..b=1").unwrap_err().contains("not a key path"));
+        assert!(Override::parse("training.lr").unwrap_err().0.contains("has no `=`"));
+        assert!(Override::parse("model.latent_dim=2,8").unwrap_err().0.contains("comma list"));
+        assert!(Override::parse("a..b=1").unwrap_err().0.contains("not a key path"));
     }
 }

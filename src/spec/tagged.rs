@@ -50,3 +50,12 @@ pub fn variant<T: DeserializeOwned, E: de::Error>(rest: Value) -> Result<T, E> {
         E::custom(format!("{PATH_MARK}{full}{PATH_MARK}{message}"))
     })
 }
+
+/// The same error, its key path (if any) put under `key`: for a section read on its own.
+pub fn within<E: de::Error>(key: &str, e: E) -> E {
+    let text = e.to_string();
+    match text.strip_prefix(PATH_MARK).and_then(|r| r.split_once(PATH_MARK)) {
+        Some((path, message)) => E::custom(format!("{PATH_MARK}{key}.{path}{PATH_MARK}{message}")),
+        None => E::custom(format!("{PATH_MARK}{key}{PATH_MARK}{text}")),
+    }
+}

@@ -4,6 +4,7 @@
 //! that serde cannot (`batch_size > 0`, a loss that fits the model, ...) is `spec::validate`.
 
 use super::{number, tagged};
+use crate::sim::SimulatorSpec;
 use serde::{Deserialize, Serialize};
 
 /// One experiment: what to simulate, what to train on it, how, and how to score it.
@@ -18,7 +19,7 @@ pub struct Spec {
     /// The simulated data.
     pub dataset: DatasetSpec,
     /// The density estimator q(x|y).
-    pub model: ModelSpec,
+    pub model: crate::nn::ModelSpec,
     /// Training loss; defaults to the loss that fits `model.kind` (`nll` for `gaussian`).
     #[serde(default)]
     pub loss: Option<LossKind>,
@@ -35,39 +36,99 @@ fn default_seed() -> u64 {
 }
 
 /// Which simulator makes the data, and how many samples of each split.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// In YAML the simulator is named by `simulator:` and its settings, all optional, are the
+/// section of the same name (`gw_bbh: { detectors: [H1, L1] }`); see [`SimulatorSpec`].
+#[derive(Debug, Clone, PartialEq)]
 pub struct DatasetSpec {
-    /// The simulator: `linear_gaussian`.
-    pub simulator: SimulatorKind,
+    /// The simulator and its settings.
+    pub simulator: SimulatorSpec,
     /// Seed of the simulated samples; defaults to the top-level `seed`.
-    #[serde(default, deserialize_with = "opt_u64")]
     pub seed: Option<u64>,
     /// Training samples. Default 100_000.
-    #[serde(default = "default_n_train", deserialize_with = "number::usize")]
     pub n_train: usize,
     /// Validation samples (early stopping, best epoch). Default 10_000.
-    #[serde(default = "default_n_val", deserialize_with = "number::usize")]
     pub n_val: usize,
     /// Test samples (NLL, KL to the true posterior). Default 1_000.
-    #[serde(default = "default_n_test", deserialize_with = "number::usize")]
     pub n_test: usize,
-    /// Parameters the estimator infers, by name; the others are marginalised. Default: all
-    /// sampled parameters for `linear_gaussian`; m1, m2, d_L, t0 for `gw_bbh` (phase marginalised).
-    #[serde(default)]
+    /// Parameters the estimator infers, by name; the others are marginalised. Default: the
+    /// simulator's choice (all sampled parameters for `linear_gaussian`; m1, m2, d_L, t0 for
+    /// `gw_bbh`, the phase marginalised).
     pub infer: Option<Vec<String>>,
     /// `fixed`: one noise realisation per sample, cached. `fresh`: the noise-free signals are
     /// cached and new noise is drawn every epoch, so the network never sees the same noisy
-    /// sample twice (less overfitting at equal simulation cost). Default: fresh for `gw_bbh`,
-    /// fixed for `linear_gaussian`. Validation and test noise is always fixed.
-    #[serde(default)]
+    /// sample twice (less overfitting at equal simulation cost). Default: the simulator's
+    /// choice (fresh for `gw_bbh`, fixed for `linear_gaussian`). Validation and test noise is
+    /// always fixed.
     pub noise: Option<NoiseMode>,
-    /// Settings of the `linear_gaussian` simulator (all optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub linear_gaussian: Option<LinearGaussianSpec>,
-    /// Settings of the `gw_bbh` simulator (all optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gw_bbh: Option<GwBbhSpec>,
+}
+
+/// The fields of a dataset section other than the simulator's settings.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatasetFields {
+    simulator: String,
+    #[serde(default, deserialize_with = "opt_u64")]
+    seed: Option<u64>,
+    #[serde(default = "default_n_train", deserialize_with = "number::usize")]
+    n_train: usize,
+    #[serde(default = "default_n_val", deserialize_with = "number::usize")]
+    n_val: usize,
+    #[serde(default = "default_n_test", deserialize_with = "number::usize")]
+    n_test: usize,
+    #[serde(default)]
+    infer: Option<Vec<String>>,
+    #[serde(default)]
+    noise: Option<NoiseMode>,
+}
+
+impl<'de> Deserialize<'de> for DatasetSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        use serde_norway::Value;
+        let mut map = serde_norway::Mapping::deserialize(d)?;
+        // Simulator sections are taken out first; the rest are the common fields.
+        let mut sections = Vec::new();
+        for kind in SimulatorSpec::KINDS {
+            if let Some(v) = map.remove(*kind) {
+                sections.push((*kind, v));
+            }
+        }
+        let f: DatasetFields = tagged::variant(Value::Mapping(map))?;
+        if !SimulatorSpec::KINDS.contains(&f.simulator.as_str()) {
+            let e = D::Error::unknown_variant(&f.simulator, SimulatorSpec::KINDS);
+            return Err(tagged::within("simulator", e));
+        }
+        let mut own = None;
+        for (kind, v) in sections {
+            if kind != f.simulator {
+                return Err(D::Error::custom(format!(
+                    "{mark}{kind}{mark}is set but `dataset.simulator` is {}\nremove the section or change the simulator",
+                    f.simulator,
+                    mark = tagged::PATH_MARK
+                )));
+            }
+            own = Some(v);
+        }
+        let simulator = SimulatorSpec::from_section(&f.simulator, own)?;
+        Ok(DatasetSpec { simulator, seed: f.seed, n_train: f.n_train, n_val: f.n_val, n_test: f.n_test, infer: f.infer, noise: f.noise })
+    }
+}
+
+impl Serialize for DatasetSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(8))?;
+        map.serialize_entry("simulator", self.simulator.kind())?;
+        map.serialize_entry("seed", &self.seed)?;
+        map.serialize_entry("n_train", &self.n_train)?;
+        map.serialize_entry("n_val", &self.n_val)?;
+        map.serialize_entry("n_test", &self.n_test)?;
+        map.serialize_entry("infer", &self.infer)?;
+        map.serialize_entry("noise", &self.noise)?;
+        self.simulator.serialize_section(&mut map)?;
+        map.end()
+    }
 }
 
 /// How training noise is made.
@@ -92,125 +153,6 @@ fn default_n_val() -> usize {
 }
 fn default_n_test() -> usize {
     1_000
-}
-
-/// The simulators ndelab knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SimulatorKind {
-    /// x ~ N(0, prior_std² I), y = A x + ε, ε ~ N(0, noise_std² I): Gaussian posterior in closed form.
-    LinearGaussian,
-    /// Whitened strain of binary black holes in ground-based detectors (Gabbard et al.'s benchmark).
-    GwBbh,
-}
-
-impl SimulatorKind {
-    /// The spec name of the simulator.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SimulatorKind::LinearGaussian => "linear_gaussian",
-            SimulatorKind::GwBbh => "gw_bbh",
-        }
-    }
-}
-
-/// x ~ N(0, prior_std² I_d), y = A x + ε with ε ~ N(0, noise_std² I_m).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LinearGaussianSpec {
-    /// d, the number of parameters x. Default 5.
-    #[serde(deserialize_with = "number::usize")]
-    pub theta_dim: usize,
-    /// m, the number of data values y. Default 10.
-    #[serde(deserialize_with = "number::usize")]
-    pub data_dim: usize,
-    /// The matrix A: `random` (entries N(0, 1/d), drawn from `matrix_seed`) or `identity` (needs m = d).
-    pub matrix: MatrixKind,
-    /// Seed of the random matrix A, separate from the sample seed so that replicates share one problem. Default 0.
-    #[serde(deserialize_with = "number::u64")]
-    pub matrix_seed: u64,
-    /// Prior standard deviation of every parameter. Default 1.0.
-    #[serde(deserialize_with = "number::f64")]
-    pub prior_std: f64,
-    /// Noise standard deviation of every data value. Default 1.0.
-    #[serde(deserialize_with = "number::f64")]
-    pub noise_std: f64,
-}
-
-impl Default for LinearGaussianSpec {
-    fn default() -> Self {
-        LinearGaussianSpec { theta_dim: 5, data_dim: 10, matrix: MatrixKind::Random, matrix_seed: 0, prior_std: 1.0, noise_std: 1.0 }
-    }
-}
-
-/// The `gw_bbh` simulator: Gabbard et al.'s benchmark (arXiv:1909.06296) by default — H1,
-/// 256 Hz, 1 s, IMRPhenomD without spins, the aLIGO design PSD, whitened as bilby does.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GwBbhSpec {
-    /// Detectors, each giving one whitened segment: any of H1, L1, V1. Default [H1].
-    pub detectors: Vec<String>,
-    /// Sampling rate in Hz. Default 256.
-    #[serde(deserialize_with = "number::f64")]
-    pub sampling_frequency: f64,
-    /// Segment length in seconds. Default 1.
-    #[serde(deserialize_with = "number::f64")]
-    pub duration: f64,
-    /// Lowest frequency of the signal in Hz. Default 20.
-    #[serde(deserialize_with = "number::f64")]
-    pub f_min: f64,
-    /// Reference frequency of the phase in Hz. Default 20.
-    #[serde(deserialize_with = "number::f64")]
-    pub f_ref: f64,
-    /// Waveform model: IMRPhenomD, TaylorF2 or IMRPhenomXAS. Default IMRPhenomD.
-    pub approximant: Approximant,
-    /// GPS reference time; the segment is [reference_time − duration/2, reference_time + duration/2). Default 1126259642.5.
-    #[serde(deserialize_with = "number::f64")]
-    pub reference_time: f64,
-    /// Noise PSD. Default (and only): aLIGO_ZERO_DET_high_P, the aLIGO design curve bilby uses.
-    pub psd: PsdKind,
-    /// Test signals are redrawn until their network optimal SNR reaches this (0 keeps all). Default 8.
-    #[serde(deserialize_with = "number::f64")]
-    pub min_test_snr: f64,
-    /// Priors: a number fixes a parameter, `{ min, max }` samples it uniformly.
-    pub priors: GwPriors,
-}
-
-impl Default for GwBbhSpec {
-    fn default() -> Self {
-        GwBbhSpec {
-            detectors: vec!["H1".into()],
-            sampling_frequency: 256.0,
-            duration: 1.0,
-            f_min: 20.0,
-            f_ref: 20.0,
-            approximant: Approximant::IMRPhenomD,
-            reference_time: 1_126_259_642.5,
-            psd: PsdKind::AligoZeroDetHighP,
-            min_test_snr: 8.0,
-            priors: GwPriors::default(),
-        }
-    }
-}
-
-/// Waveform models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[allow(clippy::upper_case_acronyms)]
-pub enum Approximant {
-    /// Post-Newtonian inspiral (ends at the ISCO).
-    TaylorF2,
-    /// Aligned-spin inspiral, merger and ringdown (Husa et al., Khan et al. 2016).
-    IMRPhenomD,
-    /// Aligned-spin IMRPhenomX, dominant mode (Pratten et al. 2020).
-    IMRPhenomXAS,
-}
-
-/// Noise PSDs shipped with ndelab.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PsdKind {
-    /// data/aLIGO_ZERO_DET_high_P_psd.txt (LIGO-T0900288).
-    #[serde(rename = "aLIGO_ZERO_DET_high_P")]
-    AligoZeroDetHighP,
 }
 
 /// A prior: a fixed value or a uniform range.
@@ -248,306 +190,6 @@ impl<'de> Deserialize<'de> for Prior {
             _ => number::f64(v)
                 .map(Prior::Fixed)
                 .map_err(|_| D::Error::custom("expected a number (fixed value) or `{ min, max }` (uniform prior)")),
-        }
-    }
-}
-
-/// Priors of the `gw_bbh` parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GwPriors {
-    /// Primary mass, solar masses (m1 ≥ m2 is enforced by swapping). Default U[35, 80].
-    pub m1: Prior,
-    /// Secondary mass, solar masses. Default U[35, 80].
-    pub m2: Prior,
-    /// Luminosity distance, Mpc. Default U[1000, 3000].
-    #[serde(rename = "d_L")]
-    pub d_l: Prior,
-    /// Merger time at the geocentre after the reference time, s. Default U[0.15, 0.35].
-    pub t0: Prior,
-    /// Orbital phase at f_ref, rad. Default U[0, 2π).
-    pub phase: Prior,
-    /// Right ascension, rad. Default 1.375.
-    pub ra: Prior,
-    /// Declination, rad. Default −1.2108.
-    pub dec: Prior,
-    /// Polarisation angle, rad. Default 0.
-    pub psi: Prior,
-    /// Inclination (angle between total angular momentum and line of sight), rad. Default 0 (face-on).
-    pub theta_jn: Prior,
-}
-
-impl Default for GwPriors {
-    fn default() -> Self {
-        GwPriors {
-            m1: Prior::Uniform { min: 35.0, max: 80.0 },
-            m2: Prior::Uniform { min: 35.0, max: 80.0 },
-            d_l: Prior::Uniform { min: 1000.0, max: 3000.0 },
-            t0: Prior::Uniform { min: 0.15, max: 0.35 },
-            phase: Prior::Uniform { min: 0.0, max: 2.0 * std::f64::consts::PI },
-            ra: Prior::Fixed(1.375),
-            dec: Prior::Fixed(-1.2108),
-            psi: Prior::Fixed(0.0),
-            theta_jn: Prior::Fixed(0.0),
-        }
-    }
-}
-
-impl GwPriors {
-    /// (name, prior) in the order of the simulator's parameters.
-    pub fn named(&self) -> [(&'static str, Prior); 9] {
-        [
-            ("m1", self.m1),
-            ("m2", self.m2),
-            ("d_L", self.d_l),
-            ("t0", self.t0),
-            ("phase", self.phase),
-            ("ra", self.ra),
-            ("dec", self.dec),
-            ("psi", self.psi),
-            ("theta_jn", self.theta_jn),
-        ]
-    }
-}
-
-/// How the linear simulator's matrix is made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MatrixKind {
-    /// Entries drawn from N(0, 1/d) with `matrix_seed`.
-    Random,
-    /// The identity (data_dim must equal theta_dim).
-    Identity,
-}
-
-/// The density estimator, chosen by `kind`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ModelSpec {
-    /// A full-covariance Gaussian q(x|y) = N(μ(y), Σ(y)) from an MLP (Chua & Vallisneri 2020).
-    Gaussian(GaussianSpec),
-    /// A mixture of full-covariance Gaussians with weights (Chua & Vallisneri 2020).
-    Mdn(MdnSpec),
-    /// A conditional variational autoencoder (Gabbard et al. 2019, "VItamin").
-    Cvae(CvaeSpec),
-    /// A conditional masked autoregressive flow (Papamakarios et al. 2017; Green et al. 2020).
-    Maf(MafSpec),
-    /// A conditional neural spline flow with rational-quadratic couplings (Durkan et al. 2019).
-    Nsf(NsfSpec),
-    /// The CVAE with a flow prior r(z|y) and a flow decoder r(x|z,y) ("CVAE+", Green et al. 2020).
-    CvaeFlow(CvaeFlowSpec),
-    /// A point estimate trained with the mean squared error: no posterior.
-    Regression(RegressionSpec),
-}
-
-impl<'de> Deserialize<'de> for ModelSpec {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (kind, rest) = tagged::split_kind(d, &["regression", "gaussian", "mdn", "cvae", "maf", "nsf", "cvae_flow"])?;
-        match kind.as_str() {
-            "regression" => Ok(ModelSpec::Regression(tagged::variant(rest)?)),
-            "maf" => Ok(ModelSpec::Maf(tagged::variant(rest)?)),
-            "mdn" => Ok(ModelSpec::Mdn(tagged::variant(rest)?)),
-            "cvae" => Ok(ModelSpec::Cvae(tagged::variant(rest)?)),
-            "nsf" => Ok(ModelSpec::Nsf(tagged::variant(rest)?)),
-            "cvae_flow" => Ok(ModelSpec::CvaeFlow(tagged::variant(rest)?)),
-            _ => Ok(ModelSpec::Gaussian(tagged::variant(rest)?)),
-        }
-    }
-}
-
-impl ModelSpec {
-    /// The spec name of the model kind.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ModelSpec::Gaussian(_) => "gaussian",
-            ModelSpec::Mdn(_) => "mdn",
-            ModelSpec::Cvae(_) => "cvae",
-            ModelSpec::Maf(_) => "maf",
-            ModelSpec::Nsf(_) => "nsf",
-            ModelSpec::CvaeFlow(_) => "cvae_flow",
-            ModelSpec::Regression(_) => "regression",
-        }
-    }
-
-    /// The network that embeds y, if any.
-    pub fn embedding(&self) -> Option<&EmbeddingSpec> {
-        match self {
-            ModelSpec::Gaussian(m) => m.embedding.as_ref(),
-            ModelSpec::Mdn(m) => m.embedding.as_ref(),
-            ModelSpec::Cvae(m) => m.embedding.as_ref(),
-            ModelSpec::Maf(m) => m.embedding.as_ref(),
-            ModelSpec::Nsf(m) => m.embedding.as_ref(),
-            ModelSpec::CvaeFlow(m) => m.embedding.as_ref(),
-            ModelSpec::Regression(m) => m.embedding.as_ref(),
-        }
-    }
-}
-
-/// Settings of the `gaussian` estimator.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GaussianSpec {
-    /// Widths of the hidden layers of the MLP (ReLU). Default [64, 64].
-    #[serde(deserialize_with = "number::vec_usize")]
-    pub hidden: Vec<usize>,
-    /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
-    #[serde(deserialize_with = "embedding_or_none")]
-    pub embedding: Option<EmbeddingSpec>,
-}
-
-impl Default for GaussianSpec {
-    fn default() -> Self {
-        GaussianSpec { hidden: vec![64, 64], embedding: None }
-    }
-}
-
-/// Settings of the `mdn` estimator.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MdnSpec {
-    /// Widths of the hidden layers of the MLP (ReLU). Default [64, 64].
-    #[serde(deserialize_with = "number::vec_usize")]
-    pub hidden: Vec<usize>,
-    /// Number of mixture components K. Default 4.
-    #[serde(deserialize_with = "number::usize")]
-    pub components: usize,
-    /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
-    #[serde(deserialize_with = "embedding_or_none")]
-    pub embedding: Option<EmbeddingSpec>,
-}
-
-impl Default for MdnSpec {
-    fn default() -> Self {
-        MdnSpec { hidden: vec![64, 64], components: 4, embedding: None }
-    }
-}
-
-/// Settings of the `cvae` estimator.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CvaeSpec {
-    /// Dimension of the latent space z (8 in Gabbard et al.; 2 for pictures). Default 8.
-    #[serde(deserialize_with = "number::usize")]
-    pub latent_dim: usize,
-    /// Widths of the hidden layers of each of the three networks (ReLU). Default [128, 128].
-    #[serde(deserialize_with = "number::vec_usize")]
-    pub hidden: Vec<usize>,
-    /// Importance samples per point when estimating log q(x|y). Default 64.
-    #[serde(deserialize_with = "number::usize")]
-    pub is_samples: usize,
-    /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
-    #[serde(deserialize_with = "embedding_or_none")]
-    pub embedding: Option<EmbeddingSpec>,
-}
-
-impl Default for CvaeSpec {
-    fn default() -> Self {
-        CvaeSpec { latent_dim: 8, hidden: vec![128, 128], is_samples: 64, embedding: None }
-    }
-}
-
-/// Settings of the `regression` estimator.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RegressionSpec {
-    /// Widths of the hidden layers of the MLP (ReLU). Default [64, 64].
-    #[serde(deserialize_with = "number::vec_usize")]
-    pub hidden: Vec<usize>,
-    /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
-    #[serde(deserialize_with = "embedding_or_none")]
-    pub embedding: Option<EmbeddingSpec>,
-}
-
-impl Default for RegressionSpec {
-    fn default() -> Self {
-        RegressionSpec { hidden: vec![64, 64], embedding: None }
-    }
-}
-
-/// Settings of the `maf` estimator.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MafSpec {
-    /// Number of MADE blocks (the parameter order is reversed between them). Default 5.
-    #[serde(deserialize_with = "number::usize")]
-    pub blocks: usize,
-    /// Hidden widths of each MADE (ReLU). Default [64, 64].
-    #[serde(deserialize_with = "number::vec_usize")]
-    pub hidden: Vec<usize>,
-    /// Network that embeds y for every block: a list of MLP widths or a `conv1d` section. Default [64, 64].
-    #[serde(deserialize_with = "embedding_or_none")]
-    pub embedding: Option<EmbeddingSpec>,
-    /// Batch normalisation between blocks (batch statistics in training, running averages
-    /// otherwise; Papamakarios et al. 2017). Default false.
-    pub batch_norm: bool,
-}
-
-impl Default for MafSpec {
-    fn default() -> Self {
-        MafSpec { blocks: 5, hidden: vec![64, 64], embedding: Some(EmbeddingSpec::mlp(vec![64, 64])), batch_norm: false }
-    }
-}
-
-/// Settings of the `nsf` estimator.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct NsfSpec {
-    /// Number of rational-quadratic coupling transforms (the halves swap between them). Default 5.
-    #[serde(deserialize_with = "number::usize")]
-    pub blocks: usize,
-    /// Hidden widths of each coupling's conditioner network (ReLU). Default [64, 64].
-    #[serde(deserialize_with = "number::vec_usize")]
-    pub hidden: Vec<usize>,
-    /// Bins of each spline. Default 8.
-    #[serde(deserialize_with = "number::usize")]
-    pub bins: usize,
-    /// The splines act on [−B, B] of the z-scored parameters and are the identity outside. Default 5.
-    #[serde(deserialize_with = "number::f64")]
-    pub tail_bound: f64,
-    /// Network that embeds y for every block: a list of MLP widths or a `conv1d` section. Default [64, 64].
-    #[serde(deserialize_with = "embedding_or_none")]
-    pub embedding: Option<EmbeddingSpec>,
-}
-
-impl Default for NsfSpec {
-    fn default() -> Self {
-        NsfSpec { blocks: 5, hidden: vec![64, 64], bins: 8, tail_bound: 5.0, embedding: Some(EmbeddingSpec::mlp(vec![64, 64])) }
-    }
-}
-
-/// Settings of the `cvae_flow` estimator ("CVAE+").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CvaeFlowSpec {
-    /// Dimension of the latent space z. Default 8.
-    #[serde(deserialize_with = "number::usize")]
-    pub latent_dim: usize,
-    /// Hidden widths of the encoder q(z|x,y) and of every coupling conditioner (ReLU). Default [128, 128].
-    #[serde(deserialize_with = "number::vec_usize")]
-    pub hidden: Vec<usize>,
-    /// Coupling transforms in each of the two flows (the prior r(z|y) and the decoder r(x|z,y)). Default 4.
-    #[serde(deserialize_with = "number::usize")]
-    pub blocks: usize,
-    /// Bins of each spline. Default 8.
-    #[serde(deserialize_with = "number::usize")]
-    pub bins: usize,
-    /// Importance samples per point when estimating log q(x|y). Default 64.
-    #[serde(deserialize_with = "number::usize")]
-    pub is_samples: usize,
-    /// Network that embeds y for all three parts: a list of MLP widths or a `conv1d` section. Default [128, 128].
-    #[serde(deserialize_with = "embedding_or_none")]
-    pub embedding: Option<EmbeddingSpec>,
-}
-
-impl Default for CvaeFlowSpec {
-    fn default() -> Self {
-        CvaeFlowSpec {
-            latent_dim: 8,
-            hidden: vec![128, 128],
-            blocks: 4,
-            bins: 8,
-            is_samples: 64,
-            embedding: Some(EmbeddingSpec::mlp(vec![128, 128])),
         }
     }
 }
@@ -595,7 +237,7 @@ impl<'de> Deserialize<'de> for EmbeddingSpec {
 }
 
 /// An `embedding` value: a network, or `null` / `none` for none.
-fn embedding_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<EmbeddingSpec>, D::Error> {
+pub fn embedding_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<EmbeddingSpec>, D::Error> {
     use serde::de::Error;
     let value = serde_norway::Value::deserialize(d)?;
     match &value {
@@ -638,23 +280,48 @@ pub struct Conv1dSpec {
 impl Conv1dSpec {
     /// (input, convolved, pooled) length of each layer over `len` samples, or why the
     /// data are too short for it.
-    pub fn lengths(&self, len: usize) -> Result<Vec<(usize, usize, usize)>, String> {
+    pub fn lengths(&self, len: usize) -> Result<Vec<(usize, usize, usize)>, ConvDoesNotFit> {
         let mut out = Vec::new();
         let mut l = len;
-        for i in 0..self.channels.len() {
+        for layer in 0..self.channels.len() {
             if l < self.kernel {
-                return Err(format!("layer {i} gets {l} samples, fewer than the kernel size {}", self.kernel));
+                return Err(ConvDoesNotFit::Kernel { layer, len: l, kernel: self.kernel });
             }
-            let conv = (l - self.kernel) / self.stride + 1;
-            let pooled = conv / self.pool;
+            let conv = (l - self.kernel) / self.stride.max(1) + 1;
+            let pooled = conv / self.pool.max(1);
             if pooled == 0 {
-                return Err(format!("layer {i} makes {conv} samples, fewer than the pooling size {}", self.pool));
+                return Err(ConvDoesNotFit::Pool { layer, len: conv, pool: self.pool });
             }
             out.push((l, conv, pooled));
             l = pooled;
         }
         Ok(out)
     }
+}
+
+/// Why a convolution stack does not fit series of a given length.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConvDoesNotFit {
+    /// A layer's input is shorter than the kernel.
+    #[error("layer {layer} gets {len} samples, fewer than the kernel size {kernel}")]
+    Kernel {
+        /// The layer.
+        layer: usize,
+        /// Samples it gets.
+        len: usize,
+        /// The kernel size.
+        kernel: usize,
+    },
+    /// A layer's convolution is shorter than the pooling.
+    #[error("layer {layer} makes {len} samples, fewer than the pooling size {pool}")]
+    Pool {
+        /// The layer.
+        layer: usize,
+        /// Samples it makes.
+        len: usize,
+        /// The pooling size.
+        pool: usize,
+    },
 }
 
 impl Default for Conv1dSpec {
@@ -836,6 +503,33 @@ pub struct EvalSpec {
     /// Injections compared with a reference posterior by `c2st`. Default 4.
     #[serde(deserialize_with = "number::usize")]
     pub reference_injections: usize,
+    /// Estimator draws importance-sampled with the exact likelihood per reference injection
+    /// (0: none). Default 5000.
+    #[serde(deserialize_with = "number::usize")]
+    pub importance_samples: usize,
+    /// The built-in nested sampler that makes reference posteriors where no exact one exists.
+    pub nested: NestedSpec,
+}
+
+/// Settings of the built-in nested sampler (constrained random walks).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NestedSpec {
+    /// Live points. Default 2000 (what matches bilby + dynesty to JS < 0.002 on a GW injection).
+    #[serde(deserialize_with = "number::usize")]
+    pub live: usize,
+    /// Random-walk proposals per replacement. Default 100.
+    #[serde(deserialize_with = "number::usize")]
+    pub walks: usize,
+    /// Stop when the remaining evidence is below this (log units). Default 0.05.
+    #[serde(deserialize_with = "number::f64")]
+    pub dlogz: f64,
+}
+
+impl Default for NestedSpec {
+    fn default() -> Self {
+        NestedSpec { live: 2000, walks: 100, dlogz: 0.05 }
+    }
 }
 
 impl Default for EvalSpec {
@@ -846,6 +540,8 @@ impl Default for EvalSpec {
             pp_injections: 256,
             posterior_samples: 2000,
             reference_injections: 4,
+            importance_samples: 5000,
+            nested: NestedSpec::default(),
         }
     }
 }

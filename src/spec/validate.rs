@@ -1,6 +1,7 @@
 //! Checks on values that types cannot express: sizes, ranges, and combinations.
 
 use super::types::*;
+use crate::nn::ModelSpec;
 
 /// A value the spec may not hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,11 +14,13 @@ pub struct Violation {
     pub help: Option<String>,
 }
 
-fn bad(key: &str, message: impl Into<String>, help: Option<&str>) -> Violation {
+/// A violation of `key`, with an optional fix.
+pub fn bad(key: &str, message: impl Into<String>, help: Option<&str>) -> Violation {
     Violation { key: key.to_string(), message: message.into(), help: help.map(str::to_string) }
 }
 
-fn positive(key: &str, v: f64) -> Result<(), Violation> {
+/// `v` must be a finite positive number.
+pub fn positive(key: &str, v: f64) -> Result<(), Violation> {
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
@@ -25,7 +28,8 @@ fn positive(key: &str, v: f64) -> Result<(), Violation> {
     }
 }
 
-fn at_least(key: &str, v: usize, min: usize) -> Result<(), Violation> {
+/// `v` must be at least `min`.
+pub fn at_least(key: &str, v: usize, min: usize) -> Result<(), Violation> {
     if v >= min {
         Ok(())
     } else {
@@ -33,25 +37,15 @@ fn at_least(key: &str, v: usize, min: usize) -> Result<(), Violation> {
     }
 }
 
-/// The loss each model kind trains with, and the ones it accepts.
-pub fn loss_for(model: &ModelSpec) -> LossKind {
-    match model {
-        ModelSpec::Gaussian(_) | ModelSpec::Mdn(_) | ModelSpec::Maf(_) | ModelSpec::Nsf(_) => LossKind::Nll,
-        ModelSpec::Cvae(_) | ModelSpec::CvaeFlow(_) => LossKind::Elbo,
-        ModelSpec::Regression(_) => LossKind::Mse,
+/// Hidden widths of a network: none zero, and (with `empty`, the reason) at least one.
+pub fn hidden_widths(hidden: &[usize], empty: Option<&str>) -> Result<(), Violation> {
+    if let (Some(why), true) = (empty, hidden.is_empty()) {
+        return Err(bad("model.hidden", "is empty", Some(why)));
     }
-}
-
-/// Channels and length of each series of the data a dataset section makes, where known
-/// without building the simulator.
-fn data_shape(d: &DatasetSpec) -> Option<(usize, usize)> {
-    match d.simulator {
-        SimulatorKind::GwBbh => {
-            let g = d.gw_bbh.clone().unwrap_or_default();
-            Some((g.detectors.len().max(1), (g.sampling_frequency * g.duration).round() as usize))
-        }
-        SimulatorKind::LinearGaussian => Some((1, d.linear_gaussian.clone().unwrap_or_default().data_dim)),
+    if let Some(i) = hidden.iter().position(|&w| w == 0) {
+        return Err(bad("model.hidden", format!("layer {i} has width 0"), Some("every hidden width must be at least 1")));
     }
+    Ok(())
 }
 
 fn embedding(e: &EmbeddingSpec, d: &DatasetSpec) -> Result<(), Violation> {
@@ -63,7 +57,11 @@ fn embedding(e: &EmbeddingSpec, d: &DatasetSpec) -> Result<(), Violation> {
         }
         EmbeddingSpec::Conv1d(c) => {
             if c.channels.is_empty() {
-                return Err(bad("model.embedding.channels", "is empty", Some("give at least one convolution layer, or use an MLP embedding")));
+                return Err(bad(
+                    "model.embedding.channels",
+                    "is empty",
+                    Some("give at least one convolution layer, or use an MLP embedding"),
+                ));
             }
             if let Some(i) = c.channels.iter().position(|&w| w == 0) {
                 return Err(bad("model.embedding.channels", format!("layer {i} has 0 channels"), None));
@@ -74,7 +72,8 @@ fn embedding(e: &EmbeddingSpec, d: &DatasetSpec) -> Result<(), Violation> {
             at_least("model.embedding.kernel", c.kernel, 1)?;
             at_least("model.embedding.stride", c.stride, 1)?;
             at_least("model.embedding.pool", c.pool, 1)?;
-            if let Some((_, len)) = data_shape(d) {
+            {
+                let (_, len) = d.simulator.data_shape();
                 if let Err(why) = c.lengths(len) {
                     return Err(bad(
                         "model.embedding",
@@ -100,43 +99,20 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
             Some("use letters, digits, `_`, `-` and `.`, not starting with `.`"),
         ));
     }
-    let d = &spec.dataset;
+    validate_dataset(&spec.dataset)?;
+    validate_model(spec)?;
+    validate_training(spec)?;
+    validate_eval(spec)
+}
+
+/// The dataset section: sizes, the simulator's own checks, the inferred parameters.
+fn validate_dataset(d: &DatasetSpec) -> Result<(), Violation> {
     at_least("dataset.n_train", d.n_train, 1)?;
     at_least("dataset.n_val", d.n_val, 1)?;
     at_least("dataset.n_test", d.n_test, 1)?;
-    if d.simulator != SimulatorKind::LinearGaussian && d.linear_gaussian.is_some() {
-        return Err(bad(
-            "dataset.linear_gaussian",
-            format!("is set but `dataset.simulator` is {}", d.simulator.as_str()),
-            Some("remove the section or change the simulator"),
-        ));
-    }
-    if d.simulator != SimulatorKind::GwBbh && d.gw_bbh.is_some() {
-        return Err(bad(
-            "dataset.gw_bbh",
-            format!("is set but `dataset.simulator` is {}", d.simulator.as_str()),
-            Some("remove the section or change the simulator"),
-        ));
-    }
-    match d.simulator {
-        SimulatorKind::GwBbh => validate_gw(&d.gw_bbh.clone().unwrap_or_default())?,
-        SimulatorKind::LinearGaussian => {
-            let lg = d.linear_gaussian.clone().unwrap_or_default();
-            at_least("dataset.linear_gaussian.theta_dim", lg.theta_dim, 1)?;
-            at_least("dataset.linear_gaussian.data_dim", lg.data_dim, 1)?;
-            if lg.matrix == MatrixKind::Identity && lg.theta_dim != lg.data_dim {
-                return Err(bad(
-                    "dataset.linear_gaussian.matrix",
-                    format!("`identity` needs data_dim = theta_dim, got data_dim {} and theta_dim {}", lg.data_dim, lg.theta_dim),
-                    Some("set data_dim equal to theta_dim, or use `matrix: random`"),
-                ));
-            }
-            positive("dataset.linear_gaussian.prior_std", lg.prior_std)?;
-            positive("dataset.linear_gaussian.noise_std", lg.noise_std)?;
-        }
-    }
+    d.simulator.validate()?;
     if let Some(infer) = &d.infer {
-        let sampled = d.sampled_parameters();
+        let sampled = d.simulator.sampled_parameters();
         if infer.is_empty() {
             return Err(bad("dataset.infer", "is empty", Some(&format!("name at least one of: {}", sampled.join(", ")))));
         }
@@ -154,73 +130,13 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
             }
         }
     }
-    let hidden = match &spec.model {
-        ModelSpec::Gaussian(g) => &g.hidden,
-        ModelSpec::Regression(r) => {
-            if let Some(m) = spec.eval.metrics.iter().find(|m| matches!(m, Metric::Pp | Metric::C2st)) {
-                let name = if *m == Metric::Pp { "pp" } else { "c2st" };
-                return Err(bad(
-                    "eval.metrics",
-                    format!("`{name}` needs posterior samples; a regression gives point estimates"),
-                    Some("remove it; a regression run reports the RMSE of each parameter"),
-                ));
-            }
-            if spec.eval.metrics.contains(&Metric::Corner) {
-                return Err(bad(
-                    "eval.metrics",
-                    "`corner` needs posterior samples; a regression gives point estimates",
-                    Some("remove corner; a regression run reports the RMSE of each parameter"),
-                ));
-            }
-            &r.hidden
-        }
-        ModelSpec::Mdn(m) => {
-            at_least("model.components", m.components, 1)?;
-            &m.hidden
-        }
-        ModelSpec::Cvae(c) => {
-            at_least("model.latent_dim", c.latent_dim, 1)?;
-            at_least("model.is_samples", c.is_samples, 1)?;
-            if c.hidden.is_empty() {
-                return Err(bad("model.hidden", "is empty", Some("the CVAE's networks need at least one hidden layer")));
-            }
-            &c.hidden
-        }
-        ModelSpec::Maf(m) => {
-            at_least("model.blocks", m.blocks, 1)?;
-            if m.hidden.is_empty() {
-                return Err(bad("model.hidden", "is empty", Some("each MADE block needs at least one hidden layer")));
-            }
-            &m.hidden
-        }
-        ModelSpec::Nsf(m) => {
-            at_least("model.blocks", m.blocks, 1)?;
-            at_least("model.bins", m.bins, 2)?;
-            positive("model.tail_bound", m.tail_bound)?;
-            if m.hidden.is_empty() {
-                return Err(bad("model.hidden", "is empty", Some("each coupling's network needs at least one hidden layer")));
-            }
-            &m.hidden
-        }
-        ModelSpec::CvaeFlow(c) => {
-            at_least("model.latent_dim", c.latent_dim, 1)?;
-            at_least("model.blocks", c.blocks, 1)?;
-            at_least("model.bins", c.bins, 2)?;
-            at_least("model.is_samples", c.is_samples, 1)?;
-            if c.hidden.is_empty() {
-                return Err(bad("model.hidden", "is empty", Some("the encoder and the flows need at least one hidden layer")));
-            }
-            &c.hidden
-        }
-    };
-    if let Some(e) = spec.model.embedding() {
-        embedding(e, &spec.dataset)?;
-    }
-    if let Some(i) = hidden.iter().position(|&w| w == 0) {
-        return Err(bad("model.hidden", format!("layer {i} has width 0"), Some("every hidden width must be at least 1")));
-    }
+    Ok(())
+}
+
+/// The loss and the training section.
+fn validate_training(spec: &Spec) -> Result<(), Violation> {
     if let Some(loss) = spec.loss {
-        let fits = loss_for(&spec.model);
+        let fits = spec.model.loss();
         if loss != fits {
             return Err(bad(
                 "loss",
@@ -231,10 +147,10 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
     }
     let t = &spec.training;
     at_least("training.batch_size", t.batch_size, 1)?;
-    if d.n_train < t.batch_size {
+    if spec.dataset.n_train < t.batch_size {
         return Err(bad(
             "training.batch_size",
-            format!("is {} but dataset.n_train is only {}", t.batch_size, d.n_train),
+            format!("is {} but dataset.n_train is only {}", t.batch_size, spec.dataset.n_train),
             Some("make n_train at least batch_size"),
         ));
     }
@@ -251,10 +167,10 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
         }
     }
     if let Some(r) = &t.kl_ramp {
-        if loss_for(&spec.model) != LossKind::Elbo {
+        if spec.model.loss() != LossKind::Elbo {
             return Err(bad(
                 "training.kl_ramp",
-                format!("only applies to loss `elbo`, but model `{}` trains with `{}`", spec.model.kind(), loss_for(&spec.model).as_str()),
+                format!("only applies to loss `elbo`, but model `{}` trains with `{}`", spec.model.kind(), spec.model.loss().as_str()),
                 Some("remove training.kl_ramp"),
             ));
         }
@@ -265,84 +181,47 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
     if let Some(es) = &t.early_stopping {
         at_least("training.early_stopping.patience", es.patience, 1)?;
     }
+    Ok(())
+}
+
+/// The eval section, and metrics that need something of the model.
+fn validate_eval(spec: &Spec) -> Result<(), Violation> {
     at_least("eval.kl_samples", spec.eval.kl_samples, 1)?;
     at_least("eval.posterior_samples", spec.eval.posterior_samples, 100)?;
+    at_least("eval.nested.live", spec.eval.nested.live, 10)?;
+    at_least("eval.nested.walks", spec.eval.nested.walks, 1)?;
+    positive("eval.nested.dlogz", spec.eval.nested.dlogz)?;
     if spec.eval.metrics.contains(&Metric::Pp) {
         at_least("eval.pp_injections", spec.eval.pp_injections, 10)?;
     }
-    if spec.eval.metrics.contains(&Metric::LatentPlot) && !matches!(spec.model, ModelSpec::Cvae(_) | ModelSpec::CvaeFlow(_)) {
+    if spec.eval.metrics.contains(&Metric::LatentPlot) && !spec.model.has_latent() {
         return Err(bad(
             "eval.metrics",
-            format!("`latent_plot` needs a latent-variable model (cvae), not `{}`", spec.model.kind()),
+            format!(
+                "`latent_plot` needs a latent-variable model ({}), not `{}`",
+                ModelSpec::latent_kinds().join(" or "),
+                spec.model.kind()
+            ),
             Some("remove latent_plot from eval.metrics"),
         ));
     }
     Ok(())
 }
 
-fn validate_gw(g: &GwBbhSpec) -> Result<(), Violation> {
-    const K: &str = "dataset.gw_bbh";
-    if g.detectors.is_empty() {
-        return Err(bad(&format!("{K}.detectors"), "is empty", Some("name at least one of H1, L1, V1")));
+/// The model section: the kind's own checks, its embedding, and metrics that need a density.
+fn validate_model(spec: &Spec) -> Result<(), Violation> {
+    spec.model.validate()?;
+    if let Some(e) = spec.model.embedding() {
+        embedding(e, &spec.dataset)?;
     }
-    for (i, det) in g.detectors.iter().enumerate() {
-        if !["H1", "L1", "V1"].contains(&det.as_str()) {
-            return Err(bad(&format!("{K}.detectors"), format!("unknown detector `{det}`"), Some("expected one of: H1, L1, V1")));
-        }
-        if g.detectors[..i].contains(det) {
-            return Err(bad(&format!("{K}.detectors"), format!("`{det}` is listed twice"), None));
-        }
-    }
-    positive(&format!("{K}.sampling_frequency"), g.sampling_frequency)?;
-    positive(&format!("{K}.duration"), g.duration)?;
-    let n = g.sampling_frequency * g.duration;
-    if (n - n.round()).abs() > 1e-9 || n.round() < 16.0 || n.round() as u64 % 2 != 0 {
-        return Err(bad(
-            &format!("{K}.duration"),
-            format!("sampling_frequency × duration must be an even whole number of at least 16 samples, got {n}"),
-            None,
-        ));
-    }
-    positive(&format!("{K}.f_min"), g.f_min)?;
-    positive(&format!("{K}.f_ref"), g.f_ref)?;
-    if g.f_min >= g.sampling_frequency / 2.0 {
-        return Err(bad(
-            &format!("{K}.f_min"),
-            format!("{} Hz is not below the Nyquist frequency {} Hz", g.f_min, g.sampling_frequency / 2.0),
-            None,
-        ));
-    }
-    if !g.reference_time.is_finite() || g.reference_time < 0.0 {
-        return Err(bad(&format!("{K}.reference_time"), format!("must be a GPS time, got {}", g.reference_time), None));
-    }
-    if !(g.min_test_snr >= 0.0 && g.min_test_snr.is_finite()) {
-        return Err(bad(&format!("{K}.min_test_snr"), format!("must be 0 or more, got {}", g.min_test_snr), None));
-    }
-    for (name, prior) in g.priors.named() {
-        let key = format!("{K}.priors.{name}");
-        let (lo, hi) = match prior {
-            Prior::Fixed(v) => (v, v),
-            Prior::Uniform { min, max } => {
-                if !(min < max) || !min.is_finite() || !max.is_finite() {
-                    return Err(bad(&key, format!("needs min < max, got min {min} and max {max}"), None));
-                }
-                (min, max)
-            }
-        };
-        let ok = match name {
-            "m1" | "m2" => lo > 0.0,
-            "d_L" => lo > 0.0,
-            "t0" => lo > -g.duration / 2.0 && hi < g.duration / 2.0,
-            _ => lo.is_finite() && hi.is_finite(),
-        };
-        if !ok {
-            let why = match name {
-                "m1" | "m2" => "masses must be positive (solar masses)".to_string(),
-                "d_L" => "the distance must be positive (Mpc)".to_string(),
-                "t0" => format!("the merger must fall inside the segment: t0 in (−{0}, {0}) s", g.duration / 2.0),
-                _ => "must be finite".to_string(),
-            };
-            return Err(bad(&key, why, None));
+    if spec.model.is_point_estimate() {
+        let needs_samples = [(Metric::Pp, "pp"), (Metric::C2st, "c2st"), (Metric::Corner, "corner")];
+        if let Some((_, name)) = needs_samples.iter().find(|(m, _)| spec.eval.metrics.contains(m)) {
+            return Err(bad(
+                "eval.metrics",
+                format!("`{name}` needs posterior samples; a regression gives point estimates"),
+                Some(&format!("remove {name}; a regression run reports the RMSE of each parameter")),
+            ));
         }
     }
     Ok(())

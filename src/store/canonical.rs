@@ -7,15 +7,26 @@
 use serde::Serialize;
 use serde_norway::Value;
 
+/// A section that has no canonical form.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum KeyError {
+    /// A number is NaN or infinite.
+    #[error("{0} cannot be part of a key: numbers must be finite")]
+    NotFinite(f64),
+    /// The section could not be serialised.
+    #[error("cannot serialise the section: {0}")]
+    Serialise(String),
+}
+
 /// Canonical JSON of any serialisable value.
-pub fn canonical_json<T: Serialize>(value: &T) -> Result<String, String> {
-    let v = serde_norway::to_value(value).map_err(|e| format!("cannot serialise: {e}"))?;
+pub fn canonical_json<T: Serialize>(value: &T) -> Result<String, KeyError> {
+    let v = serde_norway::to_value(value).map_err(|e| KeyError::Serialise(e.to_string()))?;
     let mut out = String::new();
     write(&v, &mut out)?;
     Ok(out)
 }
 
-fn write(v: &Value, out: &mut String) -> Result<(), String> {
+fn write(v: &Value, out: &mut String) -> Result<(), KeyError> {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -27,14 +38,14 @@ fn write(v: &Value, out: &mut String) -> Result<(), String> {
             } else {
                 let f = n.as_f64().unwrap_or(f64::NAN);
                 if !f.is_finite() {
-                    return Err(format!("{f} cannot be part of a key: numbers must be finite"));
+                    return Err(KeyError::NotFinite(f));
                 }
                 let f = if f == 0.0 { 0.0 } else { f };
                 // Debug formatting is Rust's shortest round-trip representation.
                 out.push_str(&format!("{f:?}"));
             }
         }
-        Value::String(s) => out.push_str(&serde_json::to_string(s).map_err(|e| e.to_string())?),
+        Value::String(s) => out.push_str(&serde_json::to_string(s).map_err(|e| KeyError::Serialise(e.to_string()))?),
         Value::Sequence(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -64,7 +75,7 @@ fn write(v: &Value, out: &mut String) -> Result<(), String> {
                 if i > 0 {
                     out.push(',');
                 }
-                out.push_str(&serde_json::to_string(k).map_err(|e| e.to_string())?);
+                out.push_str(&serde_json::to_string(k).map_err(|e| KeyError::Serialise(e.to_string()))?);
                 out.push(':');
                 write(val, out)?;
             }
@@ -92,7 +103,7 @@ mod tests {
 
     #[test]
     fn rejects_nan() {
-        assert!(canonical_json(&vec![f64::NAN]).unwrap_err().contains("finite"));
+        assert!(canonical_json(&vec![f64::NAN]).unwrap_err().to_string().contains("finite"));
         assert!(canonical_json(&vec![f64::INFINITY]).is_err());
     }
 }

@@ -116,9 +116,34 @@ pub fn write_sums(dir: &Path) -> Result<(), StoreError> {
     for (rel, h) in &sums {
         text.push_str(&format!("{h}  {rel}\n"));
     }
-    let tmp = dir.join(format!(".{SUMS}.tmp"));
-    write_synced(&tmp, text.as_bytes())?;
-    fs::rename(&tmp, dir.join(SUMS)).map_err(|e| io_err(dir, e))
+    write_atomic(&dir.join(SUMS), text.as_bytes())
+}
+
+/// Writes a file through a hidden temporary name in the same folder, synced, then renamed
+/// over `path`: a reader sees the old file or the whole new one, never half of it. Every
+/// writer of a file that may be read while it is rewritten goes through here.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    replace_atomic(path, |tmp| write_synced(tmp, bytes))
+}
+
+/// Like [`write_atomic`], for a writer that makes the temporary file itself (Parquet, .npy).
+pub fn replace_atomic<E: From<StoreError>>(path: &Path, write: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), E> {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    if let Err(e) = write(&tmp) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    if let Ok(f) = File::open(&tmp) {
+        let _ = f.sync_all();
+    }
+    fs::rename(&tmp, path).map_err(|e| E::from(io_err(path, e)))?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Ok(d) = File::open(parent) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
 }
 
 /// Writes a file and syncs it to disk.

@@ -4,7 +4,7 @@
 //! resolved section, and the keys of upstream artifacts. Names, paths and thread counts are
 //! never part of it; the git commit goes into provenance.json instead.
 
-use super::canonical::canonical_json;
+use super::canonical::{canonical_json, KeyError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -58,7 +58,7 @@ pub struct KeyRecipe {
 
 impl KeyRecipe {
     /// A recipe for `section` of stage `stage` at version `version`.
-    pub fn new<T: Serialize>(stage: &str, version: &str, section: &T) -> Result<Self, String> {
+    pub fn new<T: Serialize>(stage: &str, version: &str, section: &T) -> Result<Self, KeyError> {
         Ok(KeyRecipe { stage: stage.into(), version: version.into(), canonical: canonical_json(section)?, upstream: Vec::new() })
     }
 

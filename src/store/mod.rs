@@ -14,6 +14,7 @@ pub mod entry;
 pub mod key;
 pub mod npy;
 
+pub use canonical::KeyError;
 pub use entry::{Builder, Entry};
 pub use key::{ContentKey, KeyRecipe};
 
@@ -74,4 +75,45 @@ impl Layout {
     pub fn runs(&self, name: &str) -> PathBuf {
         self.root.join("runs").join(name)
     }
+}
+
+/// Visible sub-folders of `dir`, sorted: entries, not the hidden temporary folders of
+/// builders at work.
+pub fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// `ndelab cache verify`: re-hashes every cached dataset and run against its SHA256SUMS,
+/// printing one line each; with `fix`, removes the corrupt ones so the next run rebuilds them.
+/// Returns (entries checked, corrupt).
+pub fn verify_all(layout: &Layout, fix: bool) -> Result<(usize, usize), StoreError> {
+    let mut dirs = subdirs(&layout.datasets());
+    for name in subdirs(&layout.root().join("runs")) {
+        dirs.extend(subdirs(&name));
+    }
+    let mut bad = 0;
+    for dir in &dirs {
+        let problems = entry::verify(dir)?;
+        if problems.is_empty() {
+            println!("ok       {}", dir.display());
+            continue;
+        }
+        bad += 1;
+        println!("CORRUPT  {}: {}", dir.display(), problems.join("; "));
+        if fix {
+            std::fs::remove_dir_all(dir).map_err(|e| StoreError::Io { path: dir.clone(), source: e })?;
+            println!("         removed; the next run rebuilds it");
+        }
+    }
+    println!("{} entries checked, {} corrupt", dirs.len(), bad);
+    Ok((dirs.len(), bad))
 }

@@ -1,8 +1,9 @@
 //! Collecting a sweep: one row per trial in summary.parquet (trial, swept keys, status, wall
 //! time, error, then every column of the trial's own summary.parquet) and trials.jsonl.
 
-use super::{write_atomic, Plan};
+use super::{write_atomic, SweepPlan};
 use crate::error::Error;
+use super::SweepError;
 use crate::report::{read_parquet, SUMMARY_COLUMNS};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -56,7 +57,7 @@ fn typed_column(name: &str, values: &[String]) -> Column {
 /// Writes summary.parquet and trials.jsonl for `plan`; `outcomes` (in trial order) are what an
 /// executor saw; without them a trial is `ok` when its run is complete and `missing` (or
 /// `failed`, when its log says so) otherwise.
-pub fn collect(plan: &Plan, outcomes: Option<&[TrialOutcome]>) -> Result<(usize, usize, usize), Error> {
+pub fn collect(plan: &SweepPlan, outcomes: Option<&[TrialOutcome]>) -> Result<(usize, usize, usize), Error> {
     let n = plan.trials.len();
     let mut rows: Vec<TrialOutcome> = Vec::with_capacity(n);
     let mut summaries: Vec<Option<DataFrame>> = Vec::with_capacity(n);
@@ -77,7 +78,7 @@ pub fn collect(plan: &Plan, outcomes: Option<&[TrialOutcome]>) -> Result<(usize,
         rows.push(outcome);
         summaries.push(summary);
     }
-    let err = |e: PolarsError| Error::Usage(format!("collecting sweep `{}`: {e}", plan.name));
+    let err = |e: PolarsError| Error::Sweep(SweepError::Collect { name: plan.name.clone(), message: e.to_string() });
     let mut cols = vec![Column::new("trial".into(), plan.trials.iter().map(|t| t.trial.index as u32).collect::<Vec<_>>())];
     for key in &plan.swept {
         let values: Vec<String> =
@@ -104,11 +105,11 @@ pub fn collect(plan: &Plan, outcomes: Option<&[TrialOutcome]>) -> Result<(usize,
         cols.push(series.into());
     }
     let mut df = DataFrame::new(n, cols).map_err(err)?;
-    let tmp = plan.dir.join(format!("summary.parquet.tmp-{}", std::process::id()));
-    let file = std::fs::File::create(&tmp).map_err(|e| Error::Store(crate::store::StoreError::Io { path: tmp.clone(), source: e }))?;
-    ParquetWriter::new(file).finish(&mut df).map_err(err)?;
-    std::fs::rename(&tmp, plan.dir.join("summary.parquet"))
-        .map_err(|e| Error::Store(crate::store::StoreError::Io { path: plan.dir.clone(), source: e }))?;
+    crate::store::entry::replace_atomic(&plan.dir.join("summary.parquet"), |tmp| {
+        let file = std::fs::File::create(tmp).map_err(|e| Error::Store(crate::store::StoreError::Io { path: tmp.to_path_buf(), source: e }))?;
+        ParquetWriter::new(file).finish(&mut df).map_err(err)?;
+        Ok::<(), Error>(())
+    })?;
     let mut lines = String::new();
     for (t, r) in plan.trials.iter().zip(&rows) {
         let line = serde_json::json!({

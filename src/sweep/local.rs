@@ -2,8 +2,9 @@
 //! `threads` worker threads (jobs × threads ≤ cores by default; dfdx gains less from a second
 //! thread than a second trial does).
 
-use super::{collect, Plan, TrialOutcome, TrialStatus};
+use super::{collect, SweepPlan, TrialOutcome, TrialStatus};
 use crate::error::Error;
+use super::SweepError;
 use crate::ui;
 use rayon::prelude::*;
 use std::process::{Command, Stdio};
@@ -40,9 +41,9 @@ fn last_error(log: &str) -> String {
 
 /// Runs every unfinished trial of `plan`, then collects; a failing trial is recorded and the
 /// others go on. Returns the outcomes in trial order.
-pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<Vec<TrialOutcome>, Error> {
+pub fn run_local(plan: &SweepPlan, opts: &LocalOptions) -> Result<Vec<TrialOutcome>, Error> {
     plan.save()?;
-    let exe = std::env::current_exe().map_err(|e| Error::Usage(format!("cannot find the ndelab executable: {e}")))?;
+    let exe = std::env::current_exe().map_err(SweepError::Executable)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if opts.jobs * opts.threads_per_trial > cores {
         eprintln!("warning: {} jobs × {} threads oversubscribe {cores} cores", opts.jobs, opts.threads_per_trial);
@@ -59,7 +60,7 @@ pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<Vec<TrialOutcome>, 
         plan.dir.display()
     );
     let bar = ui::bar(plan.trials.len() as u64, "trials");
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.jobs).build().map_err(|e| Error::Usage(format!("--jobs: {e}")))?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.jobs).build().map_err(|e| SweepError::Workers { jobs: opts.jobs, message: e.to_string() })?;
     let outcomes: Vec<TrialOutcome> = pool.install(|| {
         plan.trials
             .par_iter()

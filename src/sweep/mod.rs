@@ -10,12 +10,15 @@
 //! columns). The shared results/ folder is the only coordination.
 
 mod collect;
+pub mod command;
 pub mod definition;
+mod error;
 pub mod expand;
 mod local;
 pub mod slurm;
 
 pub use collect::{collect, TrialOutcome, TrialStatus};
+pub use error::SweepError;
 pub use definition::{SlurmDefaults, SweepDefinition};
 pub use expand::{expand, Trial};
 pub use local::{run_local, LocalOptions};
@@ -44,7 +47,7 @@ pub struct PlannedTrial {
 
 /// Everything needed to run and collect a sweep; saved as trials.json.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Plan {
+pub struct SweepPlan {
     /// Sweep name.
     pub name: String,
     /// Sweep key (16 hex digits).
@@ -69,13 +72,12 @@ fn absolute(p: &Path) -> PathBuf {
 }
 
 /// Resolves every trial (a bad trial is a spec error before anything runs) and keys the sweep.
-pub fn plan(def: &SweepDefinition, layout: &Layout) -> Result<Plan, Error> {
+pub fn plan(def: &SweepDefinition, layout: &Layout) -> Result<SweepPlan, Error> {
     let trials = expand(def);
     let mut planned = Vec::with_capacity(trials.len());
     for t in trials {
         let s = spec::load(&def.base, &t.overrides)
-            .map_err(|e| e.help(format!("in trial {} of sweep `{}`: {}", t.index, def.name, t.overrides.join(" "))))?
-            .resolved();
+            .map_err(|e| e.help(format!("in trial {} of sweep `{}`: {}", t.index, def.name, t.overrides.join(" "))))?;
         let key = pipeline::keys(&s)?.run.key();
         let run_dir = absolute(&layout.runs(&s.name).join(key.short()));
         planned.push(PlannedTrial { trial: t, run_key: key.short().to_string(), run_dir });
@@ -83,10 +85,10 @@ pub fn plan(def: &SweepDefinition, layout: &Layout) -> Result<Plan, Error> {
     let swept: Vec<String> = planned.first().map(|t| t.trial.params.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
     let recipe =
         KeyRecipe::new("sweep", SWEEP_VERSION, &(&def.name, planned.iter().map(|t| (&t.trial.params, &t.run_key)).collect::<Vec<_>>()))
-            .map_err(|e| Error::Usage(format!("cannot key the sweep: {e}")))?;
+?;
     let key = recipe.key();
     let dir = absolute(&layout.root().join("sweeps").join(&def.name).join(key.short()));
-    Ok(Plan {
+    Ok(SweepPlan {
         name: def.name.clone(),
         key: key.short().to_string(),
         base: absolute(&def.base),
@@ -98,7 +100,7 @@ pub fn plan(def: &SweepDefinition, layout: &Layout) -> Result<Plan, Error> {
     })
 }
 
-impl Plan {
+impl SweepPlan {
     /// Writes trials.json into the sweep folder (atomically) and creates logs/.
     pub fn save(&self) -> Result<PathBuf, Error> {
         let io = |p: &Path, e| Error::Store(crate::store::StoreError::Io { path: p.to_path_buf(), source: e });
@@ -109,9 +111,10 @@ impl Plan {
     }
 
     /// Reads a saved plan.
-    pub fn load(path: &Path) -> Result<Plan, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
-        serde_json::from_str(&text).map_err(|e| Error::Usage(format!("{}: not a sweep plan: {e}", path.display())))
+    pub fn load(path: &Path) -> Result<SweepPlan, Error> {
+        let bad = |message: String| SweepError::BadPlanFile { path: path.to_path_buf(), message };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        Ok(serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?)
     }
 
     /// The dry-run table: index, status, run key, swept values.
@@ -128,7 +131,5 @@ impl Plan {
 
 /// Writes a file through a temporary name and a rename, so readers never see half of it.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    crate::store::entry::write_synced(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::Store(crate::store::StoreError::Io { path: path.to_path_buf(), source: e }))
+    Ok(crate::store::entry::write_atomic(path, bytes)?)
 }

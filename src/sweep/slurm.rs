@@ -1,8 +1,9 @@
 //! The Slurm backend: one array task per trial (`%N` throttle), requeue-safe because trials
 //! are keyed runs, and a collect job that runs after the array, whatever its outcome.
 
-use super::Plan;
+use super::SweepPlan;
 use crate::error::Error;
+use super::SweepError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::process::Command;
@@ -49,7 +50,7 @@ fn quote(p: &Path) -> String {
 }
 
 /// The array job script.
-pub fn array_script(plan: &Plan, o: &SlurmOptions, exe: &Path, workdir: &Path) -> String {
+pub fn array_script(plan: &SweepPlan, o: &SlurmOptions, exe: &Path, workdir: &Path) -> String {
     let n = plan.trials.len();
     let throttle = o.throttle.map(|t| format!("%{t}")).unwrap_or_default();
     let mut l = vec![
@@ -74,7 +75,7 @@ pub fn array_script(plan: &Plan, o: &SlurmOptions, exe: &Path, workdir: &Path) -
 }
 
 /// The collect job script (submitted with `--dependency=afterany:<array job>`).
-pub fn collect_script(plan: &Plan, o: &SlurmOptions, exe: &Path, workdir: &Path) -> String {
+pub fn collect_script(plan: &SweepPlan, o: &SlurmOptions, exe: &Path, workdir: &Path) -> String {
     let mut l = vec![
         "#!/bin/bash".to_string(),
         format!("#SBATCH --job-name=ndelab-{}-collect", plan.name),
@@ -99,20 +100,20 @@ pub struct Jobs {
 
 fn sbatch(args: &[&str], script: &Path) -> Result<String, Error> {
     let out = Command::new("sbatch").arg("--parsable").args(args).arg(script).output().map_err(|e| {
-        Error::Usage(format!("cannot run sbatch: {e}; is Slurm installed and on PATH? (scripts/slurm-local.sh sets one up)"))
+        SweepError::Scheduler { command: "sbatch".into(), message: format!("cannot run it: {e}; is Slurm installed and on PATH? (scripts/slurm-local.sh sets one up)") }
     })?;
     if !out.status.success() {
-        return Err(Error::Failed(format!("sbatch {}: {}", script.display(), String::from_utf8_lossy(&out.stderr).trim())));
+        return Err(SweepError::Scheduler { command: format!("sbatch {}", script.display()), message: String::from_utf8_lossy(&out.stderr).trim().to_string() }.into());
     }
     // --parsable prints `jobid[;cluster]`.
     Ok(String::from_utf8_lossy(&out.stdout).trim().split(';').next().unwrap_or("").to_string())
 }
 
 /// Writes the scripts and submits the array and its collect job.
-pub fn submit(plan: &Plan, o: &SlurmOptions) -> Result<Jobs, Error> {
+pub fn submit(plan: &SweepPlan, o: &SlurmOptions) -> Result<Jobs, Error> {
     plan.save()?;
-    let exe = std::env::current_exe().map_err(|e| Error::Usage(format!("cannot find the ndelab executable: {e}")))?;
-    let workdir = std::env::current_dir().map_err(|e| Error::Usage(format!("no working directory: {e}")))?;
+    let exe = std::env::current_exe().map_err(SweepError::Executable)?;
+    let workdir = std::env::current_dir().map_err(SweepError::Executable)?;
     let array = plan.dir.join("array.sbatch");
     let collect = plan.dir.join("collect.sbatch");
     super::write_atomic(&array, array_script(plan, o, &exe, &workdir).as_bytes())?;
@@ -125,7 +126,7 @@ pub fn submit(plan: &Plan, o: &SlurmOptions) -> Result<Jobs, Error> {
 }
 
 /// `ndelab sweep status`: the Slurm states of a submitted sweep (sacct) and its finished trials.
-pub fn status(plan: &Plan) -> Result<String, Error> {
+pub fn status(plan: &SweepPlan) -> Result<String, Error> {
     let done = plan.trials.iter().filter(|t| t.run_dir.join("DONE").is_file()).count();
     let mut s = format!("sweep `{}`: {done} of {} trials complete ({})\n", plan.name, plan.trials.len(), plan.dir.display());
     let jobs: Option<Jobs> = std::fs::read_to_string(plan.dir.join("jobs.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
@@ -137,9 +138,9 @@ pub fn status(plan: &Plan) -> Result<String, Error> {
         .args(["-n", "-P", "-X", "--format=JobID,JobName,State,Elapsed,ExitCode", "-j"])
         .arg(format!("{},{}", jobs.array, jobs.collect))
         .output()
-        .map_err(|e| Error::Usage(format!("cannot run sacct: {e}")))?;
+        .map_err(|e| SweepError::Scheduler { command: "sacct".into(), message: format!("cannot run it: {e}") })?;
     if !out.status.success() {
-        return Err(Error::Failed(format!("sacct: {}", String::from_utf8_lossy(&out.stderr).trim())));
+        return Err(SweepError::Scheduler { command: "sacct".into(), message: String::from_utf8_lossy(&out.stderr).trim().to_string() }.into());
     }
     s.push_str(&format!("{:<18} {:<28} {:<12} {:<10} {}\n", "job", "name", "state", "elapsed", "exit"));
     for line in String::from_utf8_lossy(&out.stdout).lines() {

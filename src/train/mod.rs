@@ -11,7 +11,7 @@ pub use adam::Adam;
 pub use schedule::lr_at;
 
 use crate::data::{Batches, Dataset, FreshNoise, ZScore};
-use crate::nn::{DensityEstimator, Dev, LossContext, T2};
+use crate::nn::{Dev, LossContext, Network, T2};
 use crate::spec::{OptimizerSpec, TrainingSpec};
 use crate::ui;
 use dfdx::prelude::*;
@@ -89,7 +89,7 @@ fn check_finite(ds: &Dataset) -> Result<(), TrainError> {
 }
 
 /// Mean loss over a split (KL weight 1, fixed randomness), without gradients kept.
-fn mean_loss(net: &dyn DensityEstimator, dev: &Dev, batches: Batches, seed: u64) -> f64 {
+fn mean_loss(net: &dyn Network, dev: &Dev, batches: Batches, seed: u64) -> f64 {
     let (d, m) = (net.theta_dim(), net.data_dim());
     let (mut sum, mut n) = (0.0f64, 0usize);
     for (i, b) in batches.enumerate() {
@@ -103,10 +103,54 @@ fn mean_loss(net: &dyn DensityEstimator, dev: &Dev, batches: Batches, seed: u64)
     sum / n.max(1) as f64
 }
 
+/// One epoch's gradient steps.
+struct EpochRun<'a> {
+    net: &'a mut dyn Network,
+    adam: &'a mut Adam,
+    dev: &'a Dev,
+    spec: &'a TrainingSpec,
+    seed: u64,
+    epoch: usize,
+    total: usize,
+    bar: &'a indicatif::ProgressBar,
+}
+
+impl EpochRun<'_> {
+    /// Steps through `batches` (`step` counts steps over the whole run); returns the mean
+    /// training loss and the last learning rate. Stops at the first non-finite loss.
+    fn steps(&mut self, batches: Batches, step: &mut usize) -> Result<(f64, f64), TrainError> {
+        let OptimizerSpec::Adam(adam_cfg) = &self.spec.optimizer;
+        let (d, m) = (self.net.theta_dim(), self.net.data_dim());
+        let (mut sum, mut n) = (0.0f64, 0usize);
+        let mut lr = adam_cfg.lr;
+        for (i, b) in batches.enumerate() {
+            lr = lr_at(self.spec.lr_schedule, adam_cfg.lr, *step, self.total);
+            let theta: T2 = self.dev.tensor_from_vec(b.theta, (b.rows, d));
+            let data: T2 = self.dev.tensor_from_vec(b.data, (b.rows, m));
+            let kl_weight = self.spec.kl_ramp.as_ref().map_or(1.0, |r| r.weight(self.epoch));
+            let mut ctx = LossContext::seeded(self.seed, *step as u64, kl_weight).training();
+            let loss = self.net.loss(theta, data.leaky_traced(), &mut ctx);
+            let value = loss.array();
+            if !value.is_finite() {
+                self.bar.abandon();
+                return Err(TrainError::NonFinite { what: "training", value, epoch: self.epoch, step: i + 1, lr: adam_cfg.lr });
+            }
+            let grads = loss.backward();
+            self.adam.step(self.net.params_mut(), &grads, lr);
+            self.net.update_buffers();
+            sum += value as f64 * b.rows as f64;
+            n += b.rows;
+            *step += 1;
+            self.bar.inc(1);
+        }
+        Ok((sum / n.max(1) as f64, lr))
+    }
+}
+
 /// Trains `net` on `ds` (θ and y scaled by `theta_z` and `data_z`) as `spec` says; `noise`
 /// adds fresh noise to a training split that holds noise-free signals.
 pub fn train(
-    net: &mut dyn DensityEstimator,
+    net: &mut dyn Network,
     ds: &Dataset,
     theta_z: &ZScore,
     data_z: &ZScore,
@@ -118,7 +162,6 @@ pub fn train(
     let dev = Dev::default();
     let OptimizerSpec::Adam(adam_cfg) = &spec.optimizer;
     let mut adam = Adam::new(adam_cfg, net.params());
-    let (d, m) = (net.theta_dim(), net.data_dim());
     let steps_per_epoch = ds.train.len().div_ceil(spec.batch_size);
     let total = steps_per_epoch * spec.epochs;
     let bar = ui::bar(total as u64, "training");
@@ -128,29 +171,9 @@ pub fn train(
     let mut step = 0usize;
     for epoch in 1..=spec.epochs {
         let start = Instant::now();
-        let (mut sum, mut n) = (0.0f64, 0usize);
-        let mut lr = adam_cfg.lr;
-        for (i, b) in Batches::new(&ds.train, spec.batch_size, Some((seed, epoch as u64)), theta_z, data_z, noise).enumerate() {
-            lr = lr_at(spec.lr_schedule, adam_cfg.lr, step, total);
-            let theta: T2 = dev.tensor_from_vec(b.theta, (b.rows, d));
-            let data: T2 = dev.tensor_from_vec(b.data, (b.rows, m));
-            let kl_weight = spec.kl_ramp.as_ref().map_or(1.0, |r| r.weight(epoch));
-            let mut ctx = LossContext::seeded(seed, step as u64, kl_weight).training();
-            let loss = net.loss(theta, data.leaky_traced(), &mut ctx);
-            let value = loss.array();
-            if !value.is_finite() {
-                bar.abandon();
-                return Err(TrainError::NonFinite { what: "training", value, epoch, step: i + 1, lr: adam_cfg.lr });
-            }
-            let grads = loss.backward();
-            adam.step(net.params_mut(), &grads, lr);
-            net.update_buffers();
-            sum += value as f64 * b.rows as f64;
-            n += b.rows;
-            step += 1;
-            bar.inc(1);
-        }
-        let train_loss = sum / n.max(1) as f64;
+        let batches = Batches::new(&ds.train, spec.batch_size, Some((seed, epoch as u64)), theta_z, data_z, noise);
+        let mut run = EpochRun { net: &mut *net, adam: &mut adam, dev: &dev, spec, seed, epoch, total, bar: &bar };
+        let (train_loss, lr) = run.steps(batches, &mut step)?;
         let val_loss = mean_loss(net, &dev, Batches::new(&ds.val, 4096, None, theta_z, data_z, None), seed);
         if !val_loss.is_finite() {
             bar.abandon();

@@ -6,14 +6,16 @@
 //! projected with the antenna patterns at the merger time, shifted by the arrival time at the
 //! detector, then whitened by the ASD (see [`whiten`]).
 
+mod config;
 pub mod detector;
 pub mod psd;
 pub mod time;
 pub mod waveform;
 pub mod whiten;
 
-use super::{Parameter, SampleRng, Simulator};
-use crate::spec::{GwBbhSpec, Prior};
+use super::{Parameter, SampleRng, SimError, Simulator};
+use crate::spec::Prior;
+pub use config::{Approximant, GwBbhSpec, GwPriors, PsdKind};
 use detector::Detector;
 use psd::Psd;
 use rand::Rng;
@@ -102,7 +104,7 @@ impl GwBbh {
     }
 
     /// Detector-frame strain h̃(f) of every detector for full parameters `p`.
-    pub fn detector_strain(&self, p: &[f64; 9]) -> Result<Vec<Vec<Complex<f64>>>, String> {
+    pub fn detector_strain(&self, p: &[f64; 9]) -> Result<Vec<Vec<Complex<f64>>>, SimError> {
         let src = Source { m1: p[M1], m2: p[M2], d_l: p[DL], theta_jn: p[THETA_JN], phase: p[PHASE] };
         let bins = self.whitener.bins();
         let df = 1.0 / self.spec.duration;
@@ -164,7 +166,7 @@ impl Simulator for GwBbh {
             }
         }
     }
-    fn simulate_signal(&self, theta: &[f64], signal: &mut [f64]) -> Result<(), String> {
+    fn simulate_signal(&self, theta: &[f64], signal: &mut [f64]) -> Result<(), SimError> {
         let strain = self.detector_strain(&self.full(theta))?;
         for (h, out) in strain.iter().zip(signal.chunks_exact_mut(self.n)) {
             self.whitener.whiten(h, out);

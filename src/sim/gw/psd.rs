@@ -1,6 +1,8 @@
 //! Noise power spectral densities, interpolated as bilby does: linearly between the file's
 //! frequencies and infinite outside them (so those bins carry no signal and no noise).
 
+use crate::sim::SimError;
+
 /// A one-sided PSD S(f) in 1/Hz, tabulated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Psd {
@@ -13,7 +15,7 @@ pub const ALIGO_ZERO_DET_HIGH_P: &str = include_str!("../../../data/aLIGO_ZERO_D
 
 impl Psd {
     /// Parses two whitespace-separated columns, f and S(f), with increasing f.
-    pub fn parse(text: &str) -> Result<Psd, String> {
+    pub fn parse(text: &str) -> Result<Psd, SimError> {
         let mut freqs = Vec::new();
         let mut values = Vec::new();
         for (i, line) in text.lines().enumerate() {
@@ -22,18 +24,18 @@ impl Psd {
                 continue;
             }
             let cols: Vec<f64> =
-                line.split_whitespace().map(|c| c.parse::<f64>()).collect::<Result<_, _>>().map_err(|e| format!("line {}: {e}", i + 1))?;
+                line.split_whitespace().map(|c| c.parse::<f64>()).collect::<Result<_, _>>().map_err(|e| SimError::Psd(format!("line {}: {e}", i + 1)))?;
             if cols.len() != 2 {
-                return Err(format!("line {}: expected two columns (f, PSD), found {}", i + 1, cols.len()));
+                return Err(SimError::Psd(format!("line {}: expected two columns (f, PSD), found {}", i + 1, cols.len())));
             }
             if freqs.last().is_some_and(|&f| cols[0] <= f) {
-                return Err(format!("line {}: frequencies must increase", i + 1));
+                return Err(SimError::Psd(format!("line {}: frequencies must increase", i + 1)));
             }
             freqs.push(cols[0]);
             values.push(cols[1]);
         }
         if freqs.len() < 2 {
-            return Err("a PSD needs at least two rows".into());
+            return Err(SimError::Psd("a PSD needs at least two rows".into()));
         }
         Ok(Psd { freqs, values })
     }

@@ -2,7 +2,8 @@
 //! frequency grid of a segment, with LALSimulation's band edges as `SimInspiralChooseFDWaveform`
 //! returns them: zero below f_min; the IMRPhenom models stop below f_max, TaylorF2 includes it.
 
-use crate::spec::Approximant;
+use super::Approximant;
+use crate::sim::SimError;
 use realfft::num_complex::Complex;
 use waveformrs::grid::FrequencyGrid;
 use waveformrs::{choose_fd_model, Binary, WaveformOptions};
@@ -64,7 +65,7 @@ impl Band {
     }
 
     /// (h+, h×) on every bin of the segment.
-    pub fn polarizations(&self, src: &Source, f_ref: f64) -> Result<(Series, Series), String> {
+    pub fn polarizations(&self, src: &Source, f_ref: f64) -> Result<(Series, Series), SimError> {
         let binary = Binary {
             mass_1: src.m1,
             mass_2: src.m2,
@@ -75,13 +76,13 @@ impl Band {
             phi_ref: src.phase,
             f_ref,
         };
-        let model = choose_fd_model(model_name(self.approximant), &binary, &WaveformOptions::default()).map_err(|e| e.to_string())?;
+        let model = choose_fd_model(model_name(self.approximant), &binary, &WaveformOptions::default()).map_err(|e| SimError::Waveform(e.to_string()))?;
         let zero = Complex::new(0.0, 0.0);
         let mut hp = vec![zero; self.bins];
         let mut hc = vec![zero; self.bins];
         if self.k_min < self.k_max {
             let (a, b) = (self.k_min, self.k_max);
-            model.polarizations_on_grid(&self.grid, &mut hp[a..b], &mut hc[a..b]).map_err(|e| e.to_string())?;
+            model.polarizations_on_grid(&self.grid, &mut hp[a..b], &mut hc[a..b]).map_err(|e| SimError::Waveform(e.to_string()))?;
         }
         Ok((hp, hc))
     }

@@ -1,0 +1,153 @@
+//! One run end to end: plan → dataset (cached) → training → evaluation → run folder.
+//!
+//! [`run_plan`] is four named steps: [`prepare::prepare`] (dataset and scalings),
+//! [`train_model`], [`measure::measure`] (the metrics the eval section asks for) and
+//! [`write::write_run`] (summary, metrics, plots, provenance). The CLI's `run` and every sweep
+//! executor call it; nothing else does the same work. The commands that work on a finished
+//! run (`ndelab eval`, `ndelab sample`) live here too, beside the steps they reuse.
+
+mod compare;
+mod evaluate;
+mod measure;
+mod prepare;
+mod sample;
+mod write;
+
+pub use compare::compare_files;
+pub use evaluate::{evaluate, EvalOptions};
+pub use prepare::Prepared;
+pub use sample::{sample, SampleRequest};
+
+use crate::data;
+use crate::error::Error;
+use crate::eval;
+use crate::nn::{self, ModelCard, ModelSpec, TrainedModel, NN_VERSION};
+use crate::report::Provenance;
+use crate::spec::{self, EvalSpec, LossKind, Plan, TrainingSpec};
+use crate::store::entry::{self, Entry};
+use crate::store::{ContentKey, KeyRecipe, Layout};
+use crate::train::{self, TrainOutcome, TRAIN_VERSION};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What goes into a run key besides the dataset key.
+#[derive(Serialize)]
+struct RunSection<'a> {
+    seed: u64,
+    infer: &'a [String],
+    model: &'a ModelSpec,
+    loss: LossKind,
+    training: &'a TrainingSpec,
+    eval: &'a EvalSpec,
+}
+
+/// The two keys of a plan.
+pub struct Keys {
+    /// Recipe of the dataset key.
+    pub dataset: KeyRecipe,
+    /// Recipe of the run key.
+    pub run: KeyRecipe,
+}
+
+/// Builds the dataset and run key recipes of a plan.
+pub fn keys(plan: &Plan) -> Result<Keys, Error> {
+    let dataset = data::dataset_recipe(plan)?;
+    let section = RunSection {
+        seed: plan.seed,
+        infer: &plan.dataset.infer,
+        model: &plan.model,
+        loss: plan.loss,
+        training: &plan.training,
+        eval: &plan.eval,
+    };
+    let version = format!("{TRAIN_VERSION}+{NN_VERSION}+{}", eval::EVAL_VERSION);
+    let run = KeyRecipe::new("run", &version, &section)?.with_upstream("dataset", &dataset.key());
+    Ok(Keys { dataset, run })
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Where results live.
+    pub layout: Layout,
+    /// Recompute the dataset and the run even if cached.
+    pub force: bool,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// Whether the run was already complete (nothing was computed).
+    pub cached: bool,
+    /// Run key.
+    pub run_key: ContentKey,
+}
+
+/// Runs the spec at `path` with `overrides`.
+pub fn run(path: &Path, overrides: &[String], opts: &RunOptions) -> Result<RunReport, Error> {
+    run_plan(&spec::load(path, overrides)?, opts)
+}
+
+/// Runs a plan: prepare the data, train, measure, write the run folder.
+pub fn run_plan(plan: &Plan, opts: &RunOptions) -> Result<RunReport, Error> {
+    let keys = keys(plan)?;
+    let (dkey, rkey) = (keys.dataset.key(), keys.run.key());
+    let builder = match entry::open(&opts.layout.runs(&plan.name), rkey.short(), opts.force)? {
+        Entry::Done(dir) => {
+            eprintln!("cache hit: run {} of `{}` is complete; nothing to do (--force recomputes)", rkey, plan.name);
+            return Ok(RunReport { dir, cached: true, run_key: rkey });
+        }
+        Entry::Build(b) => b,
+    };
+    let mut prov = Provenance::collect(dkey.full(), rkey.full());
+    eprintln!("run {} of `{}` (dataset {})", rkey, plan.name, dkey);
+    let prepared = prepare::prepare(plan, &opts.layout, opts.force, &mut prov)?;
+    let trained = train_model(plan, &prepared, &mut prov)?;
+    trained.model.save(builder.dir())?;
+    let measured = measure::measure(plan, &prepared, &trained.model, &mut prov)?;
+    write::write_run(plan, &keys, &prepared, &trained, &measured, builder.dir(), &mut prov)?;
+    let dir = builder.commit()?;
+    measured.print_headline(prepared.simulate_s, trained.seconds);
+    Ok(RunReport { dir, cached: false, run_key: rkey })
+}
+
+/// A trained model and how its training went.
+pub struct Trained {
+    /// The model, with its card.
+    pub model: TrainedModel,
+    /// Per-epoch record, best epoch, early stopping.
+    pub outcome: TrainOutcome,
+    /// Trainable scalars.
+    pub n_params: usize,
+    /// Wall time of training.
+    pub seconds: f64,
+}
+
+/// Step 2: builds the estimator and trains it.
+pub fn train_model(plan: &Plan, p: &Prepared, prov: &mut Provenance) -> Result<Trained, Error> {
+    let t = Instant::now();
+    let channels = p.sim.data_channels();
+    let mut net = nn::build(&plan.model, p.ds.train.theta.cols, p.ds.train.data.cols, channels, plan.seed)?;
+    let n_params = net.network().params().count();
+    eprintln!("model: {} with {} parameters; training on {} threads", plan.model.kind(), n_params, rayon::current_num_threads());
+    let outcome = train::train(net.network_mut(), &p.ds, &p.theta_z, &p.data_z, &plan.training, plan.seed, p.noise())?;
+    let seconds = t.elapsed().as_secs_f64();
+    prov.wall_seconds.push(("train".into(), seconds));
+    let params = p.sim.parameters();
+    let mut card = ModelCard {
+        nn_version: NN_VERSION.into(),
+        model: plan.model.clone(),
+        parameters: p.ds.manifest.parameters.clone(),
+        data_dim: p.ds.manifest.data_dim,
+        data_channels: channels,
+        theta_zscore: p.theta_z.clone(),
+        data_zscore: p.data_z.clone(),
+        bounds: Vec::new(),
+        periods: p.keep.iter().map(|&i| params[i].period).collect(),
+    };
+    card.set_bounds(&p.keep.iter().map(|&i| (params[i].lower, params[i].upper)).collect::<Vec<_>>());
+    Ok(Trained { model: TrainedModel { net, card }, outcome, n_params, seconds })
+}

@@ -1,0 +1,256 @@
+//! The settings of `gw_bbh` (the `dataset.gw_bbh` section) and their checks.
+
+use super::GwBbh;
+use crate::sim::registry::SimulatorConfig;
+use crate::sim::Simulator;
+use crate::spec::validate::{bad, positive};
+use crate::spec::{number, NoiseMode, Prior, Violation};
+use serde::{Deserialize, Serialize};
+
+/// The `gw_bbh` simulator: Gabbard et al.'s benchmark (arXiv:1909.06296) by default — H1,
+/// 256 Hz, 1 s, IMRPhenomD without spins, the aLIGO design PSD, whitened as bilby does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GwBbhSpec {
+    /// Detectors, each giving one whitened segment: any of H1, L1, V1. Default [H1].
+    pub detectors: Vec<String>,
+    /// Sampling rate in Hz. Default 256.
+    #[serde(deserialize_with = "number::f64")]
+    pub sampling_frequency: f64,
+    /// Segment length in seconds. Default 1.
+    #[serde(deserialize_with = "number::f64")]
+    pub duration: f64,
+    /// Lowest frequency of the signal in Hz. Default 20.
+    #[serde(deserialize_with = "number::f64")]
+    pub f_min: f64,
+    /// Reference frequency of the phase in Hz. Default 20.
+    #[serde(deserialize_with = "number::f64")]
+    pub f_ref: f64,
+    /// Waveform model: IMRPhenomD, TaylorF2 or IMRPhenomXAS. Default IMRPhenomD.
+    pub approximant: Approximant,
+    /// GPS reference time; the segment is [reference_time − duration/2, reference_time + duration/2). Default 1126259642.5.
+    #[serde(deserialize_with = "number::f64")]
+    pub reference_time: f64,
+    /// Noise PSD. Default (and only): aLIGO_ZERO_DET_high_P, the aLIGO design curve bilby uses.
+    pub psd: PsdKind,
+    /// Test signals are redrawn until their network optimal SNR reaches this (0 keeps all). Default 8.
+    #[serde(deserialize_with = "number::f64")]
+    pub min_test_snr: f64,
+    /// Priors: a number fixes a parameter, `{ min, max }` samples it uniformly.
+    pub priors: GwPriors,
+}
+
+impl Default for GwBbhSpec {
+    fn default() -> Self {
+        GwBbhSpec {
+            detectors: vec!["H1".into()],
+            sampling_frequency: 256.0,
+            duration: 1.0,
+            f_min: 20.0,
+            f_ref: 20.0,
+            approximant: Approximant::IMRPhenomD,
+            reference_time: 1_126_259_642.5,
+            psd: PsdKind::AligoZeroDetHighP,
+            min_test_snr: 8.0,
+            priors: GwPriors::default(),
+        }
+    }
+}
+
+/// Waveform models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum Approximant {
+    /// Post-Newtonian inspiral (ends at the ISCO).
+    TaylorF2,
+    /// Aligned-spin inspiral, merger and ringdown (Husa et al., Khan et al. 2016).
+    IMRPhenomD,
+    /// Aligned-spin IMRPhenomX, dominant mode (Pratten et al. 2020).
+    IMRPhenomXAS,
+}
+
+/// Noise PSDs shipped with ndelab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PsdKind {
+    /// data/aLIGO_ZERO_DET_high_P_psd.txt (LIGO-T0900288).
+    #[serde(rename = "aLIGO_ZERO_DET_high_P")]
+    AligoZeroDetHighP,
+}
+
+/// Priors of the `gw_bbh` parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GwPriors {
+    /// Primary mass, solar masses (m1 ≥ m2 is enforced by swapping). Default U[35, 80].
+    pub m1: Prior,
+    /// Secondary mass, solar masses. Default U[35, 80].
+    pub m2: Prior,
+    /// Luminosity distance, Mpc. Default U[1000, 3000].
+    #[serde(rename = "d_L")]
+    pub d_l: Prior,
+    /// Merger time at the geocentre after the reference time, s. Default U[0.15, 0.35].
+    pub t0: Prior,
+    /// Orbital phase at f_ref, rad. Default U[0, 2π).
+    pub phase: Prior,
+    /// Right ascension, rad. Default 1.375.
+    pub ra: Prior,
+    /// Declination, rad. Default −1.2108.
+    pub dec: Prior,
+    /// Polarisation angle, rad. Default 0.
+    pub psi: Prior,
+    /// Inclination (angle between total angular momentum and line of sight), rad. Default 0 (face-on).
+    pub theta_jn: Prior,
+}
+
+impl Default for GwPriors {
+    fn default() -> Self {
+        GwPriors {
+            m1: Prior::Uniform { min: 35.0, max: 80.0 },
+            m2: Prior::Uniform { min: 35.0, max: 80.0 },
+            d_l: Prior::Uniform { min: 1000.0, max: 3000.0 },
+            t0: Prior::Uniform { min: 0.15, max: 0.35 },
+            phase: Prior::Uniform { min: 0.0, max: 2.0 * std::f64::consts::PI },
+            ra: Prior::Fixed(1.375),
+            dec: Prior::Fixed(-1.2108),
+            psi: Prior::Fixed(0.0),
+            theta_jn: Prior::Fixed(0.0),
+        }
+    }
+}
+
+impl GwPriors {
+    /// (name, prior) in the order of the simulator's parameters.
+    pub fn named(&self) -> [(&'static str, Prior); 9] {
+        [
+            ("m1", self.m1),
+            ("m2", self.m2),
+            ("d_L", self.d_l),
+            ("t0", self.t0),
+            ("phase", self.phase),
+            ("ra", self.ra),
+            ("dec", self.dec),
+            ("psi", self.psi),
+            ("theta_jn", self.theta_jn),
+        ]
+    }
+}
+
+impl SimulatorConfig for GwBbhSpec {
+    const KIND: &'static str = "gw_bbh";
+    const DEFAULT_NOISE: NoiseMode = NoiseMode::Fresh;
+
+    fn validate(&self) -> Result<(), Violation> {
+        const K: &str = "dataset.gw_bbh";
+        if self.detectors.is_empty() {
+            return Err(bad(&format!("{K}.detectors"), "is empty", Some("name at least one of H1, L1, V1")));
+        }
+        for (i, det) in self.detectors.iter().enumerate() {
+            if !["H1", "L1", "V1"].contains(&det.as_str()) {
+                return Err(bad(&format!("{K}.detectors"), format!("unknown detector `{det}`"), Some("expected one of: H1, L1, V1")));
+            }
+            if self.detectors[..i].contains(det) {
+                return Err(bad(&format!("{K}.detectors"), format!("`{det}` is listed twice"), None));
+            }
+        }
+        positive(&format!("{K}.sampling_frequency"), self.sampling_frequency)?;
+        positive(&format!("{K}.duration"), self.duration)?;
+        let n = self.sampling_frequency * self.duration;
+        if (n - n.round()).abs() > 1e-9 || n.round() < 16.0 || n.round() as u64 % 2 != 0 {
+            return Err(bad(
+                &format!("{K}.duration"),
+                format!("sampling_frequency × duration must be an even whole number of at least 16 samples, got {n}"),
+                None,
+            ));
+        }
+        positive(&format!("{K}.f_min"), self.f_min)?;
+        positive(&format!("{K}.f_ref"), self.f_ref)?;
+        if self.f_min >= self.sampling_frequency / 2.0 {
+            return Err(bad(
+                &format!("{K}.f_min"),
+                format!("{} Hz is not below the Nyquist frequency {} Hz", self.f_min, self.sampling_frequency / 2.0),
+                None,
+            ));
+        }
+        if !self.reference_time.is_finite() || self.reference_time < 0.0 {
+            return Err(bad(&format!("{K}.reference_time"), format!("must be a GPS time, got {}", self.reference_time), None));
+        }
+        if !(self.min_test_snr >= 0.0 && self.min_test_snr.is_finite()) {
+            return Err(bad(&format!("{K}.min_test_snr"), format!("must be 0 or more, got {}", self.min_test_snr), None));
+        }
+        for (name, prior) in self.priors.named() {
+            let key = format!("{K}.priors.{name}");
+            let (lo, hi) = match prior {
+                Prior::Fixed(v) => (v, v),
+                Prior::Uniform { min, max } => {
+                    if !(min < max) || !min.is_finite() || !max.is_finite() {
+                        return Err(bad(&key, format!("needs min < max, got min {min} and max {max}"), None));
+                    }
+                    (min, max)
+                }
+            };
+            let ok = match name {
+                "m1" | "m2" => lo > 0.0,
+                "d_L" => lo > 0.0,
+                "t0" => lo > -self.duration / 2.0 && hi < self.duration / 2.0,
+                _ => lo.is_finite() && hi.is_finite(),
+            };
+            if !ok {
+                let why = match name {
+                    "m1" | "m2" => "masses must be positive (solar masses)".to_string(),
+                    "d_L" => "the distance must be positive (Mpc)".to_string(),
+                    "t0" => format!("the merger must fall inside the segment: t0 in (−{0}, {0}) s", self.duration / 2.0),
+                    _ => "must be finite".to_string(),
+                };
+                return Err(bad(&key, why, None));
+            }
+        }
+        Ok(())
+    }
+
+    fn sampled_parameters(&self) -> Vec<String> {
+        self.priors.named().iter().filter(|(_, p)| matches!(p, Prior::Uniform { .. })).map(|(n, _)| n.to_string()).collect()
+    }
+
+    /// The phase is marginalised: its posterior is multimodal and of little interest.
+    fn default_infer(&self) -> Vec<String> {
+        self.sampled_parameters().into_iter().filter(|p| p != "phase").collect()
+    }
+
+    fn data_shape(&self) -> (usize, usize) {
+        (self.detectors.len().max(1), (self.sampling_frequency * self.duration).round() as usize)
+    }
+
+    fn build(&self) -> Box<dyn Simulator> {
+        Box::new(GwBbh::new(self))
+    }
+
+    /// How to read exported injections with another tool (bilby): the segment, the fixed
+    /// parameters and the whitening convention.
+    fn export_conventions(&self) -> Option<serde_json::Value> {
+        let fixed: serde_json::Map<String, serde_json::Value> = self
+            .priors
+            .named()
+            .iter()
+            .filter_map(|(k, p)| match p {
+                Prior::Fixed(v) => Some((k.to_string(), serde_json::json!(v))),
+                Prior::Uniform { .. } => None,
+            })
+            .collect();
+        Some(serde_json::json!({
+            "detectors": self.detectors,
+            "sampling_frequency": self.sampling_frequency,
+            "duration": self.duration,
+            "start_time": self.reference_time - self.duration / 2.0,
+            "geocent_time": "reference_time + t0",
+            "reference_time": self.reference_time,
+            "f_min": self.f_min,
+            "f_ref": self.f_ref,
+            "approximant": self.approximant,
+            "psd": "aLIGO_ZERO_DET_high_P (bilby's aLIGO_ZERO_DET_high_P_psd.txt)",
+            "fixed_parameters": fixed,
+            "data_layout": "each row is the detectors' whitened segments one after another, in the order of `detectors`",
+            "whitening": "d_w = sqrt(2 fs) * irfft(d_f / ASD) with d_f = rfft(d) / fs and numpy's irfft; so d_f = rfft(d_w) * ASD / sqrt(2 fs) (bins with an infinite PSD are zero)",
+            "likelihood": "log L = -1/2 sum (d_w - h_w)^2 + const",
+        }))
+    }
+}

@@ -1,0 +1,126 @@
+//! The simulator registry: every `dataset.simulator` ndelab knows.
+//!
+//! A simulator is one file (or folder) in src/sim/ that defines its settings — the section
+//! `dataset.<kind>` of a spec, a serde struct with real defaults — and implements
+//! [`SimulatorConfig`] for them: its name, validation, parameter names, default training
+//! noise, data shape and how it builds the [`Simulator`]. One line in [`simulators!`] below
+//! registers it; the spec's list of simulators, the parsing of its section, did-you-mean
+//! suggestions and validation come from that list.
+
+use super::Simulator;
+use crate::spec::{tagged, NoiseMode, Violation};
+use serde::de::{self, DeserializeOwned};
+use serde::ser::SerializeMap;
+use serde::Serialize;
+use serde_norway::Value;
+use std::fmt::Debug;
+
+/// The settings of one simulator: everything the rest of ndelab needs to know about it.
+pub trait SimulatorConfig: Clone + Default + Debug + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The `dataset.simulator` value that selects it, and the name of its settings section.
+    const KIND: &'static str;
+    /// How training noise is made when `dataset.noise` is unset.
+    const DEFAULT_NOISE: NoiseMode;
+    /// Checks the values serde cannot; keys are named `dataset.<kind>.<field>`.
+    fn validate(&self) -> Result<(), Violation>;
+    /// Names of the parameters the prior samples (the columns of a dataset's θ), in order.
+    fn sampled_parameters(&self) -> Vec<String>;
+    /// The parameters inferred when `dataset.infer` is unset.
+    fn default_infer(&self) -> Vec<String> {
+        self.sampled_parameters()
+    }
+    /// (channels, samples per channel) of a data vector: the series a convolutional embedding sees.
+    fn data_shape(&self) -> (usize, usize);
+    /// Builds the simulator.
+    fn build(&self) -> Box<dyn Simulator>;
+    /// What another tool needs to read exported test injections (conventions, fixed values),
+    /// written into the export's manifest under the simulator's name.
+    fn export_conventions(&self) -> Option<serde_json::Value> {
+        None
+    }
+}
+
+/// Generates [`SimulatorSpec`] and its dispatch from the list of registered simulators.
+macro_rules! simulators {
+    ($($variant:ident($config:ty)),* $(,)?) => {
+        /// A simulator with its settings, chosen by `dataset.simulator`.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum SimulatorSpec {
+            $(
+                #[doc = concat!("`", stringify!($config), "`")]
+                $variant($config),
+            )*
+        }
+
+        impl SimulatorSpec {
+            /// Every `dataset.simulator`, in registration order.
+            pub const KINDS: &'static [&'static str] = &[$(<$config as SimulatorConfig>::KIND),*];
+
+            /// The spec name of the simulator.
+            pub fn kind(&self) -> &'static str {
+                match self { $(SimulatorSpec::$variant(_) => <$config as SimulatorConfig>::KIND),* }
+            }
+
+            /// Training noise when `dataset.noise` is unset.
+            pub fn default_noise(&self) -> NoiseMode {
+                match self { $(SimulatorSpec::$variant(_) => <$config as SimulatorConfig>::DEFAULT_NOISE),* }
+            }
+
+            /// The simulator's own checks.
+            pub fn validate(&self) -> Result<(), Violation> {
+                match self { $(SimulatorSpec::$variant(c) => c.validate()),* }
+            }
+
+            /// Names of the sampled parameters, in order.
+            pub fn sampled_parameters(&self) -> Vec<String> {
+                match self { $(SimulatorSpec::$variant(c) => c.sampled_parameters()),* }
+            }
+
+            /// The parameters inferred when `dataset.infer` is unset.
+            pub fn default_infer(&self) -> Vec<String> {
+                match self { $(SimulatorSpec::$variant(c) => c.default_infer()),* }
+            }
+
+            /// (channels, samples per channel) of a data vector.
+            pub fn data_shape(&self) -> (usize, usize) {
+                match self { $(SimulatorSpec::$variant(c) => c.data_shape()),* }
+            }
+
+            /// Conventions of exported injections, if the simulator has any.
+            pub fn export_conventions(&self) -> Option<serde_json::Value> {
+                match self { $(SimulatorSpec::$variant(c) => c.export_conventions()),* }
+            }
+
+            /// Builds the simulator.
+            pub fn build(&self) -> Box<dyn Simulator> {
+                match self { $(SimulatorSpec::$variant(c) => c.build()),* }
+            }
+
+            /// The simulator `kind` with the settings of section `dataset.<kind>` (defaults
+            /// where the section is absent).
+            pub fn from_section<E: de::Error>(kind: &str, section: Option<Value>) -> Result<SimulatorSpec, E> {
+                $(
+                    if kind == <$config as SimulatorConfig>::KIND {
+                        let config = match section {
+                            Some(v) => tagged::variant(v).map_err(|e: E| tagged::within(kind, e))?,
+                            None => <$config>::default(),
+                        };
+                        return Ok(SimulatorSpec::$variant(config));
+                    }
+                )*
+                Err(E::unknown_variant(kind, Self::KINDS))
+            }
+
+            /// Writes `<kind>: <settings>` into a map being serialised.
+            pub fn serialize_section<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+                match self { $(SimulatorSpec::$variant(c) => map.serialize_entry(<$config as SimulatorConfig>::KIND, c)),* }
+            }
+        }
+    };
+}
+
+// The registry: one line per simulator, in the order the spec's messages list them.
+simulators! {
+    LinearGaussian(super::linear_gaussian::LinearGaussianSpec),
+    GwBbh(super::gw::GwBbhSpec),
+}

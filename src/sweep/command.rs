@@ -1,0 +1,153 @@
+//! What the `ndelab sweep` commands (and a multirun of `ndelab run`) do, given their arguments.
+
+use super::slurm::{self, SlurmOptions};
+use super::{collect, plan, run_local, LocalOptions, SweepDefinition, SweepError, SweepPlan, TrialOutcome, TrialStatus};
+use crate::error::Error;
+use crate::pipeline::{self, RunOptions};
+use crate::spec;
+use crate::store::Layout;
+use std::path::{Path, PathBuf};
+
+/// Slurm settings given on the command line; each overrides the sweep file's.
+#[derive(Debug, Clone, Default)]
+pub struct SlurmRequest {
+    /// Partition.
+    pub partition: Option<String>,
+    /// Time limit per trial.
+    pub time: Option<String>,
+    /// Memory per trial.
+    pub mem: Option<String>,
+    /// CPUs per array task.
+    pub cpus_per_task: Option<usize>,
+    /// Most array tasks at once.
+    pub throttle: Option<usize>,
+    /// Extra #SBATCH lines.
+    pub extra: Vec<String>,
+}
+
+/// Prints how a local sweep went; fails when a trial failed.
+fn report(plan: &SweepPlan, outcomes: &[TrialOutcome]) -> Result<(), Error> {
+    let failed = outcomes.iter().filter(|o| o.status == TrialStatus::Failed).count();
+    let ran = outcomes.iter().filter(|o| o.status == TrialStatus::Ran).count();
+    eprintln!(
+        "sweep `{}`: {} trials ({ran} run now, {} cached, {failed} failed) → {}",
+        plan.name,
+        outcomes.len(),
+        outcomes.len() - ran - failed,
+        plan.dir.join("summary.parquet").display()
+    );
+    println!("{}", plan.dir.display());
+    if failed > 0 {
+        return Err(Error::Failed(format!(
+            "{failed} of {} trials failed; their errors are in {}",
+            outcomes.len(),
+            plan.dir.join("trials.jsonl").display()
+        )));
+    }
+    Ok(())
+}
+
+/// `ndelab run SPEC key=a,b,c ...`: every combination, as a local sweep.
+pub fn multirun(spec_path: &Path, overrides: &[String], layout: &Layout) -> Result<(), Error> {
+    let fixed: Vec<String> =
+        overrides.iter().filter(|o| !o.split_once('=').is_some_and(|(_, v)| spec::Override::is_comma_list(v))).cloned().collect();
+    let name = spec::load(spec_path, &fixed)?.name;
+    let def = SweepDefinition::multirun(spec_path, &name, overrides)?;
+    let plan = plan(&def, layout)?;
+    let outcomes = run_local(&plan, &LocalOptions::defaults(plan.trials.len(), None, None))?;
+    report(&plan, &outcomes)
+}
+
+/// `ndelab sweep FILE`: every trial on this machine, `jobs` at a time.
+pub fn sweep_local(
+    path: &Path,
+    layout: &Layout,
+    jobs: Option<usize>,
+    threads_per_trial: Option<usize>,
+    dry_run: bool,
+) -> Result<(), Error> {
+    let plan = plan(&SweepDefinition::load(path)?, layout)?;
+    if dry_run {
+        print!("{}", plan.table());
+        return Ok(());
+    }
+    if jobs == Some(0) || threads_per_trial == Some(0) {
+        return Err(Error::Usage("--jobs and --threads-per-trial must be at least 1".into()));
+    }
+    let outcomes = run_local(&plan, &LocalOptions::defaults(plan.trials.len(), jobs, threads_per_trial))?;
+    report(&plan, &outcomes)
+}
+
+/// `ndelab sweep FILE --backend slurm`: an array job and a dependent collect job.
+pub fn sweep_slurm(path: &Path, layout: &Layout, req: SlurmRequest, dry_run: bool) -> Result<(), Error> {
+    let def = SweepDefinition::load(path)?;
+    let plan = plan(&def, layout)?;
+    if dry_run {
+        print!("{}", plan.table());
+        return Ok(());
+    }
+    let d = &def.slurm;
+    let opts = SlurmOptions {
+        partition: req.partition.or(d.partition.clone()),
+        time: req.time.or(d.time.clone()),
+        mem: req.mem.or(d.mem.clone()),
+        cpus_per_task: req.cpus_per_task.or(d.cpus_per_task).unwrap_or(1),
+        throttle: req.throttle.or(d.throttle),
+        extra: [d.extra.clone(), req.extra].concat(),
+    };
+    let jobs = slurm::submit(&plan, &opts)?;
+    eprintln!(
+        "submitted sweep `{}`: array job {} ({} tasks), collect job {}; `ndelab sweep status {}` shows progress",
+        plan.name,
+        jobs.array,
+        plan.trials.len(),
+        jobs.collect,
+        path.display()
+    );
+    println!("{}", plan.dir.display());
+    Ok(())
+}
+
+/// `ndelab sweep status FILE`.
+pub fn status(path: &Path, layout: &Layout) -> Result<(), Error> {
+    let plan = plan(&SweepDefinition::load(path)?, layout)?;
+    print!("{}", slurm::status(&plan)?);
+    Ok(())
+}
+
+/// One trial of a saved plan (what a Slurm array task runs).
+pub fn trial(plan_path: &Path, index: usize) -> Result<(), Error> {
+    let plan = SweepPlan::load(plan_path)?;
+    let t = plan.trials.get(index).ok_or(SweepError::NoSuchTrial { index, count: plan.trials.len() })?;
+    let opts = RunOptions { layout: Layout::new(&plan.results), force: false };
+    let report = pipeline::run(&plan.base, &t.trial.overrides, &opts)?;
+    println!("{}", report.dir.display());
+    Ok(())
+}
+
+/// summary.parquet of a saved plan (what the collect job runs).
+pub fn collect_plan(plan_path: &Path) -> Result<(), Error> {
+    let plan = SweepPlan::load(plan_path)?;
+    let (ok, failed, missing) = collect(&plan, None)?;
+    eprintln!("sweep `{}`: {ok} ok, {failed} failed, {missing} missing → {}", plan.name, plan.dir.join("summary.parquet").display());
+    Ok(())
+}
+
+/// The summary files a table or plot PATH names (a sweep file: its latest summary; else a
+/// file, folder or glob), the swept keys but seed when it is a sweep, and the sweep folder.
+pub fn summary_files(path: &str, layout: &Layout) -> Result<(Vec<PathBuf>, Vec<String>, Option<PathBuf>), Error> {
+    if path.ends_with(".yaml") || path.ends_with(".yml") {
+        let plan = plan(&SweepDefinition::load(Path::new(path))?, layout)?;
+        let file = plan.dir.join("summary.parquet");
+        if !file.is_file() {
+            return Err(Error::Usage(format!(
+                "sweep `{}` has no results yet ({} missing); run `ndelab sweep {path}` first",
+                plan.name,
+                file.display()
+            )));
+        }
+        let swept = plan.swept.iter().filter(|k| *k != "seed").cloned().collect();
+        return Ok((vec![file], swept, Some(plan.dir)));
+    }
+    Ok((crate::report::table::resolve_paths(path)?, Vec::new(), None))
+}
