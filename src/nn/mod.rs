@@ -32,31 +32,28 @@ mod error;
 pub mod heads;
 mod model;
 mod params;
+#[macro_use]
 mod registry;
 mod spline;
 
-// The estimators, one file each; registered in registry.rs.
-mod cvae;
-mod cvae_flow;
-mod gaussian;
-mod maf;
-mod mdn;
-mod nsf;
-mod regression;
-
-pub use cvae::{CvaeNet, CvaeSpec};
-pub use cvae_flow::{CvaeFlowNet, CvaeFlowSpec};
 pub use dense::{Dense, Mlp, PairMlp};
 pub use embedding::{Embedded, Embedding};
 pub use error::NnError;
-pub use gaussian::{GaussianNet, GaussianSpec};
-pub use maf::{MafNet, MafSpec};
-pub use mdn::{MdnNet, MdnSpec};
 pub use model::{build, DensityModel, ModelCard, TrainedModel, NN_VERSION};
-pub use nsf::{NsfNet, NsfSpec};
 pub use params::{NamedParam, ParamSet};
-pub use registry::{BuildContext, EstimatorConfig, ModelSpec};
-pub use regression::{RegressionNet, RegressionSpec};
+pub use registry::{BuildContext, EstimatorConfig};
+
+// The estimators, one file each: `file::Variant(Settings)`, in the order the spec's messages
+// list them. This list is the registry; adding an estimator is its file and one line here.
+estimators! {
+    regression::Regression(RegressionSpec),
+    gaussian::Gaussian(GaussianSpec),
+    mdn::Mdn(MdnSpec),
+    cvae::Cvae(CvaeSpec),
+    maf::Maf(MafSpec),
+    nsf::Nsf(NsfSpec),
+    cvae_flow::CvaeFlow(CvaeFlowSpec),
+}
 
 use crate::sim::SampleRng;
 use dfdx::prelude::*;

@@ -2,7 +2,8 @@
 //! `model.safetensors` + `model.json` (the settings that rebuild it).
 
 use super::embedding::{Embedded, Embedding};
-use super::registry::{BuildContext, ModelSpec};
+use super::registry::BuildContext;
+use super::ModelSpec;
 use super::{DensityEstimator, Estimator, NnError, ParamSet};
 use crate::data::ZScore;
 use crate::sim::{SampleRng, StreamFamily};

@@ -3,16 +3,16 @@
 //! An estimator is one file in src/nn/ that defines its settings (a serde struct with real
 //! defaults) and implements [`EstimatorConfig`] for them: its name, loss, validation, whether
 //! it has a latent space, how it builds its network and a small example for the tests. One
-//! line in [`estimators!`] below registers it. The spec's list of kinds, its deserialisation,
-//! the did-you-mean suggestions, validation and the tests' list of estimators all come from
-//! that list, so nothing else names a kind.
+//! line in the `estimators!` list in src/nn/mod.rs registers it (and declares its module). The
+//! spec's list of kinds, its deserialisation, the did-you-mean suggestions, validation and the
+//! tests' list of estimators all come from that list, so nothing else names a kind.
 
 use super::params::ParamSet;
 use super::{Dev, Estimator};
 use crate::sim::SampleRng;
-use crate::spec::{tagged, EmbeddingSpec, LossKind, Violation};
-use serde::de::{self, DeserializeOwned};
-use serde::{Deserialize, Serialize};
+use crate::spec::{EmbeddingSpec, LossKind, Violation};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::fmt::Debug;
 
 /// What an estimator builds from: the device, the initialisation stream, the parameter set
@@ -52,15 +52,21 @@ pub trait EstimatorConfig: Clone + Default + Debug + PartialEq + Serialize + Des
 
 /// `kind` followed by the settings' own fields: the form a model section has in YAML.
 #[derive(Serialize)]
-struct Tagged<'a, C> {
-    kind: &'static str,
+pub(crate) struct Tagged<'a, C> {
+    pub(crate) kind: &'static str,
     #[serde(flatten)]
-    config: &'a C,
+    pub(crate) config: &'a C,
 }
 
-/// Generates [`ModelSpec`] and its dispatch from the list of registered estimators.
+/// Declares the estimators' modules and generates [`ModelSpec`](crate::nn::ModelSpec) and its
+/// dispatch from the list of registered estimators (invoked once, in src/nn/mod.rs).
 macro_rules! estimators {
-    ($($variant:ident($config:ty)),* $(,)?) => {
+    ($($module:ident::$variant:ident($config:ident)),* $(,)?) => {
+        $(
+            mod $module;
+            pub use $module::$config;
+        )*
+
         /// The density estimator, chosen by `kind`: one variant per registered estimator.
         #[derive(Debug, Clone, PartialEq)]
         pub enum ModelSpec {
@@ -72,92 +78,81 @@ macro_rules! estimators {
 
         impl ModelSpec {
             /// Every `model.kind`, in registration order.
-            pub const KINDS: &'static [&'static str] = &[$(<$config as EstimatorConfig>::KIND),*];
+            pub const KINDS: &'static [&'static str] = &[$(<$config as $crate::nn::EstimatorConfig>::KIND),*];
 
             /// The spec name of the model kind.
             pub fn kind(&self) -> &'static str {
-                match self { $(ModelSpec::$variant(_) => <$config as EstimatorConfig>::KIND),* }
+                match self { $(ModelSpec::$variant(_) => <$config as $crate::nn::EstimatorConfig>::KIND),* }
             }
 
             /// The loss this kind trains with.
-            pub fn loss(&self) -> LossKind {
-                match self { $(ModelSpec::$variant(_) => <$config as EstimatorConfig>::LOSS),* }
+            pub fn loss(&self) -> $crate::spec::LossKind {
+                match self { $(ModelSpec::$variant(_) => <$config as $crate::nn::EstimatorConfig>::LOSS),* }
             }
 
             /// Whether the kind has a latent space.
             pub fn has_latent(&self) -> bool {
-                match self { $(ModelSpec::$variant(_) => <$config as EstimatorConfig>::LATENT),* }
+                match self { $(ModelSpec::$variant(_) => <$config as $crate::nn::EstimatorConfig>::LATENT),* }
             }
 
             /// Whether the kind gives point estimates rather than a density.
             pub fn is_point_estimate(&self) -> bool {
-                match self { $(ModelSpec::$variant(_) => <$config as EstimatorConfig>::POINT_ESTIMATE),* }
+                match self { $(ModelSpec::$variant(_) => <$config as $crate::nn::EstimatorConfig>::POINT_ESTIMATE),* }
             }
 
             /// The network that embeds y, if any.
-            pub fn embedding(&self) -> Option<&EmbeddingSpec> {
+            pub fn embedding(&self) -> Option<&$crate::spec::EmbeddingSpec> {
                 match self { $(ModelSpec::$variant(c) => c.embedding()),* }
             }
 
             /// The kind's own checks.
-            pub fn validate(&self) -> Result<(), Violation> {
+            pub fn validate(&self) -> Result<(), $crate::spec::Violation> {
                 match self { $(ModelSpec::$variant(c) => c.validate()),* }
             }
 
             /// Builds the estimator (without its embedding).
-            pub(crate) fn build_estimator(&self, ctx: BuildContext) -> Estimator {
+            pub(crate) fn build_estimator(&self, ctx: $crate::nn::BuildContext) -> $crate::nn::Estimator {
                 match self { $(ModelSpec::$variant(c) => c.build(ctx)),* }
             }
 
             /// A small example of every registered kind.
             pub fn examples() -> Vec<ModelSpec> {
-                vec![$(ModelSpec::$variant(<$config as EstimatorConfig>::example())),*]
+                vec![$(ModelSpec::$variant(<$config as $crate::nn::EstimatorConfig>::example())),*]
             }
 
             /// The kinds that have a latent space, for messages.
             pub fn latent_kinds() -> Vec<&'static str> {
                 let mut v = Vec::new();
-                $(if <$config as EstimatorConfig>::LATENT { v.push(<$config as EstimatorConfig>::KIND); })*
+                $(if <$config as $crate::nn::EstimatorConfig>::LATENT { v.push(<$config as $crate::nn::EstimatorConfig>::KIND); })*
                 v
             }
         }
 
-        impl Serialize for ModelSpec {
+        impl serde::Serialize for ModelSpec {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 match self {
-                    $(ModelSpec::$variant(c) => Tagged { kind: <$config as EstimatorConfig>::KIND, config: c }.serialize(s)),*
+                    $(ModelSpec::$variant(c) => $crate::nn::registry::Tagged { kind: <$config as $crate::nn::EstimatorConfig>::KIND, config: c }.serialize(s)),*
                 }
             }
         }
 
-        impl<'de> Deserialize<'de> for ModelSpec {
+        impl<'de> serde::Deserialize<'de> for ModelSpec {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let (kind, rest) = tagged::split_kind(d, Self::KINDS)?;
+                let (kind, rest) = $crate::spec::tagged::split_kind(d, Self::KINDS)?;
                 $(
-                    if kind == <$config as EstimatorConfig>::KIND {
-                        return Ok(ModelSpec::$variant(tagged::variant(rest)?));
+                    if kind == <$config as $crate::nn::EstimatorConfig>::KIND {
+                        return Ok(ModelSpec::$variant($crate::spec::tagged::variant(rest)?));
                     }
                 )*
-                Err(de::Error::unknown_variant(&kind, Self::KINDS))
+                Err(serde::de::Error::unknown_variant(&kind, Self::KINDS))
             }
         }
     };
 }
 
-// The registry: one line per estimator, in the order the spec's messages list them.
-estimators! {
-    Regression(super::regression::RegressionSpec),
-    Gaussian(super::gaussian::GaussianSpec),
-    Mdn(super::mdn::MdnSpec),
-    Cvae(super::cvae::CvaeSpec),
-    Maf(super::maf::MafSpec),
-    Nsf(super::nsf::NsfSpec),
-    CvaeFlow(super::cvae_flow::CvaeFlowSpec),
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::nn::ModelSpec;
 
     /// Every example survives YAML and back, and its kind reads back as itself: a newly
     /// registered estimator cannot be spelt one way in its file and another in specs.
