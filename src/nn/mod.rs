@@ -53,6 +53,7 @@ estimators! {
     maf::Maf(MafSpec),
     nsf::Nsf(NsfSpec),
     cvae_flow::CvaeFlow(CvaeFlowSpec),
+    deep_ensemble::DeepEnsemble(DeepEnsembleSpec),
 }
 
 use crate::sim::SampleRng;
