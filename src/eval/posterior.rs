@@ -7,8 +7,9 @@ use super::{c2st, importance_sample, knn_symmetric_kl, marginal_js, Importance};
 use crate::data::Split;
 use crate::nn::DensityModel;
 use crate::reference::{self, NestedSettings, ReferenceSamples, SamplesFileError};
-use crate::spec::EvalSpec;
 use crate::sim::{Simulator, StreamFamily};
+use crate::spec::EvalSpec;
+use crate::store::npy::Matrix;
 use rayon::prelude::*;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -207,8 +208,8 @@ fn compare(
     };
     let Some(reference) = found else { return Ok(None) };
     let js = marginal_js(&estimator, &reference.samples, d);
-    // C2ST and kNN on equal numbers of draws (at most 2000 each: the classifier's cost).
-    let m = (estimator.len() / d).min(reference.samples.len() / d).min(2000);
+    // C2ST and kNN on equal numbers of draws: all `samples` of each (sbibm uses 10⁴ a side).
+    let m = (estimator.len() / d).min(reference.samples.len() / d).min(settings.samples);
     let score = c2st(&estimator[..m * d], &reference.samples[..m * d], d, settings.seed ^ i as u64);
     let knn_kl = knn_symmetric_kl(&estimator[..m * d], &reference.samples[..m * d], d, 5);
     let importance = if settings.importance_samples > 0 {
@@ -220,9 +221,28 @@ fn compare(
     Ok(Some(ReferenceCheck { injection: i, truth, estimator, estimator_s, reference, js, c2st: score, knn_kl, importance }))
 }
 
+/// A benchmark task's fixed observations as a split (true θ reduced to the inferred
+/// parameters `keep`), or `None` for a simulator without them.
+fn observations(sim: &dyn Simulator, keep: &[usize]) -> Option<Split> {
+    let obs = sim.observations();
+    if obs.is_empty() {
+        return None;
+    }
+    let theta: Vec<f32> = obs.iter().flat_map(|(t, _)| keep.iter().map(move |&k| t[k] as f32)).collect();
+    let data: Vec<f32> = obs.iter().flat_map(|(_, x)| x.iter().map(|&v| v as f32)).collect();
+    let (n, m) = (obs.len(), obs[0].1.len());
+    Some(Split { theta: Matrix::from_vec(n, keep.len(), theta), data: Matrix::from_vec(n, m, data), snr: None, fresh_noise: false })
+}
+
 /// Runs the checks of `model` on the `test` split; `keep` are the inferred parameters among
 /// the simulator's. Fails on unreadable reference files.
-pub fn posterior_checks(model: &DensityModel, sim: &dyn Simulator, test: &Split, keep: &[usize], settings: &CheckSettings) -> Result<PosteriorChecks, SamplesFileError> {
+pub fn posterior_checks(
+    model: &DensityModel,
+    sim: &dyn Simulator,
+    test: &Split,
+    keep: &[usize],
+    settings: &CheckSettings,
+) -> Result<PosteriorChecks, SamplesFileError> {
     let names = model.card.parameters.clone();
     let d = names.len();
     let mut cal = Calibration::new(names.clone(), settings.rank_samples);
@@ -264,12 +284,23 @@ pub fn posterior_checks(model: &DensityModel, sim: &dyn Simulator, test: &Split,
     bar.finish_and_clear();
     let pp = cal.pp_test();
 
+    // A benchmark task is compared on its fixed observations (all of them), anything else on
+    // the first test injections.
+    let fixed = observations(sim, keep);
+    let (ref_split, n_ref) = match (&fixed, &settings.reference) {
+        (_, ReferenceSource::None) => (test, 0),
+        (Some(obs), _) => (obs, obs.len()),
+        (None, _) => (test, n_ref),
+    };
+    if fixed.is_some() {
+        first_draws.clear();
+    }
     // Injections are independent: compare them in parallel (each nested-sampling run is serial).
     let bar = crate::ui::bar(n_ref as u64, "reference posteriors");
     let compared: Vec<Result<Option<ReferenceCheck>, SamplesFileError>> = (0..n_ref)
         .into_par_iter()
         .map(|i| {
-            let r = compare(model, sim, test, keep, settings, &names, i, first_draws.get(i).cloned());
+            let r = compare(model, sim, ref_split, keep, settings, &names, i, first_draws.get(i).cloned());
             bar.inc(1);
             r
         })
@@ -278,7 +309,8 @@ pub fn posterior_checks(model: &DensityModel, sim: &dyn Simulator, test: &Split,
     for c in compared {
         if let Some(c) = c? {
             for (j, v) in c.js.iter().enumerate() {
-                if let Some(row) = rows.iter_mut().find(|r| r.injection == c.injection && r.parameter == names[j]) {
+                let row = rows.iter_mut().find(|r| r.injection == c.injection && r.parameter == names[j]);
+                if let (Some(row), None) = (row, &fixed) {
                     row.js = Some(*v);
                 }
             }

@@ -93,6 +93,10 @@ pub struct LinearGaussian {
     post_chol: Mat,
     /// P⁻¹ Aᵀ / s_n²: posterior mean = gain · y.
     gain: Mat,
+    /// The simulator's version string (a task built on this one has its own).
+    version: &'static str,
+    /// A benchmark task's fixed observations.
+    observations: Vec<(Vec<f64>, Vec<f64>)>,
 }
 
 impl LinearGaussian {
@@ -116,7 +120,29 @@ impl LinearGaussian {
         let gain = post_cov.matmul(&a.t()).scaled(1.0 / sn2);
         let params =
             (0..d).map(|i| Parameter { name: format!("x{i}"), lower: f64::NEG_INFINITY, upper: f64::INFINITY, period: None }).collect();
-        LinearGaussian { params, a, prior_std: spec.prior_std, noise_std: spec.noise_std, post_cov, post_chol, gain }
+        LinearGaussian {
+            params,
+            a,
+            prior_std: spec.prior_std,
+            noise_std: spec.noise_std,
+            post_cov,
+            post_chol,
+            gain,
+            version: "linear_gaussian/1",
+            observations: Vec::new(),
+        }
+    }
+
+    /// The same model as a named benchmark task: its own parameter names, version string and
+    /// fixed observations.
+    pub fn task(spec: &LinearGaussianSpec, names: Vec<String>, version: &'static str, observations: Vec<(Vec<f64>, Vec<f64>)>) -> LinearGaussian {
+        let mut sim = LinearGaussian::new(spec);
+        for (p, n) in sim.params.iter_mut().zip(names) {
+            p.name = n;
+        }
+        sim.version = version;
+        sim.observations = observations;
+        sim
     }
 
     /// The posterior covariance (the same for every y).
@@ -143,7 +169,7 @@ impl LinearGaussian {
 
 impl Simulator for LinearGaussian {
     fn version(&self) -> &'static str {
-        "linear_gaussian/1"
+        self.version
     }
     fn parameters(&self) -> &[Parameter] {
         &self.params
@@ -186,6 +212,10 @@ impl Simulator for LinearGaussian {
     }
     fn has_reference_posterior(&self) -> bool {
         true
+    }
+
+    fn observations(&self) -> Vec<(Vec<f64>, Vec<f64>)> {
+        self.observations.clone()
     }
 }
 

@@ -4,18 +4,25 @@
 //! Reads the dataset section of a spec; writes nothing (the data stage caches what it makes).
 
 mod error;
+#[macro_use]
 pub mod registry;
 mod rng;
 
-// The simulators, one file (or folder) each; registered in registry.rs.
-pub mod gw;
-mod linear_gaussian;
-
 pub use error::SimError;
-pub use gw::{GwBbh, GwBbhSpec};
-pub use linear_gaussian::{LinearGaussian, LinearGaussianSpec, MatrixKind};
-pub use registry::{SimulatorConfig, SimulatorSpec};
+pub use gw::GwBbh;
+pub use linear_gaussian::{LinearGaussian, MatrixKind};
+pub use registry::SimulatorConfig;
 pub use rng::{SampleRng, StreamFamily};
+
+// The simulators, one file (or folder) each: `file::Variant(Settings)`, in the order the
+// spec's messages list them. This list is the registry; adding a simulator is its file and
+// one line here.
+simulators! {
+    linear_gaussian::LinearGaussian(LinearGaussianSpec),
+    gw::GwBbh(GwBbhSpec),
+    gaussian_linear::GaussianLinear(GaussianLinearSpec),
+    two_moons::TwoMoons(TwoMoonsSpec),
+}
 
 use crate::math::MvNormal;
 
@@ -111,6 +118,11 @@ pub trait Simulator: Send + Sync {
     /// Whether [`Simulator::reference_posterior`] is available.
     fn has_reference_posterior(&self) -> bool {
         false
+    }
+    /// The fixed observations of a benchmark task, (true θ, y) each: reference comparisons are
+    /// made on these rather than on test injections. Empty for most simulators.
+    fn observations(&self) -> Vec<(Vec<f64>, Vec<f64>)> {
+        Vec::new()
     }
 }
 

@@ -3,16 +3,14 @@
 //! A simulator is one file (or folder) in src/sim/ that defines its settings — the section
 //! `dataset.<kind>` of a spec, a serde struct with real defaults — and implements
 //! [`SimulatorConfig`] for them: its name, validation, parameter names, default training
-//! noise, data shape and how it builds the [`Simulator`]. One line in [`simulators!`] below
-//! registers it; the spec's list of simulators, the parsing of its section, did-you-mean
+//! noise, data shape and how it builds the [`Simulator`]. One line in the `simulators!` list in
+//! src/sim/mod.rs registers it (and declares its module); the spec's list of simulators, the parsing of its section, did-you-mean
 //! suggestions and validation come from that list.
 
 use super::Simulator;
-use crate::spec::{tagged, NoiseMode, Violation};
-use serde::de::{self, DeserializeOwned};
-use serde::ser::SerializeMap;
+use crate::spec::{NoiseMode, Violation};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_norway::Value;
 use std::fmt::Debug;
 
 /// The settings of one simulator: everything the rest of ndelab needs to know about it.
@@ -40,9 +38,15 @@ pub trait SimulatorConfig: Clone + Default + Debug + PartialEq + Serialize + Des
     }
 }
 
-/// Generates [`SimulatorSpec`] and its dispatch from the list of registered simulators.
+/// Declares the simulators' modules and generates [`SimulatorSpec`](crate::sim::SimulatorSpec) and
+/// its dispatch from the list of registered simulators (invoked once, in src/sim/mod.rs).
 macro_rules! simulators {
-    ($($variant:ident($config:ty)),* $(,)?) => {
+    ($($module:ident::$variant:ident($config:ident)),* $(,)?) => {
+        $(
+            pub mod $module;
+            pub use $module::$config;
+        )*
+
         /// A simulator with its settings, chosen by `dataset.simulator`.
         #[derive(Debug, Clone, PartialEq)]
         pub enum SimulatorSpec {
@@ -54,20 +58,20 @@ macro_rules! simulators {
 
         impl SimulatorSpec {
             /// Every `dataset.simulator`, in registration order.
-            pub const KINDS: &'static [&'static str] = &[$(<$config as SimulatorConfig>::KIND),*];
+            pub const KINDS: &'static [&'static str] = &[$(<$config as $crate::sim::SimulatorConfig>::KIND),*];
 
             /// The spec name of the simulator.
             pub fn kind(&self) -> &'static str {
-                match self { $(SimulatorSpec::$variant(_) => <$config as SimulatorConfig>::KIND),* }
+                match self { $(SimulatorSpec::$variant(_) => <$config as $crate::sim::SimulatorConfig>::KIND),* }
             }
 
             /// Training noise when `dataset.noise` is unset.
-            pub fn default_noise(&self) -> NoiseMode {
-                match self { $(SimulatorSpec::$variant(_) => <$config as SimulatorConfig>::DEFAULT_NOISE),* }
+            pub fn default_noise(&self) -> $crate::spec::NoiseMode {
+                match self { $(SimulatorSpec::$variant(_) => <$config as $crate::sim::SimulatorConfig>::DEFAULT_NOISE),* }
             }
 
             /// The simulator's own checks.
-            pub fn validate(&self) -> Result<(), Violation> {
+            pub fn validate(&self) -> Result<(), $crate::spec::Violation> {
                 match self { $(SimulatorSpec::$variant(c) => c.validate()),* }
             }
 
@@ -92,17 +96,17 @@ macro_rules! simulators {
             }
 
             /// Builds the simulator.
-            pub fn build(&self) -> Box<dyn Simulator> {
+            pub fn build(&self) -> Box<dyn $crate::sim::Simulator> {
                 match self { $(SimulatorSpec::$variant(c) => c.build()),* }
             }
 
             /// The simulator `kind` with the settings of section `dataset.<kind>` (defaults
             /// where the section is absent).
-            pub fn from_section<E: de::Error>(kind: &str, section: Option<Value>) -> Result<SimulatorSpec, E> {
+            pub fn from_section<E: serde::de::Error>(kind: &str, section: Option<serde_norway::Value>) -> Result<SimulatorSpec, E> {
                 $(
-                    if kind == <$config as SimulatorConfig>::KIND {
+                    if kind == <$config as $crate::sim::SimulatorConfig>::KIND {
                         let config = match section {
-                            Some(v) => tagged::variant(v).map_err(|e: E| tagged::within(kind, e))?,
+                            Some(v) => $crate::spec::tagged::variant(v).map_err(|e: E| $crate::spec::tagged::within(kind, e))?,
                             None => <$config>::default(),
                         };
                         return Ok(SimulatorSpec::$variant(config));
@@ -112,15 +116,9 @@ macro_rules! simulators {
             }
 
             /// Writes `<kind>: <settings>` into a map being serialised.
-            pub fn serialize_section<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
-                match self { $(SimulatorSpec::$variant(c) => map.serialize_entry(<$config as SimulatorConfig>::KIND, c)),* }
+            pub fn serialize_section<M: serde::ser::SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+                match self { $(SimulatorSpec::$variant(c) => map.serialize_entry(<$config as $crate::sim::SimulatorConfig>::KIND, c)),* }
             }
         }
     };
-}
-
-// The registry: one line per simulator, in the order the spec's messages list them.
-simulators! {
-    LinearGaussian(super::linear_gaussian::LinearGaussianSpec),
-    GwBbh(super::gw::GwBbhSpec),
 }
