@@ -2,7 +2,7 @@
 //! parses and reports; the work is in the stages.
 
 use crate::error::Error;
-use crate::pipeline::{self, EvalOptions, RunOptions, SampleRequest};
+use crate::pipeline::{self, EvalOptions, ReferenceRequest, RunOptions, SampleRequest};
 use crate::report::{self, table};
 use crate::store::{self, Layout};
 use crate::sweep::command::{self as sweeps, SlurmRequest};
@@ -42,7 +42,7 @@ pub enum Command {
     Sample {
         /// The run folder (results/runs/<name>/<key>/).
         run: PathBuf,
-        /// The observations: .npy with one row (data_dim values) or several.
+        /// The observations: .npy, .csv or .parquet, one row of data_dim values each.
         #[arg(long)]
         data: PathBuf,
         /// Samples per observation.
@@ -83,6 +83,28 @@ pub enum Command {
         #[arg(long, value_delimiter = ',', required = true)]
         parameters: Vec<String>,
         /// Seed of the classifier.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// The reference posterior of a spec's simulator for observations in a file: exact draws
+    /// where it has a closed form, else the built-in nested sampler (the spec's eval.nested) on
+    /// the exact likelihood. For gw_bbh the data are whitened as `ndelab export-injections`
+    /// documents (injections.json).
+    Reference {
+        /// The experiment spec (YAML): its simulator, inferred parameters and eval.nested.
+        spec: PathBuf,
+        /// Overrides.
+        overrides: Vec<String>,
+        /// The observations: .npy, .csv or .parquet, one row of data_dim values each.
+        #[arg(long)]
+        data: PathBuf,
+        /// Draws per observation.
+        #[arg(long, default_value_t = 10_000)]
+        n: usize,
+        /// Output file: .npy, .parquet, or .json (a bilby result; one observation).
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the sampler.
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
@@ -338,6 +360,9 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Compare { a, b, parameters, seed } => pipeline::compare_files(&a, &b, &parameters, seed),
         Command::Eval { run, overrides, reference } => pipeline::evaluate(&run, &EvalOptions { layout, overrides, reference }).map(drop),
         Command::Simulate { spec, overrides, force } => simulate(&spec, &overrides, force, &layout),
+        Command::Reference { spec, overrides, data, n, out, seed } => {
+            pipeline::reference_posterior(&spec::load(&spec, &overrides)?, &ReferenceRequest { data, n, out, seed })
+        }
         Command::ExportInjections { spec, overrides, out } => {
             let plan = spec::load(&spec, &overrides)?;
             let (ds, _, dir) = data::load_or_build(&plan, &layout, false)?;

@@ -123,3 +123,33 @@ fn simulate_then_export_injections() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("the folder exists and is not empty"), "{}", stderr(&out));
 }
+
+/// `ndelab reference` on the benchmark's gaussian_linear task, for its first published
+/// observation given as a CSV with a header: exact draws of N(x/2, 0.05·I).
+#[test]
+fn reference_draws_the_exact_posterior_of_an_observation_file() {
+    let tmp = TempDir::new("reference");
+    let x = [1.0471346, 0.5566712, -0.23618454, 0.027879834, -1.0051446, -0.007930746, 0.06117077, -0.29286885, -0.38539964, 0.2449614];
+    let header: Vec<String> = (1..=10).map(|i| format!("data_{i}")).collect();
+    let row: Vec<String> = x.iter().map(|v| v.to_string()).collect();
+    let obs = tmp.path().join("observation.csv");
+    std::fs::write(&obs, format!("{}\n{}\n", header.join(","), row.join(","))).unwrap();
+    let out_file = tmp.path().join("post.npy");
+    let out = run(ndelab(&tmp.path().join("results"))
+        .args(["reference", "experiments/sbi_gaussian_linear.yaml", "--data"])
+        .arg(&obs)
+        .args(["--n", "20000", "--out"])
+        .arg(&out_file));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("observation 0: 20000 draws from the exact posterior"), "{}", stderr(&out));
+    let m = ndelab::store::npy::read(&out_file).unwrap();
+    assert_eq!((m.rows, m.cols), (20_000, 10));
+    for (j, xj) in x.iter().enumerate() {
+        let col: Vec<f64> = (0..m.rows).map(|r| m.row(r)[j] as f64).collect();
+        let mean = col.iter().sum::<f64>() / col.len() as f64;
+        let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (col.len() - 1) as f64;
+        // Standard error of the mean: sqrt(0.05 / 20000) = 0.0016.
+        assert!((mean - xj / 2.0).abs() < 0.008, "parameter {j}: mean {mean}, want {}", xj / 2.0);
+        assert!((var / 0.05 - 1.0).abs() < 0.05, "parameter {j}: variance {var}, want 0.05");
+    }
+}

@@ -167,7 +167,38 @@ fn sample_writes_npy_parquet_and_bilby_json() {
     let dest = tmp.path().join("never.npy");
     let out = run(ndelab(&results).arg("sample").arg(&dir).arg("--data").arg(&bad).arg("--out").arg(&dest));
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("rows have 4 values, the model expects 6 (data_dim)"), "{}", stderr(&out));
+    let want = format!("error: {}: observation 0 has 4 values, the model expects 6 (data_dim)", bad.display());
+    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+    assert!(!dest.exists());
+    // The same observation as CSV (with a header) and as Parquet gives the same draws.
+    let reference = ndelab::store::npy::read(&tmp.path().join("post.npy")).unwrap();
+    let csv = tmp.path().join("obs.csv");
+    std::fs::write(&csv, "y0,y1,y2,y3,y4,y5\n0.1,-0.2,0.3,0.0,1.0,-1.0\n").unwrap();
+    let pq = tmp.path().join("obs.parquet");
+    ndelab::report::write_samples(&pq, &(0..6).map(|i| format!("y{i}")).collect::<Vec<_>>(), &[0.1, -0.2, 0.3, 0.0, 1.0, -1.0], 1).unwrap();
+    for (file, skip_first_column) in [(&csv, false), (&pq, true)] {
+        let data = if skip_first_column {
+            // write_samples adds an `observation` column: drop it for a plain table of y.
+            let df = read_parquet(file).unwrap().drop("observation").unwrap();
+            let p = tmp.path().join("obs_plain.parquet");
+            let mut df = df;
+            polars::prelude::ParquetWriter::new(std::fs::File::create(&p).unwrap()).finish(&mut df).unwrap();
+            p
+        } else {
+            file.clone()
+        };
+        let dest = tmp.path().join("again.npy");
+        let out = run(ndelab(&results).arg("sample").arg(&dir).arg("--data").arg(&data).args(["--n", "500", "--out"]).arg(&dest));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(ndelab::store::npy::read(&dest).unwrap().values(), reference.values(), "{}", data.display());
+    }
+    // An observation holding NaN is refused: a network would return a confident posterior of nothing.
+    let nan = tmp.path().join("nan.npy");
+    ndelab::store::npy::write(&nan, 1, 6, &[0.1, f32::NAN, 0.3, 0.0, 1.0, -1.0]).unwrap();
+    let out = run(ndelab(&results).arg("sample").arg(&dir).arg("--data").arg(&nan).arg("--out").arg(&dest));
+    assert_eq!(out.status.code(), Some(2));
+    let want = format!("error: {}: observation 0 holds NaN at position 1; observations must be finite", nan.display());
+    assert_eq!(stderr(&out).trim(), want);
     assert!(!dest.exists());
 }
 

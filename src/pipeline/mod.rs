@@ -4,18 +4,21 @@
 //! [`train_model`], [`measure::measure`] (the metrics the eval section asks for) and
 //! [`write::write_run`] (summary, metrics, plots, provenance). The CLI's `run` and every sweep
 //! executor call it; nothing else does the same work. The commands that work on a finished
-//! run (`ndelab eval`, `ndelab sample`) live here too, beside the steps they reuse.
+//! run (`ndelab eval`, `ndelab sample`) and `ndelab reference` live here too, beside the steps
+//! they reuse.
 
 mod compare;
 mod evaluate;
 mod measure;
 mod prepare;
+mod reference;
 mod sample;
 mod write;
 
 pub use compare::compare_files;
 pub use evaluate::{evaluate, EvalOptions};
 pub use prepare::Prepared;
+pub use reference::{reference_posterior, ReferenceRequest};
 pub use sample::{sample, SampleRequest};
 
 use crate::data;

@@ -11,7 +11,7 @@ use std::time::Instant;
 pub struct SampleRequest {
     /// The run folder.
     pub run: PathBuf,
-    /// Observations: .npy with one row (data_dim values) or several.
+    /// Observations: .npy, .csv or .parquet, one row (data_dim values) each.
     pub data: PathBuf,
     /// Draws per observation.
     pub n: usize,
@@ -22,7 +22,7 @@ pub struct SampleRequest {
 }
 
 /// Checks that `out` can hold the draws of `rows` observations.
-fn check_output(out: &Path, data: &Path, rows: usize) -> Result<(), Error> {
+pub(crate) fn check_output(out: &Path, data: &Path, rows: usize) -> Result<(), Error> {
     match out.extension().and_then(|e| e.to_str()) {
         Some("npy" | "parquet") => Ok(()),
         Some("json") if rows == 1 => Ok(()),
@@ -51,19 +51,15 @@ pub fn sample(req: &SampleRequest) -> Result<(), Error> {
         return Err(Error::Usage(format!("{}: a regression gives point estimates, not posterior samples", req.run.display())));
     };
     let m = model.card.data_dim;
-    let obs = crate::store::npy::read(&req.data).map_err(|e| Error::Usage(format!("{}: {e}", req.data.display())))?;
-    // A 1-D file of data_dim values is one observation.
-    let (rows, cols) = if obs.cols == 1 && obs.rows == m { (1, m) } else { (obs.rows, obs.cols) };
-    if cols != m {
-        return Err(Error::Usage(format!("{}: rows have {cols} values, the model expects {m} (data_dim)", req.data.display())));
-    }
+    let obs = crate::reference::read_observations(&req.data, m)?;
+    let rows = obs.len();
     check_output(&req.out, &req.data, rows)?;
     let mut rng = StreamFamily::new(req.seed, "sample").rng(0);
     let start = Instant::now();
     let mut all = Vec::with_capacity(rows * req.n * model.card.parameters.len());
     let mut acceptance = 0.0;
     for r in 0..rows {
-        let (s, a) = model.sample_within(req.n, &obs.values()[r * m..(r + 1) * m], &mut rng);
+        let (s, a) = model.sample_within(req.n, &obs[r], &mut rng);
         all.extend(s);
         acceptance += a / rows as f64;
     }

@@ -77,6 +77,58 @@ fn columns(path: &Path, header: &[String], parameters: &[String]) -> Result<Vec<
         .collect()
 }
 
+/// Observations y (`data_dim` values each) from `path`: `.npy` (one row of `data_dim` values,
+/// 1-D or 2-D, or several rows), `.csv` (one observation per line, an optional header line) or
+/// Parquet (one observation per row, every column a number). Refuses NaN and infinities: a
+/// network fed them returns a confident-looking posterior of nothing.
+pub fn read_observations(path: &Path, data_dim: usize) -> Result<Vec<Vec<f32>>, SamplesFileError> {
+    let rows: Vec<Vec<f64>> = match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "npy" => {
+            let m = crate::store::npy::read(path).map_err(|e| fail(path, e))?;
+            // A 1-D file of data_dim values is one observation.
+            let cols = if m.cols == 1 && m.rows == data_dim { data_dim } else { m.cols };
+            m.values().chunks(cols.max(1)).map(|r| r.iter().map(|&v| v as f64).collect()).collect()
+        }
+        "csv" => {
+            let text = std::fs::read_to_string(path).map_err(|e| fail(path, e))?;
+            let mut rows = Vec::new();
+            for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                let cells: Result<Vec<f64>, _> = line.split(',').map(|c| c.trim().parse::<f64>()).collect();
+                match cells {
+                    Ok(r) => rows.push(r),
+                    Err(_) if n == 0 => {} // a header
+                    Err(_) => return Err(fail(path, format!("line {}: not a row of numbers", n + 1))),
+                }
+            }
+            rows
+        }
+        "parquet" => {
+            let file = std::fs::File::open(path).map_err(|e| fail(path, e))?;
+            let df = ParquetReader::new(file).finish().map_err(|e| fail(path, e))?;
+            let mut cols = Vec::new();
+            for c in df.columns() {
+                let s = c.as_materialized_series().cast(&DataType::Float64).map_err(|e| fail(path, format!("column `{}`: {e}", c.name())))?;
+                let ca = s.f64().map_err(|e| fail(path, e))?;
+                cols.push((0..ca.len()).map(|i| ca.get(i).unwrap_or(f64::NAN)).collect::<Vec<f64>>());
+            }
+            (0..df.height()).map(|r| cols.iter().map(|c| c[r]).collect()).collect()
+        }
+        _ => return Err(fail(path, "observations must be .npy, .csv or .parquet")),
+    };
+    if rows.is_empty() {
+        return Err(fail(path, "holds no observation"));
+    }
+    for (r, row) in rows.iter().enumerate() {
+        if row.len() != data_dim {
+            return Err(fail(path, format!("observation {r} has {} values, the model expects {data_dim} (data_dim)", row.len())));
+        }
+        if let Some(c) = row.iter().position(|v| !v.is_finite()) {
+            return Err(fail(path, format!("observation {r} holds {} at position {c}; observations must be finite", row[c])));
+        }
+    }
+    Ok(rows.into_iter().map(|r| r.into_iter().map(|v| v as f32).collect()).collect())
+}
+
 /// Writes samples (rows × `cols`) as .npy, for reuse with `--reference`.
 pub fn write_samples_npy(path: &Path, samples: &[f64], cols: usize) -> Result<(), StoreError> {
     let v: Vec<f32> = samples.iter().map(|&x| x as f32).collect();

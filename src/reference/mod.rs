@@ -5,7 +5,7 @@
 mod files;
 mod nested;
 
-pub use files::{read_samples, write_samples_npy, SamplesFileError};
+pub use files::{read_observations, read_samples, write_samples_npy, SamplesFileError};
 pub use nested::{nested_sample, NestedRun, NestedSettings};
 
 use crate::sim::{Simulator, StreamFamily};
