@@ -233,3 +233,53 @@ fn regression_reports_rmse_near_the_posterior_width() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("a regression gives point estimates, not posterior samples"), "{}", stderr(&out));
 }
+
+/// A spec whose data come from tests/data/command/sim.py in `mode`: one parameter, two data
+/// values, the program drawing θ, chunks of 100 rows, a 2 s timeout.
+fn command_spec(dir: &std::path::Path, mode: &str) -> std::path::PathBuf {
+    let text = format!(
+        "name: cmd_{mode}\nseed: 2\ndataset:\n  simulator: command\n  n_train: 300\n  n_val: 100\n  n_test: 100\n  command:\n    \
+         program: tests/data/command/sim.py\n    interpreter: python3\n    args: [{mode}]\n    parameters:\n      - \
+         {{ name: a, prior: {{ kind: uniform, min: -1, max: 2 }} }}\n    data_dim: 2\n    theta: program\n    chunk: 100\n    \
+         timeout_s: 2\nmodel:\n  kind: gaussian\n  hidden: [8]\ntraining:\n  batch_size: 100\n  epochs: 2\neval:\n  metrics: [test_nll]\n"
+    );
+    let p = dir.join(format!("cmd_{mode}.yaml"));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// An external simulator through `command`: a working one trains and is cached by the program's
+/// content; one that fails, hangs, writes the wrong shape or NaN stops the run with exit 1, the
+/// chunk, what went wrong and the end of the program's stderr, and leaves no dataset behind.
+#[test]
+fn command_simulators_work_or_fail_with_the_chunk_and_their_stderr() {
+    let tmp = TempDir::new("command");
+    let results = tmp.path().join("results");
+    let out = run(ndelab(&results).arg("run").arg(command_spec(tmp.path(), "ok")));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let again = run(ndelab(&results).arg("simulate").arg(command_spec(tmp.path(), "ok")));
+    assert!(stderr(&again).contains("dataset: cache hit (500 samples)"), "{}", stderr(&again));
+    // The key holds the program's content, not its path: a copy elsewhere is the same dataset.
+    let copy = tmp.path().join("copy.py");
+    std::fs::copy("tests/data/command/sim.py", &copy).unwrap();
+    let moved = std::fs::read_to_string(command_spec(tmp.path(), "ok")).unwrap().replace("tests/data/command/sim.py", &copy.display().to_string());
+    let moved_spec = tmp.path().join("moved.yaml");
+    std::fs::write(&moved_spec, moved).unwrap();
+    let again = run(ndelab(&results).arg("simulate").arg(&moved_spec));
+    assert!(stderr(&again).contains("dataset: cache hit (500 samples)"), "{}", stderr(&again));
+    let expected = [
+        ("fail", "error: tests/data/command/sim.py, train rows 0..100: exited with exit status: 3\n  its stderr ended with:\n    loading the detector model\n    error: cannot open calibration.dat at row 0"),
+        ("hang", "error: tests/data/command/sim.py, train rows 0..100: still running after 2 s (dataset.command.timeout_s); stopped it\n  its stderr ended with:\n    waiting for a licence server"),
+        ("shape", "error: tests/data/command/sim.py, train rows 0..100: wrote data.npy of shape (99, 2); expected (100, 2)"),
+        ("nan", "error: tests/data/command/sim.py, train rows 0..100: wrote NaN in data.npy (row 1, column 1)"),
+    ];
+    for (mode, message) in expected {
+        let out = run(ndelab(&results).arg("run").arg(command_spec(tmp.path(), mode)));
+        assert_eq!(out.status.code(), Some(1), "{mode}: {}", stderr(&out));
+        let err = stderr(&out);
+        let from_error = &err[err.find("error: ").unwrap_or(0)..];
+        assert_eq!(from_error.trim_end(), message, "{mode}");
+        let (done, _) = entries(&results.join("cache/datasets"));
+        assert_eq!(done.len(), 1, "{mode}: only the working simulator's dataset is cached");
+    }
+}

@@ -35,12 +35,19 @@ pub enum CacheStatus {
 /// The key recipe of a resolved spec's dataset: its dataset section and the simulator version.
 /// `infer` only chooses which columns a model trains on, so it is left out: runs that infer
 /// different parameters share one cached dataset.
-pub fn dataset_recipe(plan: &Plan) -> Result<KeyRecipe, KeyError> {
+pub fn dataset_recipe(plan: &Plan) -> Result<KeyRecipe, DataError> {
     let sim = plan.dataset.simulator.build();
     let version = format!("{DATA_VERSION}+{}", sim.version());
     let mut section = plan.dataset.to_spec();
     section.infer = None;
-    KeyRecipe::new("dataset", &version, &section)
+    match plan.dataset.simulator.key_section()? {
+        None => Ok(KeyRecipe::new("dataset", &version, &section)?),
+        Some(own) => {
+            let mut v = serde_json::to_value(&section).map_err(|e| KeyError::Serialise(e.to_string()))?;
+            v[plan.dataset.simulator.kind()] = own;
+            Ok(KeyRecipe::new("dataset", &version, &v)?)
+        }
+    }
 }
 
 fn file(kind: SplitKind, what: &str) -> String {
@@ -59,6 +66,9 @@ pub enum DataError {
     /// The simulator could not produce an acceptable sample.
     #[error("simulation: {0}")]
     Simulation(String),
+    /// A block simulator (an external program, files) failed.
+    #[error(transparent)]
+    Sim(#[from] crate::sim::SimError),
 }
 
 /// Most draws for one sample before giving up (failed simulations and low-SNR test signals).
@@ -121,6 +131,67 @@ fn draw(sim: &dyn sim::Simulator, streams: &StreamFamily, index: u64, min_snr: O
             redraws,
         });
     }
+}
+
+/// The files one split is written into.
+struct BlockWriters {
+    theta: NpyWriter,
+    data: NpyWriter,
+    snr: Option<NpyWriter>,
+    signal: Option<NpyWriter>,
+}
+
+impl BlockWriters {
+    fn finish(self, dir: &Path) -> Result<(), DataError> {
+        let w = |e| io_err(dir, e);
+        self.theta.finish().map_err(w)?;
+        self.data.finish().map_err(w)?;
+        if let Some(s) = self.snr {
+            s.finish().map_err(w)?;
+        }
+        if let Some(s) = self.signal {
+            s.finish().map_err(w)?;
+        }
+        Ok(())
+    }
+}
+
+/// A split made in blocks by a block simulator: as many blocks at once as rayon has threads,
+/// written in order. The test split's "signals" are its data (no noise-free signal exists).
+fn write_blocks(
+    sim: &dyn sim::Simulator,
+    seed: u64,
+    kind: SplitKind,
+    n: usize,
+    w: &mut BlockWriters,
+    dir: &Path,
+    bar: &indicatif::ProgressBar,
+) -> Result<(), DataError> {
+    let rows = sim.block_rows().unwrap_or(8192).max(1);
+    let blocks: Vec<(usize, usize)> = (0..n).step_by(rows).map(|a| (a, (a + rows).min(n))).collect();
+    let io = |e| io_err(dir, e);
+    for group in blocks.chunks(rayon::current_num_threads().max(1)) {
+        let made: Vec<_> = group
+            .par_iter()
+            .map(|&(a, b)| {
+                let r = sim.simulate_block(seed, kind.as_str(), a, b).unwrap_or(Err(crate::sim::SimError::BlocksOnly("this simulator")));
+                bar.inc((b - a) as u64);
+                r
+            })
+            .collect();
+        for block in made {
+            let (theta, data) = block?;
+            w.theta.write_rows(&theta).map_err(io)?;
+            w.data.write_rows(&data).map_err(io)?;
+            if let Some(s) = w.snr.as_mut() {
+                s.write_rows(&vec![f32::NAN; theta.len() / sim.parameters().len().max(1)]).map_err(io)?;
+            }
+            if let Some(s) = w.signal.as_mut() {
+                s.write_rows(&data).map_err(io)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Returns the dataset of a resolved spec, simulating it if no complete cache entry exists
@@ -217,6 +288,11 @@ fn simulate_split(
     // The test split also keeps its noise-free signals, for injections and reference samplers.
     let mut signal_w = if kind == SplitKind::Test { Some(open("signal", dd)?) } else { None };
     let (mut failures, mut redraws) = (0u64, 0u64);
+    if sim.block_rows().is_some() {
+        let mut writers = BlockWriters { theta: theta_w, data: data_w, snr: snr_w, signal: signal_w };
+        write_blocks(sim, seed, kind, n, &mut writers, dir, bar)?;
+        return writers.finish(dir).map(|_| (0, 0));
+    }
     let mut start = 0;
     while start < n {
         let len = BLOCK.min(n - start);

@@ -107,7 +107,8 @@ pub fn read_observations(path: &Path, data_dim: usize) -> Result<Vec<Vec<f32>>, 
             let df = ParquetReader::new(file).finish().map_err(|e| fail(path, e))?;
             let mut cols = Vec::new();
             for c in df.columns() {
-                let s = c.as_materialized_series().cast(&DataType::Float64).map_err(|e| fail(path, format!("column `{}`: {e}", c.name())))?;
+                let s =
+                    c.as_materialized_series().cast(&DataType::Float64).map_err(|e| fail(path, format!("column `{}`: {e}", c.name())))?;
                 let ca = s.f64().map_err(|e| fail(path, e))?;
                 cols.push((0..ca.len()).map(|i| ca.get(i).unwrap_or(f64::NAN)).collect::<Vec<f64>>());
             }

@@ -4,6 +4,7 @@
 //! Reads the dataset section of a spec; writes nothing (the data stage caches what it makes).
 
 mod error;
+pub mod prior;
 #[macro_use]
 pub mod registry;
 mod rng;
@@ -22,6 +23,7 @@ simulators! {
     gw::GwBbh(GwBbhSpec),
     gaussian_linear::GaussianLinear(GaussianLinearSpec),
     two_moons::TwoMoons(TwoMoonsSpec),
+    command::Command(CommandSpec),
 }
 
 use crate::math::MvNormal;
@@ -118,6 +120,18 @@ pub trait Simulator: Send + Sync {
     /// Whether [`Simulator::reference_posterior`] is available.
     fn has_reference_posterior(&self) -> bool {
         false
+    }
+    /// Rows `start..end` of split `split` (`train`, `val` or `test`) of a dataset with seed
+    /// `seed`, made as one block by an outside source (an external program, files) instead of
+    /// sample by sample: (θ, y), row-major, y with its noise. `None` for simulators that
+    /// simulate sample by sample.
+    fn simulate_block(&self, _seed: u64, _split: &str, _start: usize, _end: usize) -> Option<Result<(Vec<f32>, Vec<f32>), SimError>> {
+        None
+    }
+    /// Rows per block of a block simulator (each block may run in parallel with the others);
+    /// `None` for simulators that simulate sample by sample.
+    fn block_rows(&self) -> Option<usize> {
+        None
     }
     /// The fixed observations of a benchmark task, (true θ, y) each: reference comparisons are
     /// made on these rather than on test injections. Empty for most simulators.

@@ -31,6 +31,16 @@ pub trait SimulatorConfig: Clone + Default + Debug + PartialEq + Serialize + Des
     fn data_shape(&self) -> (usize, usize);
     /// Builds the simulator.
     fn build(&self) -> Box<dyn Simulator>;
+    /// The training-noise modes it supports (`fresh` needs noise-free signals and a noise model).
+    fn noise_modes(&self) -> &'static [NoiseMode] {
+        &[NoiseMode::Fixed, NoiseMode::Fresh]
+    }
+    /// What its part of the dataset key hashes, where that is not the settings as written:
+    /// files named in the settings enter by the sha256 of their contents, not their paths.
+    /// `None`: the settings themselves.
+    fn key_section(&self) -> Result<Option<serde_json::Value>, super::SimError> {
+        Ok(None)
+    }
     /// What another tool needs to read exported test injections (conventions, fixed values),
     /// written into the export's manifest under the simulator's name.
     fn export_conventions(&self) -> Option<serde_json::Value> {
@@ -88,6 +98,16 @@ macro_rules! simulators {
             /// (channels, samples per channel) of a data vector.
             pub fn data_shape(&self) -> (usize, usize) {
                 match self { $(SimulatorSpec::$variant(c) => c.data_shape()),* }
+            }
+
+            /// The training-noise modes the simulator supports.
+            pub fn noise_modes(&self) -> &'static [$crate::spec::NoiseMode] {
+                match self { $(SimulatorSpec::$variant(c) => c.noise_modes()),* }
+            }
+
+            /// The simulator's part of the dataset key, where it is not its settings.
+            pub fn key_section(&self) -> Result<Option<serde_json::Value>, $crate::sim::SimError> {
+                match self { $(SimulatorSpec::$variant(c) => c.key_section()),* }
             }
 
             /// Conventions of exported injections, if the simulator has any.

@@ -59,3 +59,9 @@ pub fn within<E: de::Error>(key: &str, e: E) -> E {
         None => E::custom(format!("{PATH_MARK}{key}{PATH_MARK}{text}")),
     }
 }
+
+/// An error of a section read from a value tree, passed on as the outer deserializer's error
+/// (its key path travels inside the message).
+pub fn relay<E: de::Error>(e: serde_norway::Error) -> E {
+    E::custom(e.to_string())
+}

@@ -111,6 +111,15 @@ fn validate_dataset(d: &DatasetSpec) -> Result<(), Violation> {
     at_least("dataset.n_val", d.n_val, 1)?;
     at_least("dataset.n_test", d.n_test, 1)?;
     d.simulator.validate()?;
+    if let Some(mode) = d.noise {
+        if !d.simulator.noise_modes().contains(&mode) {
+            return Err(bad(
+                "dataset.noise",
+                format!("`{}` simulators give no noise-free signals, so training noise cannot be fresh", d.simulator.kind()),
+                Some("use `noise: fixed` or leave it out"),
+            ));
+        }
+    }
     if let Some(infer) = &d.infer {
         let sampled = d.simulator.sampled_parameters();
         if infer.is_empty() {

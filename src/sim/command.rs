@@ -1,0 +1,325 @@
+//! `command`: an external program as the simulator, in any language.
+//!
+//! The protocol (docs/command-simulator.md, and examples/simulators/ for a Python example):
+//! ndelab runs `[interpreter] program [args...] --seed S --split SPLIT --start A --end B --out DIR`
+//! for chunks of rows [A, B) of each split (train, val, test), in parallel. The program writes
+//! `DIR/theta.npy` (B − A rows, one column per sampled parameter) and `DIR/data.npy` (B − A rows,
+//! `data_dim` columns), float32 or float64. With `theta: ndelab` ndelab draws θ from the spec's
+//! priors itself, writes `DIR/theta.npy` first and adds `--theta DIR/theta.npy`: the program
+//! then writes only `DIR/data.npy`. Row i's randomness must come from (S, SPLIT, i) alone, so
+//! that the data do not depend on how rows are chunked. ndelab caches the result like its own
+//! simulators, keyed by the sha256 of the program file and the arguments (not its path), and
+//! stops with the chunk and the end of the program's stderr when the program fails, runs past
+//! `timeout_s`, or writes the wrong shape, NaN or infinities.
+
+use super::prior::{validate_parameters, ParameterSpec};
+use super::registry::SimulatorConfig;
+use super::{Parameter, SampleRng, SimError, Simulator, StreamFamily};
+use crate::spec::validate::{at_least, bad, positive};
+use crate::spec::{number, NoiseMode, Violation};
+use crate::store::npy;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+/// Who draws θ from the prior.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThetaSource {
+    /// ndelab draws θ from `parameters`' priors and passes `--theta FILE`.
+    Ndelab,
+    /// The program draws θ itself and writes theta.npy.
+    Program,
+}
+
+/// Settings of the `command` simulator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommandSpec {
+    /// The program file (hashed into the dataset key). Relative paths are from the working folder.
+    pub program: PathBuf,
+    /// What runs it, e.g. `python3` (not hashed; empty: the program is executable itself).
+    pub interpreter: String,
+    /// Arguments before ndelab's own (part of the dataset key).
+    pub args: Vec<String>,
+    /// The parameters, in the column order of theta.npy, each with its prior.
+    pub parameters: Vec<ParameterSpec>,
+    /// Values in one data row.
+    #[serde(deserialize_with = "number::usize")]
+    pub data_dim: usize,
+    /// Equal-length series a data row is made of (for convolutional embeddings). Default 1.
+    #[serde(deserialize_with = "number::usize")]
+    pub data_channels: usize,
+    /// `ndelab` (default) or `program`: who draws θ from the prior.
+    pub theta: ThetaSource,
+    /// Rows per run of the program. Default 10_000.
+    #[serde(deserialize_with = "number::usize")]
+    pub chunk: usize,
+    /// Seconds one run may take before it is stopped. Default 600.
+    #[serde(deserialize_with = "number::f64")]
+    pub timeout_s: f64,
+}
+
+impl Default for CommandSpec {
+    fn default() -> Self {
+        CommandSpec {
+            program: PathBuf::new(),
+            interpreter: String::new(),
+            args: Vec::new(),
+            parameters: Vec::new(),
+            data_dim: 0,
+            data_channels: 1,
+            theta: ThetaSource::Ndelab,
+            chunk: 10_000,
+            timeout_s: 600.0,
+        }
+    }
+}
+
+impl CommandSpec {
+    /// sha256 of the program file, hex.
+    fn program_sha256(&self) -> Result<String, SimError> {
+        let bytes = std::fs::read(&self.program).map_err(|e| self.failure("setup", format!("cannot read the program: {e}"), String::new()))?;
+        Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    fn failure(&self, chunk: &str, message: String, stderr: String) -> SimError {
+        SimError::Program { program: self.program.display().to_string(), chunk: chunk.to_string(), message, stderr }
+    }
+}
+
+impl SimulatorConfig for CommandSpec {
+    const KIND: &'static str = "command";
+    const DEFAULT_NOISE: NoiseMode = NoiseMode::Fixed;
+
+    fn validate(&self) -> Result<(), Violation> {
+        const K: &str = "dataset.command";
+        if self.program.as_os_str().is_empty() {
+            return Err(bad(&format!("{K}.program"), "is missing", Some("name the simulator program, e.g. examples/simulators/moons.py")));
+        }
+        if !self.program.is_file() {
+            return Err(bad(&format!("{K}.program"), format!("{} is not a file", self.program.display()), None));
+        }
+        validate_parameters(&format!("{K}.parameters"), &self.parameters)?;
+        at_least(&format!("{K}.data_dim"), self.data_dim, 1)?;
+        at_least(&format!("{K}.data_channels"), self.data_channels, 1)?;
+        if self.data_dim % self.data_channels != 0 {
+            return Err(bad(&format!("{K}.data_channels"), format!("{} values do not split into {} channels", self.data_dim, self.data_channels), None));
+        }
+        at_least(&format!("{K}.chunk"), self.chunk, 1)?;
+        positive(&format!("{K}.timeout_s"), self.timeout_s)
+    }
+
+    fn sampled_parameters(&self) -> Vec<String> {
+        self.parameters.iter().filter(|p| p.prior.is_sampled()).map(|p| p.name.clone()).collect()
+    }
+
+    fn data_shape(&self) -> (usize, usize) {
+        (self.data_channels, self.data_dim / self.data_channels.max(1))
+    }
+
+    fn noise_modes(&self) -> &'static [NoiseMode] {
+        &[NoiseMode::Fixed]
+    }
+
+    fn key_section(&self) -> Result<Option<serde_json::Value>, SimError> {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        v["program"] = serde_json::Value::String(format!("sha256:{}", self.program_sha256()?));
+        // How the work is cut and how long it may take do not change the data.
+        if let Some(m) = v.as_object_mut() {
+            m.remove("chunk");
+            m.remove("timeout_s");
+        }
+        Ok(Some(v))
+    }
+
+    fn build(&self) -> Box<dyn Simulator> {
+        let params = self
+            .parameters
+            .iter()
+            .filter(|p| p.prior.is_sampled())
+            .map(|p| {
+                let (lower, upper) = p.prior.bounds();
+                Parameter { name: p.name.clone(), lower, upper, period: None }
+            })
+            .collect();
+        Box::new(CommandSimulator { spec: self.clone(), params })
+    }
+}
+
+/// The simulator: runs the program.
+#[derive(Debug, Clone)]
+pub struct CommandSimulator {
+    spec: CommandSpec,
+    params: Vec<Parameter>,
+}
+
+/// A scratch folder removed when dropped.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl CommandSimulator {
+    /// θ for rows `start..end` drawn from the priors, each row from its own stream.
+    fn draw_theta(&self, seed: u64, split: &str, start: usize, end: usize) -> Vec<f32> {
+        let streams = StreamFamily::new(seed, &format!("command/{split}"));
+        let sampled: Vec<_> = self.spec.parameters.iter().filter(|p| p.prior.is_sampled()).collect();
+        (start..end)
+            .flat_map(|i| {
+                let mut rng = streams.rng(i as u64);
+                sampled.iter().map(move |p| p.prior.sample(&mut rng) as f32).collect::<Vec<f32>>()
+            })
+            .collect()
+    }
+
+    /// Runs the program for one chunk, with the timeout; returns its stderr.
+    fn run(&self, chunk: &str, extra: &[String]) -> Result<String, SimError> {
+        let s = &self.spec;
+        let mut cmd = if s.interpreter.is_empty() {
+            Process::new(&s.program)
+        } else {
+            let mut c = Process::new(&s.interpreter);
+            c.arg(&s.program);
+            c
+        };
+        cmd.args(&s.args).args(extra).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| s.failure(chunk, format!("cannot start it: {e}"), String::new()))?;
+        // Read stderr on a thread so that a chatty program cannot fill the pipe and block.
+        let mut pipe = child.stderr.take();
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(p) = pipe.as_mut() {
+                let _ = p.read_to_string(&mut text);
+            }
+            text
+        });
+        let started = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if started.elapsed().as_secs_f64() > s.timeout_s => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let stderr = reader.join().unwrap_or_default();
+                    let message = format!("still running after {} s (dataset.command.timeout_s); stopped it", s.timeout_s);
+                    return Err(s.failure(chunk, message, stderr));
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => return Err(s.failure(chunk, format!("cannot wait for it: {e}"), String::new())),
+            }
+        };
+        let stderr = reader.join().unwrap_or_default();
+        if !status.success() {
+            return Err(s.failure(chunk, format!("exited with {status}"), stderr));
+        }
+        Ok(stderr)
+    }
+
+    /// Reads `dir/name` as a rows × cols matrix of finite values.
+    fn read(&self, chunk: &str, dir: &Path, name: &str, rows: usize, cols: usize, stderr: &str) -> Result<Vec<f32>, SimError> {
+        let fail = |m: String| self.spec.failure(chunk, m, stderr.to_string());
+        let m = npy::read(&dir.join(name)).map_err(|e| fail(format!("{name}: {e}")))?;
+        let (got_rows, got_cols) = if cols == 1 && m.cols == 1 { (m.rows, 1) } else { (m.rows, m.cols) };
+        if (got_rows, got_cols) != (rows, cols) {
+            return Err(fail(format!("wrote {name} of shape ({got_rows}, {got_cols}); expected ({rows}, {cols})")));
+        }
+        if let Some(i) = m.values().iter().position(|v| !v.is_finite()) {
+            return Err(fail(format!("wrote {} in {name} (row {}, column {})", m.values()[i], i / cols, i % cols)));
+        }
+        Ok(m.values().to_vec())
+    }
+}
+
+impl Simulator for CommandSimulator {
+    fn version(&self) -> &'static str {
+        "command/1"
+    }
+
+    fn parameters(&self) -> &[Parameter] {
+        &self.params
+    }
+
+    fn data_dim(&self) -> usize {
+        self.spec.data_dim
+    }
+
+    fn data_channels(&self) -> usize {
+        self.spec.data_channels
+    }
+
+    fn sample_prior(&self, rng: &mut SampleRng, theta: &mut [f64]) {
+        let sampled = self.spec.parameters.iter().filter(|p| p.prior.is_sampled());
+        for (t, p) in theta.iter_mut().zip(sampled) {
+            *t = p.prior.sample(rng);
+        }
+    }
+
+    fn simulate_signal(&self, _theta: &[f64], _signal: &mut [f64]) -> Result<(), SimError> {
+        Err(SimError::BlocksOnly("the command simulator"))
+    }
+
+    fn sample_noise(&self, _rng: &mut SampleRng, noise: &mut [f64]) {
+        noise.fill(0.0);
+    }
+
+    fn prior_transform(&self, u: &[f64], theta: &mut [f64]) -> Option<()> {
+        let sampled = self.spec.parameters.iter().filter(|p| p.prior.is_sampled());
+        for ((t, &v), p) in theta.iter_mut().zip(u).zip(sampled) {
+            *t = p.prior.transform(v);
+        }
+        Some(())
+    }
+
+    fn log_prior(&self, theta: &[f64]) -> Option<f64> {
+        let sampled = self.spec.parameters.iter().filter(|p| p.prior.is_sampled());
+        Some(theta.iter().zip(sampled).map(|(&t, p)| p.prior.log_density(t)).sum())
+    }
+
+    fn simulate_block(&self, seed: u64, split: &str, start: usize, end: usize) -> Option<Result<(Vec<f32>, Vec<f32>), SimError>> {
+        let chunk = format!("{split} rows {start}..{end}");
+        let (d, m, rows) = (self.params.len(), self.spec.data_dim, end - start);
+        let block = || -> Result<(Vec<f32>, Vec<f32>), SimError> {
+            let dir = std::env::temp_dir().join(format!("ndelab-command-{}-{split}-{start}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).map_err(|e| self.spec.failure(&chunk, format!("cannot make {}: {e}", dir.display()), String::new()))?;
+            let scratch = Scratch(dir);
+            let mut extra: Vec<String> = vec![
+                "--seed".into(),
+                seed.to_string(),
+                "--split".into(),
+                split.into(),
+                "--start".into(),
+                start.to_string(),
+                "--end".into(),
+                end.to_string(),
+                "--out".into(),
+                scratch.0.display().to_string(),
+            ];
+            let drawn = (self.spec.theta == ThetaSource::Ndelab).then(|| self.draw_theta(seed, split, start, end));
+            if let Some(theta) = &drawn {
+                let path = scratch.0.join("theta.npy");
+                npy::write(&path, rows, d, theta).map_err(|e| self.spec.failure(&chunk, format!("cannot write {}: {e}", path.display()), String::new()))?;
+                extra.extend(["--theta".into(), path.display().to_string()]);
+            }
+            let stderr = self.run(&chunk, &extra)?;
+            let theta = match drawn {
+                Some(t) => t,
+                None => self.read(&chunk, &scratch.0, "theta.npy", rows, d, &stderr)?,
+            };
+            let data = self.read(&chunk, &scratch.0, "data.npy", rows, m, &stderr)?;
+            Ok((theta, data))
+        };
+        Some(block())
+    }
+
+    fn block_rows(&self) -> Option<usize> {
+        Some(self.spec.chunk)
+    }
+}

@@ -1,0 +1,223 @@
+//! Priors of parameters that a user declares (for simulators ndelab does not know the physics
+//! of: an external program, files): fixed, uniform, normal or log-uniform.
+
+use super::SampleRng;
+use crate::math::stats::normal_quantile;
+use crate::math::LN_2PI;
+use crate::spec::validate::bad;
+use crate::spec::{number, tagged, Violation};
+use rand::Rng;
+use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+
+/// One parameter: its name and its prior.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterSpec {
+    /// Name used in specs (`dataset.infer`), tables and plots.
+    pub name: String,
+    /// Its prior: a number fixes it; `{ kind: uniform, min, max }`, `{ kind: normal, mean, std }`
+    /// or `{ kind: log_uniform, min, max }`.
+    pub prior: ParameterPrior,
+}
+
+/// A prior over one parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ParameterPrior {
+    /// Fixed to a value: not sampled, not inferred.
+    Fixed {
+        /// The value.
+        value: f64,
+    },
+    /// Uniform on [min, max).
+    Uniform {
+        /// Lower bound.
+        min: f64,
+        /// Upper bound.
+        max: f64,
+    },
+    /// Normal N(mean, std²).
+    Normal {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation.
+        std: f64,
+    },
+    /// log x uniform on [log min, log max).
+    LogUniform {
+        /// Lower bound (> 0).
+        min: f64,
+        /// Upper bound.
+        max: f64,
+    },
+}
+
+impl<'de> Deserialize<'de> for ParameterPrior {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Range {
+            #[serde(deserialize_with = "number::f64")]
+            min: f64,
+            #[serde(deserialize_with = "number::f64")]
+            max: f64,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Moments {
+            #[serde(deserialize_with = "number::f64")]
+            mean: f64,
+            #[serde(deserialize_with = "number::f64")]
+            std: f64,
+        }
+        let v = serde_norway::Value::deserialize(d)?;
+        if !v.is_mapping() {
+            use serde::de::Error;
+            return number::f64(v).map(|value| ParameterPrior::Fixed { value }).map_err(|_| {
+                D::Error::custom("expected a number (fixed value) or a section with `kind: uniform`, `normal` or `log_uniform`")
+            });
+        }
+        let (kind, rest) =
+            tagged::split_kind(v, &["uniform", "normal", "log_uniform", "fixed"]).map_err(|e| tagged::relay::<D::Error>(e))?;
+        Ok(match kind.as_str() {
+            "normal" => {
+                let m: Moments = tagged::variant(rest)?;
+                ParameterPrior::Normal { mean: m.mean, std: m.std }
+            }
+            "fixed" => {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Value {
+                    #[serde(deserialize_with = "number::f64")]
+                    value: f64,
+                }
+                ParameterPrior::Fixed { value: tagged::variant::<Value, D::Error>(rest)?.value }
+            }
+            log_or_uniform => {
+                let r: Range = tagged::variant(rest)?;
+                match log_or_uniform {
+                    "log_uniform" => ParameterPrior::LogUniform { min: r.min, max: r.max },
+                    _ => ParameterPrior::Uniform { min: r.min, max: r.max },
+                }
+            }
+        })
+    }
+}
+
+impl ParameterPrior {
+    /// Checks the numbers; `key` names the prior in messages.
+    pub fn validate(&self, key: &str) -> Result<(), Violation> {
+        let finite = |v: f64| v.is_finite();
+        match *self {
+            ParameterPrior::Fixed { value } if finite(value) => Ok(()),
+            ParameterPrior::Uniform { min, max } if finite(min) && finite(max) && min < max => Ok(()),
+            ParameterPrior::LogUniform { min, max } if finite(max) && min > 0.0 && min < max => Ok(()),
+            ParameterPrior::Normal { mean, std } if finite(mean) && finite(std) && std > 0.0 => Ok(()),
+            ParameterPrior::Fixed { .. } => Err(bad(key, "a fixed value must be finite", None)),
+            ParameterPrior::Normal { .. } => Err(bad(key, "needs a finite mean and std > 0", None)),
+            ParameterPrior::LogUniform { .. } => Err(bad(key, "needs 0 < min < max", None)),
+            ParameterPrior::Uniform { .. } => Err(bad(key, "needs finite min < max", None)),
+        }
+    }
+
+    /// Whether the parameter is sampled (not fixed).
+    pub fn is_sampled(&self) -> bool {
+        !matches!(self, ParameterPrior::Fixed { .. })
+    }
+
+    /// The support [lower, upper] (±∞ where unbounded).
+    pub fn bounds(&self) -> (f64, f64) {
+        match *self {
+            ParameterPrior::Fixed { value } => (value, value),
+            ParameterPrior::Uniform { min, max } | ParameterPrior::LogUniform { min, max } => (min, max),
+            ParameterPrior::Normal { .. } => (f64::NEG_INFINITY, f64::INFINITY),
+        }
+    }
+
+    /// The value at quantile `u` ∈ (0, 1): what nested sampling explores, and how draws are made.
+    pub fn transform(&self, u: f64) -> f64 {
+        match *self {
+            ParameterPrior::Fixed { value } => value,
+            ParameterPrior::Uniform { min, max } => min + (max - min) * u,
+            ParameterPrior::LogUniform { min, max } => (min.ln() + (max.ln() - min.ln()) * u).exp(),
+            ParameterPrior::Normal { mean, std } => mean + std * normal_quantile(u),
+        }
+    }
+
+    /// One draw.
+    pub fn sample(&self, rng: &mut SampleRng) -> f64 {
+        match *self {
+            ParameterPrior::Normal { mean, std } => mean + std * rng.sample::<f64, _>(StandardNormal),
+            _ => self.transform(rng.gen::<f64>()),
+        }
+    }
+
+    /// log density at `x` (−∞ outside the support; 0 for a fixed value).
+    pub fn log_density(&self, x: f64) -> f64 {
+        let (lo, hi) = self.bounds();
+        if !(lo..=hi).contains(&x) {
+            return f64::NEG_INFINITY;
+        }
+        match *self {
+            ParameterPrior::Fixed { .. } => 0.0,
+            ParameterPrior::Uniform { min, max } => -(max - min).ln(),
+            ParameterPrior::LogUniform { min, max } => -(x.ln() + (max.ln() - min.ln()).ln()),
+            ParameterPrior::Normal { mean, std } => -0.5 * ((x - mean) / std).powi(2) - std.ln() - 0.5 * LN_2PI,
+        }
+    }
+}
+
+/// Checks a list of declared parameters: at least one sampled, names unique and non-empty.
+pub fn validate_parameters(key: &str, params: &[ParameterSpec]) -> Result<(), Violation> {
+    if !params.iter().any(|p| p.prior.is_sampled()) {
+        return Err(bad(key, "declares no sampled parameter", Some("give at least one parameter a prior that is not a number")));
+    }
+    for (i, p) in params.iter().enumerate() {
+        if p.name.is_empty() || params[..i].iter().any(|q| q.name == p.name) {
+            return Err(bad(key, format!("parameter {i} has an empty or repeated name `{}`", p.name), None));
+        }
+        p.prior.validate(&format!("{key}[{i}].prior"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::StreamFamily;
+
+    /// Draws follow the density: the mean of each prior's draws matches ∫ x p(x) dx, and the
+    /// transform of u = ½ is the median.
+    #[test]
+    fn draws_transforms_and_densities_agree() {
+        let priors = [
+            ParameterPrior::Uniform { min: -1.0, max: 3.0 },
+            ParameterPrior::Normal { mean: 2.0, std: 0.5 },
+            ParameterPrior::LogUniform { min: 0.1, max: 10.0 },
+        ];
+        let mut rng = StreamFamily::new(1, "t").rng(0);
+        for p in priors {
+            let n = 200_000;
+            let mean: f64 = (0..n).map(|_| p.sample(&mut rng)).sum::<f64>() / n as f64;
+            let (lo, hi) = match p.bounds() {
+                (lo, hi) if lo.is_finite() => (lo, hi),
+                _ => (-10.0, 14.0),
+            };
+            let m = 200_000;
+            let h = (hi - lo) / m as f64;
+            let (mut mass, mut first) = (0.0, 0.0);
+            for i in 0..m {
+                let x = lo + (i as f64 + 0.5) * h;
+                let w = p.log_density(x).exp() * h;
+                mass += w;
+                first += x * w;
+            }
+            assert!((mass - 1.0).abs() < 1e-3, "{p:?}: ∫p = {mass}");
+            assert!((mean - first).abs() < 0.02, "{p:?}: mean of draws {mean}, of the density {first}");
+            let median = p.transform(0.5);
+            let below: f64 = (0..m).map(|i| lo + (i as f64 + 0.5) * h).filter(|&x| x < median).map(|x| p.log_density(x).exp() * h).sum();
+            assert!((below - 0.5).abs() < 1e-3, "{p:?}: P(x < transform(½)) = {below}");
+        }
+    }
+}
