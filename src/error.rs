@@ -59,6 +59,7 @@ impl Error {
             Error::Nn(e) => !matches!(e, NnError::Write { .. }),
             Error::Sweep(e) => e.is_bad_input(),
             Error::Report(e) => matches!(e, ReportError::Request(_)),
+            Error::Data(DataError::Sim(crate::sim::SimError::File { .. })) => true,
             Error::Store(_) | Error::Data(_) | Error::Train(_) | Error::Failed(_) => false,
         };
         if bad_input {

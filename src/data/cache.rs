@@ -158,10 +158,12 @@ impl BlockWriters {
 
 /// A split made in blocks by a block simulator: as many blocks at once as rayon has threads,
 /// written in order. The test split's "signals" are its data (no noise-free signal exists).
+#[allow(clippy::too_many_arguments)]
 fn write_blocks(
     sim: &dyn sim::Simulator,
     seed: u64,
     kind: SplitKind,
+    offset: usize,
     n: usize,
     w: &mut BlockWriters,
     dir: &Path,
@@ -174,7 +176,7 @@ fn write_blocks(
         let made: Vec<_> = group
             .par_iter()
             .map(|&(a, b)| {
-                let r = sim.simulate_block(seed, kind.as_str(), a, b).unwrap_or(Err(crate::sim::SimError::BlocksOnly("this simulator")));
+                let r = sim.simulate_block(seed, kind.as_str(), offset, a, b).unwrap_or(Err(crate::sim::SimError::BlocksOnly("this simulator")));
                 bar.inc((b - a) as u64);
                 r
             })
@@ -215,10 +217,12 @@ pub fn load_or_build(plan: &Plan, layout: &Layout, rebuild: bool) -> Result<(Dat
             let total: usize = counts.iter().sum();
             let bar = ui::bar(total as u64, "simulating");
             let (mut failures, mut redraws) = (0u64, 0u64);
+            let mut offset = 0;
             for (kind, n) in SplitKind::ALL.into_iter().zip(counts) {
                 let fresh = kind == SplitKind::Train && train_noise == NoiseMode::Fresh;
                 let min_snr = if kind == SplitKind::Test { sim.min_test_snr() } else { None };
-                let (f, r) = simulate_split(sim.as_ref(), seed, kind, n, fresh, min_snr, builder.dir(), &bar)?;
+                let (f, r) = simulate_split(sim.as_ref(), seed, kind, offset, n, fresh, min_snr, builder.dir(), &bar)?;
+                offset += n;
                 failures += f;
                 redraws += r;
             }
@@ -271,6 +275,7 @@ fn simulate_split(
     sim: &dyn sim::Simulator,
     seed: u64,
     kind: SplitKind,
+    offset: usize,
     n: usize,
     fresh: bool,
     min_snr: Option<f64>,
@@ -290,7 +295,7 @@ fn simulate_split(
     let (mut failures, mut redraws) = (0u64, 0u64);
     if sim.block_rows().is_some() {
         let mut writers = BlockWriters { theta: theta_w, data: data_w, snr: snr_w, signal: signal_w };
-        write_blocks(sim, seed, kind, n, &mut writers, dir, bar)?;
+        write_blocks(sim, seed, kind, offset, n, &mut writers, dir, bar)?;
         return writers.finish(dir).map(|_| (0, 0));
     }
     let mut start = 0;

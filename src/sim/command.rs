@@ -82,7 +82,8 @@ impl Default for CommandSpec {
 impl CommandSpec {
     /// sha256 of the program file, hex.
     fn program_sha256(&self) -> Result<String, SimError> {
-        let bytes = std::fs::read(&self.program).map_err(|e| self.failure("setup", format!("cannot read the program: {e}"), String::new()))?;
+        let bytes =
+            std::fs::read(&self.program).map_err(|e| self.failure("setup", format!("cannot read the program: {e}"), String::new()))?;
         Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
     }
 
@@ -107,7 +108,11 @@ impl SimulatorConfig for CommandSpec {
         at_least(&format!("{K}.data_dim"), self.data_dim, 1)?;
         at_least(&format!("{K}.data_channels"), self.data_channels, 1)?;
         if self.data_dim % self.data_channels != 0 {
-            return Err(bad(&format!("{K}.data_channels"), format!("{} values do not split into {} channels", self.data_dim, self.data_channels), None));
+            return Err(bad(
+                &format!("{K}.data_channels"),
+                format!("{} values do not split into {} channels", self.data_dim, self.data_channels),
+                None,
+            ));
         }
         at_least(&format!("{K}.chunk"), self.chunk, 1)?;
         positive(&format!("{K}.timeout_s"), self.timeout_s)
@@ -282,13 +287,21 @@ impl Simulator for CommandSimulator {
         Some(theta.iter().zip(sampled).map(|(&t, p)| p.prior.log_density(t)).sum())
     }
 
-    fn simulate_block(&self, seed: u64, split: &str, start: usize, end: usize) -> Option<Result<(Vec<f32>, Vec<f32>), SimError>> {
+    fn simulate_block(
+        &self,
+        seed: u64,
+        split: &str,
+        _offset: usize,
+        start: usize,
+        end: usize,
+    ) -> Option<Result<(Vec<f32>, Vec<f32>), SimError>> {
         let chunk = format!("{split} rows {start}..{end}");
         let (d, m, rows) = (self.params.len(), self.spec.data_dim, end - start);
         let block = || -> Result<(Vec<f32>, Vec<f32>), SimError> {
             let dir = std::env::temp_dir().join(format!("ndelab-command-{}-{split}-{start}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).map_err(|e| self.spec.failure(&chunk, format!("cannot make {}: {e}", dir.display()), String::new()))?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| self.spec.failure(&chunk, format!("cannot make {}: {e}", dir.display()), String::new()))?;
             let scratch = Scratch(dir);
             let mut extra: Vec<String> = vec![
                 "--seed".into(),
@@ -305,7 +318,8 @@ impl Simulator for CommandSimulator {
             let drawn = (self.spec.theta == ThetaSource::Ndelab).then(|| self.draw_theta(seed, split, start, end));
             if let Some(theta) = &drawn {
                 let path = scratch.0.join("theta.npy");
-                npy::write(&path, rows, d, theta).map_err(|e| self.spec.failure(&chunk, format!("cannot write {}: {e}", path.display()), String::new()))?;
+                npy::write(&path, rows, d, theta)
+                    .map_err(|e| self.spec.failure(&chunk, format!("cannot write {}: {e}", path.display()), String::new()))?;
                 extra.extend(["--theta".into(), path.display().to_string()]);
             }
             let stderr = self.run(&chunk, &extra)?;

@@ -21,6 +21,14 @@ pub enum SimError {
         /// The last lines the program wrote to stderr.
         stderr: String,
     },
+    /// A file of training data the user named cannot be used.
+    #[error("{}: {message}", path.display())]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The sample-by-sample interface of a simulator that only makes blocks.
     #[error("{0} makes data in blocks, not sample by sample")]
     BlocksOnly(&'static str),

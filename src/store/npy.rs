@@ -185,30 +185,50 @@ impl std::fmt::Debug for Matrix {
     }
 }
 
+/// Bytes a `rows × cols` array of `width`-byte values takes after a `header_len`-byte header,
+/// or why a header's shape cannot describe a file of `size` bytes (checked arithmetic: a hostile
+/// header must not make a slice longer than the file).
+fn expected_size(rows: usize, cols: usize, width: usize, header_len: usize, size: usize) -> io::Result<usize> {
+    let kind = if width == 8 { "float64" } else { "float32" };
+    let want = rows.checked_mul(cols).and_then(|n| n.checked_mul(width)).and_then(|b| b.checked_add(header_len));
+    match want {
+        Some(w) if w == size => Ok(w),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("truncated or corrupt: the header claims a {rows}×{cols} {kind} array, the file holds {size} bytes"),
+        )),
+    }
+}
+
+/// Reads a whole `.npy` held in memory (a member of an `.npz`), float32 or float64.
+pub fn from_bytes(bytes: &[u8]) -> io::Result<Matrix> {
+    let (rows, cols, header_len) = parse_header(&mut &bytes[..])?;
+    let f64s = String::from_utf8_lossy(&bytes[10..header_len.min(bytes.len())]).contains("'<f8'");
+    let width = if f64s { 8 } else { 4 };
+    expected_size(rows, cols, width, header_len, bytes.len())?;
+    let body = &bytes[header_len..];
+    let values = if f64s {
+        body.chunks_exact(8).map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32).collect()
+    } else {
+        body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    };
+    Ok(Matrix::from_vec(rows, cols, values))
+}
+
 /// Opens an f32 matrix as a read-only memory map, checking that the file holds exactly the
 /// bytes its header promises.
 pub fn read(path: &Path) -> io::Result<Matrix> {
     let file = File::open(path)?;
-    let size = file.metadata()?.len() as usize;
+    let size = usize::try_from(file.metadata()?.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "file too large"))?;
     let (rows, cols, header_len) = parse_header(&mut BufReader::new(&file))?;
     if is_f64(path)? {
         // float64 files (from numpy's defaults) are read and narrowed to f32.
-        if size != header_len + rows * cols * 8 {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("truncated: {size} bytes for a {rows}×{cols} float64 array")));
-        }
-        let bytes = std::fs::read(path)?;
-        let values = bytes[header_len..].chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32).collect();
-        return Ok(Matrix::from_vec(rows, cols, values));
+        expected_size(rows, cols, 8, header_len, size)?;
+        return from_bytes(&std::fs::read(path)?);
     }
-    if size != header_len + rows * cols * 4 {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("truncated: {size} bytes for a {rows}×{cols} float32 array")));
-    }
+    expected_size(rows, cols, 4, header_len, size)?;
     if header_len % 4 != 0 {
-        let mut r = BufReader::new(File::open(path)?);
-        let mut bytes = vec![0u8; size];
-        r.read_exact(&mut bytes)?;
-        let values = bytes[header_len..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        return Ok(Matrix::from_vec(rows, cols, values));
+        return from_bytes(&std::fs::read(path)?);
     }
     // SAFETY: cache entries are never modified after DONE; a concurrent writer would be a bug elsewhere.
     let map = unsafe { memmap2::Mmap::map(&file)? };
@@ -232,7 +252,24 @@ mod tests {
         assert!(m.is_mapped());
         assert_eq!(m, Matrix::from_vec(4, 3, vals));
         std::fs::write(&p, &bytes[..bytes.len() - 4]).unwrap();
-        assert!(read(&p).unwrap_err().to_string().contains("truncated"));
+        assert_eq!(
+            read(&p).unwrap_err().to_string(),
+            "truncated or corrupt: the header claims a 4×3 float32 array, the file holds 172 bytes"
+        );
+        // A hostile header whose shape overflows usize over 24 payload bytes: an error, not a panic.
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (461168601842738791, 10), }";
+        let mut hostile = b"\x93NUMPY\x01\x00".to_vec();
+        let padded = format!("{header}{}\n", " ".repeat(63 - (10 + header.len()) % 64));
+        hostile.extend((padded.len() as u16).to_le_bytes());
+        hostile.extend(padded.as_bytes());
+        hostile.extend([0u8; 24]);
+        std::fs::write(&p, &hostile).unwrap();
+        let size = hostile.len();
+        assert_eq!(
+            read(&p).unwrap_err().to_string(),
+            format!("truncated or corrupt: the header claims a 461168601842738791×10 float32 array, the file holds {size} bytes")
+        );
+        assert!(from_bytes(&hostile).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

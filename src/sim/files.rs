@@ -1,0 +1,365 @@
+//! `files`: training data brought as files — parameters and data from `.npy`, `.npz` (an array
+//! by name) or Parquet (columns by name), e.g. datasets written by VItamin or DINGO pipelines.
+//!
+//! Row r of the parameters file goes with row r of the data file. The rows are dealt into the
+//! train, validation and test splits by the dataset seed (`split: shuffled`, the default) or in
+//! file order (`split: ordered`: the first n_train rows train, then n_val, then n_test). The
+//! dataset key holds the sha256 of both files' contents, not their paths or times, so a copy
+//! elsewhere is the same dataset and a changed byte is a new one. `.npy` files are memory-mapped
+//! and read only where a split's rows lie, so they may be far larger than memory; `.npz` and
+//! Parquet are read whole. HDF5 needs a system library and is not built in: convert with h5py
+//! (`np.save("theta.npy", f["theta"][:])`) or write Parquet.
+
+use super::prior::{validate_parameters, ParameterSpec};
+use super::registry::SimulatorConfig;
+use super::{Parameter, SampleRng, SimError, Simulator, StreamFamily};
+use crate::spec::validate::{at_least, bad};
+use crate::spec::{number, NoiseMode, Violation};
+use crate::store::npy::{self, Matrix};
+use polars::prelude::{DataType, ParquetReader, SerReader};
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// One array in a file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArraySource {
+    /// The file: `.npy`, `.npz` or `.parquet`.
+    pub path: PathBuf,
+    /// The array's name inside an `.npz` (default: its only array).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub array: Option<String>,
+    /// Columns of a Parquet file, in order (default: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
+}
+
+/// How rows are dealt into splits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitOrder {
+    /// A permutation of the rows drawn from the dataset seed.
+    Shuffled,
+    /// File order: train, then validation, then test.
+    Ordered,
+}
+
+/// Settings of the `files` simulator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilesSpec {
+    /// The parameters θ, one row per sample, one column per entry of `parameters`.
+    pub theta: ArraySource,
+    /// The data y, one row per sample, `data_dim` columns.
+    pub data: ArraySource,
+    /// Names (in the columns' order) and priors of the parameters; the priors' bounds are used
+    /// for bounded sampling, P-P and SBC.
+    pub parameters: Vec<ParameterSpec>,
+    /// Values in one data row.
+    #[serde(deserialize_with = "number::usize")]
+    pub data_dim: usize,
+    /// Equal-length series a data row is made of (for convolutional embeddings). Default 1.
+    #[serde(deserialize_with = "number::usize")]
+    pub data_channels: usize,
+    /// `shuffled` (default): rows dealt into splits by the dataset seed; `ordered`: in file order.
+    pub split: SplitOrder,
+}
+
+impl Default for FilesSpec {
+    fn default() -> Self {
+        FilesSpec {
+            theta: ArraySource::default(),
+            data: ArraySource::default(),
+            parameters: Vec::new(),
+            data_dim: 0,
+            data_channels: 1,
+            split: SplitOrder::Shuffled,
+        }
+    }
+}
+
+fn file_error(path: &Path, message: impl ToString) -> SimError {
+    SimError::File { path: path.to_path_buf(), message: message.to_string() }
+}
+
+/// sha256 of a file's contents, read in blocks.
+fn sha256_file(path: &Path) -> Result<String, SimError> {
+    let mut f = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| file_error(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl ArraySource {
+    /// The array as an f32 matrix (memory-mapped for `.npy`).
+    fn load(&self) -> Result<Matrix, SimError> {
+        let p = &self.path;
+        match p.extension().and_then(|e| e.to_str()).unwrap_or("") {
+            "npy" => npy::read(p).map_err(|e| file_error(p, e)),
+            "npz" => self.load_npz(),
+            "parquet" => self.load_parquet(),
+            "h5" | "hdf5" => Err(file_error(
+                p,
+                "HDF5 is not built into ndelab; convert the dataset to .npy (h5py: np.save(\"theta.npy\", f[\"theta\"][:])) or Parquet",
+            )),
+            _ => Err(file_error(p, "name a .npy, .npz or .parquet file")),
+        }
+    }
+
+    fn load_npz(&self) -> Result<Matrix, SimError> {
+        let p = &self.path;
+        let file = std::fs::File::open(p).map_err(|e| file_error(p, e))?;
+        let mut zip = zip::ZipArchive::new(file).map_err(|e| file_error(p, format!("not an .npz archive: {e}")))?;
+        let names: Vec<String> = zip.file_names().filter_map(|n| n.strip_suffix(".npy")).map(str::to_string).collect();
+        let name = match (&self.array, names.as_slice()) {
+            (Some(a), _) if names.contains(a) => a.clone(),
+            (Some(a), _) => return Err(file_error(p, format!("has no array `{a}` (arrays: {})", names.join(", ")))),
+            (None, [only]) => only.clone(),
+            (None, _) => return Err(file_error(p, format!("holds {} arrays ({}); name one with `array:`", names.len(), names.join(", ")))),
+        };
+        let mut member = zip.by_name(&format!("{name}.npy")).map_err(|e| file_error(p, e))?;
+        let mut bytes = Vec::new();
+        member.read_to_end(&mut bytes).map_err(|e| file_error(p, e))?;
+        npy::from_bytes(&bytes).map_err(|e| file_error(p, format!("array `{name}`: {e}")))
+    }
+
+    fn load_parquet(&self) -> Result<Matrix, SimError> {
+        let p = &self.path;
+        let file = std::fs::File::open(p).map_err(|e| file_error(p, e))?;
+        let df = ParquetReader::new(file).finish().map_err(|e| file_error(p, e))?;
+        let names: Vec<String> =
+            if self.columns.is_empty() { df.get_column_names().iter().map(|s| s.to_string()).collect() } else { self.columns.clone() };
+        let mut cols = Vec::with_capacity(names.len());
+        for name in &names {
+            let c = df.column(name).map_err(|_| file_error(p, format!("has no column `{name}`")))?;
+            let s = c.as_materialized_series().cast(&DataType::Float32).map_err(|e| file_error(p, format!("column `{name}`: {e}")))?;
+            let ca = s.f32().map_err(|e| file_error(p, e))?;
+            cols.push((0..ca.len()).map(|i| ca.get(i).unwrap_or(f32::NAN)).collect::<Vec<f32>>());
+        }
+        let rows = df.height();
+        let values = (0..rows).flat_map(|r| cols.iter().map(move |c| c[r])).collect();
+        Ok(Matrix::from_vec(rows, names.len(), values))
+    }
+}
+
+impl SimulatorConfig for FilesSpec {
+    const KIND: &'static str = "files";
+    const DEFAULT_NOISE: NoiseMode = NoiseMode::Fixed;
+
+    fn validate(&self) -> Result<(), Violation> {
+        const K: &str = "dataset.files";
+        for (key, src) in [("theta", &self.theta), ("data", &self.data)] {
+            if src.path.as_os_str().is_empty() {
+                return Err(bad(&format!("{K}.{key}.path"), "is missing", Some("name the file, e.g. `{ path: theta.npy }`")));
+            }
+        }
+        validate_parameters(&format!("{K}.parameters"), &self.parameters)?;
+        if let Some(i) = self.parameters.iter().position(|p| !p.prior.is_sampled()) {
+            return Err(bad(
+                &format!("{K}.parameters[{i}].prior"),
+                "is fixed, but every column of the parameters file is a sampled parameter",
+                Some("give it a prior with a `kind`"),
+            ));
+        }
+        at_least(&format!("{K}.data_dim"), self.data_dim, 1)?;
+        at_least(&format!("{K}.data_channels"), self.data_channels, 1)?;
+        if self.data_dim % self.data_channels != 0 {
+            return Err(bad(
+                &format!("{K}.data_channels"),
+                format!("{} values do not split into {} channels", self.data_dim, self.data_channels),
+                None,
+            ));
+        }
+        Ok(())
+    }
+
+    fn sampled_parameters(&self) -> Vec<String> {
+        self.parameters.iter().map(|p| p.name.clone()).collect()
+    }
+
+    fn data_shape(&self) -> (usize, usize) {
+        (self.data_channels, self.data_dim / self.data_channels.max(1))
+    }
+
+    fn noise_modes(&self) -> &'static [NoiseMode] {
+        &[NoiseMode::Fixed]
+    }
+
+    fn key_section(&self) -> Result<Option<serde_json::Value>, SimError> {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        for (key, src) in [("theta", &self.theta), ("data", &self.data)] {
+            v[key]["path"] = serde_json::Value::String(format!("sha256:{}", sha256_file(&src.path)?));
+        }
+        Ok(Some(v))
+    }
+
+    fn build(&self) -> Box<dyn Simulator> {
+        let params = self
+            .parameters
+            .iter()
+            .map(|p| {
+                let (lower, upper) = p.prior.bounds();
+                Parameter { name: p.name.clone(), lower, upper, period: None }
+            })
+            .collect();
+        Box::new(FilesSimulator { spec: self.clone(), params, loaded: OnceLock::new() })
+    }
+}
+
+/// The two arrays, checked, and the order in which rows are dealt into splits.
+struct Loaded {
+    theta: Matrix,
+    data: Matrix,
+    /// Row of the files for each row of the dataset (train, then val, then test).
+    order: Vec<usize>,
+}
+
+/// The simulator: deals rows of the files into splits.
+pub struct FilesSimulator {
+    spec: FilesSpec,
+    params: Vec<Parameter>,
+    loaded: OnceLock<Result<Loaded, SimError>>,
+}
+
+impl std::fmt::Debug for FilesSimulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FilesSimulator({:?}, {:?})", self.spec.theta.path, self.spec.data.path)
+    }
+}
+
+impl FilesSimulator {
+    fn load(&self, seed: u64) -> Result<Loaded, SimError> {
+        let (theta, data) = (self.spec.theta.load()?, self.spec.data.load()?);
+        let (tp, dp) = (&self.spec.theta.path, &self.spec.data.path);
+        if theta.cols != self.params.len() {
+            return Err(file_error(tp, format!("has {} columns, but {} parameters are declared", theta.cols, self.params.len())));
+        }
+        if data.cols != self.spec.data_dim {
+            return Err(file_error(dp, format!("has {} columns, but dataset.files.data_dim is {}", data.cols, self.spec.data_dim)));
+        }
+        if theta.rows != data.rows {
+            return Err(file_error(dp, format!("has {} rows, but {} has {}", data.rows, tp.display(), theta.rows)));
+        }
+        let mut order: Vec<usize> = (0..theta.rows).collect();
+        if self.spec.split == SplitOrder::Shuffled {
+            order.shuffle(&mut StreamFamily::new(seed, "files/split").rng(0));
+        }
+        Ok(Loaded { theta, data, order })
+    }
+}
+
+impl Simulator for FilesSimulator {
+    fn version(&self) -> &'static str {
+        "files/1"
+    }
+
+    fn parameters(&self) -> &[Parameter] {
+        &self.params
+    }
+
+    fn data_dim(&self) -> usize {
+        self.spec.data_dim
+    }
+
+    fn data_channels(&self) -> usize {
+        self.spec.data_channels
+    }
+
+    fn sample_prior(&self, rng: &mut SampleRng, theta: &mut [f64]) {
+        for (t, p) in theta.iter_mut().zip(&self.spec.parameters) {
+            *t = p.prior.sample(rng);
+        }
+    }
+
+    fn simulate_signal(&self, _theta: &[f64], _signal: &mut [f64]) -> Result<(), SimError> {
+        Err(SimError::BlocksOnly("the files simulator"))
+    }
+
+    fn sample_noise(&self, _rng: &mut SampleRng, noise: &mut [f64]) {
+        noise.fill(0.0);
+    }
+
+    fn prior_transform(&self, u: &[f64], theta: &mut [f64]) -> Option<()> {
+        for ((t, &v), p) in theta.iter_mut().zip(u).zip(&self.spec.parameters) {
+            *t = p.prior.transform(v);
+        }
+        Some(())
+    }
+
+    fn log_prior(&self, theta: &[f64]) -> Option<f64> {
+        Some(theta.iter().zip(&self.spec.parameters).map(|(&t, p)| p.prior.log_density(t)).sum())
+    }
+
+    fn simulate_block(
+        &self,
+        seed: u64,
+        split: &str,
+        offset: usize,
+        start: usize,
+        end: usize,
+    ) -> Option<Result<(Vec<f32>, Vec<f32>), SimError>> {
+        let loaded = match self.loaded.get_or_init(|| self.load(seed)) {
+            Ok(l) => l,
+            Err(e) => return Some(Err(e.clone())),
+        };
+        let (a, b) = (offset + start, offset + end);
+        if b > loaded.order.len() {
+            let message = format!(
+                "holds {} samples, fewer than the {split} split needs (rows {a}..{b}); lower n_train, n_val or n_test",
+                loaded.order.len()
+            );
+            return Some(Err(file_error(&self.spec.data.path, message)));
+        }
+        let rows = &loaded.order[a..b];
+        let theta = rows.iter().flat_map(|&r| loaded.theta.row(r).iter().copied()).collect();
+        let data = rows.iter().flat_map(|&r| loaded.data.row(r).iter().copied()).collect();
+        Some(Ok((theta, data)))
+    }
+
+    fn block_rows(&self) -> Option<usize> {
+        Some(8192)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// An .npz (as numpy's `savez_compressed` writes it: a zip of .npy members, deflated) reads
+    /// back by array name; a missing name is reported with the arrays there are.
+    #[test]
+    fn npz_arrays_are_read_by_name() {
+        let dir = std::env::temp_dir().join(format!("ndelab-npz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let one = dir.join("one.npy");
+        let values: Vec<f32> = (0..12).map(|i| i as f32 * 0.25).collect();
+        npy::write(&one, 4, 3, &values).unwrap();
+        let path = dir.join("set.npz");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        for name in ["theta.npy", "data.npy"] {
+            zip.start_file(name, opts).unwrap();
+            zip.write_all(&std::fs::read(&one).unwrap()).unwrap();
+        }
+        zip.finish().unwrap();
+        let src = |array: Option<&str>| ArraySource { path: path.clone(), array: array.map(str::to_string), columns: Vec::new() };
+        assert_eq!(src(Some("data")).load().unwrap(), Matrix::from_vec(4, 3, values));
+        let err = src(Some("x")).load().unwrap_err().to_string();
+        assert_eq!(err, format!("{}: has no array `x` (arrays: theta, data)", path.display()));
+        let err = src(None).load().unwrap_err().to_string();
+        assert_eq!(err, format!("{}: holds 2 arrays (theta, data); name one with `array:`", path.display()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
