@@ -6,7 +6,8 @@
 CARGO ?= cargo
 NAME ?= linear_gaussian
 ARGS ?=
-BIN := target/release/ndelab
+BIN := $(or $(CARGO_TARGET_DIR),target)/release/ndelab
+RESULTS := $(or $(NDELAB_RESULTS),results)
 
 .PHONY: build experiment sweep table validate test bench clean-results
 
@@ -40,4 +41,4 @@ bench:
 	bench/run.sh
 
 clean-results:
-	rm -rf results/cache results/runs results/sweeps results/tables
+	rm -rf $(RESULTS)/cache $(RESULTS)/runs $(RESULTS)/sweeps $(RESULTS)/tables

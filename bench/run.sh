@@ -15,7 +15,7 @@ if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c "import bilby,
   bench/.venv/bin/pip install -q bilby lalsuite
 fi
 cargo build --release -q
-BIN=target/release/ndelab
+BIN="${CARGO_TARGET_DIR:-target}/release/ndelab"
 ours=$($BIN bench simulate experiments/gw_gaussian.yaml --n "$N_NDELAB")
 peer=$(bench/.venv/bin/python bench/gw_whitened_waveforms.py --n "$N_PEER" --processes "$(nproc)")
 tmp=$(mktemp -d)

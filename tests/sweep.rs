@@ -189,3 +189,22 @@ fn a_sweep_runs_as_a_slurm_array() {
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(text.contains("3 of 3 trials complete") && text.contains("COMPLETED"), "{text}");
 }
+
+/// A sweep whose name would leave the results folder (or reach a Slurm job name unescaped)
+/// is refused before anything runs, with exit 2.
+#[test]
+fn a_sweep_name_cannot_escape_the_results_folder() {
+    let tmp = TempDir::new("sweep-escape");
+    let file = tmp.path().join("escape.yaml");
+    let base = root().join("experiments/linear_gaussian.yaml");
+    std::fs::write(&file, format!("name: ../../../escaped\nbase: {}\ngrid:\n  seed: [1, 2]\n", base.display())).unwrap();
+    let results = tmp.path().join("deep/er/results");
+    let out = run(ndelab(&results).arg("sweep").arg(&file).arg("--dry-run"));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let want = format!(
+        "error: {}: `name`: `../../../escaped` cannot name a results folder\n  use letters, digits, `_`, `-` and `.`, not starting with `.`\n",
+        file.display()
+    );
+    assert_eq!(stderr(&out), want);
+    assert!(!tmp.path().join("escaped").exists() && !results.exists());
+}

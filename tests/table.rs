@@ -89,3 +89,20 @@ fn latex_compiles_with_pdflatex() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(tmp.path().join("t.pdf").is_file());
 }
+
+/// A glob over run folders reads complete runs only, not the hidden folders of runs in progress
+/// or killed (`.KEY.tmp-PID`), whose summaries may be half-written.
+#[test]
+fn a_glob_skips_the_hidden_folders_of_unfinished_runs() {
+    let tmp = TempDir::new("table-hidden");
+    for dir in ["runs/a/0123456789abcdef", "runs/a/.fedcba9876543210.tmp-99"] {
+        std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
+        std::fs::copy(fixture(), tmp.path().join(dir).join("summary.parquet")).unwrap();
+    }
+    let glob = format!("{}/runs/*/*/summary.parquet", tmp.path().display());
+    let out = run(ndelab(tmp.path()).arg("table").arg(&glob).args(["--rows", "model", "--metrics", "test_nll", "--agg", "n", "--format", "csv"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The fixture has 5 cvae rows: once, not twice.
+    assert!(text.contains("cvae,") && text.lines().any(|l| l.starts_with("cvae,") && l.ends_with(",5")), "{text}");
+}

@@ -172,26 +172,30 @@ impl DensityModel<'_> {
         };
         let inside = |row: &[f64]| row.iter().zip(&bounds).all(|(v, (lo, hi))| *v >= *lo && *v <= *hi);
         let mut out = Vec::with_capacity(n * d);
-        let (mut drawn, mut kept) = (0usize, 0usize);
+        // Draws made, draws inside the support, and draws kept (at most n).
+        let (mut drawn, mut accepted, mut kept) = (0usize, 0usize, 0usize);
         // Ask for what is missing, scaled by the acceptance so far; give up after 100 rounds.
         for _ in 0..100 {
             if kept >= n {
                 break;
             }
-            let rate = if drawn == 0 { 1.0 } else { (kept as f64 / drawn as f64).max(0.01) };
+            let rate = if drawn == 0 { 1.0 } else { (accepted as f64 / drawn as f64).max(0.01) };
             let want = (((n - kept) as f64 / rate) * 1.1).ceil() as usize + 16;
             let mut batch = self.sample(want, data, rng);
             drawn += want;
             for row in batch.chunks_exact_mut(d) {
                 wrap(row);
                 let row = &*row;
-                if kept < n && inside(row) {
-                    out.extend_from_slice(row);
-                    kept += 1;
+                if inside(row) {
+                    accepted += 1;
+                    if kept < n {
+                        out.extend_from_slice(row);
+                        kept += 1;
+                    }
                 }
             }
         }
-        (out, kept as f64 / drawn.max(1) as f64)
+        (out, accepted as f64 / drawn.max(1) as f64)
     }
 }
 

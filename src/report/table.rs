@@ -86,7 +86,9 @@ pub fn resolve_paths(arg: &str) -> Result<Vec<PathBuf>, ReportError> {
     let p = Path::new(arg);
     let mut out = Vec::new();
     if arg.contains(['*', '?', '[']) {
-        for e in glob::glob(arg).map_err(|e| err(e.to_string()))?.flatten() {
+        // `*` must not match the hidden folders of runs in progress or killed (`.KEY.tmp-PID`).
+        let opts = glob::MatchOptions { require_literal_leading_dot: true, ..Default::default() };
+        for e in glob::glob_with(arg, opts).map_err(|e| err(e.to_string()))?.flatten() {
             if e.is_file() {
                 out.push(e);
             }

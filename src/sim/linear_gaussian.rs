@@ -65,8 +65,18 @@ impl SimulatorConfig for LinearGaussianSpec {
                 Some("set data_dim equal to theta_dim, or use `matrix: random`"),
             ));
         }
-        positive("dataset.linear_gaussian.prior_std", self.prior_std)?;
-        positive("dataset.linear_gaussian.noise_std", self.noise_std)
+        for (key, v) in [("dataset.linear_gaussian.prior_std", self.prior_std), ("dataset.linear_gaussian.noise_std", self.noise_std)] {
+            positive(key, v)?;
+            // Their squares and inverse squares enter the posterior precision: keep them finite.
+            if !(1e-100..=1e100).contains(&v) {
+                return Err(bad(
+                    key,
+                    format!("must be between 1e-100 and 1e100, got {v:e}"),
+                    Some("rescale the problem; the posterior needs 1/σ² to be a finite number"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn sampled_parameters(&self) -> Vec<String> {
@@ -135,7 +145,12 @@ impl LinearGaussian {
 
     /// The same model as a named benchmark task: its own parameter names, version string and
     /// fixed observations.
-    pub fn task(spec: &LinearGaussianSpec, names: Vec<String>, version: &'static str, observations: Vec<(Vec<f64>, Vec<f64>)>) -> LinearGaussian {
+    pub fn task(
+        spec: &LinearGaussianSpec,
+        names: Vec<String>,
+        version: &'static str,
+        observations: Vec<(Vec<f64>, Vec<f64>)>,
+    ) -> LinearGaussian {
         let mut sim = LinearGaussian::new(spec);
         for (p, n) in sim.params.iter_mut().zip(names) {
             p.name = n;

@@ -87,12 +87,15 @@ fn embedding(e: &EmbeddingSpec, d: &DatasetSpec) -> Result<(), Violation> {
     Ok(())
 }
 
+/// Whether `name` can name a folder under results/ (and a Slurm job): letters, digits, `_`,
+/// `-` and `.`, not starting with `.` — so never `..`, a path, or a hidden folder.
+pub fn is_folder_name(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('.') && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
 /// Checks every value of `spec`; returns the first violation in file order.
 pub fn validate(spec: &Spec) -> Result<(), Violation> {
-    if spec.name.is_empty()
-        || spec.name.starts_with('.')
-        || !spec.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-    {
+    if !is_folder_name(&spec.name) {
         return Err(bad(
             "name",
             format!("`{}` cannot name a results folder", spec.name),

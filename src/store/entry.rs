@@ -87,6 +87,11 @@ impl Builder {
 
     /// Writes SHA256SUMS and DONE, then renames the folder into place.
     pub fn commit(mut self) -> Result<PathBuf, StoreError> {
+        // Every file reaches the disk before DONE says the entry is complete.
+        for rel in list_files(&self.tmp)? {
+            let path = self.tmp.join(&rel);
+            File::open(&path).and_then(|f| f.sync_all()).map_err(|e| io_err(&path, e))?;
+        }
         write_sums(&self.tmp)?;
         write_synced(&self.tmp.join(DONE), b"complete\n")?;
         fs::rename(&self.tmp, &self.dest).map_err(|e| io_err(&self.dest, e))?;
