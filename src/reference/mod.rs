@@ -40,7 +40,7 @@ pub fn exact(sim: &dyn Simulator, y: &[f64], keep: &[usize], count: usize, seed:
 /// Posterior draws for data `y` by nested sampling of the exact likelihood over every sampled
 /// parameter (so that the ones not inferred, such as the phase, are marginalised), returning
 /// `count` equally weighted draws of the `keep` parameters. `None` where the simulator has no
-/// likelihood or prior transform.
+/// likelihood or prior transform, or where the likelihood vanishes everywhere.
 pub fn nested(
     sim: &dyn Simulator,
     y: &[f64],
@@ -66,6 +66,10 @@ pub fn nested(
     };
     let mut rng = StreamFamily::new(seed, "reference/nested").rng(index);
     let run = nested_sample(dim, &periodic, log_like, settings, &mut rng);
+    if !run.log_z.is_finite() {
+        // The likelihood is zero everywhere the prior reaches: there is no posterior to draw.
+        return None;
+    }
     let cube = run.resample(count, dim, &mut rng);
     let mut samples = Vec::with_capacity(count * keep.len());
     let mut theta = vec![0.0; dim];

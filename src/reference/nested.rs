@@ -146,6 +146,9 @@ impl Walk<'_> {
     }
 }
 
+/// Most e-folds of prior volume nested sampling compresses before it stops regardless.
+const MAX_SHRINK: f64 = 500.0;
+
 /// Runs nested sampling of `log_like(u)` over the `dim`-dimensional unit cube; coordinates
 /// flagged in `periodic` wrap around.
 pub fn nested_sample<F>(dim: usize, periodic: &[bool], log_like: F, settings: NestedSettings, rng: &mut SampleRng) -> NestedRun
@@ -185,6 +188,11 @@ where
         // Stop when the live points cannot add `dlogz` any more.
         let l_max = live_l.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         if l_max + log_x < log_z + settings.dlogz.exp_m1().ln() {
+            break;
+        }
+        // No likelihood anywhere (non-finite data), or far past any posterior's compression
+        // (e^-MAX_SHRINK of the prior volume): stop rather than walk for ever.
+        if l_max == f64::NEG_INFINITY || -log_x > MAX_SHRINK {
             break;
         }
 
@@ -246,5 +254,20 @@ impl NestedRun {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A likelihood that is −∞ everywhere (what non-finite data give) ends the run at once
+    /// instead of compressing the prior for ever.
+    #[test]
+    fn a_nowhere_finite_likelihood_stops() {
+        let mut rng = crate::sim::StreamFamily::new(1, "t").rng(0);
+        let run = nested_sample(2, &[false, false], |_| f64::NEG_INFINITY, NestedSettings { live: 50, walks: 5, dlogz: 0.05 }, &mut rng);
+        assert_eq!(run.log_z, f64::NEG_INFINITY);
+        assert!(run.calls < 10_000, "{} likelihood calls", run.calls);
     }
 }
