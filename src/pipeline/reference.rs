@@ -40,7 +40,8 @@ pub fn reference_posterior(plan: &Plan, req: &ReferenceRequest) -> Result<(), Er
             .or_else(|| reference::nested(sim.as_ref(), &y, &keep, req.n, settings, req.seed, i as u64));
         let Some(r) = found else {
             return Err(Error::Usage(format!(
-                "simulator `{}` has no likelihood: no reference posterior can be computed for it",
+                "{}: no reference posterior for observation {i}: simulator `{}` has no likelihood, or its likelihood is zero everywhere under the prior",
+                req.data.display(),
                 plan.dataset.simulator.kind()
             )));
         };
