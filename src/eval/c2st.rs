@@ -130,4 +130,31 @@ mod tests {
         let far = c2st(&gaussian(2000, dim, 3.0, 2), &gaussian(2000, dim, 0.0, 3), dim, 7);
         assert!(far > 0.95, "shifted by 3σ: C2ST = {far}");
     }
+
+    /// The same accuracies as scikit-learn's C2ST (sbibm's recipe, bench/c2st_sklearn.py) on
+    /// the samples of tests/data/c2st_fixture.csv, within the seed-to-seed spread: means over
+    /// five seeds each, for sets shifted by 0, 0.3 and 1 standard deviations.
+    #[test]
+    fn accuracies_match_scikit_learn_on_a_fixed_data_file() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/c2st_fixture.csv")).unwrap();
+        let sklearn: Vec<f64> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# shift ").and_then(|r| r.split("C2ST ").nth(1)))
+            .map(|r| r.split_whitespace().next().unwrap().parse().unwrap())
+            .collect();
+        let mut sets: Vec<Vec<f64>> = vec![Vec::new(); sklearn.len()];
+        let mut reference = Vec::new();
+        for line in text.lines().filter(|l| !l.starts_with('#') && !l.starts_with("set")) {
+            let v: Vec<f64> = line.split(',').map(|c| c.parse().unwrap()).collect();
+            match v[0] as i64 {
+                -1 => reference.extend_from_slice(&v[1..]),
+                k => sets[k as usize].extend_from_slice(&v[1..]),
+            }
+        }
+        for (set, want) in sets.iter().zip(&sklearn) {
+            let got = (0..5u64).map(|seed| c2st(set, &reference, 2, seed)).sum::<f64>() / 5.0;
+            eprintln!("C2ST {got:.4}, scikit-learn {want:.4}");
+            assert!((got - want).abs() < 0.015, "C2ST {got} against scikit-learn's {want}");
+        }
+    }
 }
