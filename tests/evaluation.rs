@@ -98,3 +98,30 @@ fn a_run_with_pp_and_c2st_metrics_checks_itself() {
     assert!(dir.join("eval.parquet").is_file() && dir.join("plots/pp.png").is_file());
     assert_eq!(ndelab::store::entry::verify(&dir).unwrap(), Vec::<String>::new());
 }
+
+/// What a killed `ndelab eval` leaves (its hidden staging folder) neither makes `cache verify`
+/// call the run corrupt — so `--fix` never deletes a trained run for it — nor survives the
+/// next eval; two evals of one run at once both finish, one after the other, and the run
+/// verifies.
+#[test]
+fn killed_and_concurrent_evals_lose_nothing() {
+    let tmp = TempDir::new("eval-kill");
+    let results = tmp.path().join("results");
+    let dir = trained_run(&tmp, &results);
+    let stale = dir.join(".eval.tmp-4242");
+    std::fs::create_dir_all(stale.join("plots")).unwrap();
+    std::fs::write(stale.join("eval.parquet"), b"half").unwrap();
+    let out = run(ndelab(&results).args(["cache", "verify", "--fix"]));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(dir.join("model.safetensors").is_file(), "cache verify --fix removed a finished run");
+    let args = ["eval.pp_injections=20", "eval.posterior_samples=300", "eval.reference_injections=1", "eval.importance_samples=0"];
+    let spawn = || ndelab(&results).arg("eval").arg(&dir).args(args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(!stale.exists(), "the killed eval's staging folder is still there");
+    assert_eq!(ndelab::store::entry::verify(&dir).unwrap(), Vec::<String>::new());
+    assert!(dir.join("eval.parquet").is_file());
+}

@@ -158,22 +158,31 @@ fn gw_dataset_is_thread_independent_and_its_test_set_is_loud() {
     assert_eq!(manifest["train_noise"], "fresh");
 }
 
-/// A cache entry whose manifest was damaged after it was built: `ndelab run` stops with exit 1
-/// (a failure while working, not bad input), names the entry and the fix, and trains nothing.
+/// A byte flipped in a cached array after it was built: the next `ndelab run` notices on its
+/// cache hit and stops with exit 1 (a failure while working, not bad input), naming the entry,
+/// the file and the fix, and trains nothing.
 #[test]
 fn a_run_on_a_corrupt_cache_entry_exits_1_with_its_message() {
     let tmp = TempDir::new("corrupt-run");
     let spec_path = small_spec(tmp.path(), "corrupt", 3_000, 1, "");
     let results = tmp.path().join("results");
     let (_, _, dir) = data::load_or_build(&resolved(&spec_path, &[]), &Layout::new(&results), false).unwrap();
-    std::fs::write(dir.join("manifest.json"), "{ not json").unwrap();
+    let f = dir.join("data_test.npy");
+    let mut bytes = std::fs::read(&f).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&f, bytes).unwrap();
     let out = run(ndelab(&results).arg("run").arg(&spec_path));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     let expected = format!(
-        "error: {}: corrupt cache entry: manifest.json: key must be a string at line 1 column 3; run `ndelab cache verify` or rerun with --force to rebuild it",
+        "error: {}: corrupt cache entry: data_test.npy: checksum mismatch; run `ndelab cache verify` or rerun with --force to rebuild it",
         dir.display()
     );
-    assert!(err.contains(&expected), "{err}");
-    assert!(!results.join("runs/corrupt").exists() || crate::util::entries(&results.join("runs/corrupt")).0.is_empty());
+    assert_eq!(err.lines().last().unwrap_or(""), expected);
+    assert!(crate::util::entries(&results.join("runs/corrupt")).0.is_empty());
+    // --force rebuilds it, and the rebuilt entry verifies.
+    let out = run(ndelab(&results).arg("run").arg(&spec_path).arg("--force"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(entry::verify(&dir).unwrap(), Vec::<String>::new());
 }

@@ -203,6 +203,11 @@ pub fn load_or_build(plan: &Plan, layout: &Layout, rebuild: bool) -> Result<(Dat
     let key = recipe.key();
     match entry::open(&layout.datasets(), key.short(), rebuild)? {
         Entry::Done(dir) => {
+            // A changed byte must not train silently: re-hash against SHA256SUMS on every hit.
+            let problems = entry::verify(&dir)?;
+            if !problems.is_empty() {
+                return Err(StoreError::Corrupt { path: dir, message: problems.join("; ") }.into());
+            }
             let ds = read(&dir)?;
             if ds.manifest.key != key.full() {
                 return Err(StoreError::Corrupt { path: dir, message: "manifest key does not match the folder".into() }.into());

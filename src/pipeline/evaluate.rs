@@ -56,6 +56,8 @@ pub fn evaluate(run_dir: &Path, opts: &EvalOptions) -> Result<PosteriorChecks, E
         )));
     }
     let (plan, settings) = settings(run_dir, opts)?;
+    // One eval of a run at a time: a second waits; the lock dies with its process.
+    let _lock = lock(run_dir)?;
     let model = TrainedModel::load(run_dir)?;
     let Some(density) = model.density() else {
         return Err(Error::Usage(format!("{} is a regression: it gives point estimates, not posteriors to check", run_dir.display())));
@@ -71,10 +73,27 @@ pub fn evaluate(run_dir: &Path, opts: &EvalOptions) -> Result<PosteriorChecks, E
     Ok(checks)
 }
 
+/// Takes the run's eval lock (waiting for another eval) and clears what killed evals left.
+fn lock(run_dir: &Path) -> Result<std::fs::File, Error> {
+    let path = run_dir.join(".eval.lock");
+    let io = |e: std::io::Error| Error::Store(StoreError::Io { path: path.clone(), source: e });
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io)?;
+    if file.try_lock().is_err() {
+        eprintln!("waiting for another ndelab eval of {}", run_dir.display());
+        file.lock().map_err(io)?;
+    }
+    for e in std::fs::read_dir(run_dir).map_err(io)?.flatten() {
+        if e.file_name().to_string_lossy().starts_with(".eval.tmp") {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    Ok(file)
+}
+
 /// Writes the checks' files into a hidden folder and moves them into the run only when
 /// complete, so a killed eval leaves the run as it was (the next eval clears the folder).
 fn stage_into(run_dir: &Path, checks: &PosteriorChecks, title: &str) -> Result<(), Error> {
-    let staging = run_dir.join(".eval.tmp");
+    let staging = run_dir.join(format!(".eval.tmp-{}", std::process::id()));
     let io = |p: &Path, e: std::io::Error| Error::Store(StoreError::Io { path: p.to_path_buf(), source: e });
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;

@@ -162,6 +162,10 @@ fn files(dir: &Path, base: &Path, out: &mut Vec<PathBuf>) -> Result<(), StoreErr
     for e in fs::read_dir(dir).map_err(|e| io_err(dir, e))? {
         let e = e.map_err(|e| io_err(dir, e))?;
         let p = e.path();
+        // Hidden names are work in progress (an eval's staging folder, its lock), not content.
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         if p.is_dir() {
             files(&p, base, out)?;
         } else {
@@ -171,7 +175,7 @@ fn files(dir: &Path, base: &Path, out: &mut Vec<PathBuf>) -> Result<(), StoreErr
     Ok(())
 }
 
-/// Every file under `dir`, as paths relative to it, sorted.
+/// Every file under `dir` but hidden ones, as paths relative to it, sorted.
 pub fn list_files(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
     let mut list = Vec::new();
     files(dir, dir, &mut list)?;
