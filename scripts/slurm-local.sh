@@ -63,6 +63,11 @@ case "${1:-}" in
 install)
   apt-get update -q && apt-get install -y -q --no-install-recommends slurm-wlm munge slurmdbd mariadb-server ;;
 start)
+  # A cluster that already answers is left alone (restarting would remove the database's socket
+  # under the running slurmdbd and break accounting).
+  if sinfo -h -o %t 2>/dev/null | grep -q . && sacct -n -X >/dev/null 2>&1; then
+    echo "slurm-local: already running"; sinfo; exit 0
+  fi
   write_conf
   mkdir -p /run/munge /var/log/munge /var/lib/munge && chown munge:munge /run/munge /var/log/munge /var/lib/munge
   runuser -u munge -- /usr/sbin/munged

@@ -208,3 +208,23 @@ fn a_sweep_name_cannot_escape_the_results_folder() {
     assert_eq!(stderr(&out), want);
     assert!(!tmp.path().join("escaped").exists() && !results.exists());
 }
+
+/// `ndelab sweep status` still reports the trials finished on disk when Slurm's accounting
+/// (sacct) cannot answer.
+#[test]
+fn sweep_status_reports_finished_trials_without_accounting() {
+    let tmp = TempDir::new("status");
+    let file = sweep_file(tmp.path(), "st", 2_000, 1, "grid:\n  seed: [1, 2]\n");
+    let results = tmp.path().join("results");
+    let out = run(ndelab(&results).arg("sweep").arg(&file).arg("--dry-run"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let dir = PathBuf::from(text.lines().next().unwrap().rsplit("→ ").next().unwrap().trim());
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("jobs.json"), r#"{"array": "101", "collect": "102"}"#).unwrap();
+    let out = run(ndelab(&results).args(["sweep", "status"]).arg(&file).env("PATH", "/nonexistent"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("sweep `st`: 0 of 2 trials complete"), "{text}");
+    assert!(text.contains("Slurm states unavailable (cannot run sacct: No such file or directory"), "{text}");
+}

@@ -176,7 +176,9 @@ fn write_blocks(
         let made: Vec<_> = group
             .par_iter()
             .map(|&(a, b)| {
-                let r = sim.simulate_block(seed, kind.as_str(), offset, a, b).unwrap_or(Err(crate::sim::SimError::BlocksOnly("this simulator")));
+                let r = sim
+                    .simulate_block(seed, kind.as_str(), offset, a, b)
+                    .unwrap_or(Err(crate::sim::SimError::BlocksOnly("this simulator")));
                 bar.inc((b - a) as u64);
                 r
             })
