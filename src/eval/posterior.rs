@@ -234,6 +234,58 @@ fn observations(sim: &dyn Simulator, keep: &[usize]) -> Option<Split> {
     Some(Split { theta: Matrix::from_vec(n, keep.len(), theta), data: Matrix::from_vec(n, m, data), snr: None, fresh_noise: false })
 }
 
+/// The comparisons with reference posteriors: on a benchmark task's fixed observations (all of
+/// them), else on the first test injections (reusing their P-P draws, `first_draws`); the JS
+/// of test injections goes into their eval.parquet `rows`.
+#[allow(clippy::too_many_arguments)]
+fn compare_all(
+    model: &DensityModel,
+    sim: &dyn Simulator,
+    test: &Split,
+    keep: &[usize],
+    settings: &CheckSettings,
+    names: &[String],
+    mut first_draws: Vec<(Vec<f64>, f64)>,
+    rows: &mut [EvalRow],
+) -> Result<Vec<ReferenceCheck>, SamplesFileError> {
+    let n_ref = settings.reference_injections.min(test.len());
+    // A benchmark task is compared on its fixed observations (all of them), anything else on
+    // the first test injections.
+    let fixed = observations(sim, keep);
+    let (ref_split, n_ref) = match (&fixed, &settings.reference) {
+        (_, ReferenceSource::None) => (test, 0),
+        (Some(obs), _) => (obs, obs.len()),
+        (None, _) => (test, n_ref),
+    };
+    if fixed.is_some() {
+        first_draws.clear();
+    }
+    // Injections are independent: compare them in parallel (each nested-sampling run is serial).
+    let bar = crate::ui::bar(n_ref as u64, "reference posteriors");
+    let compared: Vec<Result<Option<ReferenceCheck>, SamplesFileError>> = (0..n_ref)
+        .into_par_iter()
+        .map(|i| {
+            let r = compare(model, sim, ref_split, keep, settings, names, i, first_draws.get(i).cloned());
+            bar.inc(1);
+            r
+        })
+        .collect();
+    let mut references = Vec::new();
+    for c in compared {
+        if let Some(c) = c? {
+            for (j, v) in c.js.iter().enumerate() {
+                let row = rows.iter_mut().find(|r| r.injection == c.injection && r.parameter == names[j]);
+                if let (Some(row), None) = (row, &fixed) {
+                    row.js = Some(*v);
+                }
+            }
+            references.push(c);
+        }
+    }
+    bar.finish_and_clear();
+    Ok(references)
+}
+
 /// Runs the checks of `model` on the `test` split; `keep` are the inferred parameters among
 /// the simulator's. Fails on unreadable reference files.
 pub fn posterior_checks(
@@ -284,39 +336,6 @@ pub fn posterior_checks(
     bar.finish_and_clear();
     let pp = cal.pp_test();
 
-    // A benchmark task is compared on its fixed observations (all of them), anything else on
-    // the first test injections.
-    let fixed = observations(sim, keep);
-    let (ref_split, n_ref) = match (&fixed, &settings.reference) {
-        (_, ReferenceSource::None) => (test, 0),
-        (Some(obs), _) => (obs, obs.len()),
-        (None, _) => (test, n_ref),
-    };
-    if fixed.is_some() {
-        first_draws.clear();
-    }
-    // Injections are independent: compare them in parallel (each nested-sampling run is serial).
-    let bar = crate::ui::bar(n_ref as u64, "reference posteriors");
-    let compared: Vec<Result<Option<ReferenceCheck>, SamplesFileError>> = (0..n_ref)
-        .into_par_iter()
-        .map(|i| {
-            let r = compare(model, sim, ref_split, keep, settings, &names, i, first_draws.get(i).cloned());
-            bar.inc(1);
-            r
-        })
-        .collect();
-    let mut references = Vec::new();
-    for c in compared {
-        if let Some(c) = c? {
-            for (j, v) in c.js.iter().enumerate() {
-                let row = rows.iter_mut().find(|r| r.injection == c.injection && r.parameter == names[j]);
-                if let (Some(row), None) = (row, &fixed) {
-                    row.js = Some(*v);
-                }
-            }
-            references.push(c);
-        }
-    }
-    bar.finish_and_clear();
+    let references = compare_all(model, sim, test, keep, settings, &names, first_draws, &mut rows)?;
     Ok(PosteriorChecks { parameters: names, rows, calibration: cal, pp, references })
 }
