@@ -1,5 +1,15 @@
-// Records the compiler version for provenance.json.
+// Records the compiler version for provenance.json, and the version of the waveform library
+// (from Cargo.lock) for the gw_bbh simulator's version string: a new waveformrs may change the
+// signals, so it must change the dataset keys.
 fn main() {
+    let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
+    let waveformrs = lock
+        .split("[[package]]")
+        .find(|p| p.contains("name = \"waveformrs\""))
+        .and_then(|p| p.lines().find_map(|l| l.trim().strip_prefix("version = \"")).map(|v| v.trim_end_matches('"').to_string()))
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=NDELAB_WAVEFORMRS_VERSION={waveformrs}");
+    println!("cargo:rerun-if-changed=Cargo.lock");
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let version = std::process::Command::new(rustc)
         .arg("--version")

@@ -108,3 +108,13 @@ fn whitened_noise_has_the_variance_of_the_finite_psd_bins() {
     eprintln!("whitened noise: std {std:.4} over 2000 draws");
     assert!((std - 0.964).abs() < 0.01, "whitened noise std {std}");
 }
+
+/// The simulator's version, part of every GW dataset key, names the waveform library's version
+/// (from Cargo.lock), so that a new waveformrs cannot serve stale cached signals.
+#[test]
+fn the_dataset_key_follows_the_waveform_library() {
+    let sim = GwBbh::new(&GwBbhSpec::default());
+    let v = sim.version();
+    let lib = v.split_once("+waveformrs-").map(|(_, l)| l).unwrap_or_else(|| panic!("{v}"));
+    assert!(lib.split('.').count() == 3 && lib.split('.').all(|p| p.parse::<u32>().is_ok()), "{v}");
+}

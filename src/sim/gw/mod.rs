@@ -139,8 +139,9 @@ impl GwBbh {
 }
 
 impl Simulator for GwBbh {
+    /// The simulator's own version and the waveform library's, whose models make the signals.
     fn version(&self) -> &'static str {
-        "gw_bbh/1"
+        concat!("gw_bbh/1+waveformrs-", env!("NDELAB_WAVEFORMRS_VERSION"))
     }
     fn parameters(&self) -> &[Parameter] {
         &self.params
