@@ -70,7 +70,6 @@ impl SimulatorConfig for GaussianLinearSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::Posterior;
 
     /// The posterior of the benchmark's definition: N(x/2, 0.05·I).
     #[test]
