@@ -5,6 +5,7 @@ mod util;
 
 mod cli;
 mod evaluation;
+mod fuzz;
 mod gw;
 mod pipeline;
 mod spec;
