@@ -336,6 +336,19 @@ pub enum CacheAction {
         #[arg(long)]
         fix: bool,
     },
+    /// Remove cached datasets no finished run refers to (and, with --older-than, older ones);
+    /// finished runs too only with --force.
+    Gc {
+        /// Also remove entries finished more than this many days ago.
+        #[arg(long)]
+        older_than_days: Option<f64>,
+        /// Remove finished runs older than --older-than-days as well.
+        #[arg(long)]
+        force: bool,
+        /// Print what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// Runs a parsed command line.
@@ -391,6 +404,9 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Cache { action: CacheAction::Verify { fix } } => cache_verify(&layout, fix),
+        Command::Cache { action: CacheAction::Gc { older_than_days, force, dry_run } } => {
+            cache_gc(&layout, older_than_days, force, dry_run)
+        }
     }
 }
 
@@ -428,6 +444,23 @@ fn cache_verify(layout: &Layout, fix: bool) -> Result<(), Error> {
     if bad > 0 && !fix {
         return Err(Error::Failed(format!("{bad} corrupt entries; rerun with `ndelab cache verify --fix` to remove them")));
     }
+    Ok(())
+}
+
+fn cache_gc(layout: &Layout, older_than_days: Option<f64>, force: bool, dry_run: bool) -> Result<(), Error> {
+    let older_than = match older_than_days {
+        Some(d) if !(d >= 0.0 && d.is_finite()) => return Err(Error::Usage(format!("--older-than-days must be 0 or more, got {d}"))),
+        Some(d) => Some(std::time::Duration::from_secs_f64(d * 86_400.0)),
+        None => None,
+    };
+    if force && older_than.is_none() {
+        return Err(Error::Usage("--force removes finished runs older than --older-than-days; give that too".into()));
+    }
+    let report = store::gc::gc(layout, &store::gc::GcOptions { older_than, force, dry_run })?;
+    for (dir, why) in &report.removed {
+        println!("{}{}: {why}", if dry_run { "would remove " } else { "removed " }, dir.display());
+    }
+    println!("{} entries, {:.1} MB{}", report.removed.len(), report.bytes as f64 / 1e6, if dry_run { " (dry run)" } else { "" });
     Ok(())
 }
 

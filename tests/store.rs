@@ -186,3 +186,32 @@ fn a_run_on_a_corrupt_cache_entry_exits_1_with_its_message() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(entry::verify(&dir).unwrap(), Vec::<String>::new());
 }
+
+/// `ndelab cache gc` removes a dataset no finished run refers to and keeps the one a run was
+/// trained on; finished runs go only with --force and an age.
+#[test]
+fn cache_gc_removes_unreferenced_datasets_and_keeps_runs() {
+    let tmp = TempDir::new("gc");
+    let results = tmp.path().join("results");
+    let spec = small_spec(tmp.path(), "gc", 3_000, 1, "");
+    let out = run(ndelab(&results).arg("run").arg(&spec));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run_dir = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let out = run(ndelab(&results).arg("simulate").arg(&spec).arg("dataset.n_train=2_000"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let orphan = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).split('\t').nth(1).unwrap().trim());
+    assert_eq!(entries(&results.join("cache/datasets")).0.len(), 2);
+    let out = run(ndelab(&results).args(["cache", "gc", "--dry-run"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("would remove {}: no finished run refers to it", orphan.display())));
+    assert!(orphan.exists());
+    let out = run(ndelab(&results).args(["cache", "gc"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!orphan.exists() && run_dir.is_dir());
+    assert_eq!(entries(&results.join("cache/datasets")).0.len(), 1, "the run's dataset is kept");
+    let out = run(ndelab(&results).args(["cache", "gc", "--force"]));
+    assert_eq!(out.status.code(), Some(2), "--force without an age is refused");
+    let out = run(ndelab(&results).args(["cache", "gc", "--force", "--older-than-days", "0"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!run_dir.exists(), "an old finished run goes with --force");
+}

@@ -11,6 +11,7 @@
 
 pub mod canonical;
 pub mod entry;
+pub mod gc;
 pub mod key;
 pub mod npy;
 
