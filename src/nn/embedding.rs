@@ -2,11 +2,11 @@
 //! front-end over the detectors' whitened time series (Gabbard et al.'s networks), and
 //! [`Embedded`], which puts one in front of any estimator.
 //!
-//! dfdx 0.13 has no 1-D convolution and its 2-D one needs square kernels, so a convolution is
-//! written as im2col + matmul: a gather collects each output position's window, one matrix
-//! product applies the filters. The gather is differentiable, so layers after the first train
-//! as usual; the first layer's windows are cut on the host (the data need no gradient).
+//! dfdx 0.13 has no 1-D convolution and its 2-D one needs square kernels, so the convolution
+//! is ndelab's own operation ([`super::conv1d`]): one matrix product per batch item over the
+//! overlapping windows of the time-major activations, with its own backward pass.
 
+use super::conv1d::{conv1d, relu_max_pool, ConvShape};
 use super::dense::{Dense, Mlp};
 use super::params::ParamSet;
 use super::NnError;
@@ -30,68 +30,39 @@ struct ConvLayer {
 }
 
 impl ConvLayer {
-    /// Row indices of the windows: output position t of item b reads rows b·len_in + t·stride + k.
-    fn window_index(&self, batch: usize) -> Vec<usize> {
-        let mut idx = Vec::with_capacity(batch * self.len_conv * self.kernel);
-        for b in 0..batch {
-            for t in 0..self.len_conv {
-                for k in 0..self.kernel {
-                    idx.push(b * self.len_in + t * self.stride + k);
-                }
-            }
-        }
-        idx
-    }
-
-    fn pool<Tp: Tape<f32, Dev>>(&self, h: T2<Tp>, batch: usize) -> T2<Tp> {
-        if self.pool == 1 {
-            return h;
-        }
-        let c = h.shape().1;
-        let mut idx = Vec::with_capacity(batch * self.len_out * self.pool);
-        for b in 0..batch {
-            for t in 0..self.len_out {
-                for j in 0..self.pool {
-                    idx.push(b * self.len_conv + t * self.pool + j);
-                }
-            }
-        }
-        let n = idx.len();
-        let idx = h.device().tensor_from_vec(idx, (n,));
-        let g: T2<Tp> = h.gather(idx);
-        g.reshape_like(&(batch * self.len_out, self.pool, c)).max::<(usize, usize), Axis<1>>()
+    fn shape(&self, batch: usize, c_out: usize) -> ConvShape {
+        let s = ConvShape { batch, len_in: self.len_in, c_in: self.c_in, c_out, kernel: self.kernel, stride: self.stride };
+        debug_assert_eq!(s.len_out(), self.len_conv);
+        s
     }
 
     /// # Shapes
     /// `h`: (batch · len_in, c_in) → (batch · len_out, c_out).
     fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, h: T2<Tp>, batch: usize) -> T2<Tp> {
-        let idx = self.window_index(batch);
-        let n = idx.len();
-        let idx = h.device().tensor_from_vec(idx, (n,));
-        let windows: T2<Tp> = h.gather(idx);
-        let windows = windows.reshape_like(&(batch * self.len_conv, self.kernel * self.c_in));
-        self.pool(self.filters.forward(p, windows).relu(), batch)
+        let (w, b) = (&p.params[self.filters.weight_index()].tensor, &p.params[self.filters.weight_index() + 1].tensor);
+        let conv = conv1d(h, w, b, self.shape(batch, self.filters.n_out()), true);
+        relu_max_pool(conv, batch, self.pool)
     }
 
-    /// The first layer, whose input is the data (batch, channels · length), channel-major.
+    /// The first layer, whose input is the data (batch, channels · length), channel-major: laid
+    /// out time-major on the host (the data need no gradient).
     fn forward_data<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, data: T2<Tp>) -> T2<Tp> {
         let batch = data.shape().0;
         let (data, tape) = data.split_tape();
         let v = data.as_vec();
         let (c, len) = (self.c_in, self.len_in);
-        let mut w = Vec::with_capacity(batch * self.len_conv * self.kernel * c);
+        let mut x = vec![0.0f32; batch * len * c];
         for b in 0..batch {
-            let row = &v[b * c * len..(b + 1) * c * len];
-            for t in 0..self.len_conv {
-                for k in 0..self.kernel {
-                    for ch in 0..c {
-                        w.push(row[ch * len + t * self.stride + k]);
-                    }
+            for ch in 0..c {
+                for t in 0..len {
+                    x[(b * len + t) * c + ch] = v[b * c * len + ch * len + t];
                 }
             }
         }
-        let windows: T2<Tp> = data.device().tensor_from_vec(w, (batch * self.len_conv, self.kernel * c)).put_tape(tape);
-        self.pool(self.filters.forward(p, windows).relu(), batch)
+        let x: T2<Tp> = data.device().tensor_from_vec(x, (batch * len, c)).put_tape(tape);
+        let (w, b) = (&p.params[self.filters.weight_index()].tensor, &p.params[self.filters.weight_index() + 1].tensor);
+        let conv = conv1d(x, w, b, self.shape(batch, self.filters.n_out()), false);
+        relu_max_pool(conv, batch, self.pool)
     }
 }
 

@@ -25,6 +25,7 @@ macro_rules! estimator_accessors {
     };
 }
 
+mod conv1d;
 mod coupling;
 mod dense;
 mod embedding;

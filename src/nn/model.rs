@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// Version of the network code; part of the run key.
-pub const NN_VERSION: &str = "nn/3";
+pub const NN_VERSION: &str = "nn/4";
 
 /// Builds the estimator a model section names for data of `channels` equal-length series
 /// (`data_dim` values in all), initialised from `seed`. Fails when the embedding does not fit

@@ -1,0 +1,321 @@
+//! A 1-D convolution as a custom dfdx operation with its own backward pass.
+//!
+//! dfdx 0.13 has no 1-D convolution. With activations laid out time-major, (batch · length,
+//! channels), the window of output position t is one contiguous slice of the input, so the
+//! convolution of one batch item is a single matrix product whose left factor has overlapping
+//! rows (row stride = stride · channels): the windows are never copied out (no im2col). The
+//! products run through the `gemm` crate (dfdx's own matrix kernel), batch items in parallel
+//! on rayon's threads; the backward pass is three more such products (filters, bias, input).
+
+use super::{Dev, Param, T2};
+use dfdx::prelude::*;
+use rayon::prelude::*;
+
+/// The shape of one convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    /// Batch items.
+    pub batch: usize,
+    /// Input length per item.
+    pub len_in: usize,
+    /// Input channels.
+    pub c_in: usize,
+    /// Output channels.
+    pub c_out: usize,
+    /// Kernel size.
+    pub kernel: usize,
+    /// Stride.
+    pub stride: usize,
+}
+
+impl ConvShape {
+    /// Output length per item.
+    pub fn len_out(&self) -> usize {
+        (self.len_in - self.kernel) / self.stride + 1
+    }
+    fn window(&self) -> usize {
+        self.kernel * self.c_in
+    }
+}
+
+/// dst (m × n, row stride `dst_rs`) = [dst +] lhs (m × k, strides rs/cs) · rhs (k × n, strides rs/cs).
+#[allow(clippy::too_many_arguments)]
+fn product(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: (&[f32], usize, usize),
+    rhs: (&[f32], usize, usize),
+) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    // SAFETY: every index the kernel touches, (m−1)·rs + (k−1)·cs etc., lies inside the slices:
+    // the callers pass sub-slices sized for exactly these shapes and strides.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs.0.as_ptr(),
+            lhs.2 as isize,
+            lhs.1 as isize,
+            rhs.0.as_ptr(),
+            rhs.2 as isize,
+            rhs.1 as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+/// y[b·L' + t, o] = bias[o] + Σ_{k,c} x[b·L + t·s + k, c] · w[k·C + c, o].
+fn forward_values(x: &[f32], w: &[f32], bias: &[f32], s: ConvShape) -> Vec<f32> {
+    let (l_out, win) = (s.len_out(), s.window());
+    let mut y = vec![0.0f32; s.batch * l_out * s.c_out];
+    y.par_chunks_mut(l_out * s.c_out).enumerate().for_each(|(b, yb)| {
+        for row in yb.chunks_exact_mut(s.c_out) {
+            row.copy_from_slice(bias);
+        }
+        let xb = &x[b * s.len_in * s.c_in..(b + 1) * s.len_in * s.c_in];
+        product(l_out, s.c_out, win, yb, s.c_out, true, (xb, s.stride * s.c_in, 1), (w, s.c_out, 1));
+    });
+    y
+}
+
+/// Gradients of the filters (win × c_out) and the bias from the output gradient `g`.
+fn filter_grads(x: &[f32], g: &[f32], s: ConvShape) -> (Vec<f32>, Vec<f32>) {
+    let (l_out, win) = (s.len_out(), s.window());
+    let threads = rayon::current_num_threads().max(1);
+    let per = s.batch.div_ceil(threads).max(1);
+    let partial: Vec<Vec<f32>> = (0..s.batch)
+        .step_by(per)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|start| {
+            let mut gw = vec![0.0f32; win * s.c_out];
+            for b in start..(start + per).min(s.batch) {
+                let xb = &x[b * s.len_in * s.c_in..(b + 1) * s.len_in * s.c_in];
+                let gb = &g[b * l_out * s.c_out..(b + 1) * l_out * s.c_out];
+                // windowsᵀ (win × L'): element (j, t) = xb[t·s·C + j].
+                product(win, s.c_out, l_out, &mut gw, s.c_out, true, (xb, 1, s.stride * s.c_in), (gb, s.c_out, 1));
+            }
+            gw
+        })
+        .collect();
+    let mut gw = vec![0.0f32; win * s.c_out];
+    for p in partial {
+        gw.iter_mut().zip(p).for_each(|(a, v)| *a += v);
+    }
+    let mut gb = vec![0.0f32; s.c_out];
+    for row in g.chunks_exact(s.c_out) {
+        gb.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+    }
+    (gw, gb)
+}
+
+/// Adds the input gradient from `g` into `gx`: each window's gradient g_b · wᵀ, laid back on
+/// the (overlapping) input rows it came from.
+fn add_input_grad(gx: &mut [f32], w: &[f32], g: &[f32], s: ConvShape) {
+    let (l_out, win) = (s.len_out(), s.window());
+    gx.par_chunks_mut(s.len_in * s.c_in).enumerate().for_each(|(b, gxb)| {
+        let gb = &g[b * l_out * s.c_out..(b + 1) * l_out * s.c_out];
+        let mut gwin = vec![0.0f32; l_out * win];
+        // wᵀ (c_out × win): element (o, j) = w[j·c_out + o].
+        product(l_out, win, s.c_out, &mut gwin, win, false, (gb, s.c_out, 1), (w, 1, s.c_out));
+        for (t, row) in gwin.chunks_exact(win).enumerate() {
+            let at = t * s.stride * s.c_in;
+            gxb[at..at + win].iter_mut().zip(row).for_each(|(a, v)| *a += v);
+        }
+    });
+}
+
+/// The convolution of `x` (batch · len_in, c_in), time-major, with filters `w` (flat,
+/// kernel · c_in × c_out, rows ordered (k, c)) and `bias` (c_out), on `x`'s tape. Gradients
+/// reach `w`, `bias`, and `x` when `input_grad` (the first layer's input is data: no need).
+///
+/// # Shapes
+/// `x`: (batch · len_in, c_in) → (batch · len_out, c_out).
+pub fn conv1d<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, bias: &Param, s: ConvShape, input_grad: bool) -> T2<Tp> {
+    let (x, mut tape) = x.split_tape();
+    let (xv, wv, bv) = (x.as_vec(), w.as_vec(), bias.as_vec());
+    let y: T2 = x.device().tensor_from_vec(forward_values(&xv, &wv, &bv, s), (s.batch * s.len_out(), s.c_out));
+    if Tp::OWNS_TAPE {
+        let (y_id, w_id, b_id, x_id) = (y.clone(), w.clone(), bias.clone(), x.clone());
+        tape.add_backward_op(move |grads| {
+            let g = grads.get(&y_id).as_vec();
+            let (gw, gb) = filter_grads(&xv, &g, s);
+            grads.get_or_alloc_mut(&w_id)?.iter_mut().zip(gw).for_each(|(a, v)| *a += v);
+            grads.get_or_alloc_mut(&b_id)?.iter_mut().zip(gb).for_each(|(a, v)| *a += v);
+            if input_grad {
+                add_input_grad(grads.get_or_alloc_mut(&x_id)?, &wv, &g, s);
+            }
+            Ok(())
+        });
+    }
+    y.put_tape(tape)
+}
+
+/// ReLU then max-pooling over `pool` consecutive positions, fused: (batch · len, c) →
+/// (batch · len / pool, c) (a remainder shorter than `pool` is dropped). The gradient goes to
+/// the position that won each pool, where it was positive.
+pub fn relu_max_pool<Tp: Tape<f32, Dev>>(h: T2<Tp>, batch: usize, pool: usize) -> T2<Tp> {
+    let (h, mut tape) = h.split_tape();
+    let (rows, c) = *h.shape();
+    let len = rows / batch.max(1);
+    let len_out = len / pool.max(1);
+    let hv = h.as_vec();
+    // For every output value, the flat index of the input that won (usize::MAX: none positive).
+    let mut winner = vec![usize::MAX; batch * len_out * c];
+    let mut out = vec![0.0f32; batch * len_out * c];
+    out.par_chunks_mut(len_out * c).zip(winner.par_chunks_mut(len_out * c)).enumerate().for_each(|(b, (ob, wb))| {
+        for t in 0..len_out {
+            for j in 0..pool {
+                let base = (b * len + t * pool + j) * c;
+                for ch in 0..c {
+                    let v = hv[base + ch];
+                    if v > ob[t * c + ch] {
+                        ob[t * c + ch] = v;
+                        wb[t * c + ch] = base + ch;
+                    }
+                }
+            }
+        }
+    });
+    let y: T2 = h.device().tensor_from_vec(out, (batch * len_out, c));
+    if Tp::OWNS_TAPE {
+        let (y_id, h_id) = (y.clone(), h.clone());
+        tape.add_backward_op(move |grads| {
+            let g = grads.get(&y_id).as_vec();
+            let gh = grads.get_or_alloc_mut(&h_id)?;
+            for (w, gv) in winner.iter().zip(g) {
+                if *w != usize::MAX {
+                    gh[*w] += gv;
+                }
+            }
+            Ok(())
+        });
+    }
+    y.put_tape(tape)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, scale: f32, phase: f32) -> Vec<f32> {
+        (0..n).map(|i| scale * ((i as f32) * 0.61 + phase).sin()).collect()
+    }
+
+    /// The sum Σ y·r for fixed random r: its gradients are the op's backward applied to r.
+    fn objective(x: &[f32], w: &[f32], b: &[f32], r: &[f32], s: ConvShape) -> f64 {
+        forward_values(x, w, b, s).iter().zip(r).map(|(a, c)| (*a as f64) * (*c as f64)).sum()
+    }
+
+    /// Forward against a direct loop; every gradient against central finite differences.
+    #[test]
+    fn forward_and_gradients_match_a_direct_computation_and_finite_differences() {
+        for s in [
+            ConvShape { batch: 3, len_in: 17, c_in: 2, c_out: 4, kernel: 5, stride: 1 },
+            ConvShape { batch: 2, len_in: 20, c_in: 3, c_out: 2, kernel: 4, stride: 3 },
+        ] {
+            let (l_out, win) = (s.len_out(), s.window());
+            let x = values(s.batch * s.len_in * s.c_in, 1.0, 0.3);
+            let w = values(win * s.c_out, 0.4, 1.1);
+            let b = values(s.c_out, 0.2, 2.0);
+            let r = values(s.batch * l_out * s.c_out, 1.0, 0.7);
+            let y = forward_values(&x, &w, &b, s);
+            for bb in 0..s.batch {
+                for t in 0..l_out {
+                    for o in 0..s.c_out {
+                        let mut direct = b[o] as f64;
+                        for k in 0..s.kernel {
+                            for c in 0..s.c_in {
+                                direct += (x[(bb * s.len_in + t * s.stride + k) * s.c_in + c] * w[(k * s.c_in + c) * s.c_out + o]) as f64;
+                            }
+                        }
+                        let got = y[(bb * l_out + t) * s.c_out + o] as f64;
+                        assert!((got - direct).abs() < 1e-5, "{s:?} y[{bb},{t},{o}] = {got}, direct {direct}");
+                    }
+                }
+            }
+            let (gw, gb) = filter_grads(&x, &r, s);
+            let mut gx = vec![0.0f32; x.len()];
+            add_input_grad(&mut gx, &w, &r, s);
+            let h = 1e-2f32;
+            let fd = |which: usize, i: usize| {
+                let (mut xp, mut wp, mut bp) = (x.clone(), w.clone(), b.clone());
+                let (mut xm, mut wm, mut bm) = (x.clone(), w.clone(), b.clone());
+                match which {
+                    0 => {
+                        xp[i] += h;
+                        xm[i] -= h;
+                    }
+                    1 => {
+                        wp[i] += h;
+                        wm[i] -= h;
+                    }
+                    _ => {
+                        bp[i] += h;
+                        bm[i] -= h;
+                    }
+                }
+                (objective(&xp, &wp, &bp, &r, s) - objective(&xm, &wm, &bm, &r, s)) / (2.0 * h as f64)
+            };
+            for (which, grad) in [(0, &gx), (1, &gw), (2, &gb)] {
+                for (i, g) in grad.iter().enumerate() {
+                    let want = fd(which, i);
+                    assert!(
+                        (*g as f64 - want).abs() < 2e-3 * (1.0 + want.abs()),
+                        "{s:?} gradient {which}[{i}] = {g}, finite difference {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The fused ReLU + max-pool equals relu then the maximum over each pool, and its gradient
+    /// is the finite difference of Σ y·r.
+    #[test]
+    fn relu_max_pool_matches_its_definition_and_finite_differences() {
+        let dev = Dev::default();
+        let (batch, len, c, pool) = (2, 9, 3, 2);
+        let x = values(batch * len * c, 1.0, 0.4);
+        let r = values(batch * (len / pool) * c, 1.0, 1.3);
+        let run = |x: &[f32]| relu_max_pool(dev.tensor_from_vec(x.to_vec(), (batch * len, c)), batch, pool).as_vec();
+        let y = run(&x);
+        for b in 0..batch {
+            for t in 0..len / pool {
+                for ch in 0..c {
+                    let want = (0..pool).map(|j| x[(b * len + t * pool + j) * c + ch].max(0.0)).fold(0.0f32, f32::max);
+                    assert_eq!(y[(b * (len / pool) + t) * c + ch], want);
+                }
+            }
+        }
+        let xt: T2 = dev.tensor_from_vec(x.clone(), (batch * len, c));
+        let rt: T2 = dev.tensor_from_vec(r.clone(), (batch * (len / pool), c));
+        let out = relu_max_pool(xt.clone().leaky_traced(), batch, pool);
+        let grads = (out * rt).sum::<(), _>().backward();
+        let g = grads.get(&xt).as_vec();
+        let h = 1e-3f32;
+        for i in 0..x.len() {
+            let (mut p, mut m) = (x.clone(), x.clone());
+            p[i] += h;
+            m[i] -= h;
+            let f = |v: &[f32]| run(v).iter().zip(&r).map(|(a, b)| (a * b) as f64).sum::<f64>();
+            let want = (f(&p) - f(&m)) / (2.0 * h as f64);
+            assert!((g[i] as f64 - want).abs() < 1e-2, "gradient {i}: {} vs {want}", g[i]);
+        }
+    }
+}
