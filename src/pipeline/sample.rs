@@ -58,8 +58,8 @@ pub fn sample(req: &SampleRequest) -> Result<(), Error> {
     let start = Instant::now();
     let mut all = Vec::with_capacity(rows * req.n * model.card.parameters.len());
     let mut acceptance = 0.0;
-    for r in 0..rows {
-        let (s, a) = model.sample_within(req.n, &obs[r], &mut rng);
+    for y in &obs {
+        let (s, a) = model.sample_within(req.n, y, &mut rng);
         all.extend(s);
         acceptance += a / rows as f64;
     }
