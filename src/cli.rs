@@ -5,7 +5,8 @@ use crate::error::Error;
 use crate::pipeline::{self, EvalOptions, ReferenceRequest, RunOptions, SampleRequest};
 use crate::report::{self, table};
 use crate::store::{self, Layout};
-use crate::sweep::command::{self as sweeps, SlurmRequest};
+use crate::sweep::command as sweeps;
+use crate::sweep::SlurmDefaults;
 use crate::{data, spec};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -474,7 +475,7 @@ fn sweep(cmd: SweepCmd, layout: &Layout) -> Result<(), Error> {
             match cmd.backend {
                 Backend::Local => sweeps::sweep_local(&path, layout, cmd.jobs, cmd.threads_per_trial, cmd.dry_run),
                 Backend::Slurm => {
-                    let req = SlurmRequest {
+                    let req = SlurmDefaults {
                         partition: cmd.partition,
                         time: cmd.time,
                         mem: cmd.mem,

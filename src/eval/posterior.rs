@@ -234,6 +234,16 @@ fn observations(sim: &dyn Simulator, keep: &[usize]) -> Option<Split> {
     Some(Split { theta: Matrix::from_vec(n, keep.len(), theta), data: Matrix::from_vec(n, m, data), snr: None, fresh_noise: false })
 }
 
+/// How many of the first test injections are compared with a reference: none without a
+/// reference source or for a benchmark task, which is compared on its fixed observations.
+fn references_among(test: &Split, sim: &dyn Simulator, settings: &CheckSettings) -> usize {
+    match settings.reference {
+        ReferenceSource::None => 0,
+        _ if !sim.observations().is_empty() => 0,
+        _ => settings.reference_injections.min(test.len()),
+    }
+}
+
 /// The comparisons with reference posteriors: on a benchmark task's fixed observations (all of
 /// them), else on the first test injections (reusing their P-P draws, `first_draws`); the JS
 /// of test injections goes into their eval.parquet `rows`.
@@ -245,21 +255,17 @@ fn compare_all(
     keep: &[usize],
     settings: &CheckSettings,
     names: &[String],
-    mut first_draws: Vec<(Vec<f64>, f64)>,
+    first_draws: Vec<(Vec<f64>, f64)>,
     rows: &mut [EvalRow],
 ) -> Result<Vec<ReferenceCheck>, SamplesFileError> {
-    let n_ref = settings.reference_injections.min(test.len());
-    // A benchmark task is compared on its fixed observations (all of them), anything else on
-    // the first test injections.
-    let fixed = observations(sim, keep);
-    let (ref_split, n_ref) = match (&fixed, &settings.reference) {
-        (_, ReferenceSource::None) => (test, 0),
-        (Some(obs), _) => (obs, obs.len()),
-        (None, _) => (test, n_ref),
-    };
-    if fixed.is_some() {
-        first_draws.clear();
+    if matches!(settings.reference, ReferenceSource::None) {
+        return Ok(Vec::new());
     }
+    let fixed = observations(sim, keep);
+    let (ref_split, n_ref) = match &fixed {
+        Some(obs) => (obs, obs.len()),
+        None => (test, references_among(test, sim, settings)),
+    };
     // Injections are independent: compare them in parallel (each nested-sampling run is serial).
     let bar = crate::ui::bar(n_ref as u64, "reference posteriors");
     let compared: Vec<Result<Option<ReferenceCheck>, SamplesFileError>> = (0..n_ref)
@@ -303,10 +309,7 @@ pub fn posterior_checks(
     let streams = StreamFamily::new(settings.seed, "eval/posterior");
     let bar = crate::ui::bar(n_pp as u64, "P-P test");
     let mut first_draws: Vec<(Vec<f64>, f64)> = Vec::new();
-    let n_ref = match settings.reference {
-        ReferenceSource::None => 0,
-        _ => settings.reference_injections.min(test.len()),
-    };
+    let n_ref = references_among(test, sim, settings);
     for i in 0..n_pp {
         let truth: Vec<f64> = test.theta_row(i).iter().map(|&v| v as f64).collect();
         let t = Instant::now();

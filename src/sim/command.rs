@@ -12,7 +12,7 @@
 //! stops with the chunk and the end of the program's stderr when the program fails, runs past
 //! `timeout_s`, or writes the wrong shape, NaN or infinities.
 
-use super::prior::{validate_parameters, ParameterSpec};
+use super::prior::{log_density_all, sample_all, to_parameters, transform_all, validate_parameters, ParameterSpec};
 use super::registry::SimulatorConfig;
 use super::{Parameter, SampleRng, SimError, Simulator, StreamFamily};
 use crate::spec::validate::{at_least, bad, positive};
@@ -142,15 +142,7 @@ impl SimulatorConfig for CommandSpec {
     }
 
     fn build(&self) -> Box<dyn Simulator> {
-        let params = self
-            .parameters
-            .iter()
-            .filter(|p| p.prior.is_sampled())
-            .map(|p| {
-                let (lower, upper) = p.prior.bounds();
-                Parameter { name: p.name.clone(), lower, upper, period: None }
-            })
-            .collect();
+        let params = to_parameters(&self.parameters);
         Box::new(CommandSimulator { spec: self.clone(), params })
     }
 }
@@ -175,11 +167,11 @@ impl CommandSimulator {
     /// θ for rows `start..end` drawn from the priors, each row from its own stream.
     fn draw_theta(&self, seed: u64, split: &str, start: usize, end: usize) -> Vec<f32> {
         let streams = StreamFamily::new(seed, &format!("command/{split}"));
-        let sampled: Vec<_> = self.spec.parameters.iter().filter(|p| p.prior.is_sampled()).collect();
+        let mut theta = vec![0.0f64; self.params.len()];
         (start..end)
             .flat_map(|i| {
-                let mut rng = streams.rng(i as u64);
-                sampled.iter().map(move |p| p.prior.sample(&mut rng) as f32).collect::<Vec<f32>>()
+                sample_all(&self.spec.parameters, &mut streams.rng(i as u64), &mut theta);
+                theta.iter().map(|&v| v as f32).collect::<Vec<f32>>()
             })
             .collect()
     }
@@ -260,10 +252,7 @@ impl Simulator for CommandSimulator {
     }
 
     fn sample_prior(&self, rng: &mut SampleRng, theta: &mut [f64]) {
-        let sampled = self.spec.parameters.iter().filter(|p| p.prior.is_sampled());
-        for (t, p) in theta.iter_mut().zip(sampled) {
-            *t = p.prior.sample(rng);
-        }
+        sample_all(&self.spec.parameters, rng, theta);
     }
 
     fn simulate_signal(&self, _theta: &[f64], _signal: &mut [f64]) -> Result<(), SimError> {
@@ -275,16 +264,12 @@ impl Simulator for CommandSimulator {
     }
 
     fn prior_transform(&self, u: &[f64], theta: &mut [f64]) -> Option<()> {
-        let sampled = self.spec.parameters.iter().filter(|p| p.prior.is_sampled());
-        for ((t, &v), p) in theta.iter_mut().zip(u).zip(sampled) {
-            *t = p.prior.transform(v);
-        }
+        transform_all(&self.spec.parameters, u, theta);
         Some(())
     }
 
     fn log_prior(&self, theta: &[f64]) -> Option<f64> {
-        let sampled = self.spec.parameters.iter().filter(|p| p.prior.is_sampled());
-        Some(theta.iter().zip(sampled).map(|(&t, p)| p.prior.log_density(t)).sum())
+        Some(log_density_all(&self.spec.parameters, theta))
     }
 
     fn simulate_block(

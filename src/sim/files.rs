@@ -10,7 +10,7 @@
 //! Parquet are read whole. HDF5 needs a system library and is not built in: convert with h5py
 //! (`np.save("theta.npy", f["theta"][:])`) or write Parquet.
 
-use super::prior::{validate_parameters, ParameterSpec};
+use super::prior::{log_density_all, sample_all, to_parameters, transform_all, validate_parameters, ParameterSpec};
 use super::registry::SimulatorConfig;
 use super::{Parameter, SampleRng, SimError, Simulator, StreamFamily};
 use crate::spec::validate::{at_least, bad};
@@ -205,14 +205,7 @@ impl SimulatorConfig for FilesSpec {
     }
 
     fn build(&self) -> Box<dyn Simulator> {
-        let params = self
-            .parameters
-            .iter()
-            .map(|p| {
-                let (lower, upper) = p.prior.bounds();
-                Parameter { name: p.name.clone(), lower, upper, period: None }
-            })
-            .collect();
+        let params = to_parameters(&self.parameters);
         Box::new(FilesSimulator { spec: self.clone(), params, loaded: OnceLock::new() })
     }
 }
@@ -277,9 +270,7 @@ impl Simulator for FilesSimulator {
     }
 
     fn sample_prior(&self, rng: &mut SampleRng, theta: &mut [f64]) {
-        for (t, p) in theta.iter_mut().zip(&self.spec.parameters) {
-            *t = p.prior.sample(rng);
-        }
+        sample_all(&self.spec.parameters, rng, theta);
     }
 
     fn simulate_signal(&self, _theta: &[f64], _signal: &mut [f64]) -> Result<(), SimError> {
@@ -291,14 +282,12 @@ impl Simulator for FilesSimulator {
     }
 
     fn prior_transform(&self, u: &[f64], theta: &mut [f64]) -> Option<()> {
-        for ((t, &v), p) in theta.iter_mut().zip(u).zip(&self.spec.parameters) {
-            *t = p.prior.transform(v);
-        }
+        transform_all(&self.spec.parameters, u, theta);
         Some(())
     }
 
     fn log_prior(&self, theta: &[f64]) -> Option<f64> {
-        Some(theta.iter().zip(&self.spec.parameters).map(|(&t, p)| p.prior.log_density(t)).sum())
+        Some(log_density_all(&self.spec.parameters, theta))
     }
 
     fn simulate_block(

@@ -1,7 +1,7 @@
 //! Priors of parameters that a user declares (for simulators ndelab does not know the physics
 //! of: an external program, files): fixed, uniform, normal or log-uniform.
 
-use super::SampleRng;
+use super::{Parameter, SampleRng};
 use crate::math::stats::normal_quantile;
 use crate::math::LN_2PI;
 use crate::spec::validate::bad;
@@ -166,6 +166,40 @@ impl ParameterPrior {
             ParameterPrior::Normal { mean, std } => -0.5 * ((x - mean) / std).powi(2) - std.ln() - 0.5 * LN_2PI,
         }
     }
+}
+
+/// The sampled (not fixed) parameters of a declared list: θ's columns, in order.
+fn sampled(params: &[ParameterSpec]) -> impl Iterator<Item = &ParameterSpec> {
+    params.iter().filter(|p| p.prior.is_sampled())
+}
+
+/// The simulator parameters (name and prior support) of the sampled declared parameters.
+pub fn to_parameters(params: &[ParameterSpec]) -> Vec<Parameter> {
+    sampled(params)
+        .map(|p| {
+            let (lower, upper) = p.prior.bounds();
+            Parameter { name: p.name.clone(), lower, upper, period: None }
+        })
+        .collect()
+}
+
+/// Draws θ from the priors of the sampled parameters.
+pub fn sample_all(params: &[ParameterSpec], rng: &mut SampleRng, theta: &mut [f64]) {
+    for (t, p) in theta.iter_mut().zip(sampled(params)) {
+        *t = p.prior.sample(rng);
+    }
+}
+
+/// θ at the prior quantiles `u` (the prior transform of nested sampling).
+pub fn transform_all(params: &[ParameterSpec], u: &[f64], theta: &mut [f64]) {
+    for ((t, &v), p) in theta.iter_mut().zip(u).zip(sampled(params)) {
+        *t = p.prior.transform(v);
+    }
+}
+
+/// log π(θ) of independent priors.
+pub fn log_density_all(params: &[ParameterSpec], theta: &[f64]) -> f64 {
+    theta.iter().zip(sampled(params)).map(|(&t, p)| p.prior.log_density(t)).sum()
 }
 
 /// Checks a list of declared parameters: at least one sampled, names unique and non-empty.

@@ -1,10 +1,11 @@
 //! Collecting a sweep: one row per trial in summary.parquet (trial, swept keys, status, wall
 //! time, error, then every column of the trial's own summary.parquet) and trials.jsonl.
 
-use super::{write_atomic, SweepPlan};
-use crate::error::Error;
 use super::SweepError;
+use super::SweepPlan;
+use crate::error::Error;
 use crate::report::{read_parquet, SUMMARY_COLUMNS};
+use crate::store::entry::write_atomic;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -106,7 +107,8 @@ pub fn collect(plan: &SweepPlan, outcomes: Option<&[TrialOutcome]>) -> Result<(u
     }
     let mut df = DataFrame::new(n, cols).map_err(err)?;
     crate::store::entry::replace_atomic(&plan.dir.join("summary.parquet"), |tmp| {
-        let file = std::fs::File::create(tmp).map_err(|e| Error::Store(crate::store::StoreError::Io { path: tmp.to_path_buf(), source: e }))?;
+        let file =
+            std::fs::File::create(tmp).map_err(|e| Error::Store(crate::store::StoreError::Io { path: tmp.to_path_buf(), source: e }))?;
         ParquetWriter::new(file).finish(&mut df).map_err(err)?;
         Ok::<(), Error>(())
     })?;

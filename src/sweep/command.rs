@@ -1,29 +1,12 @@
 //! What the `ndelab sweep` commands (and a multirun of `ndelab run`) do, given their arguments.
 
 use super::slurm::{self, SlurmOptions};
-use super::{collect, plan, run_local, LocalOptions, SweepDefinition, SweepError, SweepPlan, TrialOutcome, TrialStatus};
+use super::{collect, plan, run_local, LocalOptions, SlurmDefaults, SweepDefinition, SweepError, SweepPlan, TrialOutcome, TrialStatus};
 use crate::error::Error;
 use crate::pipeline::{self, RunOptions};
 use crate::spec;
 use crate::store::Layout;
 use std::path::{Path, PathBuf};
-
-/// Slurm settings given on the command line; each overrides the sweep file's.
-#[derive(Debug, Clone, Default)]
-pub struct SlurmRequest {
-    /// Partition.
-    pub partition: Option<String>,
-    /// Time limit per trial.
-    pub time: Option<String>,
-    /// Memory per trial.
-    pub mem: Option<String>,
-    /// CPUs per array task.
-    pub cpus_per_task: Option<usize>,
-    /// Most array tasks at once.
-    pub throttle: Option<usize>,
-    /// Extra #SBATCH lines.
-    pub extra: Vec<String>,
-}
 
 /// Prints how a local sweep went; fails when a trial failed.
 fn report(plan: &SweepPlan, outcomes: &[TrialOutcome]) -> Result<(), Error> {
@@ -78,8 +61,9 @@ pub fn sweep_local(
     report(&plan, &outcomes)
 }
 
-/// `ndelab sweep FILE --backend slurm`: an array job and a dependent collect job.
-pub fn sweep_slurm(path: &Path, layout: &Layout, req: SlurmRequest, dry_run: bool) -> Result<(), Error> {
+/// `ndelab sweep FILE --backend slurm`: an array job and a dependent collect job. The settings
+/// given on the command line (`req`) override the sweep file's.
+pub fn sweep_slurm(path: &Path, layout: &Layout, req: SlurmDefaults, dry_run: bool) -> Result<(), Error> {
     let def = SweepDefinition::load(path)?;
     let plan = plan(&def, layout)?;
     if dry_run {

@@ -2,9 +2,9 @@
 //! `threads` worker threads (jobs × threads ≤ cores by default; dfdx gains less from a second
 //! thread than a second trial does).
 
+use super::SweepError;
 use super::{collect, SweepPlan, TrialOutcome, TrialStatus};
 use crate::error::Error;
-use super::SweepError;
 use crate::ui;
 use rayon::prelude::*;
 use std::process::{Command, Stdio};
@@ -60,7 +60,10 @@ pub fn run_local(plan: &SweepPlan, opts: &LocalOptions) -> Result<Vec<TrialOutco
         plan.dir.display()
     );
     let bar = ui::bar(plan.trials.len() as u64, "trials");
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.jobs).build().map_err(|e| SweepError::Workers { jobs: opts.jobs, message: e.to_string() })?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs)
+        .build()
+        .map_err(|e| SweepError::Workers { jobs: opts.jobs, message: e.to_string() })?;
     let outcomes: Vec<TrialOutcome> = pool.install(|| {
         plan.trials
             .par_iter()

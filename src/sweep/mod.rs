@@ -18,8 +18,8 @@ mod local;
 pub mod slurm;
 
 pub use collect::{collect, TrialOutcome, TrialStatus};
-pub use error::SweepError;
 pub use definition::{SlurmDefaults, SweepDefinition};
+pub use error::SweepError;
 pub use expand::{expand, Trial};
 pub use local::{run_local, LocalOptions};
 
@@ -84,8 +84,7 @@ pub fn plan(def: &SweepDefinition, layout: &Layout) -> Result<SweepPlan, Error> 
     }
     let swept: Vec<String> = planned.first().map(|t| t.trial.params.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
     let recipe =
-        KeyRecipe::new("sweep", SWEEP_VERSION, &(&def.name, planned.iter().map(|t| (&t.trial.params, &t.run_key)).collect::<Vec<_>>()))
-?;
+        KeyRecipe::new("sweep", SWEEP_VERSION, &(&def.name, planned.iter().map(|t| (&t.trial.params, &t.run_key)).collect::<Vec<_>>()))?;
     let key = recipe.key();
     let dir = absolute(&layout.root().join("sweeps").join(&def.name).join(key.short()));
     Ok(SweepPlan {
@@ -106,7 +105,7 @@ impl SweepPlan {
         let io = |p: &Path, e| Error::Store(crate::store::StoreError::Io { path: p.to_path_buf(), source: e });
         std::fs::create_dir_all(self.dir.join("logs")).map_err(|e| io(&self.dir, e))?;
         let path = self.dir.join("trials.json");
-        write_atomic(&path, serde_json::to_string_pretty(self).unwrap_or_default().as_bytes())?;
+        crate::store::entry::write_atomic(&path, serde_json::to_string_pretty(self).unwrap_or_default().as_bytes())?;
         Ok(path)
     }
 
@@ -127,9 +126,4 @@ impl SweepPlan {
         }
         s
     }
-}
-
-/// Writes a file through a temporary name and a rename, so readers never see half of it.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    Ok(crate::store::entry::write_atomic(path, bytes)?)
 }

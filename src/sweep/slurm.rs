@@ -121,12 +121,12 @@ pub fn submit(plan: &SweepPlan, o: &SlurmOptions) -> Result<Jobs, Error> {
     let workdir = std::env::current_dir().map_err(SweepError::Executable)?;
     let array = plan.dir.join("array.sbatch");
     let collect = plan.dir.join("collect.sbatch");
-    super::write_atomic(&array, array_script(plan, o, &exe, &workdir).as_bytes())?;
-    super::write_atomic(&collect, collect_script(plan, o, &exe, &workdir).as_bytes())?;
+    crate::store::entry::write_atomic(&array, array_script(plan, o, &exe, &workdir).as_bytes())?;
+    crate::store::entry::write_atomic(&collect, collect_script(plan, o, &exe, &workdir).as_bytes())?;
     let array_id = sbatch(&[], &array)?;
     let collect_id = sbatch(&[&format!("--dependency=afterany:{array_id}")], &collect)?;
     let jobs = Jobs { array: array_id, collect: collect_id };
-    super::write_atomic(&plan.dir.join("jobs.json"), serde_json::to_string(&jobs).unwrap_or_default().as_bytes())?;
+    crate::store::entry::write_atomic(&plan.dir.join("jobs.json"), serde_json::to_string(&jobs).unwrap_or_default().as_bytes())?;
     Ok(jobs)
 }
 
