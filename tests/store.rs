@@ -215,3 +215,55 @@ fn cache_gc_removes_unreferenced_datasets_and_keeps_runs() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!run_dir.exists(), "an old finished run goes with --force");
 }
+
+/// A run killed during training resumes from its checkpoint (not from the first step) and ends
+/// with the weights of a run never interrupted, byte for byte.
+#[test]
+fn a_run_killed_in_training_resumes_from_its_checkpoint_with_identical_weights() {
+    let tmp = TempDir::new("resume");
+    let spec_path = small_spec(tmp.path(), "resume", 4_000, 40, "");
+    let clean = tmp.path().join("clean");
+    let out = run(ndelab(&clean).arg("run").arg(&spec_path));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let results = tmp.path().join("results");
+    let runs = results.join("runs/resume");
+    let checkpoint = || {
+        std::fs::read_dir(&runs).into_iter().flatten().flatten().map(|e| e.path()).find(|p| p.to_string_lossy().ends_with(".checkpoint"))
+    };
+    let mut child = ndelab(&results)
+        .env("NDELAB_CHECKPOINT_SECONDS", "0")
+        .args(["run"])
+        .arg(&spec_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let mut killed = false;
+    while start.elapsed() < Duration::from_secs(60) {
+        if checkpoint().is_some() {
+            std::thread::sleep(Duration::from_millis(50));
+            child.kill().unwrap();
+            killed = true;
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.wait().unwrap();
+    assert!(killed, "the run finished before it wrote a checkpoint");
+    assert!(entries(&runs).0.is_empty(), "a killed run must not leave a complete entry");
+    assert!(checkpoint().is_some());
+
+    let out = run(ndelab(&results).arg("run").arg(&spec_path));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("resuming from the checkpoint of an interrupted run: epoch"), "{}", stderr(&out));
+    assert!(checkpoint().is_none(), "the checkpoint is removed once the run is complete");
+    let (a, b) = (entries(&clean.join("runs/resume")).0, entries(&runs).0);
+    assert_eq!((a.len(), b.len()), (1, 1));
+    let weights = |d: &std::path::Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert!(weights(&a[0]) == weights(&b[0]), "resumed weights differ from the uninterrupted run's");
+}

@@ -78,6 +78,14 @@ impl<'a> Batches<'a> {
     }
 }
 
+impl Batches<'_> {
+    /// The same batches without the first `k` (where a resumed epoch starts).
+    pub fn skip_batches(mut self, k: usize) -> Self {
+        self.pos = k.saturating_mul(self.batch_size).min(self.order.len());
+        self
+    }
+}
+
 impl Iterator for Batches<'_> {
     type Item = Batch;
     fn next(&mut self) -> Option<Batch> {

@@ -12,7 +12,8 @@ use std::time::Instant;
 
 /// What the evaluation measured.
 pub struct Measured {
-    /// A point estimator's test RMSE per parameter.
+    /// Test RMSE per parameter: of a point estimator's estimates, or of a density estimator's
+    /// posterior means (so that the two families can be set side by side).
     pub rmse: Option<Rmse>,
     /// Mean test −log q.
     pub nll: Option<Estimate>,
@@ -49,20 +50,45 @@ pub fn measure(plan: &Plan, p: &Prepared, model: &TrainedModel, prov: &mut Prove
     let mut rng = StreamFamily::new(plan.seed, "eval/samples").rng(0);
     let rmse =
         model.point_estimates(p.ds.test.data.values(), p.ds.test.len()).map(|est| eval::rmse(&est, &p.ds.test, &model.card.theta_zscore));
-    if let Some(r) = &rmse {
-        eprintln!("regression: point estimates, not a posterior (no NLL, KL or samples); test RMSE per parameter:");
-        for (n, v) in model.card.parameters.iter().zip(&r.per_parameter) {
-            eprintln!("  {n:<10} {v:.6}");
-        }
+    if rmse.is_some() {
+        eprintln!("regression: point estimates, not a posterior (no NLL, KL or samples)");
     }
     let mut m = Measured { rmse, nll: None, kl: None, first: Vec::new(), sample_10k_s: None, checks: None, rng: rng.clone(), seconds: 0.0 };
     if let Some(density) = model.density() {
+        m.rmse = Some(posterior_mean_rmse(plan, p, &density, &model.card));
         measure_density(plan, p, &density, &mut m, &mut rng)?;
+    }
+    if let Some(r) = &m.rmse {
+        let what = if model.density().is_some() { "of the posterior means (256 draws each)" } else { "of the point estimates" };
+        eprintln!("test RMSE per parameter {what}:");
+        for (n, v) in model.card.parameters.iter().zip(&r.per_parameter) {
+            eprintln!("  {n:<10} {v:.6}");
+        }
     }
     m.rng = rng;
     m.seconds = t.elapsed().as_secs_f64();
     prov.wall_seconds.push(("eval".into(), m.seconds));
     Ok(m)
+}
+
+/// Draws per test injection whose mean is a density estimator's point estimate.
+const POSTERIOR_MEAN_DRAWS: usize = 256;
+
+/// RMSE of the posterior means over the test split: each from its own stream (seed, row), so
+/// that it leaves the other metrics' draws as they were.
+fn posterior_mean_rmse(plan: &Plan, p: &Prepared, model: &DensityModel, card: &crate::nn::ModelCard) -> Rmse {
+    use rayon::prelude::*;
+    let streams = StreamFamily::new(plan.seed, "eval/posterior_mean");
+    let d = card.theta_zscore.dim();
+    let means: Vec<f64> = (0..p.ds.test.len())
+        .into_par_iter()
+        .flat_map_iter(|i| {
+            let (draws, _) = model.sample_within(POSTERIOR_MEAN_DRAWS, p.ds.test.data_row(i), &mut streams.rng(i as u64));
+            let rows = (draws.len() / d).max(1) as f64;
+            (0..d).map(move |j| draws.iter().skip(j).step_by(d).sum::<f64>() / rows)
+        })
+        .collect();
+    eval::rmse(&means, &p.ds.test, &card.theta_zscore)
 }
 
 /// The metrics of a density estimator.

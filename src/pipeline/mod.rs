@@ -108,11 +108,17 @@ pub fn run_plan(plan: &Plan, opts: &RunOptions) -> Result<RunReport, Error> {
     let mut prov = Provenance::collect(dkey.full(), rkey.full());
     eprintln!("run {} of `{}` (dataset {})", rkey, plan.name, dkey);
     let prepared = prepare::prepare(plan, &opts.layout, opts.force, &mut prov)?;
-    let trained = train_model(plan, &prepared, &mut prov)?;
+    // Beside the run's folder, under its key: a rerun after a kill picks it up.
+    let checkpoint = train::Checkpointing::new(opts.layout.runs(&plan.name).join(format!(".{}.checkpoint", rkey.short())), rkey.full().to_string());
+    if opts.force {
+        let _ = std::fs::remove_file(&checkpoint.path);
+    }
+    let trained = train_model(plan, &prepared, Some(&checkpoint), &mut prov)?;
     trained.model.save(builder.dir())?;
     let measured = measure::measure(plan, &prepared, &trained.model, &mut prov)?;
     write::write_run(plan, &keys, &prepared, &trained, &measured, builder.dir(), &mut prov)?;
     let dir = builder.commit()?;
+    let _ = std::fs::remove_file(&checkpoint.path);
     measured.print_headline(prepared.simulate_s, trained.seconds);
     Ok(RunReport { dir, cached: false, run_key: rkey })
 }
@@ -129,14 +135,14 @@ pub struct Trained {
     pub seconds: f64,
 }
 
-/// Step 2: builds the estimator and trains it.
-pub fn train_model(plan: &Plan, p: &Prepared, prov: &mut Provenance) -> Result<Trained, Error> {
+/// Step 2: builds the estimator and trains it (resuming from `checkpoint` where one was left).
+pub fn train_model(plan: &Plan, p: &Prepared, checkpoint: Option<&train::Checkpointing>, prov: &mut Provenance) -> Result<Trained, Error> {
     let t = Instant::now();
     let channels = p.sim.data_channels();
     let mut net = nn::build(&plan.model, p.ds.train.theta.cols, p.ds.train.data.cols, channels, plan.seed)?;
     let n_params = net.network().params().count();
     eprintln!("model: {} with {} parameters; training on {} threads", plan.model.kind(), n_params, rayon::current_num_threads());
-    let outcome = train::train(net.network_mut(), &p.ds, &p.theta_z, &p.data_z, &plan.training, plan.seed, p.noise())?;
+    let outcome = train::train(net.network_mut(), &p.ds, &p.theta_z, &p.data_z, &plan.training, plan.seed, p.noise(), checkpoint)?;
     let seconds = t.elapsed().as_secs_f64();
     prov.wall_seconds.push(("train".into(), seconds));
     let params = p.sim.parameters();

@@ -25,6 +25,7 @@ simulators! {
     two_moons::TwoMoons(TwoMoonsSpec),
     command::Command(CommandSpec),
     files::Files(FilesSpec),
+    ringdown::Ringdown(RingdownSpec),
 }
 
 use crate::math::MvNormal;

@@ -22,6 +22,16 @@ impl Adam {
         Adam { cfg: cfg.clone(), t: 0, w, m: zeros.clone(), v: zeros }
     }
 
+    /// Steps taken, first and second moments: what a checkpoint keeps.
+    pub fn moments(&self) -> (i32, &[Vec<f32>], &[Vec<f32>]) {
+        (self.t, &self.m, &self.v)
+    }
+
+    /// Resumes from a checkpoint: step count, the weights now, and the moments.
+    pub fn restore(&mut self, t: i32, w: Vec<Vec<f32>>, m: Vec<Vec<f32>>, v: Vec<Vec<f32>>) {
+        (self.t, self.w, self.m, self.v) = (t, w, m, v);
+    }
+
     /// One update with learning rate `lr` from `grads`.
     pub fn step(&mut self, params: &mut ParamSet, grads: &Gradients<f32, Dev>, lr: f64) {
         self.t += 1;

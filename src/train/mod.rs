@@ -5,15 +5,18 @@
 //! Reads a dataset and an estimator; writes nothing (the pipeline saves what it returns).
 
 mod adam;
+pub mod checkpoint;
 mod schedule;
 
 pub use adam::Adam;
+pub use checkpoint::Checkpointing;
 pub use schedule::lr_at;
 
 use crate::data::{Batches, Dataset, FreshNoise, ZScore};
 use crate::nn::{Dev, LossContext, Network, T2};
 use crate::spec::{OptimizerSpec, TrainingSpec};
 use crate::ui;
+use checkpoint::{Progress, State, Timer};
 use dfdx::prelude::*;
 use std::time::Instant;
 
@@ -50,7 +53,7 @@ pub enum TrainError {
 }
 
 /// One epoch's record.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochRecord {
     /// 1-based epoch.
     pub epoch: usize,
@@ -110,45 +113,90 @@ struct EpochRun<'a> {
     dev: &'a Dev,
     spec: &'a TrainingSpec,
     seed: u64,
-    epoch: usize,
     total: usize,
     bar: &'a indicatif::ProgressBar,
+    /// Where training stands: the epoch, the batches done, the steps.
+    progress: &'a mut Progress,
+    /// The best epoch's weights, for checkpoints.
+    best: &'a [Vec<f32>],
+    /// Checkpoints within the epoch, when due.
+    saver: Option<(&'a Checkpointing, &'a mut Timer)>,
 }
 
 impl EpochRun<'_> {
-    /// Steps through `batches` (`step` counts steps over the whole run); returns the mean
-    /// training loss and the last learning rate. Stops at the first non-finite loss.
-    fn steps(&mut self, batches: Batches, step: &mut usize) -> Result<(f64, f64), TrainError> {
+    /// Steps through `batches` from the batch `progress` is at; returns the mean training loss
+    /// and the last learning rate. Stops at the first non-finite loss.
+    fn steps(&mut self, batches: Batches) -> Result<(f64, f64), TrainError> {
         let OptimizerSpec::Adam(adam_cfg) = &self.spec.optimizer;
         let (d, m) = (self.net.theta_dim(), self.net.data_dim());
-        let (mut sum, mut n) = (0.0f64, 0usize);
+        let epoch = self.progress.epoch;
         let mut lr = adam_cfg.lr;
-        for (i, b) in batches.enumerate() {
-            lr = lr_at(self.spec.lr_schedule, adam_cfg.lr, *step, self.total);
+        for b in batches.skip_batches(self.progress.batches_done) {
+            let step = self.progress.step;
+            lr = lr_at(self.spec.lr_schedule, adam_cfg.lr, step, self.total);
             let theta: T2 = self.dev.tensor_from_vec(b.theta, (b.rows, d));
             let data: T2 = self.dev.tensor_from_vec(b.data, (b.rows, m));
-            let kl_weight = self.spec.kl_ramp.as_ref().map_or(1.0, |r| r.weight(self.epoch));
-            let mut ctx = LossContext::seeded(self.seed, *step as u64, kl_weight).training();
+            let kl_weight = self.spec.kl_ramp.as_ref().map_or(1.0, |r| r.weight(epoch));
+            let mut ctx = LossContext::seeded(self.seed, step as u64, kl_weight).training();
             let loss = self.net.loss(theta, data.leaky_traced(), &mut ctx);
             let value = loss.array();
             if !value.is_finite() {
                 self.bar.abandon();
-                return Err(TrainError::NonFinite { what: "training", value, epoch: self.epoch, step: i + 1, lr: adam_cfg.lr });
+                let at = self.progress.batches_done + 1;
+                return Err(TrainError::NonFinite { what: "training", value, epoch, step: at, lr: adam_cfg.lr });
             }
             let grads = loss.backward();
             self.adam.step(self.net.params_mut(), &grads, lr);
             self.net.update_buffers();
-            sum += value as f64 * b.rows as f64;
-            n += b.rows;
-            *step += 1;
+            self.progress.loss_sum += value as f64 * b.rows as f64;
+            self.progress.rows += b.rows;
+            self.progress.batches_done += 1;
+            self.progress.step += 1;
             self.bar.inc(1);
+            if let Some((c, timer)) = self.saver.as_mut() {
+                if timer.due() {
+                    save(c, self.progress, &*self.net, self.adam, self.best);
+                }
+            }
         }
-        Ok((sum / n.max(1) as f64, lr))
+        Ok((self.progress.loss_sum / self.progress.rows.max(1) as f64, lr))
+    }
+}
+
+/// Writes a checkpoint; a failure to write one is reported and training goes on.
+fn save(c: &Checkpointing, progress: &Progress, net: &dyn Network, adam: &Adam, best: &[Vec<f32>]) {
+    let (t, m, v) = adam.moments();
+    let state = State { progress: Progress { adam_t: t, ..progress.clone() }, params: net.params().to_flat(), m: m.to_vec(), v: v.to_vec(), best: best.to_vec() };
+    if let Err(e) = state.save(&c.path) {
+        eprintln!("warning: could not write the training checkpoint: {e}");
+    }
+}
+
+/// The checkpoint to resume from, restored into `net` and `adam`, with the best weights;
+/// none (training starts over) where there is none or it cannot be used.
+fn resume(c: &Checkpointing, net: &mut dyn Network, adam: &mut Adam) -> Option<(Progress, Vec<Vec<f32>>)> {
+    let shapes: Vec<usize> = net.params().params.iter().map(|p| p.tensor.shape().num_elements()).collect();
+    match State::load(&c.path, &c.key, &shapes) {
+        Ok(Some(s)) => {
+            net.params_mut().restore(&s.params);
+            adam.restore(s.progress.adam_t, s.params, s.m, s.v);
+            let p = &s.progress;
+            let at = if p.finished { "finished training".to_string() } else { format!("epoch {}, batch {}", p.epoch, p.batches_done + 1) };
+            eprintln!("resuming from the checkpoint of an interrupted run: {at}");
+            Some((s.progress, s.best))
+        }
+        Ok(None) => None,
+        Err(why) => {
+            eprintln!("warning: ignoring the checkpoint {} ({why}); training from the start", c.path.display());
+            None
+        }
     }
 }
 
 /// Trains `net` on `ds` (θ and y scaled by `theta_z` and `data_z`) as `spec` says; `noise`
-/// adds fresh noise to a training split that holds noise-free signals.
+/// adds fresh noise to a training split that holds noise-free signals. With `checkpoint`,
+/// training resumes from the run's checkpoint if there is one and keeps it up to date.
+#[allow(clippy::too_many_arguments)]
 pub fn train(
     net: &mut dyn Network,
     ds: &Dataset,
@@ -157,38 +205,37 @@ pub fn train(
     spec: &TrainingSpec,
     seed: u64,
     noise: Option<FreshNoise>,
+    checkpoint: Option<&Checkpointing>,
 ) -> Result<TrainOutcome, TrainError> {
     check_finite(ds)?;
     let dev = Dev::default();
     let OptimizerSpec::Adam(adam_cfg) = &spec.optimizer;
     let mut adam = Adam::new(adam_cfg, net.params());
+    let (mut progress, mut best) = match checkpoint.and_then(|c| resume(c, net, &mut adam)) {
+        Some(r) => r,
+        None => (Progress::start(checkpoint.map_or("", |c| c.key.as_str())), net.params().to_flat()),
+    };
     let steps_per_epoch = ds.train.len().div_ceil(spec.batch_size);
     let total = steps_per_epoch * spec.epochs;
     let bar = ui::bar(total as u64, "training");
-    let mut history = Vec::new();
-    let mut best = (f64::INFINITY, 0usize, net.params().to_flat());
-    let mut stopped_early = false;
-    let mut step = 0usize;
-    for epoch in 1..=spec.epochs {
+    bar.set_position(progress.step as u64);
+    let mut timer = checkpoint.map(|c| Timer::new(c.every));
+    while !progress.finished && progress.epoch <= spec.epochs {
+        let epoch = progress.epoch;
         let start = Instant::now();
         let batches = Batches::new(&ds.train, spec.batch_size, Some((seed, epoch as u64)), theta_z, data_z, noise);
-        let mut run = EpochRun { net: &mut *net, adam: &mut adam, dev: &dev, spec, seed, epoch, total, bar: &bar };
-        let (train_loss, lr) = run.steps(batches, &mut step)?;
+        let saver = checkpoint.zip(timer.as_mut());
+        let mut run = EpochRun { net: &mut *net, adam: &mut adam, dev: &dev, spec, seed, total, bar: &bar, progress: &mut progress, best: &best, saver };
+        let (train_loss, lr) = run.steps(batches)?;
         let val_loss = mean_loss(net, &dev, Batches::new(&ds.val, 4096, None, theta_z, data_z, None), seed);
         if !val_loss.is_finite() {
             bar.abandon();
-            return Err(TrainError::NonFinite {
-                what: "validation",
-                value: val_loss as f32,
-                epoch,
-                step: steps_per_epoch,
-                lr: adam_cfg.lr,
-            });
+            return Err(TrainError::NonFinite { what: "validation", value: val_loss as f32, epoch, step: steps_per_epoch, lr: adam_cfg.lr });
         }
         let seconds = start.elapsed().as_secs_f64();
-        let improved = val_loss < best.0;
+        let improved = progress.best_val.is_none_or(|b| val_loss < b);
         if improved {
-            best = (val_loss, epoch, net.params().to_flat());
+            (progress.best_val, progress.best_epoch, best) = (Some(val_loss), epoch, net.params().to_flat());
         }
         ui::log(
             Some(&bar),
@@ -198,16 +245,27 @@ pub fn train(
                 if improved { " *" } else { "  " }
             ),
         );
-        history.push(EpochRecord { epoch, train_loss, val_loss, lr, seconds });
+        progress.history.push(EpochRecord { epoch, train_loss, val_loss, lr, seconds });
         if let Some(es) = &spec.early_stopping {
-            if epoch - best.1 >= es.patience {
-                ui::log(Some(&bar), &format!("early stopping: no improvement for {} epochs; keeping epoch {}", es.patience, best.1));
-                stopped_early = true;
-                break;
+            if epoch - progress.best_epoch >= es.patience {
+                ui::log(Some(&bar), &format!("early stopping: no improvement for {} epochs; keeping epoch {}", es.patience, progress.best_epoch));
+                progress.stopped_early = true;
             }
+        }
+        progress.finished = progress.stopped_early || epoch == spec.epochs;
+        if !progress.finished {
+            (progress.epoch, progress.batches_done, progress.loss_sum, progress.rows) = (epoch + 1, 0, 0.0, 0);
+        }
+        if let Some(c) = checkpoint {
+            save(c, &progress, net, &adam, &best);
         }
     }
     bar.finish_and_clear();
-    net.params_mut().restore(&best.2);
-    Ok(TrainOutcome { history, best_epoch: best.1, best_val_loss: best.0, stopped_early })
+    net.params_mut().restore(&best);
+    Ok(TrainOutcome {
+        history: progress.history,
+        best_epoch: progress.best_epoch,
+        best_val_loss: progress.best_val.unwrap_or(f64::INFINITY),
+        stopped_early: progress.stopped_early,
+    })
 }
