@@ -9,7 +9,7 @@ ARGS ?=
 BIN := $(or $(CARGO_TARGET_DIR),target)/release/ndelab
 RESULTS := $(or $(NDELAB_RESULTS),results)
 
-.PHONY: build experiment sweep table validate test bench clean-results
+.PHONY: build experiment sweep table validate test bench reliability clean-results
 
 build:
 	$(CARGO) build --release
@@ -35,6 +35,14 @@ validate: build
 # The whole test suite, in release mode (training is too slow unoptimised); what .ci/run calls.
 test:
 	$(CARGO) test --release
+
+# The README's reliability figures: hostile input (fuzzed readers, pinned bad specs), kills at
+# random moments of run, eval and sweep, corruption and concurrency, a full disk. About 25 minutes.
+KILLS ?= 120
+reliability: build
+	$(CARGO) test --release --test tests -- fuzz:: cli::bad_specs store:: evaluation::
+	python3 scripts/kill_harness.py --bin $(BIN) --kills $(KILLS)
+	scripts/full_disk.sh $(BIN)
 
 # Side-by-side speed against peers (builds bench/.venv with bilby + lalsuite on first use).
 bench:

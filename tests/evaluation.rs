@@ -2,6 +2,7 @@
 //! reference samples brought from files.
 
 use crate::util::*;
+use std::process::Stdio;
 use ndelab::report::{read_parquet, EVAL_COLUMNS};
 
 fn trained_run(tmp: &TempDir, results: &std::path::Path) -> std::path::PathBuf {
@@ -124,4 +125,78 @@ fn killed_and_concurrent_evals_lose_nothing() {
     assert!(!stale.exists(), "the killed eval's staging folder is still there");
     assert_eq!(ndelab::store::entry::verify(&dir).unwrap(), Vec::<String>::new());
     assert!(dir.join("eval.parquet").is_file());
+}
+
+/// An eval killed while moving its results in (SHA256SUMS not yet rewritten, its marker left)
+/// does not make the run corrupt: `cache verify --fix` keeps it and says to rerun the eval,
+/// and the next eval finishes the job. A `cache verify --fix` running again and again beside
+/// an eval never removes the run either.
+#[test]
+fn an_eval_killed_while_committing_is_finished_by_the_next_and_verify_keeps_the_run() {
+    let tmp = TempDir::new("eval-pending");
+    let results = tmp.path().join("results");
+    let dir = trained_run(&tmp, &results);
+    std::fs::write(dir.join(ndelab::store::entry::EVAL_PENDING), b"").unwrap();
+    std::fs::write(dir.join("eval.parquet"), b"moved in by the killed eval").unwrap();
+    let out = run(ndelab(&results).args(["cache", "verify", "--fix"]));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("a killed `ndelab eval` left the checks half-written: rerun it"), "{text}");
+    assert!(dir.join("model.safetensors").is_file(), "cache verify --fix removed a finished run");
+
+    let args = ["eval.pp_injections=20", "eval.posterior_samples=300", "eval.reference_injections=1", "eval.importance_samples=0"];
+    let mut eval = ndelab(&results).arg("eval").arg(&dir).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut verifies = 0;
+    while eval.try_wait().unwrap().is_none() {
+        let out = run(ndelab(&results).args(["cache", "verify", "--fix"]));
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("CORRUPT"), "{}", String::from_utf8_lossy(&out.stdout));
+        verifies += 1;
+    }
+    let out = eval.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(verifies >= 1);
+    assert!(!dir.join(ndelab::store::entry::EVAL_PENDING).exists(), "the eval's marker is still there");
+    assert_eq!(ndelab::store::entry::verify(&dir).unwrap(), Vec::<String>::new());
+}
+
+/// Two runs of one spec at once: one trains, the other waits and finds it done. Two sweeps of
+/// one file at once: both finish, with one complete entry per trial and no leftovers. A `cache verify --fix` during a run removes
+/// nothing. Everything verifies afterwards.
+#[test]
+fn concurrent_runs_sweeps_and_verifies_wait_for_each_other() {
+    let tmp = TempDir::new("concurrent");
+    let results = tmp.path().join("results");
+    let spec = small_spec(tmp.path(), "twice", 20_000, 6, "");
+    let spawn = |args: &[&std::ffi::OsStr]| ndelab(&results).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let runs = [spawn(&["run".as_ref(), spec.as_os_str()]), spawn(&["run".as_ref(), spec.as_os_str()])];
+    let verify = run(ndelab(&results).args(["cache", "verify", "--fix"]));
+    assert!(!String::from_utf8_lossy(&verify.stdout).contains("CORRUPT"), "{}", String::from_utf8_lossy(&verify.stdout));
+    let errs: Vec<String> = runs
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            stderr(&out)
+        })
+        .collect();
+    let trained = errs.iter().filter(|e| e.contains("epoch ")).count();
+    let hits = errs.iter().filter(|e| e.contains("cache hit: run")).count();
+    assert_eq!((trained, hits), (1, 1), "{errs:?}");
+
+    let sweep = tmp.path().join("both.yaml");
+    std::fs::write(&sweep, "name: both\nbase: twice.yaml\noverrides: [training.epochs=2]\nseeds: [1, 2, 3]\n").unwrap();
+    let sweeps = [
+        spawn(&["sweep".as_ref(), sweep.as_os_str(), "--jobs".as_ref(), "1".as_ref()]),
+        spawn(&["sweep".as_ref(), sweep.as_os_str(), "--jobs".as_ref(), "1".as_ref()]),
+    ];
+    for c in sweeps {
+        let out = c.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let (done, leftovers) = entries(&results.join("runs/twice"));
+    assert_eq!((done.len(), leftovers.len()), (1 + 3, 0));
+    let verify = run(ndelab(&results).args(["cache", "verify"]));
+    assert_eq!(verify.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("0 corrupt"));
 }

@@ -44,8 +44,9 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], cases: usize, f: impl Fn(&[u8])) -> Vec<S
     std::panic::set_hook(Box::new(|_| {}));
     for i in 0..cases {
         let input = mutate(&seeds[i % seeds.len()], &mut rng);
-        if catch_unwind(AssertUnwindSafe(|| f(&input))).is_err() {
-            panics.push(String::from_utf8_lossy(&input).chars().take(300).collect());
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(&input))) {
+            let why = payload.downcast_ref::<String>().cloned().or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+            panics.push(format!("{why}: {}", String::from_utf8_lossy(&input).chars().take(300).collect::<String>()));
         }
     }
     std::panic::set_hook(hook);
@@ -107,4 +108,76 @@ fn npy_and_sample_files_never_panic() {
         });
         assert!(panics.is_empty(), "{} of 1500 .{ext} files panicked, e.g.:\n{}", panics.len(), panics[0]);
     }
+}
+
+/// A run folder, a dataset entry, a sweep file, a training checkpoint, an .npz and a Parquet
+/// sample file, each mutated byte-wise and handed to its reader: model.safetensors and
+/// model.json (`TrainedModel::load`), summary.parquet and eval.parquet (the table and
+/// Parquet readers), SHA256SUMS (`entry::verify`), the dataset's manifest.json and arrays
+/// (`data::cache::read`), sweep YAML, checkpoints, .npz and .parquet arrays.
+#[test]
+fn stored_files_never_panic() {
+    use crate::util::{ndelab, run, small_spec, TempDir};
+    let tmp = TempDir::new("fuzz-stored");
+    let spec = small_spec(tmp.path(), "fz", 600, 1, "  metrics: [test_nll, pp]\n  pp_injections: 20\n  posterior_samples: 100\n");
+    let results = tmp.path().join("results");
+    let out = run(ndelab(&results).arg("run").arg(&spec));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let only = |dir: std::path::PathBuf| std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).find(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.')).unwrap();
+    let run_dir = only(results.join("runs/fz"));
+    let dataset = only(results.join("cache/datasets"));
+    // Each case rewrites one file, calls its reader, and puts the original back.
+    let mut total = 0;
+    let mut check = |file: std::path::PathBuf, cases: usize, read: &dyn Fn()| {
+        let original = std::fs::read(&file).unwrap();
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        eprintln!("fuzzing {name}");
+        let panics = fuzz(&format!("{name}{}", std::env::var("FUZZ_SALT").unwrap_or_default()), &[original.clone()], cases, |b| {
+            std::fs::write(&file, b).unwrap();
+            read();
+        });
+        std::fs::write(&file, &original).unwrap();
+        assert!(panics.is_empty(), "{} of {cases} mutations of {name} panicked, e.g. {}", panics.len(), panics[0]);
+        total += cases;
+    };
+    let load_model = || drop(ndelab::nn::TrainedModel::load(&run_dir));
+    check(run_dir.join("model.safetensors"), 400, &load_model);
+    check(run_dir.join("model.json"), 300, &load_model);
+    let summary = run_dir.join("summary.parquet");
+    check(summary.clone(), 300, &|| drop(ndelab::report::table::read_records(std::slice::from_ref(&summary))));
+    let eval = run_dir.join("eval.parquet");
+    check(eval.clone(), 300, &|| drop(ndelab::report::read_parquet(&eval)));
+    check(run_dir.join("SHA256SUMS"), 300, &|| drop(ndelab::store::entry::verify(&run_dir)));
+    check(dataset.join("manifest.json"), 300, &|| drop(ndelab::data::read_cached(&dataset)));
+    check(dataset.join("data_test.npy"), 300, &|| drop(ndelab::data::read_cached(&dataset)));
+    let sweep = tmp.path().join("sweep.yaml");
+    std::fs::write(&sweep, "name: s\nbase: fz.yaml\noverrides: [training.epochs=2]\ngrid:\n  model.hidden: [[8], [16, 16]]\nseeds: [1, 2]\n").unwrap();
+    check(sweep.clone(), 1000, &|| drop(ndelab::sweep::SweepDefinition::load(&sweep)));
+    // A checkpoint as training writes it.
+    use ndelab::train::checkpoint::{Progress, State};
+    let ckpt = tmp.path().join("c.checkpoint");
+    let t = |x: f32| vec![vec![x; 5], vec![x; 3]];
+    State { progress: Progress::start("k"), params: t(1.0), m: t(0.0), v: t(0.0), best: t(1.0) }.save(&ckpt).unwrap();
+    check(ckpt.clone(), 500, &|| drop(State::load(&ckpt, "k", &[5, 3])));
+    // An .npz of two arrays and a Parquet file of samples.
+    let npz = tmp.path().join("set.npz");
+    {
+        use std::io::Write;
+        let one = tmp.path().join("one.npy");
+        ndelab::store::npy::write(&one, 4, 3, &[0.5f32; 12]).unwrap();
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&npz).unwrap());
+        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        for name in ["theta.npy", "data.npy"] {
+            zip.start_file(name, opts).unwrap();
+            zip.write_all(&std::fs::read(&one).unwrap()).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+    let source = ndelab::sim::files::ArraySource { path: npz.clone(), array: Some("data".into()), columns: Vec::new() };
+    check(npz.clone(), 500, &|| drop(source.load()));
+    let names: Vec<String> = ["x0", "x1", "x2"].iter().map(|s| s.to_string()).collect();
+    let parquet = tmp.path().join("samples.parquet");
+    ndelab::report::write_samples(&parquet, &names, &[0.1, 0.2, 0.3, 0.4, 0.5, 0.6], 2).unwrap();
+    check(parquet.clone(), 300, &|| drop(ndelab::reference::read_samples(&parquet, &names)));
+    assert!(total >= 4000);
 }

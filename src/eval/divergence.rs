@@ -90,13 +90,15 @@ fn one_way(p: &[f64], q: &[f64], dim: usize, k: usize) -> f64 {
         }
         best[k - 1].sqrt().max(1e-300)
     };
-    let sum: f64 = (0..n)
+    // Terms in parallel, summed in order: the same bits whatever the threads did.
+    let terms: Vec<f64> = (0..n)
         .into_par_iter()
         .map(|i| {
             let x = &p[i * dim..(i + 1) * dim];
             (kth(x, q, None, k) / kth(x, p, Some(i), k)).ln()
         })
-        .sum();
+        .collect();
+    let sum: f64 = terms.iter().sum();
     dim as f64 * sum / n as f64 + (m as f64 / (n as f64 - 1.0)).ln()
 }
 

@@ -69,19 +69,16 @@ pub fn evaluate(run_dir: &Path, opts: &EvalOptions) -> Result<PosteriorChecks, E
     stage_into(run_dir, &checks, &format!("{} ({})", plan.name, plan.model.kind()))?;
     report::update_summary(&run_dir.join("summary.parquet"), &checks.aggregates())?;
     entry::write_sums(run_dir)?;
+    let _ = std::fs::remove_file(run_dir.join(entry::EVAL_PENDING));
     eprintln!("eval: {:.1} s → {}", t.elapsed().as_secs_f64(), run_dir.join("eval.parquet").display());
     Ok(checks)
 }
 
-/// Takes the run's eval lock (waiting for another eval) and clears what killed evals left.
+/// Takes the run's lock (waiting for another eval or a `cache verify`) and clears what killed
+/// evals left.
 fn lock(run_dir: &Path) -> Result<std::fs::File, Error> {
-    let path = run_dir.join(".eval.lock");
-    let io = |e: std::io::Error| Error::Store(StoreError::Io { path: path.clone(), source: e });
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io)?;
-    if file.try_lock().is_err() {
-        eprintln!("waiting for another ndelab eval of {}", run_dir.display());
-        file.lock().map_err(io)?;
-    }
+    let file = entry::lock_run(run_dir)?;
+    let io = |e: std::io::Error| Error::Store(StoreError::Io { path: run_dir.to_path_buf(), source: e });
     for e in std::fs::read_dir(run_dir).map_err(io)?.flatten() {
         if e.file_name().to_string_lossy().starts_with(".eval.tmp") {
             let _ = std::fs::remove_dir_all(e.path());
@@ -98,6 +95,8 @@ fn stage_into(run_dir: &Path, checks: &PosteriorChecks, title: &str) -> Result<(
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
     report::write_checks(&staging, checks, title)?;
+    // From here until the sums are rewritten the run's files and SHA256SUMS disagree.
+    entry::write_synced(&run_dir.join(entry::EVAL_PENDING), b"")?;
     for rel in entry::list_files(&staging)? {
         let dest = run_dir.join(&rel);
         if let Some(parent) = dest.parent() {

@@ -66,6 +66,9 @@ pub fn measure(plan: &Plan, p: &Prepared, model: &TrainedModel, prov: &mut Prove
         }
     }
     m.rng = rng;
+    for r in m.checks.iter().flat_map(|c| &c.references) {
+        prov.wall_seconds.push((format!("reference {}", r.injection), r.reference.seconds));
+    }
     m.seconds = t.elapsed().as_secs_f64();
     prov.wall_seconds.push(("eval".into(), m.seconds));
     Ok(m)

@@ -3,7 +3,6 @@
 //! `result.posterior.to_csv`).
 
 use crate::store::StoreError;
-use polars::prelude::{DataType, ParquetReader, SerReader};
 use std::path::{Path, PathBuf};
 
 /// A samples file that cannot be read as asked.
@@ -56,16 +55,10 @@ fn read_csv(path: &Path, parameters: &[String]) -> Result<Vec<f64>, SamplesFileE
 
 fn read_parquet(path: &Path, parameters: &[String]) -> Result<Vec<f64>, SamplesFileError> {
     let file = std::fs::File::open(path).map_err(|e| fail(path, e))?;
-    let df = ParquetReader::new(file).finish().map_err(|e| fail(path, e))?;
+    let df = crate::report::read_frame(file).map_err(|e| fail(path, e))?;
     let header: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
     let cols = columns(path, &header, parameters)?;
-    let mut series = Vec::new();
-    for &c in &cols {
-        let s = df.columns()[c].as_materialized_series().cast(&DataType::Float64).map_err(|e| fail(path, e))?;
-        let ca = s.f64().map_err(|e| fail(path, e))?;
-        let v: Vec<f64> = (0..ca.len()).map(|i| ca.get(i).unwrap_or(f64::NAN)).collect();
-        series.push(v);
-    }
+    let series = cols.iter().map(|&c| crate::report::column_f64(&df, c).map_err(|e| fail(path, e))).collect::<Result<Vec<_>, _>>()?;
     let rows = df.height();
     Ok((0..rows).flat_map(|r| series.iter().map(move |s| s[r])).collect())
 }
@@ -104,14 +97,9 @@ pub fn read_observations(path: &Path, data_dim: usize) -> Result<Vec<Vec<f32>>, 
         }
         "parquet" => {
             let file = std::fs::File::open(path).map_err(|e| fail(path, e))?;
-            let df = ParquetReader::new(file).finish().map_err(|e| fail(path, e))?;
-            let mut cols = Vec::new();
-            for c in df.columns() {
-                let s =
-                    c.as_materialized_series().cast(&DataType::Float64).map_err(|e| fail(path, format!("column `{}`: {e}", c.name())))?;
-                let ca = s.f64().map_err(|e| fail(path, e))?;
-                cols.push((0..ca.len()).map(|i| ca.get(i).unwrap_or(f64::NAN)).collect::<Vec<f64>>());
-            }
+            let df = crate::report::read_frame(file).map_err(|e| fail(path, e))?;
+            let cols =
+                (0..df.width()).map(|c| crate::report::column_f64(&df, c).map_err(|e| fail(path, e))).collect::<Result<Vec<_>, _>>()?;
             (0..df.height()).map(|r| cols.iter().map(|c| c[r]).collect()).collect()
         }
         _ => return Err(fail(path, "observations must be .npy, .csv or .parquet")),

@@ -9,7 +9,7 @@ use std::fs::File;
 use std::path::Path;
 
 /// Columns of eval.parquet, in order.
-pub const EVAL_COLUMNS: [&str; 16] = [
+pub const EVAL_COLUMNS: [&str; 15] = [
     "injection",
     "parameter",
     "truth",
@@ -25,7 +25,6 @@ pub const EVAL_COLUMNS: [&str; 16] = [
     "is_log_z",
     "reference",
     "reference_log_z",
-    "reference_s",
 ];
 
 impl PosteriorChecks {
@@ -68,7 +67,6 @@ pub fn write_checks(dir: &Path, checks: &PosteriorChecks, title: &str) -> Result
         "is_log_z" => col_f(&|r| by_injection(r.injection).and_then(|c| c.importance.map(|i| i.log_z))),
         "reference" => rows.iter().map(|r| by_injection(r.injection).map(|c| c.reference.source.clone())).collect::<Vec<_>>(),
         "reference_log_z" => col_f(&|r| by_injection(r.injection).and_then(|c| c.reference.log_z.map(|z| z.0))),
-        "reference_s" => col_f(&|r| by_injection(r.injection).map(|c| c.reference.seconds)),
     )
     .map_err(|e| err(e.to_string()))?;
     let file = File::create(&path).map_err(|e| err(e.to_string()))?;

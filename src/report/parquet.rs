@@ -212,7 +212,44 @@ pub fn update_summary(path: &Path, checks: &EvalAggregates) -> Result<(), Report
 pub fn read_parquet(path: &Path) -> Result<DataFrame, ReportError> {
     let bad = |message: String| ReportError::Io { path: path.display().to_string(), message };
     let file = File::open(path).map_err(|e| bad(e.to_string()))?;
-    ParquetReader::new(file).finish().map_err(|e| bad(e.to_string()))
+    read_frame(file).map_err(bad)
+}
+
+/// Readers running whose panics are caught (on any thread: the reader has its own pool);
+/// while there are any, the panic hook stays silent.
+static QUIET: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The values of column `c` of a frame read from a file, as f64 (nulls as NaN), checked to
+/// have as many rows as the frame (a corrupt file can claim otherwise).
+pub fn column_f64(df: &DataFrame, c: usize) -> Result<Vec<f64>, String> {
+    let col = df.columns().get(c).ok_or_else(|| format!("has no column {c}"))?;
+    let s = col.as_materialized_series().cast(&DataType::Float64).map_err(|e| format!("column `{}`: {e}", col.name()))?;
+    let ca = s.f64().map_err(|e| e.to_string())?;
+    if ca.len() != df.height() {
+        return Err(format!("column `{}` has {} rows, the file {}; it is corrupt", col.name(), ca.len(), df.height()));
+    }
+    Ok((0..ca.len()).map(|i| ca.get(i).unwrap_or(f64::NAN)).collect())
+}
+
+/// Reads an open Parquet file. The Parquet reader can panic on a corrupt file rather than
+/// return an error; that panic is caught (silently) and becomes "not a readable Parquet file".
+pub fn read_frame(file: File) -> Result<DataFrame, String> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if QUIET.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                previous(info)
+            }
+        }));
+    });
+    QUIET.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ParquetReader::new(file).finish()));
+    QUIET.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    match read {
+        Ok(frame) => frame.map_err(|e| e.to_string()),
+        Err(_) => Err("not a readable Parquet file (corrupt or truncated)".to_string()),
+    }
 }
 
 /// Writes rmse.parquet: one row per parameter with its test RMSE (physical units).

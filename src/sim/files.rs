@@ -16,7 +16,6 @@ use super::{Parameter, SampleRng, SimError, Simulator, StreamFamily};
 use crate::spec::validate::{at_least, bad};
 use crate::spec::{number, NoiseMode, Violation};
 use crate::store::npy::{self, Matrix};
-use polars::prelude::{DataType, ParquetReader, SerReader};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -103,7 +102,7 @@ fn sha256_file(path: &Path) -> Result<String, SimError> {
 
 impl ArraySource {
     /// The array as an f32 matrix (memory-mapped for `.npy`).
-    fn load(&self) -> Result<Matrix, SimError> {
+    pub fn load(&self) -> Result<Matrix, SimError> {
         let p = &self.path;
         match p.extension().and_then(|e| e.to_str()).unwrap_or("") {
             "npy" => npy::read(p).map_err(|e| file_error(p, e)),
@@ -137,15 +136,14 @@ impl ArraySource {
     fn load_parquet(&self) -> Result<Matrix, SimError> {
         let p = &self.path;
         let file = std::fs::File::open(p).map_err(|e| file_error(p, e))?;
-        let df = ParquetReader::new(file).finish().map_err(|e| file_error(p, e))?;
+        let df = crate::report::read_frame(file).map_err(|e| file_error(p, e))?;
         let names: Vec<String> =
             if self.columns.is_empty() { df.get_column_names().iter().map(|s| s.to_string()).collect() } else { self.columns.clone() };
         let mut cols = Vec::with_capacity(names.len());
         for name in &names {
-            let c = df.column(name).map_err(|_| file_error(p, format!("has no column `{name}`")))?;
-            let s = c.as_materialized_series().cast(&DataType::Float32).map_err(|e| file_error(p, format!("column `{name}`: {e}")))?;
-            let ca = s.f32().map_err(|e| file_error(p, e))?;
-            cols.push((0..ca.len()).map(|i| ca.get(i).unwrap_or(f32::NAN)).collect::<Vec<f32>>());
+            let c = df.get_column_index(name).ok_or_else(|| file_error(p, format!("has no column `{name}`")))?;
+            let v = crate::report::column_f64(&df, c).map_err(|e| file_error(p, e))?;
+            cols.push(v.into_iter().map(|x| x as f32).collect::<Vec<f32>>());
         }
         let rows = df.height();
         let values = (0..rows).flat_map(|r| cols.iter().map(move |c| c[r])).collect();

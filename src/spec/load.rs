@@ -94,7 +94,14 @@ pub fn yaml_tree(file: &str, text: &str) -> Result<Value, SpecError> {
         let loc = e.location().map(|l| (l.line(), l.column()));
         let msg = e.to_string();
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-        SpecError::new(file, format!("not valid YAML: {msg}")).at(loc)
+        let err = SpecError::new(file, format!("not valid YAML: {msg}")).at(loc);
+        // YAML forbids tabs in indentation; say so where the line starts with one.
+        let line = loc.and_then(|(l, _)| text.lines().nth(l.saturating_sub(1)));
+        if line.is_some_and(|l| l.trim_start_matches(' ').starts_with('\t')) {
+            err.help("indent with spaces: YAML does not allow tabs in indentation")
+        } else {
+            err
+        }
     })
 }
 

@@ -211,6 +211,34 @@ pub fn file_sha256(path: &Path) -> Result<String, StoreError> {
     Ok(hex(&h.finalize()))
 }
 
+/// The lock of a run folder that `ndelab eval` and `ndelab cache verify` take (the one waits
+/// for the other), as a hidden file in it; held until the returned file is dropped.
+pub const RUN_LOCK: &str = ".eval.lock";
+
+/// Present in a complete run while `ndelab eval` moves its new results in and rewrites
+/// SHA256SUMS; left by an eval killed then. Where it is, only files eval does not write are
+/// held to the sums, and the next eval finishes the job.
+pub const EVAL_PENDING: &str = ".eval.pending";
+
+/// Takes a run folder's lock, waiting (with a message) while another process holds it.
+pub fn lock_run(dir: &Path) -> Result<File, StoreError> {
+    let path = dir.join(RUN_LOCK);
+    let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| io_err(&path, e))?;
+    if file.try_lock().is_err() {
+        eprintln!("waiting for another ndelab process working on {}", dir.display());
+        file.lock().map_err(|e| io_err(&path, e))?;
+    }
+    Ok(file)
+}
+
+/// Whether a run's file (relative path) is one `ndelab eval` rewrites.
+pub fn is_eval_output(rel: &str) -> bool {
+    rel == "eval.parquet"
+        || rel == "summary.parquet"
+        || rel.starts_with("reference/")
+        || ["plots/pp", "plots/sbc", "plots/corner_reference"].iter().any(|p| rel.starts_with(p))
+}
+
 /// Re-hashes a complete entry against its SHA256SUMS; returns what does not match.
 pub fn verify(dir: &Path) -> Result<Vec<String>, StoreError> {
     let mut problems = Vec::new();
