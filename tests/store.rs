@@ -122,9 +122,9 @@ fn cache_verify_finds_and_removes_a_corrupt_entry() {
 /// The GW dataset: same bytes for 1 and 2 threads, every test signal at SNR ≥ 8, and the
 /// stored SNR is the energy of the stored noise-free whitened signal.
 #[test]
-fn gw_dataset_is_thread_independent_and_its_test_set_is_loud() {
+fn gw_dataset_is_thread_independent_and_its_test_set_follows_the_prior() {
     let tmp = TempDir::new("gw");
-    // Distances out to 6 Gpc make quiet signals common, so the SNR cut has work to do.
+    // Distances out to 6 Gpc make quiet signals common.
     let text = "name: gw\ndataset:\n  simulator: gw_bbh\n  n_train: 1_000\n  n_val: 200\n  n_test: 300\n  \
                 gw_bbh: { priors: { d_L: { min: 1000, max: 6000 } } }\nmodel:\n  kind: gaussian\ntraining:\n  batch_size: 100\n";
     let path = tmp.path().join("gw.yaml");
@@ -145,16 +145,17 @@ fn gw_dataset_is_thread_independent_and_its_test_set_is_loud() {
     assert!(sums[0].contains("snr_test.npy") && sums[0].contains("signal_test.npy"));
     let snr = ds.test.snr.as_ref().unwrap();
     assert_eq!(snr.rows, 300);
-    assert!(snr.values().iter().all(|&s| s >= 8.0), "min test SNR {}", snr.values().iter().cloned().fold(f32::INFINITY, f32::min));
-    // Without the cut, quieter signals exist in the other splits.
-    assert!(ds.val.snr.as_ref().unwrap().values().iter().any(|&s| s < 8.0));
+    // No SNR cut: the test split is drawn from the prior like the validation split, so the
+    // P-P test on it is valid; as many of its signals are quiet as of the validation split's.
+    let quiet = |m: &ndelab::store::npy::Matrix| m.values().iter().filter(|&&s| s < 8.0).count() as f64 / m.rows as f64;
+    let (q_test, q_val) = (quiet(snr), quiet(ds.val.snr.as_ref().unwrap()));
+    assert!(q_test > 0.1 && (q_test - q_val).abs() < 0.1, "quiet fractions: test {q_test}, val {q_val}");
     let signals = data::read_test_signals(dir).unwrap();
     for i in 0..10 {
         let energy: f32 = signals.row(i).iter().map(|v| v * v).sum::<f32>().sqrt();
         assert!((energy - snr.row(i)[0]).abs() < 1e-3 * energy, "{energy} vs {}", snr.row(i)[0]);
     }
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
-    assert!(manifest["low_snr_redraws"].as_u64().unwrap() > 0);
     assert_eq!(manifest["train_noise"], "fresh");
 }
 

@@ -71,7 +71,7 @@ pub enum DataError {
     Sim(#[from] crate::sim::SimError),
 }
 
-/// Most draws for one sample before giving up (failed simulations and low-SNR test signals).
+/// Most draws for one sample before giving up on a simulator that keeps failing.
 const MAX_ATTEMPTS: u32 = 10_000;
 
 /// One simulated sample.
@@ -83,24 +83,18 @@ struct Sample {
     data: Vec<f32>,
     snr: Option<f32>,
     failures: u32,
-    redraws: u32,
 }
 
-fn draw(sim: &dyn sim::Simulator, streams: &StreamFamily, index: u64, min_snr: Option<f64>, with_noise: bool) -> Result<Sample, DataError> {
+fn draw(sim: &dyn sim::Simulator, streams: &StreamFamily, index: u64, with_noise: bool) -> Result<Sample, DataError> {
     let (dt, dd) = (sim.parameters().len(), sim.data_dim());
     let mut rng = streams.rng(index);
     let mut theta = vec![0.0f64; dt];
     let mut signal = vec![0.0f64; dd];
-    let (mut failures, mut redraws) = (0u32, 0u32);
+    let mut failures = 0u32;
     let mut last_error = String::new();
     loop {
-        if failures + redraws >= MAX_ATTEMPTS {
-            return Err(DataError::Simulation(match min_snr {
-                Some(m) if redraws > 0 => format!(
-                    "no test signal with optimal SNR ≥ {m} in {MAX_ATTEMPTS} draws (sample {index}); lower min_test_snr or narrow the distance prior"
-                ),
-                _ => format!("the simulator failed {MAX_ATTEMPTS} times in a row (sample {index}): {last_error}"),
-            }));
+        if failures >= MAX_ATTEMPTS {
+            return Err(DataError::Simulation(format!("the simulator failed {MAX_ATTEMPTS} times in a row (sample {index}): {last_error}")));
         }
         sim.sample_prior(&mut rng, &mut theta);
         if let Err(e) = sim.simulate_signal(&theta, &mut signal) {
@@ -109,12 +103,6 @@ fn draw(sim: &dyn sim::Simulator, streams: &StreamFamily, index: u64, min_snr: O
             continue;
         }
         let snr = sim.optimal_snr(&signal);
-        if let (Some(min), Some(s)) = (min_snr, snr) {
-            if s < min {
-                redraws += 1;
-                continue;
-            }
-        }
         let data = if with_noise {
             let mut noise = vec![0.0f64; dd];
             sim.sample_noise(&mut rng, &mut noise);
@@ -128,7 +116,6 @@ fn draw(sim: &dyn sim::Simulator, streams: &StreamFamily, index: u64, min_snr: O
             data,
             snr: snr.map(|s| s as f32),
             failures,
-            redraws,
         });
     }
 }
@@ -223,27 +210,21 @@ pub fn load_or_build(plan: &Plan, layout: &Layout, rebuild: bool) -> Result<(Dat
             let counts = [plan.dataset.n_train, plan.dataset.n_val, plan.dataset.n_test];
             let total: usize = counts.iter().sum();
             let bar = ui::bar(total as u64, "simulating");
-            let (mut failures, mut redraws) = (0u64, 0u64);
+            let mut failures = 0u64;
             let mut offset = 0;
             for (kind, n) in SplitKind::ALL.into_iter().zip(counts) {
                 let fresh = kind == SplitKind::Train && train_noise == NoiseMode::Fresh;
-                let min_snr = if kind == SplitKind::Test { sim.min_test_snr() } else { None };
-                let (f, r) = simulate_split(sim.as_ref(), seed, kind, offset, n, fresh, min_snr, builder.dir(), &bar)?;
+                failures += simulate_split(sim.as_ref(), seed, kind, offset, n, fresh, builder.dir(), &bar)?;
                 offset += n;
-                failures += f;
-                redraws += r;
             }
             bar.finish_and_clear();
             let seconds = start.elapsed().as_secs_f64();
             if failures > 0 {
                 eprintln!(
                     "dataset: {failures} of {} simulations ({:.3}%) failed and were redrawn",
-                    total as u64 + failures + redraws,
-                    100.0 * failures as f64 / (total as u64 + failures + redraws) as f64
+                    total as u64 + failures,
+                    100.0 * failures as f64 / (total as u64 + failures) as f64
                 );
-            }
-            if redraws > 0 {
-                eprintln!("dataset: {redraws} test signals were below the minimum SNR and were redrawn");
             }
             let manifest = Manifest {
                 key: key.full().to_string(),
@@ -257,7 +238,6 @@ pub fn load_or_build(plan: &Plan, layout: &Layout, rebuild: bool) -> Result<(Dat
                 n_test: counts[2],
                 train_noise,
                 failed_simulations: failures,
-                low_snr_redraws: redraws,
             };
             let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
             entry::write_synced(&builder.dir().join("manifest.json"), text.as_bytes())?;
@@ -276,7 +256,7 @@ pub fn load_or_build(plan: &Plan, layout: &Layout, rebuild: bool) -> Result<(Dat
     }
 }
 
-/// Simulates one split in parallel blocks written in order; returns (failures, low-SNR redraws).
+/// Simulates one split in parallel blocks written in order; returns the failed simulations.
 #[allow(clippy::too_many_arguments)]
 fn simulate_split(
     sim: &dyn sim::Simulator,
@@ -285,10 +265,9 @@ fn simulate_split(
     offset: usize,
     n: usize,
     fresh: bool,
-    min_snr: Option<f64>,
     dir: &Path,
     bar: &indicatif::ProgressBar,
-) -> Result<(u64, u64), DataError> {
+) -> Result<u64, DataError> {
     let (dt, dd) = (sim.parameters().len(), sim.data_dim());
     let streams = StreamFamily::new(seed, kind.as_str());
     let path = |what: &str| dir.join(file(kind, what));
@@ -299,17 +278,17 @@ fn simulate_split(
     let mut snr_w = if has_snr { Some(open("snr", 1)?) } else { None };
     // The test split also keeps its noise-free signals, for injections and reference samplers.
     let mut signal_w = if kind == SplitKind::Test { Some(open("signal", dd)?) } else { None };
-    let (mut failures, mut redraws) = (0u64, 0u64);
+    let mut failures = 0u64;
     if sim.block_rows().is_some() {
         let mut writers = BlockWriters { theta: theta_w, data: data_w, snr: snr_w, signal: signal_w };
         write_blocks(sim, seed, kind, offset, n, &mut writers, dir, bar)?;
-        return writers.finish(dir).map(|_| (0, 0));
+        return writers.finish(dir).map(|_| 0);
     }
     let mut start = 0;
     while start < n {
         let len = BLOCK.min(n - start);
         let samples: Vec<Sample> =
-            (start..start + len).into_par_iter().map(|i| draw(sim, &streams, i as u64, min_snr, !fresh)).collect::<Result<_, _>>()?;
+            (start..start + len).into_par_iter().map(|i| draw(sim, &streams, i as u64, !fresh)).collect::<Result<_, _>>()?;
         let cat = |f: &dyn Fn(&Sample) -> &[f32]| samples.iter().flat_map(|s| f(s).iter().copied()).collect::<Vec<f32>>();
         let w = |e| io_err(dir, e);
         theta_w.write_rows(&cat(&|s| &s.theta)).map_err(w)?;
@@ -321,7 +300,6 @@ fn simulate_split(
             gw.write_rows(&cat(&|s| &s.signal)).map_err(w)?;
         }
         failures += samples.iter().map(|s| s.failures as u64).sum::<u64>();
-        redraws += samples.iter().map(|s| s.redraws as u64).sum::<u64>();
         bar.inc(len as u64);
         start += len;
     }
@@ -334,7 +312,7 @@ fn simulate_split(
     if let Some(gw) = signal_w {
         gw.finish().map_err(w)?;
     }
-    Ok((failures, redraws))
+    Ok(failures)
 }
 
 /// Reads a complete dataset entry (arrays are memory-mapped).

@@ -88,8 +88,6 @@ pub struct Manifest {
     pub train_noise: crate::spec::NoiseMode,
     /// Simulations that failed and were redrawn from the same random stream.
     pub failed_simulations: u64,
-    /// Test signals redrawn because their optimal SNR was below `min_test_snr`.
-    pub low_snr_redraws: u64,
 }
 
 /// A whole dataset.

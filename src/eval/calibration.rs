@@ -82,16 +82,42 @@ mod tests {
     /// 300 injections of a 2-parameter Gaussian problem: θ ~ N(0, 1), y = θ + N(0, 1), exact
     /// posterior N(y/2, ½). Exact posterior samples pass; a posterior half as wide fails.
     fn run(width: f64) -> PpTest {
+        run_with(300, width, 0.0, |_| true)
+    }
+
+    /// `n` injections kept by `keep` (a selection on θ), posteriors `width` times as wide as
+    /// the exact one and shifted by `shift`.
+    fn run_with(n: usize, width: f64, shift: f64, keep: impl Fn(&[f64]) -> bool) -> PpTest {
         let mut rng = StreamFamily::new(1, "pp").rng(0);
         let mut cal = Calibration::new(vec!["a".into(), "b".into()], 100);
-        for _ in 0..300 {
+        let mut kept = 0;
+        while kept < n {
             let theta: Vec<f64> = (0..2).map(|_| rng.sample(StandardNormal)).collect();
             let y: Vec<f64> = theta.iter().map(|t| t + rng.sample::<f64, _>(StandardNormal)).collect();
+            if !keep(&theta) {
+                continue;
+            }
+            kept += 1;
             let sd = 0.5f64.sqrt() * width;
-            let samples: Vec<f64> = (0..1000).flat_map(|_| y.iter().map(|m| m / 2.0 + sd * rng.sample::<f64, _>(StandardNormal)).collect::<Vec<_>>()).collect();
+            let samples: Vec<f64> =
+                (0..1000).flat_map(|_| y.iter().map(|m| m / 2.0 + shift + sd * rng.sample::<f64, _>(StandardNormal)).collect::<Vec<_>>()).collect();
             cal.push(&theta, &samples);
         }
         cal.pp_test()
+    }
+
+    /// Why the test split has no SNR cut: on 1000 injections from the prior the exact
+    /// posterior passes and one shifted by 0.3 σ_prior fails; but a selection on the
+    /// parameters (‖θ‖ ≥ 1.5, as a cut on the optimal SNR selects on distance and masses)
+    /// makes even the exact posterior fail, since p(θ | y, selected) is not p(θ | y).
+    #[test]
+    fn a_cut_on_the_parameters_breaks_the_calibration_of_the_exact_posterior() {
+        let exact = run_with(1000, 1.0, 0.0, |_| true);
+        assert!(exact.combined_p > 0.05 && exact.ks_p.iter().all(|&p| p > 0.01), "exact, from the prior: {exact:?}");
+        let biased = run_with(1000, 1.0, 0.3, |_| true);
+        assert!(biased.combined_p < 1e-3, "shifted, from the prior: {biased:?}");
+        let cut = run_with(1000, 1.0, 0.0, |t| t.iter().map(|v| v * v).sum::<f64>().sqrt() >= 1.5);
+        assert!(cut.combined_p < 1e-3, "exact, under the cut: {cut:?}");
     }
 
     #[test]

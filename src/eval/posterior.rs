@@ -234,19 +234,26 @@ fn observations(sim: &dyn Simulator, keep: &[usize]) -> Option<Split> {
     Some(Split { theta: Matrix::from_vec(n, keep.len(), theta), data: Matrix::from_vec(n, m, data), snr: None, fresh_noise: false })
 }
 
-/// How many of the first test injections are compared with a reference: none without a
-/// reference source or for a benchmark task, which is compared on its fixed observations.
-fn references_among(test: &Split, sim: &dyn Simulator, settings: &CheckSettings) -> usize {
-    match settings.reference {
+/// Which test injections are compared with a reference: the first `reference_injections`
+/// at least as loud as the simulator's `min_reference_snr` (the test split is drawn from the
+/// prior, for calibration; comparisons are made on signals loud enough to be detected). None
+/// without a reference source or for a benchmark task, compared on its fixed observations.
+fn references_among(test: &Split, sim: &dyn Simulator, settings: &CheckSettings) -> Vec<usize> {
+    let n = match settings.reference {
         ReferenceSource::None => 0,
         _ if !sim.observations().is_empty() => 0,
-        _ => settings.reference_injections.min(test.len()),
-    }
+        _ => settings.reference_injections,
+    };
+    let loud = |i: &usize| match (sim.min_reference_snr(), &test.snr) {
+        (Some(min), Some(snr)) => snr.values().get(*i).is_some_and(|&s| s as f64 >= min),
+        _ => true,
+    };
+    (0..test.len()).filter(loud).take(n).collect()
 }
 
 /// The comparisons with reference posteriors: on a benchmark task's fixed observations (all of
-/// them), else on the first test injections (reusing their P-P draws, `first_draws`); the JS
-/// of test injections goes into their eval.parquet `rows`.
+/// them), else on the loud test injections [`references_among`] picks (reusing their P-P
+/// draws, `drawn`, by injection); the JS of test injections goes into their eval.parquet `rows`.
 #[allow(clippy::too_many_arguments)]
 fn compare_all(
     model: &DensityModel,
@@ -255,23 +262,24 @@ fn compare_all(
     keep: &[usize],
     settings: &CheckSettings,
     names: &[String],
-    first_draws: Vec<(Vec<f64>, f64)>,
+    mut drawn: std::collections::HashMap<usize, (Vec<f64>, f64)>,
     rows: &mut [EvalRow],
 ) -> Result<Vec<ReferenceCheck>, SamplesFileError> {
     if matches!(settings.reference, ReferenceSource::None) {
         return Ok(Vec::new());
     }
     let fixed = observations(sim, keep);
-    let (ref_split, n_ref) = match &fixed {
-        Some(obs) => (obs, obs.len()),
+    let (ref_split, chosen) = match &fixed {
+        Some(obs) => (obs, (0..obs.len()).collect()),
         None => (test, references_among(test, sim, settings)),
     };
     // Injections are independent: compare them in parallel (each nested-sampling run is serial).
-    let bar = crate::ui::bar(n_ref as u64, "reference posteriors");
-    let compared: Vec<Result<Option<ReferenceCheck>, SamplesFileError>> = (0..n_ref)
+    let bar = crate::ui::bar(chosen.len() as u64, "reference posteriors");
+    let jobs: Vec<(usize, Option<(Vec<f64>, f64)>)> = chosen.into_iter().map(|i| (i, drawn.remove(&i))).collect();
+    let compared: Vec<Result<Option<ReferenceCheck>, SamplesFileError>> = jobs
         .into_par_iter()
-        .map(|i| {
-            let r = compare(model, sim, ref_split, keep, settings, names, i, first_draws.get(i).cloned());
+        .map(|(i, draws)| {
+            let r = compare(model, sim, ref_split, keep, settings, names, i, draws);
             bar.inc(1);
             r
         })
@@ -308,8 +316,8 @@ pub fn posterior_checks(
     let n_pp = settings.pp_injections.min(test.len());
     let streams = StreamFamily::new(settings.seed, "eval/posterior");
     let bar = crate::ui::bar(n_pp as u64, "P-P test");
-    let mut first_draws: Vec<(Vec<f64>, f64)> = Vec::new();
-    let n_ref = references_among(test, sim, settings);
+    let mut drawn = std::collections::HashMap::new();
+    let chosen = references_among(test, sim, settings);
     for i in 0..n_pp {
         let truth: Vec<f64> = test.theta_row(i).iter().map(|&v| v as f64).collect();
         let t = Instant::now();
@@ -331,14 +339,41 @@ pub fn posterior_checks(
                 js: None,
             });
         }
-        if i < n_ref {
-            first_draws.push((draws, secs));
+        if chosen.contains(&i) {
+            drawn.insert(i, (draws, secs));
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
     let pp = cal.pp_test();
 
-    let references = compare_all(model, sim, test, keep, settings, &names, first_draws, &mut rows)?;
+    let references = compare_all(model, sim, test, keep, settings, &names, drawn, &mut rows)?;
     Ok(PosteriorChecks { parameters: names, rows, calibration: cal, pp, references })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::npy::Matrix;
+
+    /// Reference comparisons on a GW test split go to the first injections at least as loud as
+    /// `min_reference_snr` (8 by default); calibration uses them all.
+    #[test]
+    fn references_go_to_the_loud_test_injections() {
+        let sim = crate::sim::GwBbh::new(&crate::sim::GwBbhSpec::default());
+        let snr = [3.0f32, 9.0, 7.9, 12.0, 8.0, 20.0, 1.0];
+        let n = snr.len();
+        let test = Split {
+            theta: Matrix::from_vec(n, 1, vec![0.0; n]),
+            data: Matrix::from_vec(n, 1, vec![0.0; n]),
+            snr: Some(Matrix::from_vec(n, 1, snr.to_vec())),
+            fresh_noise: false,
+        };
+        let spec = crate::spec::EvalSpec { reference_injections: 3, ..Default::default() };
+        let auto = ReferenceSource::Auto(crate::reference::NestedSettings::from(&spec.nested));
+        let settings = CheckSettings::from_spec(&spec, 1, true, Some(auto));
+        assert_eq!(references_among(&test, &sim, &settings), vec![1, 3, 4]);
+        let none = CheckSettings::from_spec(&spec, 1, true, Some(ReferenceSource::None));
+        assert!(references_among(&test, &sim, &none).is_empty());
+    }
 }

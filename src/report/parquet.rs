@@ -233,6 +233,8 @@ pub fn column_f64(df: &DataFrame, c: usize) -> Result<Vec<f64>, String> {
 
 /// Reads an open Parquet file. The Parquet reader can panic on a corrupt file rather than
 /// return an error; that panic is caught (silently) and becomes "not a readable Parquet file".
+/// It also sizes its columns by the row counts the file claims, so counts no file of this size
+/// could hold (a flipped bit in the footer) are refused before they are allocated.
 pub fn read_frame(file: File) -> Result<DataFrame, String> {
     static HOOK: std::sync::Once = std::sync::Once::new();
     HOOK.call_once(|| {
@@ -243,11 +245,22 @@ pub fn read_frame(file: File) -> Result<DataFrame, String> {
             }
         }));
     });
+    // Float columns compress far less than 1024 values per byte.
+    let most_rows = (file.metadata().map(|m| m.len()).unwrap_or(0) as usize).saturating_mul(1024).max(1 << 16);
     QUIET.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ParquetReader::new(file).finish()));
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut reader = ParquetReader::new(file);
+        let meta = reader.get_metadata()?;
+        let claimed = meta.row_groups.iter().map(|g| g.num_rows()).chain([meta.num_rows, meta.max_row_group_height]).max().unwrap_or(0);
+        if claimed > most_rows {
+            return Ok(Err(format!("claims {claimed} rows, more than a file of its size can hold; it is corrupt")));
+        }
+        reader.finish().map(Ok)
+    }));
     QUIET.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     match read {
-        Ok(frame) => frame.map_err(|e| e.to_string()),
+        Ok(Ok(frame)) => frame,
+        Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("not a readable Parquet file (corrupt or truncated)".to_string()),
     }
 }

@@ -98,8 +98,9 @@ pub trait Simulator: Send + Sync {
     fn optimal_snr(&self, _signal: &[f64]) -> Option<f64> {
         None
     }
-    /// Test signals below this optimal SNR are redrawn.
-    fn min_test_snr(&self) -> Option<f64> {
+    /// Reference comparisons (`c2st`) use the test injections at least this loud, where a
+    /// threshold applies; calibration (P-P) uses every test injection, drawn from the prior.
+    fn min_reference_snr(&self) -> Option<f64> {
         None
     }
     /// log p(y | θ), where it can be computed exactly.

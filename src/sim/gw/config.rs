@@ -33,9 +33,11 @@ pub struct GwBbhSpec {
     pub reference_time: f64,
     /// Noise PSD. Default (and only): aLIGO_ZERO_DET_high_P, the aLIGO design curve bilby uses.
     pub psd: PsdKind,
-    /// Test signals are redrawn until their network optimal SNR reaches this (0 keeps all). Default 8.
+    /// Reference comparisons (`c2st`) use the test injections whose network optimal SNR reaches
+    /// this (0: the first ones, whatever their SNR). The test split itself is drawn from the
+    /// prior without a cut, so that the P-P test is valid. Default 8.
     #[serde(deserialize_with = "number::f64")]
-    pub min_test_snr: f64,
+    pub min_reference_snr: f64,
     /// Priors: a number fixes a parameter, `{ min, max }` samples it uniformly.
     pub priors: GwPriors,
 }
@@ -51,7 +53,7 @@ impl Default for GwBbhSpec {
             approximant: Approximant::IMRPhenomD,
             reference_time: 1_126_259_642.5,
             psd: PsdKind::AligoZeroDetHighP,
-            min_test_snr: 8.0,
+            min_reference_snr: 8.0,
             priors: GwPriors::default(),
         }
     }
@@ -174,8 +176,8 @@ impl SimulatorConfig for GwBbhSpec {
         if !self.reference_time.is_finite() || self.reference_time < 0.0 {
             return Err(bad(&format!("{K}.reference_time"), format!("must be a GPS time, got {}", self.reference_time), None));
         }
-        if !(self.min_test_snr >= 0.0 && self.min_test_snr.is_finite()) {
-            return Err(bad(&format!("{K}.min_test_snr"), format!("must be 0 or more, got {}", self.min_test_snr), None));
+        if !(self.min_reference_snr >= 0.0 && self.min_reference_snr.is_finite()) {
+            return Err(bad(&format!("{K}.min_reference_snr"), format!("must be 0 or more, got {}", self.min_reference_snr), None));
         }
         for (name, prior) in self.priors.named() {
             let key = format!("{K}.priors.{name}");

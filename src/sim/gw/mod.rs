@@ -141,7 +141,7 @@ impl GwBbh {
 impl Simulator for GwBbh {
     /// The simulator's own version and the waveform library's, whose models make the signals.
     fn version(&self) -> &'static str {
-        concat!("gw_bbh/1+waveformrs-", env!("NDELAB_WAVEFORMRS_VERSION"))
+        concat!("gw_bbh/2+waveformrs-", env!("NDELAB_WAVEFORMRS_VERSION"))
     }
     fn parameters(&self) -> &[Parameter] {
         &self.params
@@ -215,8 +215,8 @@ impl Simulator for GwBbh {
         // Parseval: the whitened signal's energy is the network optimal SNR².
         Some(signal.iter().map(|v| v * v).sum::<f64>().sqrt())
     }
-    fn min_test_snr(&self) -> Option<f64> {
-        (self.spec.min_test_snr > 0.0).then_some(self.spec.min_test_snr)
+    fn min_reference_snr(&self) -> Option<f64> {
+        (self.spec.min_reference_snr > 0.0).then_some(self.spec.min_reference_snr)
     }
     fn log_likelihood(&self, theta: &[f64], data: &[f64]) -> Option<f64> {
         let mut h = vec![0.0; self.data_dim()];
