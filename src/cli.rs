@@ -55,6 +55,11 @@ pub enum Command {
         /// Seed of the draws.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Importance-sample N estimator draws per observation with the simulator's exact
+        /// likelihood: OUT then holds --n draws resampled from them, OUT's stem + `.weighted.parquet`
+        /// the weighted draws, and `.importance.json` n_eff, the efficiency and log Z.
+        #[arg(long, value_name = "N")]
+        importance: Option<usize>,
     },
     /// Check a trained run's posteriors: P-P test (KS p-values, SBC ranks) over test
     /// injections, and comparison with reference posteriors (exact, the built-in nested sampler,
@@ -370,7 +375,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             report::listing::ls(&dir.map(Layout::new).unwrap_or(layout));
             Ok(())
         }
-        Command::Sample { run, data, n, out, seed } => pipeline::sample(&SampleRequest { run, data, n, out, seed }),
+        Command::Sample { run, data, n, out, seed, importance } => pipeline::sample(&SampleRequest { run, data, n, out, seed, importance }),
         Command::Compare { a, b, parameters, seed } => pipeline::compare_files(&a, &b, &parameters, seed),
         Command::Eval { run, overrides, reference } => pipeline::evaluate(&run, &EvalOptions { layout, overrides, reference }).map(drop),
         Command::Simulate { spec, overrides, force } => simulate(&spec, &overrides, force, &layout),

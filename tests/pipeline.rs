@@ -357,3 +357,35 @@ fn a_dataset_exported_to_files_trains_to_the_same_numbers() {
     let want = format!("error: {}: holds 6200 samples, fewer than the train split needs (rows 0..8192); lower n_train, n_val or n_test", moved.join("data.npy").display());
     assert_eq!(stderr(&out).lines().last().unwrap_or(""), want);
 }
+
+/// `ndelab sample --importance`: the estimator's draws weighted by the exact likelihood,
+/// written weighted (weights summing to one per observation) and resampled, with n_eff, the
+/// efficiency and log Z. A Gaussian estimator trained on the linear-Gaussian problem, whose
+/// posterior is Gaussian, is an efficient proposal.
+#[test]
+fn sample_importance_writes_weighted_and_resampled_draws() {
+    let tmp = TempDir::new("sample-is");
+    let spec = small_spec(tmp.path(), "smpis", 20_000, 20, "");
+    let results = tmp.path().join("results");
+    let out = run(ndelab(&results).arg("run").arg(&spec));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let dir = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let obs = tmp.path().join("obs.npy");
+    ndelab::store::npy::write(&obs, 2, 6, &[0.1, -0.2, 0.3, 0.0, 1.0, -1.0, 1.5, 0.2, -0.7, 0.4, 0.0, 0.9]).unwrap();
+    let dest = tmp.path().join("post.parquet");
+    let out = run(ndelab(&results).arg("sample").arg(&dir).arg("--data").arg(&obs).args(["--n", "700", "--importance", "3000", "--out"]).arg(&dest));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(read_parquet(&dest).unwrap().height(), 1400);
+    let weighted = read_parquet(&tmp.path().join("post.weighted.parquet")).unwrap();
+    assert_eq!(weighted.height(), 6000);
+    let w = weighted.column("weight").unwrap().as_materialized_series().f64().unwrap().into_no_null_iter().collect::<Vec<f64>>();
+    let sum0: f64 = w[..3000].iter().sum();
+    assert!((sum0 - 1.0).abs() < 1e-9, "weights of observation 0 sum to {sum0}");
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(tmp.path().join("post.importance.json")).unwrap()).unwrap();
+    for s in summary.as_array().unwrap() {
+        let eff = s["efficiency"].as_f64().unwrap();
+        assert!(eff > 0.5 && eff <= 1.0, "efficiency {eff}");
+        assert!(s["log_z"].as_f64().unwrap().is_finite());
+    }
+    assert!(stderr(&out).contains("importance-sampled"), "{}", stderr(&out));
+}

@@ -31,6 +31,54 @@ pub struct Importance {
 /// prior draws per sample for the parameters not inferred. `None` where the simulator has no
 /// likelihood or prior, or a parameter left out has an unbounded prior.
 pub fn importance_sample(model: &DensityModel, sim: &dyn Simulator, y: &[f64], keep: &[usize], n: usize, marginal: usize, rng: &mut SampleRng) -> Option<Importance> {
+    weighted_draws(model, sim, y, keep, n, marginal, rng).map(|w| w.summary)
+}
+
+/// Draws of the estimator with their importance weights and what they add up to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weighted {
+    /// The draws θᵢ ~ q(θ|y), n × (inferred parameters), row-major.
+    pub theta: Vec<f64>,
+    /// log wᵢ (unnormalised; −∞ outside the prior).
+    pub log_w: Vec<f64>,
+    /// Effective sample size, efficiency and evidence.
+    pub summary: Importance,
+}
+
+impl Weighted {
+    /// Normalised weights (summing to one).
+    pub fn weights(&self) -> Vec<f64> {
+        let mx = self.log_w.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let w: Vec<f64> = self.log_w.iter().map(|l| if mx.is_finite() { (l - mx).exp() } else { 0.0 }).collect();
+        let total: f64 = w.iter().sum();
+        w.iter().map(|x| if total > 0.0 { x / total } else { 0.0 }).collect()
+    }
+
+    /// `m` unweighted draws: systematic resampling of the weighted ones (equal-weight posterior samples).
+    pub fn resample(&self, m: usize, rng: &mut SampleRng) -> Vec<f64> {
+        use rand::Rng;
+        let d = if self.log_w.is_empty() { 0 } else { self.theta.len() / self.log_w.len() };
+        let w = self.weights();
+        let mut out = Vec::with_capacity(m * d);
+        if w.iter().sum::<f64>() <= 0.0 {
+            return out;
+        }
+        let u0: f64 = rng.gen::<f64>() / m as f64;
+        let (mut cum, mut i) = (w[0], 0usize);
+        for k in 0..m {
+            let u = u0 + k as f64 / m as f64;
+            while u > cum && i + 1 < w.len() {
+                i += 1;
+                cum += w[i];
+            }
+            out.extend_from_slice(&self.theta[i * d..(i + 1) * d]);
+        }
+        out
+    }
+}
+
+/// Importance-samples as [`importance_sample`] and keeps the draws and their weights.
+pub fn weighted_draws(model: &DensityModel, sim: &dyn Simulator, y: &[f64], keep: &[usize], n: usize, marginal: usize, rng: &mut SampleRng) -> Option<Weighted> {
     let params = sim.parameters();
     let dim = params.len();
     let left_out: Vec<usize> = (0..dim).filter(|i| !keep.contains(i)).collect();
@@ -49,36 +97,40 @@ pub fn importance_sample(model: &DensityModel, sim: &dyn Simulator, y: &[f64], k
     let data: Vec<f32> = y32.iter().copied().cycle().take(n * y32.len()).collect();
     let log_q = model.log_prob(&theta, &data);
     let k = if left_out.is_empty() { 1 } else { marginal.max(1) };
-    let mut full = vec![0.0; dim];
-    let mut log_w = Vec::with_capacity(n);
-    for (row, lq) in theta.chunks_exact(d).zip(&log_q) {
+    // Each draw's marginalising prior draws come from its own stream, so the weights are
+    // computed in parallel and do not depend on the thread count.
+    let streams = crate::sim::StreamFamily::new(rand::Rng::gen(rng), "importance");
+    let weight = |(index, (row, lq)): (usize, (&[f64], &f64))| -> Option<f64> {
+        let mut rng = streams.rng(index as u64);
+        let mut full = vec![0.0; dim];
         let mut terms = Vec::with_capacity(k);
-        let mut log_prior = f64::NEG_INFINITY;
         for _ in 0..k {
-            sim.sample_prior(rng, &mut full);
+            sim.sample_prior(&mut rng, &mut full);
             for (j, &i) in keep.iter().enumerate() {
                 full[i] = row[j];
             }
-            log_prior = sim.log_prior(&full)?;
+            let log_prior = sim.log_prior(&full)?;
             if log_prior == f64::NEG_INFINITY {
-                break;
+                return Some(f64::NEG_INFINITY);
             }
-            terms.push(sim.log_likelihood(&full, y)?);
+            terms.push((sim.log_likelihood(&full, y)?, log_prior));
         }
-        if log_prior == f64::NEG_INFINITY || terms.is_empty() {
-            log_w.push(f64::NEG_INFINITY);
-            continue;
-        }
-        let log_like = log_mean_exp(&terms);
-        log_w.push(log_like + (log_prior - log_prior_left_out) - lq);
-    }
+        let log_prior = terms.last().map_or(f64::NEG_INFINITY, |t| t.1);
+        let log_like = log_mean_exp(&terms.iter().map(|t| t.0).collect::<Vec<_>>());
+        Some(log_like + (log_prior - log_prior_left_out) - lq)
+    };
+    use rayon::prelude::*;
+    let rows: Vec<(&[f64], &f64)> = theta.chunks_exact(d).zip(&log_q).collect();
+    let log_w: Vec<f64> = rows.into_par_iter().enumerate().map(weight).collect::<Option<Vec<f64>>>()?;
     let mx = log_w.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     if !mx.is_finite() {
-        return Some(Importance { n, ess: 0.0, efficiency: 0.0, log_z: f64::NEG_INFINITY, log_z_err: f64::INFINITY });
+        let summary = Importance { n, ess: 0.0, efficiency: 0.0, log_z: f64::NEG_INFINITY, log_z_err: f64::INFINITY };
+        return Some(Weighted { theta, log_w, summary });
     }
     let w: Vec<f64> = log_w.iter().map(|l| (l - mx).exp()).collect();
     let (s1, s2): (f64, f64) = (w.iter().sum(), w.iter().map(|x| x * x).sum());
     let ess = s1 * s1 / s2;
     let log_z = mx + (s1 / n as f64).ln();
-    Some(Importance { n, ess, efficiency: ess / n as f64, log_z, log_z_err: ((n as f64 - ess).max(0.0) / (n as f64 * ess)).sqrt() })
+    let summary = Importance { n, ess, efficiency: ess / n as f64, log_z, log_z_err: ((n as f64 - ess).max(0.0) / (n as f64 * ess)).sqrt() };
+    Some(Weighted { theta, log_w, summary })
 }

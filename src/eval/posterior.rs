@@ -49,7 +49,7 @@ pub struct CheckSettings {
 /// Draws per SBC rank.
 const RANK_SAMPLES: usize = 100;
 /// Prior draws of the parameters not inferred, per importance sample.
-const MARGINAL_DRAWS: usize = 16;
+pub const MARGINAL_DRAWS: usize = 16;
 
 impl CheckSettings {
     /// The checks an eval section asks for: the P-P test over `eval.pp_injections` (when

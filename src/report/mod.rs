@@ -15,7 +15,7 @@ pub use eval::{write_checks, EVAL_COLUMNS};
 pub use parquet::{column_f64, read_frame, read_parquet, update_summary, write_metrics, write_rmse, write_summary, EvalAggregates, Summary, METRICS_COLUMNS, SUMMARY_COLUMNS};
 pub use plot::{corner, corner_sets, latent_space, loss_curve, metric_vs_key, pp_plot, sbc_ranks};
 pub use provenance::Provenance;
-pub use samples::write_samples;
+pub use samples::{write_samples, write_weighted};
 
 /// Failures of writing reports.
 #[derive(Debug, thiserror::Error)]
