@@ -58,11 +58,15 @@ pub fn evaluate(run_dir: &Path, opts: &EvalOptions) -> Result<PosteriorChecks, E
     let (plan, settings) = settings(run_dir, opts)?;
     // One eval of a run at a time: a second waits; the lock dies with its process.
     let _lock = lock(run_dir)?;
-    let model = TrainedModel::load(run_dir)?;
+    let mut model = TrainedModel::load(run_dir)?;
+    let (ds, sim, keep, _) = prepare::dataset(&plan, &opts.layout, false)?;
+    if model.card.ordered.is_empty() {
+        // Runs trained before cards held the prior's order constraints get them from the simulator.
+        model.card.ordered = super::ordered_among(sim.as_ref(), &keep);
+    }
     let Some(density) = model.density() else {
         return Err(Error::Usage(format!("{} is a regression: it gives point estimates, not posteriors to check", run_dir.display())));
     };
-    let (ds, sim, keep, _) = prepare::dataset(&plan, &opts.layout, false)?;
     let t = Instant::now();
     let checks = eval::posterior_checks(&density, sim.as_ref(), &ds.test, &keep, &settings)?;
     print_checks(&checks);

@@ -123,6 +123,13 @@ pub fn run_plan(plan: &Plan, opts: &RunOptions) -> Result<RunReport, Error> {
     Ok(RunReport { dir, cached: false, run_key: rkey })
 }
 
+/// The prior's order constraints (m1 ≥ m2) among the inferred parameters `keep`, as indices
+/// into them.
+pub(crate) fn ordered_among(sim: &dyn crate::sim::Simulator, keep: &[usize]) -> Vec<(usize, usize)> {
+    let at = |i: usize| keep.iter().position(|&k| k == i);
+    sim.ordered().into_iter().filter_map(|(a, b)| Some((at(a)?, at(b)?))).collect()
+}
+
 /// A trained model and how its training went.
 pub struct Trained {
     /// The model, with its card.
@@ -156,6 +163,7 @@ pub fn train_model(plan: &Plan, p: &Prepared, checkpoint: Option<&train::Checkpo
         data_zscore: p.data_z.clone(),
         bounds: Vec::new(),
         periods: p.keep.iter().map(|&i| params[i].period).collect(),
+        ordered: ordered_among(p.sim.as_ref(), &p.keep),
     };
     card.set_bounds(&p.keep.iter().map(|&i| (params[i].lower, params[i].upper)).collect::<Vec<_>>());
     Ok(Trained { model: TrainedModel { net, card }, outcome, n_params, seconds })

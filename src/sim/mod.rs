@@ -80,6 +80,11 @@ pub trait Simulator: Send + Sync {
     fn data_channels(&self) -> usize {
         1
     }
+    /// Pairs (a, b) of parameter indices whose prior holds only θ[a] ≥ θ[b] (gw_bbh's m1 ≥ m2):
+    /// a posterior's draws that break the order lie outside the support.
+    fn ordered(&self) -> Vec<(usize, usize)> {
+        Vec::new()
+    }
     /// Draws θ from the prior into `theta`.
     fn sample_prior(&self, rng: &mut SampleRng, theta: &mut [f64]);
     /// The noise-free data (signal) for `theta`; fails where the model cannot be evaluated.

@@ -152,6 +152,10 @@ impl Simulator for GwBbh {
     fn data_channels(&self) -> usize {
         self.detectors.len()
     }
+    /// m1 ≥ m2, where both are sampled.
+    fn ordered(&self) -> Vec<(usize, usize)> {
+        self.index_of(M1).zip(self.index_of(M2)).into_iter().collect()
+    }
     fn sample_prior(&self, rng: &mut SampleRng, theta: &mut [f64]) {
         for (j, &i) in self.sampled.iter().enumerate() {
             if let Prior::Uniform { min, max } = self.priors[i] {
