@@ -39,6 +39,9 @@ fn eval_adds_calibration_and_reference_checks_to_a_run() {
     assert!(floats(&summary, "pp_combined_p")[0].is_some_and(|p| (0.0..=1.0).contains(&p)));
     assert!(floats(&summary, "js_median")[0].is_some());
     assert!(floats(&summary, "is_efficiency_median")[0].is_some_and(|e| e > 0.0 && e <= 1.0));
+    // The importance-sampled draws, resampled, compared with the same exact posterior.
+    assert!(floats(&summary, "js_median_is")[0].is_some_and(|v| (0.0..0.1).contains(&v)));
+    assert!(floats(&summary, "c2st_mean_is")[0].is_some_and(|v| (0.3..=1.0).contains(&v)));
     // The run folder stays verifiable: SHA256SUMS lists the new files.
     assert_eq!(ndelab::store::entry::verify(&dir).unwrap(), Vec::<String>::new());
 }

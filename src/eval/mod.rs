@@ -24,7 +24,7 @@ pub use nll::test_nll;
 pub use rmse::{rmse, Rmse};
 
 /// Version of the evaluation code; part of the run key.
-pub const EVAL_VERSION: &str = "eval/5";
+pub const EVAL_VERSION: &str = "eval/6";
 
 /// A metric with its Monte Carlo standard error.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -3,7 +3,7 @@
 //! and importance sampling with the exact likelihood.
 
 use super::calibration::{Calibration, PpTest};
-use super::{c2st, importance_sample, knn_symmetric_kl, marginal_js, Importance};
+use super::{c2st, knn_symmetric_kl, marginal_js, weighted_draws, Importance};
 use crate::data::Split;
 use crate::nn::DensityModel;
 use crate::reference::{self, NestedSettings, ReferenceSamples, SamplesFileError};
@@ -112,6 +112,9 @@ pub struct ReferenceCheck {
     pub knn_kl: f64,
     /// Importance sampling of the estimator with the exact likelihood.
     pub importance: Option<Importance>,
+    /// JS per parameter and C2ST of the importance-sampled draws (resampled to equal weights)
+    /// against the reference: how far the estimator is once its draws are reweighted.
+    pub after_importance: Option<(Vec<f64>, f64)>,
 }
 
 /// Everything the checks measured.
@@ -157,6 +160,15 @@ impl PosteriorChecks {
     /// Median kNN symmetric KL.
     pub fn knn_kl_median(&self) -> Option<f64> {
         median(self.references.iter().map(|r| r.knn_kl).collect())
+    }
+    /// Median JS over every compared marginal after importance sampling.
+    pub fn js_median_is(&self) -> Option<f64> {
+        median(self.references.iter().filter_map(|r| r.after_importance.as_ref()).flat_map(|a| a.0.iter().copied()).collect())
+    }
+    /// Mean C2ST after importance sampling.
+    pub fn c2st_mean_is(&self) -> Option<f64> {
+        let v: Vec<f64> = self.references.iter().filter_map(|r| r.after_importance.as_ref().map(|a| a.1)).collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
     }
     /// Median importance-sampling efficiency.
     pub fn is_efficiency_median(&self) -> Option<f64> {
@@ -212,13 +224,19 @@ fn compare(
     let m = (estimator.len() / d).min(reference.samples.len() / d).min(settings.samples);
     let score = c2st(&estimator[..m * d], &reference.samples[..m * d], d, settings.seed ^ i as u64);
     let knn_kl = knn_symmetric_kl(&estimator[..m * d], &reference.samples[..m * d], d, 5);
-    let importance = if settings.importance_samples > 0 {
+    let (mut importance, mut after_importance) = (None, None);
+    if settings.importance_samples > 0 {
         let mut rng = StreamFamily::new(settings.seed, "eval/importance").rng(i as u64);
-        importance_sample(model, sim, &y, keep, settings.importance_samples, settings.marginal_draws, &mut rng)
-    } else {
-        None
-    };
-    Ok(Some(ReferenceCheck { injection: i, truth, estimator, estimator_s, reference, js, c2st: score, knn_kl, importance }))
+        if let Some(w) = weighted_draws(model, sim, &y, keep, settings.importance_samples, settings.marginal_draws, &mut rng) {
+            let resampled = w.resample(m, &mut rng);
+            if resampled.len() == m * d && w.summary.ess >= 1.0 {
+                let score = c2st(&resampled, &reference.samples[..m * d], d, settings.seed ^ i as u64);
+                after_importance = Some((marginal_js(&resampled, &reference.samples, d), score));
+            }
+            importance = Some(w.summary);
+        }
+    }
+    Ok(Some(ReferenceCheck { injection: i, truth, estimator, estimator_s, reference, js, c2st: score, knn_kl, importance, after_importance }))
 }
 
 /// A benchmark task's fixed observations as a split (true θ reduced to the inferred

@@ -139,13 +139,18 @@ pub fn print_checks(c: &PosteriorChecks) {
             .importance
             .map(|i| format!(", IS efficiency {:.3} (log Z {:.2} ± {:.2})", i.efficiency, i.log_z, i.log_z_err))
             .unwrap_or_default();
+        let after = r
+            .after_importance
+            .as_ref()
+            .map(|(js, c)| format!("; after IS: JS {}, C2ST {c:.3}", js.iter().map(|v| format!("{v:.4}")).collect::<Vec<_>>().join(", ")))
+            .unwrap_or_default();
         let z = r
             .reference
             .log_z
             .map(|(z, e)| format!(", reference log Z {z:.2} ± {e:.2} ({} likelihood calls)", r.reference.calls))
             .unwrap_or_default();
         eprintln!(
-            "injection {} vs {} ({:.1} s): JS {}; C2ST {:.3}; kNN sym. KL {:.3}{is}{z}",
+            "injection {} vs {} ({:.1} s): JS {}; C2ST {:.3}; kNN sym. KL {:.3}{is}{z}{after}",
             r.injection,
             r.reference.source,
             r.reference.seconds,

@@ -39,6 +39,8 @@ impl PosteriorChecks {
             js_median: self.js_median(),
             c2st_mean: self.c2st_mean(),
             is_efficiency_median: self.is_efficiency_median(),
+            js_median_is: self.js_median_is(),
+            c2st_mean_is: self.c2st_mean_is(),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 pub const METRICS_COLUMNS: [&str; 5] = ["epoch", "train_loss", "val_loss", "lr", "seconds"];
 
 /// Columns of summary.parquet, in order.
-pub const SUMMARY_COLUMNS: [&str; 33] = [
+pub const SUMMARY_COLUMNS: [&str; 35] = [
     "name",
     "run_key",
     "dataset_key",
@@ -44,6 +44,8 @@ pub const SUMMARY_COLUMNS: [&str; 33] = [
     "js_median",
     "c2st_mean",
     "is_efficiency_median",
+    "js_median_is",
+    "c2st_mean_is",
 ];
 
 /// The posterior checks' aggregates in summary.parquet (null where not computed).
@@ -63,10 +65,14 @@ pub struct EvalAggregates {
     pub c2st_mean: Option<f64>,
     /// Median importance-sampling efficiency n_eff / n.
     pub is_efficiency_median: Option<f64>,
+    /// Median JS divergence of the marginals after importance sampling.
+    pub js_median_is: Option<f64>,
+    /// Mean C2ST accuracy after importance sampling.
+    pub c2st_mean_is: Option<f64>,
 }
 
 impl EvalAggregates {
-    fn columns(&self) -> [(&'static str, Option<f64>); 7] {
+    fn columns(&self) -> [(&'static str, Option<f64>); 9] {
         [
             ("pp_injections", self.pp_injections),
             ("pp_combined_p", self.pp_combined_p),
@@ -75,6 +81,8 @@ impl EvalAggregates {
             ("js_median", self.js_median),
             ("c2st_mean", self.c2st_mean),
             ("is_efficiency_median", self.is_efficiency_median),
+            ("js_median_is", self.js_median_is),
+            ("c2st_mean_is", self.c2st_mean_is),
         ]
     }
 }
