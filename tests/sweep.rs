@@ -228,3 +228,45 @@ fn sweep_status_reports_finished_trials_without_accounting() {
     assert!(text.contains("sweep `st`: 0 of 2 trials complete"), "{text}");
     assert!(text.contains("Slurm states unavailable (cannot run sacct: No such file or directory"), "{text}");
 }
+
+/// A sweep killed on its own (SIGKILL to the sweep process only, as an out-of-memory kill
+/// does) takes the trial it was running with it: no trial process runs on without its sweep.
+#[test]
+fn a_killed_sweep_leaves_no_trial_running() {
+    let tmp = TempDir::new("orphan");
+    // Large enough that the trial trains for minutes: it can only be gone soon after the kill
+    // if it died with the sweep.
+    let file = sweep_file(tmp.path(), "orphan", 1_000_000, 50, "seeds: [1, 2]\n");
+    let results = tmp.path().join("results");
+    let mut sweep = ndelab(&results).arg("sweep").arg(&file).args(["--jobs", "1"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let runs = results.join("runs/orphan_base");
+    // The trial's staging folder is named after its process: `.<key>.tmp-<pid>`.
+    let start = Instant::now();
+    let trial_pid = loop {
+        let found = std::fs::read_dir(&runs).into_iter().flatten().flatten().find_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            name.rsplit_once(".tmp-").and_then(|(_, pid)| pid.parse::<u32>().ok())
+        });
+        if let Some(pid) = found {
+            break pid;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "no trial started");
+        assert!(sweep.try_wait().unwrap().is_none(), "the sweep ended before a trial was seen");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let proc_dir = PathBuf::from(format!("/proc/{trial_pid}"));
+    assert!(proc_dir.exists(), "trial {trial_pid} is running");
+    sweep.kill().unwrap();
+    sweep.wait().unwrap();
+    let start = Instant::now();
+    // A killed process lingers as a zombie until reaped; its state line then says Z.
+    let alive = || std::fs::read_to_string(proc_dir.join("stat")).is_ok_and(|s| !s.split_whitespace().nth(2).is_some_and(|st| st == "Z"));
+    while alive() && start.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let orphaned = alive();
+    if orphaned {
+        let _ = Command::new("kill").args(["-9", &trial_pid.to_string()]).status();
+    }
+    assert!(!orphaned, "trial {trial_pid} still ran 3 s after its sweep was killed");
+}

@@ -76,8 +76,9 @@ pub fn run_local(plan: &SweepPlan, opts: &LocalOptions) -> Result<Vec<TrialOutco
                 let start = Instant::now();
                 let log = std::fs::File::create(&log_path);
                 let result = log.and_then(|log| {
-                    Command::new(&exe)
-                        .arg("--results")
+                    let mut cmd = Command::new(&exe);
+                    die_with_parent(&mut cmd);
+                    cmd.arg("--results")
                         .arg(&plan.results)
                         .arg("--threads")
                         .arg(opts.threads_per_trial.to_string())
@@ -117,3 +118,28 @@ pub fn run_local(plan: &SweepPlan, opts: &LocalOptions) -> Result<Vec<TrialOutco
     collect(plan, Some(&outcomes))?;
     Ok(outcomes)
 }
+
+/// Makes a trial's process die with the sweep that started it: a sweep killed alone (SIGKILL,
+/// an out-of-memory kill) leaves no trial running on without it.
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: between fork and exec the closure calls only async-signal-safe functions
+    // (prctl, getppid) and allocates nothing on its success path.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The sweep may have died before the signal was armed.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_cmd: &mut Command) {}
