@@ -59,7 +59,7 @@ seeds: [1]
 EVAL_OVERRIDES = ["eval.pp_injections=400", "eval.posterior_samples=1500"]
 
 
-def ndelab(binary, results, *args, env=None):
+def ndelab(binary, results, *args):
     return [binary, "--results", results, *args]
 
 

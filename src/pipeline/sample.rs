@@ -91,7 +91,7 @@ fn importance(req: &SampleRequest, model: &crate::nn::DensityModel, obs: &[Vec<f
     let names: Vec<String> = sim.parameters().iter().map(|p| p.name.clone()).collect();
     let keep: Vec<usize> = model.card.parameters.iter().filter_map(|p| names.iter().position(|n| n == p)).collect();
     let rows = obs.len();
-    let (mut resampled, mut weighted, mut log_w, mut index) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut resampled, mut weighted, mut log_w, mut weight, mut index) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut summaries = Vec::new();
     for (r, y) in obs.iter().enumerate() {
         let start = Instant::now();
@@ -117,6 +117,7 @@ fn importance(req: &SampleRequest, model: &crate::nn::DensityModel, obs: &[Vec<f
         resampled.extend(w.resample(req.n, rng));
         weighted.extend_from_slice(&w.theta);
         log_w.extend_from_slice(&w.log_w);
+        weight.extend(w.weights());
         index.extend(std::iter::repeat_n(r as u32, w.log_w.len()));
         summaries.push(serde_json::json!({
             "observation": r, "draws": n_is, "n_eff": i.ess, "efficiency": i.efficiency,
@@ -126,7 +127,7 @@ fn importance(req: &SampleRequest, model: &crate::nn::DensityModel, obs: &[Vec<f
     crate::report::write_samples(&req.out, &model.card.parameters, &resampled, req.n)?;
     let stem = req.out.with_extension("");
     let weighted_path = stem.with_extension("weighted.parquet");
-    crate::report::write_weighted(&weighted_path, &model.card.parameters, &weighted, &log_w, &index)?;
+    crate::report::write_weighted(&weighted_path, &model.card.parameters, &weighted, &log_w, &weight, &index)?;
     let json_path = stem.with_extension("importance.json");
     let text = serde_json::to_string_pretty(&summaries).unwrap_or_default();
     crate::store::entry::write_atomic(&json_path, text.as_bytes())?;

@@ -64,27 +64,16 @@ pub fn write_samples(path: &Path, names: &[String], samples: &[f64], per_obs: us
 
 /// Writes importance-weighted draws as Parquet: `observation`, the parameters, `log_weight`
 /// (unnormalised) and `weight` (normalised within each observation).
-pub fn write_weighted(path: &Path, names: &[String], theta: &[f64], log_w: &[f64], observation: &[u32]) -> Result<(), ReportError> {
+pub fn write_weighted(path: &Path, names: &[String], theta: &[f64], log_w: &[f64], weight: &[f64], observation: &[u32]) -> Result<(), ReportError> {
     let d = names.len();
     let rows = log_w.len();
     let err = |m: String| ReportError::Io { path: path.display().to_string(), message: m };
-    let mut weight = vec![0.0; rows];
-    let mut start = 0;
-    while start < rows {
-        let end = (start..rows).find(|&i| observation[i] != observation[start]).unwrap_or(rows);
-        let mx = log_w[start..end].iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let total: f64 = log_w[start..end].iter().map(|l| (l - mx).exp()).sum();
-        for i in start..end {
-            weight[i] = if total > 0.0 && mx.is_finite() { (log_w[i] - mx).exp() / total } else { 0.0 };
-        }
-        start = end;
-    }
     let mut cols = vec![Column::new("observation".into(), observation.to_vec())];
     for (k, name) in names.iter().enumerate() {
         cols.push(Column::new(name.as_str().into(), (0..rows).map(|i| theta[i * d + k]).collect::<Vec<_>>()));
     }
     cols.push(Column::new("log_weight".into(), log_w.to_vec()));
-    cols.push(Column::new("weight".into(), weight));
+    cols.push(Column::new("weight".into(), weight.to_vec()));
     let mut df = DataFrame::new(rows, cols).map_err(|e| err(e.to_string()))?;
     crate::store::entry::replace_atomic(path, |tmp| {
         let file = std::fs::File::create(tmp).map_err(|e| err(e.to_string()))?;
