@@ -3,19 +3,31 @@
 #   - whitened GW waveforms per second: ndelab (gw_bbh) vs bilby + lalsuite (bench/gw_whitened_waveforms.py)
 #   - the N = 10^6 gw_bbh training set: wall time of `ndelab simulate`
 #   - sweep parallelism: two single-threaded trials side by side vs one after the other
-# The Python peer lives in bench/.venv, created on first use (bilby and lalsuite from PyPI).
+#   - training steps per second of every estimator kind vs PyTorch and zuko, 1 and 2 threads,
+#     three runs each, and the share of the machine's f32 GEMM peak (bench/train_table.py;
+#     also written to bench/results.parquet)
+# The Python peers live in bench/.venv, created on first use (bilby, lalsuite, torch, zuko,
+# pyarrow from PyPI). `bench/run.sh train` runs only the training table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N_NDELAB=${N_NDELAB:-100000}
 N_PEER=${N_PEER:-2000}
 N_TRAIN=${N_TRAIN:-1_000_000}
-if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c "import bilby, lal" 2>/dev/null; then
-  echo "bench: creating bench/.venv with bilby and lalsuite (once)" >&2
+if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c "import bilby, lal, torch, zuko, pyarrow" 2>/dev/null; then
+  echo "bench: creating bench/.venv with bilby, lalsuite, torch, zuko and pyarrow (once)" >&2
   python3 -m venv bench/.venv
-  bench/.venv/bin/pip install -q bilby lalsuite
+  bench/.venv/bin/pip install -q bilby lalsuite torch zuko pyarrow
 fi
 cargo build --release -q
 BIN="${CARGO_TARGET_DIR:-target}/release/ndelab"
+train_table() {
+  echo
+  bench/.venv/bin/python bench/train_table.py --bin "$BIN"
+}
+if [ "${1:-}" = train ]; then
+  train_table
+  exit 0
+fi
 ours=$($BIN bench simulate experiments/gw_gaussian.yaml --n "$N_NDELAB")
 peer=$(bench/.venv/bin/python bench/gw_whitened_waveforms.py --n "$N_PEER" --processes "$(nproc)")
 tmp=$(mktemp -d)
@@ -65,3 +77,4 @@ print()
 print(f"sweep of two single-threaded trials: one after the other {serial:.1f} s, side by side {parallel:.1f} s, "
       f"speed-up {serial / parallel:.2f}x")
 PY
+train_table

@@ -317,6 +317,20 @@ pub enum BenchAction {
         #[arg(long, default_value_t = 20_000)]
         n: usize,
     },
+    /// Gradient steps per second of a spec's estimator (its batch size, Adam) on synthetic
+    /// z-scored batches, printed as one JSON line; `--threads` sets the threads.
+    Train {
+        /// The experiment spec (YAML).
+        spec: PathBuf,
+        /// Overrides.
+        overrides: Vec<String>,
+        /// Untimed steps first.
+        #[arg(long, default_value_t = 20)]
+        warmup: usize,
+        /// Timed steps.
+        #[arg(long, default_value_t = 200)]
+        steps: usize,
+    },
 }
 
 /// `ndelab key ...`.
@@ -398,6 +412,12 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Bench { what: BenchAction::Simulate { spec, overrides, n } } => {
             let plan = spec::load(&spec, &overrides)?;
             println!("{}", crate::sim::throughput(plan.dataset.simulator.build().as_ref(), n));
+            Ok(())
+        }
+        Command::Bench { what: BenchAction::Train { spec, overrides, warmup, steps } } => {
+            let plan = spec::load(&spec, &overrides)?;
+            let rate = crate::train::bench::step_rate(&plan, warmup, steps.max(1))?;
+            println!("{}", serde_json::to_string(&rate).unwrap_or_default());
             Ok(())
         }
         Command::Key { action: KeyAction::Explain { spec, overrides } } => {

@@ -2,8 +2,8 @@
 //! reference samples brought from files.
 
 use crate::util::*;
-use std::process::Stdio;
 use ndelab::report::{read_parquet, EVAL_COLUMNS};
+use std::process::Stdio;
 
 fn trained_run(tmp: &TempDir, results: &std::path::Path) -> std::path::PathBuf {
     let spec = small_spec(tmp.path(), "ev", 4_000, 4, "");
@@ -17,7 +17,12 @@ fn eval_adds_calibration_and_reference_checks_to_a_run() {
     let tmp = TempDir::new("eval");
     let results = tmp.path().join("results");
     let dir = trained_run(&tmp, &results);
-    let out = run(ndelab(&results).arg("eval").arg(&dir).args(["eval.pp_injections=60", "eval.posterior_samples=500", "eval.reference_injections=2", "eval.importance_samples=400"]));
+    let out = run(ndelab(&results).arg("eval").arg(&dir).args([
+        "eval.pp_injections=60",
+        "eval.posterior_samples=500",
+        "eval.reference_injections=2",
+        "eval.importance_samples=400",
+    ]));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("P-P test over 60 injections"), "{err}");
@@ -61,9 +66,20 @@ fn eval_reads_reference_samples_from_files() {
     ndelab::store::npy::write(&obs, 1, data.cols, data.row(0)).unwrap();
     let refdir = tmp.path().join("ref");
     std::fs::create_dir_all(&refdir).unwrap();
-    let out = run(ndelab(&results).arg("sample").arg(&dir).arg("--data").arg(&obs).args(["--n", "2000", "--seed", "9", "--out"]).arg(refdir.join("injection_0.parquet")));
+    let out = run(ndelab(&results)
+        .arg("sample")
+        .arg(&dir)
+        .arg("--data")
+        .arg(&obs)
+        .args(["--n", "2000", "--seed", "9", "--out"])
+        .arg(refdir.join("injection_0.parquet")));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = run(ndelab(&results).arg("eval").arg(&dir).arg("--reference").arg(&refdir).args(["eval.pp_injections=20", "eval.posterior_samples=2000"]));
+    let out = run(ndelab(&results)
+        .arg("eval")
+        .arg(&dir)
+        .arg("--reference")
+        .arg(&refdir)
+        .args(["eval.pp_injections=20", "eval.posterior_samples=2000"]));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let df = read_parquet(&dir.join("eval.parquet")).unwrap();
@@ -75,7 +91,12 @@ fn eval_reads_reference_samples_from_files() {
     // A reference file without the run's columns: exit 2, named column, and nothing changed.
     std::fs::write(refdir.join("injection_1.csv"), "a,b\n1,2\n").unwrap();
     let before = std::fs::read(dir.join("summary.parquet")).unwrap();
-    let out = run(ndelab(&results).arg("eval").arg(&dir).arg("--reference").arg(&refdir).args(["eval.pp_injections=20", "eval.posterior_samples=500"]));
+    let out = run(ndelab(&results)
+        .arg("eval")
+        .arg(&dir)
+        .arg("--reference")
+        .arg(&refdir)
+        .args(["eval.pp_injections=20", "eval.posterior_samples=500"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("injection_1.csv: no column `x0` (columns: a, b)"), "{}", stderr(&out));
     assert_eq!(std::fs::read(dir.join("summary.parquet")).unwrap(), before);
@@ -119,7 +140,16 @@ fn killed_and_concurrent_evals_lose_nothing() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(dir.join("model.safetensors").is_file(), "cache verify --fix removed a finished run");
     let args = ["eval.pp_injections=20", "eval.posterior_samples=300", "eval.reference_injections=1", "eval.importance_samples=0"];
-    let spawn = || ndelab(&results).arg("eval").arg(&dir).args(args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let spawn = || {
+        ndelab(&results)
+            .arg("eval")
+            .arg(&dir)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
     let (a, b) = (spawn(), spawn());
     for child in [a, b] {
         let out = child.wait_with_output().unwrap();

@@ -10,8 +10,20 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// Mutations of one input per case: flip, insert, delete, duplicate a span, or splice in a
 /// token that readers find interesting.
 fn mutate(input: &[u8], rng: &mut impl Rng) -> Vec<u8> {
-    const TOKENS: [&[u8]; 12] =
-        [b"-1", b"1e309", b"nan", b".inf", b"~", b"[", b"{", b": ", b"\n  ", b"18446744073709551616", b"'<f8'", b"(461168601842738791, 10)"];
+    const TOKENS: [&[u8]; 12] = [
+        b"-1",
+        b"1e309",
+        b"nan",
+        b".inf",
+        b"~",
+        b"[",
+        b"{",
+        b": ",
+        b"\n  ",
+        b"18446744073709551616",
+        b"'<f8'",
+        b"(461168601842738791, 10)",
+    ];
     let mut v = input.to_vec();
     for _ in 0..rng.gen_range(1..4) {
         let at = if v.is_empty() { 0 } else { rng.gen_range(0..v.len()) };
@@ -45,7 +57,11 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], cases: usize, f: impl Fn(&[u8])) -> Vec<S
     for i in 0..cases {
         let input = mutate(&seeds[i % seeds.len()], &mut rng);
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(&input))) {
-            let why = payload.downcast_ref::<String>().cloned().or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+            let why = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
             panics.push(format!("{why}: {}", String::from_utf8_lossy(&input).chars().take(300).collect::<String>()));
         }
     }
@@ -123,7 +139,14 @@ fn stored_files_never_panic() {
     let results = tmp.path().join("results");
     let out = run(ndelab(&results).arg("run").arg(&spec));
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let only = |dir: std::path::PathBuf| std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).find(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.')).unwrap();
+    let only = |dir: std::path::PathBuf| {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+            .unwrap()
+    };
     let run_dir = only(results.join("runs/fz"));
     let dataset = only(results.join("cache/datasets"));
     // Each case rewrites one file, calls its reader, and puts the original back.
@@ -152,7 +175,11 @@ fn stored_files_never_panic() {
     check(dataset.join("manifest.json"), 300, &|| drop(ndelab::data::read_cached(&dataset)));
     check(dataset.join("data_test.npy"), 300, &|| drop(ndelab::data::read_cached(&dataset)));
     let sweep = tmp.path().join("sweep.yaml");
-    std::fs::write(&sweep, "name: s\nbase: fz.yaml\noverrides: [training.epochs=2]\ngrid:\n  model.hidden: [[8], [16, 16]]\nseeds: [1, 2]\n").unwrap();
+    std::fs::write(
+        &sweep,
+        "name: s\nbase: fz.yaml\noverrides: [training.epochs=2]\ngrid:\n  model.hidden: [[8], [16, 16]]\nseeds: [1, 2]\n",
+    )
+    .unwrap();
     check(sweep.clone(), 1000, &|| drop(ndelab::sweep::SweepDefinition::load(&sweep)));
     // A checkpoint as training writes it.
     use ndelab::train::checkpoint::{Progress, State};

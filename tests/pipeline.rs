@@ -263,7 +263,8 @@ fn command_simulators_work_or_fail_with_the_chunk_and_their_stderr() {
     // The key holds the program's content, not its path: a copy elsewhere is the same dataset.
     let copy = tmp.path().join("copy.py");
     std::fs::copy("tests/data/command/sim.py", &copy).unwrap();
-    let moved = std::fs::read_to_string(command_spec(tmp.path(), "ok")).unwrap().replace("tests/data/command/sim.py", &copy.display().to_string());
+    let moved =
+        std::fs::read_to_string(command_spec(tmp.path(), "ok")).unwrap().replace("tests/data/command/sim.py", &copy.display().to_string());
     let moved_spec = tmp.path().join("moved.yaml");
     std::fs::write(&moved_spec, moved).unwrap();
     let again = run(ndelab(&results).arg("simulate").arg(&moved_spec));
@@ -302,7 +303,8 @@ fn a_dataset_exported_to_files_trains_to_the_same_numbers() {
     let (datasets, _) = entries(&results.join("cache/datasets"));
     let cache = &datasets[0];
     let concat = |what: &str| {
-        let parts: Vec<npy::Matrix> = ["train", "val", "test"].iter().map(|s| npy::read(&cache.join(format!("{what}_{s}.npy"))).unwrap()).collect();
+        let parts: Vec<npy::Matrix> =
+            ["train", "val", "test"].iter().map(|s| npy::read(&cache.join(format!("{what}_{s}.npy"))).unwrap()).collect();
         let values: Vec<f32> = parts.iter().flat_map(|m| m.values().iter().copied()).collect();
         (parts.iter().map(|m| m.rows).sum::<usize>(), parts[0].cols, values)
     };
@@ -310,7 +312,9 @@ fn a_dataset_exported_to_files_trains_to_the_same_numbers() {
     npy::write(&tmp.path().join("theta.npy"), n, d, &theta).unwrap();
     npy::write(&tmp.path().join("data.npy"), n, m, &data).unwrap();
     let parquet = |name: &str, prefix: &str, cols: usize, values: &[f32]| {
-        let columns: Vec<Column> = (0..cols).map(|j| Column::new(format!("{prefix}{j}").into(), values.iter().skip(j).step_by(cols).copied().collect::<Vec<f32>>())).collect();
+        let columns: Vec<Column> = (0..cols)
+            .map(|j| Column::new(format!("{prefix}{j}").into(), values.iter().skip(j).step_by(cols).copied().collect::<Vec<f32>>()))
+            .collect();
         let mut df = DataFrame::new(n, columns).unwrap();
         ParquetWriter::new(std::fs::File::create(tmp.path().join(name)).unwrap()).finish(&mut df).unwrap();
     };
@@ -354,7 +358,10 @@ fn a_dataset_exported_to_files_trains_to_the_same_numbers() {
     // More samples asked for than the files hold: bad input, exit 2, named file.
     let out = run(ndelab(&results).arg("simulate").arg(&p).arg("dataset.n_train=10_000"));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let want = format!("error: {}: holds 6200 samples, fewer than the train split needs (rows 0..8192); lower n_train, n_val or n_test", moved.join("data.npy").display());
+    let want = format!(
+        "error: {}: holds 6200 samples, fewer than the train split needs (rows 0..8192); lower n_train, n_val or n_test",
+        moved.join("data.npy").display()
+    );
     assert_eq!(stderr(&out).lines().last().unwrap_or(""), want);
 }
 
@@ -373,7 +380,13 @@ fn sample_importance_writes_weighted_and_resampled_draws() {
     let obs = tmp.path().join("obs.npy");
     ndelab::store::npy::write(&obs, 2, 6, &[0.1, -0.2, 0.3, 0.0, 1.0, -1.0, 1.5, 0.2, -0.7, 0.4, 0.0, 0.9]).unwrap();
     let dest = tmp.path().join("post.parquet");
-    let out = run(ndelab(&results).arg("sample").arg(&dir).arg("--data").arg(&obs).args(["--n", "700", "--importance", "3000", "--out"]).arg(&dest));
+    let out = run(ndelab(&results)
+        .arg("sample")
+        .arg(&dir)
+        .arg("--data")
+        .arg(&obs)
+        .args(["--n", "700", "--importance", "3000", "--out"])
+        .arg(&dest));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(read_parquet(&dest).unwrap().height(), 1400);
     let weighted = read_parquet(&tmp.path().join("post.weighted.parquet")).unwrap();
@@ -381,7 +394,8 @@ fn sample_importance_writes_weighted_and_resampled_draws() {
     let w = weighted.column("weight").unwrap().as_materialized_series().f64().unwrap().into_no_null_iter().collect::<Vec<f64>>();
     let sum0: f64 = w[..3000].iter().sum();
     assert!((sum0 - 1.0).abs() < 1e-9, "weights of observation 0 sum to {sum0}");
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(tmp.path().join("post.importance.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("post.importance.json")).unwrap()).unwrap();
     for s in summary.as_array().unwrap() {
         let eff = s["efficiency"].as_f64().unwrap();
         assert!(eff > 0.5 && eff <= 1.0, "efficiency {eff}");

@@ -238,7 +238,8 @@ fn a_killed_sweep_leaves_no_trial_running() {
     // if it died with the sweep.
     let file = sweep_file(tmp.path(), "orphan", 1_000_000, 50, "seeds: [1, 2]\n");
     let results = tmp.path().join("results");
-    let mut sweep = ndelab(&results).arg("sweep").arg(&file).args(["--jobs", "1"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut sweep =
+        ndelab(&results).arg("sweep").arg(&file).args(["--jobs", "1"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let runs = results.join("runs/orphan_base");
     // The trial's staging folder is named after its process: `.<key>.tmp-<pid>`.
     let start = Instant::now();

@@ -100,7 +100,8 @@ fn a_glob_skips_the_hidden_folders_of_unfinished_runs() {
         std::fs::copy(fixture(), tmp.path().join(dir).join("summary.parquet")).unwrap();
     }
     let glob = format!("{}/runs/*/*/summary.parquet", tmp.path().display());
-    let out = run(ndelab(tmp.path()).arg("table").arg(&glob).args(["--rows", "model", "--metrics", "test_nll", "--agg", "n", "--format", "csv"]));
+    let out =
+        run(ndelab(tmp.path()).arg("table").arg(&glob).args(["--rows", "model", "--metrics", "test_nll", "--agg", "n", "--format", "csv"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     // The fixture has 5 cvae rows: once, not twice.

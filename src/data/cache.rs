@@ -94,7 +94,9 @@ fn draw(sim: &dyn sim::Simulator, streams: &StreamFamily, index: u64, with_noise
     let mut last_error = String::new();
     loop {
         if failures >= MAX_ATTEMPTS {
-            return Err(DataError::Simulation(format!("the simulator failed {MAX_ATTEMPTS} times in a row (sample {index}): {last_error}")));
+            return Err(DataError::Simulation(format!(
+                "the simulator failed {MAX_ATTEMPTS} times in a row (sample {index}): {last_error}"
+            )));
         }
         sim.sample_prior(&mut rng, &mut theta);
         if let Err(e) = sim.simulate_signal(&theta, &mut signal) {

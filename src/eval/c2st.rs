@@ -81,11 +81,11 @@ impl Classifier {
                 let yb: Vec<f32> = b.iter().map(|&i| label[i]).collect();
                 let xt: T2 = net.dev.tensor_from_vec(xb, (b.len(), dim));
                 let yt: T2 = net.dev.tensor_from_vec(yb, (b.len(), 1));
-                let logits = net.out.forward(&net.params, net.trunk.forward(&net.params, xt.leaky_traced()));
+                let logits = net.out.forward(&net.params, net.trunk.forward_data(&net.params, xt.leaky_traced(), false));
                 let loss = binary_cross_entropy_with_logits_loss(logits, yt);
                 total += loss.array() as f64 * b.len() as f64;
-                let grads = loss.backward();
-                adam.step(&mut net.params, &grads, 1e-3);
+                let mut grads = loss.backward();
+                adam.step(&mut net.params, &mut grads, 1e-3);
             }
             let mean = total / rows.len() as f64;
             if mean < best - TOL {

@@ -67,9 +67,7 @@ impl Calibration {
 /// fraction of `n` injections expected to fall below x with probability `confidence`.
 pub fn pp_band(n: usize, grid: &[f64], confidence: f64) -> Vec<(f64, f64)> {
     let a = 0.5 * (1.0 - confidence);
-    grid.iter()
-        .map(|&x| (binomial_quantile(n, x, a) as f64 / n as f64, binomial_quantile(n, x, 1.0 - a) as f64 / n as f64))
-        .collect()
+    grid.iter().map(|&x| (binomial_quantile(n, x, a) as f64 / n as f64, binomial_quantile(n, x, 1.0 - a) as f64 / n as f64)).collect()
 }
 
 #[cfg(test)]
@@ -99,8 +97,9 @@ mod tests {
             }
             kept += 1;
             let sd = 0.5f64.sqrt() * width;
-            let samples: Vec<f64> =
-                (0..1000).flat_map(|_| y.iter().map(|m| m / 2.0 + shift + sd * rng.sample::<f64, _>(StandardNormal)).collect::<Vec<_>>()).collect();
+            let samples: Vec<f64> = (0..1000)
+                .flat_map(|_| y.iter().map(|m| m / 2.0 + shift + sd * rng.sample::<f64, _>(StandardNormal)).collect::<Vec<_>>())
+                .collect();
             cal.push(&theta, &samples);
         }
         cal.pp_test()

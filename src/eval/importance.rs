@@ -30,7 +30,15 @@ pub struct Importance {
 /// Importance-samples `n` draws of `model` for data `y` (physical units), with `marginal`
 /// prior draws per sample for the parameters not inferred. `None` where the simulator has no
 /// likelihood or prior, or a parameter left out has an unbounded prior.
-pub fn importance_sample(model: &DensityModel, sim: &dyn Simulator, y: &[f64], keep: &[usize], n: usize, marginal: usize, rng: &mut SampleRng) -> Option<Importance> {
+pub fn importance_sample(
+    model: &DensityModel,
+    sim: &dyn Simulator,
+    y: &[f64],
+    keep: &[usize],
+    n: usize,
+    marginal: usize,
+    rng: &mut SampleRng,
+) -> Option<Importance> {
     weighted_draws(model, sim, y, keep, n, marginal, rng).map(|w| w.summary)
 }
 
@@ -78,7 +86,15 @@ impl Weighted {
 }
 
 /// Importance-samples as [`importance_sample`] and keeps the draws and their weights.
-pub fn weighted_draws(model: &DensityModel, sim: &dyn Simulator, y: &[f64], keep: &[usize], n: usize, marginal: usize, rng: &mut SampleRng) -> Option<Weighted> {
+pub fn weighted_draws(
+    model: &DensityModel,
+    sim: &dyn Simulator,
+    y: &[f64],
+    keep: &[usize],
+    n: usize,
+    marginal: usize,
+    rng: &mut SampleRng,
+) -> Option<Weighted> {
     let params = sim.parameters();
     let dim = params.len();
     let left_out: Vec<usize> = (0..dim).filter(|i| !keep.contains(i)).collect();
@@ -131,6 +147,7 @@ pub fn weighted_draws(model: &DensityModel, sim: &dyn Simulator, y: &[f64], keep
     let (s1, s2): (f64, f64) = (w.iter().sum(), w.iter().map(|x| x * x).sum());
     let ess = s1 * s1 / s2;
     let log_z = mx + (s1 / n as f64).ln();
-    let summary = Importance { n, ess, efficiency: ess / n as f64, log_z, log_z_err: ((n as f64 - ess).max(0.0) / (n as f64 * ess)).sqrt() };
+    let summary =
+        Importance { n, ess, efficiency: ess / n as f64, log_z, log_z_err: ((n as f64 - ess).max(0.0) / (n as f64 * ess)).sqrt() };
     Some(Weighted { theta, log_w, summary })
 }

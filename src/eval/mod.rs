@@ -9,8 +9,8 @@ mod compare;
 mod divergence;
 mod importance;
 mod kl;
-mod posterior;
 mod nll;
+mod posterior;
 mod rmse;
 
 pub use c2st::c2st;
@@ -18,9 +18,9 @@ pub use calibration::{pp_band, Calibration, PpTest};
 pub use compare::{compare_samples, marginal_js, SampleComparison};
 pub use divergence::{js_marginal, knn_symmetric_kl};
 pub use importance::{importance_sample, weighted_draws, Importance, Weighted};
-pub use posterior::{MARGINAL_DRAWS, posterior_checks, CheckSettings, EvalRow, PosteriorChecks, ReferenceCheck, ReferenceSource};
 pub use kl::kl_to_truth;
 pub use nll::test_nll;
+pub use posterior::{posterior_checks, CheckSettings, EvalRow, PosteriorChecks, ReferenceCheck, ReferenceSource, MARGINAL_DRAWS};
 pub use rmse::{rmse, Rmse};
 
 /// Version of the evaluation code; part of the run key.

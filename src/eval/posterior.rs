@@ -236,7 +236,18 @@ fn compare(
             importance = Some(w.summary);
         }
     }
-    Ok(Some(ReferenceCheck { injection: i, truth, estimator, estimator_s, reference, js, c2st: score, knn_kl, importance, after_importance }))
+    Ok(Some(ReferenceCheck {
+        injection: i,
+        truth,
+        estimator,
+        estimator_s,
+        reference,
+        js,
+        c2st: score,
+        knn_kl,
+        importance,
+        after_importance,
+    }))
 }
 
 /// A benchmark task's fixed observations as a split (true θ reduced to the inferred

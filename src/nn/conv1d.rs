@@ -7,6 +7,7 @@
 //! products run through the `gemm` crate (dfdx's own matrix kernel), batch items in parallel
 //! on rayon's threads; the backward pass is three more such products (filters, bias, input).
 
+use super::linear::host;
 use super::{Dev, Param, T2};
 use dfdx::prelude::*;
 use rayon::prelude::*;
@@ -149,12 +150,12 @@ fn add_input_grad(gx: &mut [f32], w: &[f32], g: &[f32], s: ConvShape) {
 /// `x`: (batch · len_in, c_in) → (batch · len_out, c_out).
 pub fn conv1d<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, bias: &Param, s: ConvShape, input_grad: bool) -> T2<Tp> {
     let (x, mut tape) = x.split_tape();
-    let (xv, wv, bv) = (x.as_vec(), w.as_vec(), bias.as_vec());
+    let (xv, wv, bv) = (host(&x), host(w), host(bias));
     let y: T2 = x.device().tensor_from_vec(forward_values(&xv, &wv, &bv, s), (s.batch * s.len_out(), s.c_out));
     if Tp::OWNS_TAPE {
         let (y_id, w_id, b_id, x_id) = (y.clone(), w.clone(), bias.clone(), x.clone());
         tape.add_backward_op(move |grads| {
-            let g = grads.get(&y_id).as_vec();
+            let g = grads.get_or_alloc_mut(&y_id)?.to_vec();
             let (gw, gb) = filter_grads(&xv, &g, s);
             grads.get_or_alloc_mut(&w_id)?.iter_mut().zip(gw).for_each(|(a, v)| *a += v);
             grads.get_or_alloc_mut(&b_id)?.iter_mut().zip(gb).for_each(|(a, v)| *a += v);
@@ -175,7 +176,7 @@ pub fn relu_max_pool<Tp: Tape<f32, Dev>>(h: T2<Tp>, batch: usize, pool: usize) -
     let (rows, c) = *h.shape();
     let len = rows / batch.max(1);
     let len_out = len / pool.max(1);
-    let hv = h.as_vec();
+    let hv = host(&h);
     // For every output value, the flat index of the input that won (usize::MAX: none positive).
     let mut winner = vec![usize::MAX; batch * len_out * c];
     let mut out = vec![0.0f32; batch * len_out * c];
@@ -197,7 +198,7 @@ pub fn relu_max_pool<Tp: Tape<f32, Dev>>(h: T2<Tp>, batch: usize, pool: usize) -
     if Tp::OWNS_TAPE {
         let (y_id, h_id) = (y.clone(), h.clone());
         tape.add_backward_op(move |grads| {
-            let g = grads.get(&y_id).as_vec();
+            let g = grads.get_or_alloc_mut(&y_id)?.to_vec();
             let gh = grads.get_or_alloc_mut(&h_id)?;
             for (w, gv) in winner.iter().zip(g) {
                 if *w != usize::MAX {

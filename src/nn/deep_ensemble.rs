@@ -103,8 +103,8 @@ impl DeepEnsembleNet {
     }
 
     /// log N(θ; μ_m(y), Σ_m(y)) per row for member `m`.
-    fn member_log_prob<Tp: Tape<f32, Dev>>(&self, m: &Member, data: T2<Tp>, theta: T2) -> T1<Tp> {
-        m.head.log_prob(&self.params, m.trunk.forward(&self.params, data), theta)
+    fn member_log_prob<Tp: Tape<f32, Dev>>(&self, m: &Member, data: T2<Tp>, theta: T2, data_grad: bool) -> T1<Tp> {
+        m.head.log_prob(&self.params, m.trunk.forward_data(&self.params, data, data_grad), theta)
     }
 }
 
@@ -112,7 +112,7 @@ impl Network for DeepEnsembleNet {
     estimator_accessors!();
 
     /// The mean over members of each member's own negative log-likelihood.
-    fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, _ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
+    fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
         let scale = 1.0 / self.members.len() as f32;
         let (data, tape) = data.split_tape();
         let mut total: Option<T0<OwnedTape<f32, Dev>>> = None;
@@ -123,7 +123,7 @@ impl Network for DeepEnsembleNet {
                 Some(t) => data.clone().put_tape(t),
                 None => data.clone().retaped::<OwnedTape<f32, Dev>>(),
             };
-            let nll = self.member_log_prob(m, y, theta.clone()).mean::<(), _>().negate() * scale;
+            let nll = self.member_log_prob(m, y, theta.clone(), ctx.data_grad).mean::<(), _>().negate() * scale;
             total = Some(match total {
                 Some(t) => t + nll,
                 None => nll,
@@ -138,7 +138,7 @@ impl DensityEstimator for DeepEnsembleNet {
     fn log_prob_z(&self, theta: &[f32], data: &[f32], rows: usize) -> Vec<f64> {
         let y: T2 = self.dev.tensor_from_vec(data.to_vec(), (rows, self.data_dim));
         let t: T2 = self.dev.tensor_from_vec(theta.to_vec(), (rows, self.d));
-        let per_member: Vec<Vec<f32>> = self.members.iter().map(|m| self.member_log_prob(m, y.clone(), t.clone()).as_vec()).collect();
+        let per_member: Vec<Vec<f32>> = self.members.iter().map(|m| self.member_log_prob(m, y.clone(), t.clone(), false).as_vec()).collect();
         (0..rows).map(|r| log_mean_exp(&per_member.iter().map(|l| l[r] as f64).collect::<Vec<f64>>())).collect()
     }
 

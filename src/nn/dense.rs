@@ -3,6 +3,7 @@
 //! Layers hold indices into a [`ParamSet`], not tensors, so the optimizer can update the
 //! set in place and every layer sees the new values.
 
+use super::linear::{linear, linear_sum, Activation};
 use super::params::ParamSet;
 use super::{Dev, T2};
 use dfdx::prelude::*;
@@ -47,10 +48,15 @@ impl Dense {
     /// # Shapes
     /// `x`: (batch, n_in) → (batch, n_out).
     pub fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>) -> T2<Tp> {
-        let rows = x.shape().0;
-        let w = p.params[self.w].tensor.clone().reshape_like(&(self.n_in, self.n_out));
-        let b = p.params[self.w + 1].tensor.clone().broadcast_like::<_, Axis<0>>(&(rows, self.n_out));
-        x.matmul(w) + b
+        self.forward_with(p, x, Activation::Identity, true)
+    }
+
+    /// act(x W + b), with the input's gradient only when `input_grad` (raw data needs none).
+    ///
+    /// # Shapes
+    /// `x`: (batch, n_in) → (batch, n_out).
+    pub fn forward_with<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>, act: Activation, input_grad: bool) -> T2<Tp> {
+        linear(x, &p.params[self.w].tensor, &p.params[self.w + 1].tensor, self.n_out, act, input_grad)
     }
 }
 
@@ -80,9 +86,15 @@ impl Mlp {
 
     /// # Shapes
     /// `x`: (batch, n_in) → (batch, [`Mlp::n_out`]).
-    pub fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, mut x: T2<Tp>) -> T2<Tp> {
-        for l in &self.layers {
-            x = l.forward(p, x).relu();
+    pub fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>) -> T2<Tp> {
+        self.forward_data(p, x, true)
+    }
+
+    /// The same, with a gradient for `x` only when `input_grad`: false where `x` is the data,
+    /// which no one differentiates (the first layer then skips one matrix product).
+    pub fn forward_data<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, mut x: T2<Tp>, input_grad: bool) -> T2<Tp> {
+        for (i, l) in self.layers.iter().enumerate() {
+            x = l.forward_with(p, x, Activation::Relu, input_grad || i > 0);
         }
         x
     }
@@ -128,7 +140,17 @@ impl PairMlp {
     /// # Shapes
     /// `x`: (batch, n_x), `y`: (batch, n_y) → (batch, [`PairMlp::n_out`]).
     pub fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>, y: T2<Tp>) -> T2<Tp> {
-        let h = (self.a.forward(p, x) + self.b.forward(p, y)).relu();
+        self.forward_data(p, x, y, true)
+    }
+
+    /// The same, with a gradient for `y` only when `y_grad` (false where `y` is the data).
+    pub fn forward_data<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>, y: T2<Tp>, y_grad: bool) -> T2<Tp> {
+        let h = linear_sum(
+            vec![(x, &p.params[self.a.w].tensor, true), (y, &p.params[self.b.w].tensor, y_grad)],
+            &[&p.params[self.a.w + 1].tensor, &p.params[self.b.w + 1].tensor],
+            self.a.n_out,
+            Activation::Relu,
+        );
         self.rest.forward(p, h)
     }
 }

@@ -127,7 +127,7 @@ impl Embedding {
     /// `data`: (batch, data_dim) → (batch, [`Embedding::n_out`]).
     pub fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, data: T2<Tp>) -> T2<Tp> {
         match self {
-            Embedding::Mlp(m) => m.forward(p, data),
+            Embedding::Mlp(m) => m.forward_data(p, data, false),
             Embedding::Conv(net) => {
                 let batch = data.shape().0;
                 let mut h = net.layers[0].forward_data(p, data);
@@ -179,7 +179,10 @@ impl<N: Network + ?Sized> Network for Embedded<N> {
     }
     fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
         let features = self.embed.forward(self.inner.params(), data);
-        self.inner.loss(theta, features, ctx)
+        let raw = std::mem::replace(&mut ctx.data_grad, true);
+        let loss = self.inner.loss(theta, features, ctx);
+        ctx.data_grad = raw;
+        loss
     }
     fn update_buffers(&mut self) {
         self.inner.update_buffers()

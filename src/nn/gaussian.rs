@@ -75,8 +75,8 @@ impl GaussianNet {
 impl Network for GaussianNet {
     estimator_accessors!();
 
-    fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, _ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
-        let h = self.trunk.forward(&self.params, data);
+    fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
+        let h = self.trunk.forward_data(&self.params, data, ctx.data_grad);
         self.head.log_prob(&self.params, h, theta).mean::<(), _>().negate()
     }
 }

@@ -94,9 +94,9 @@ impl MdnNet {
     }
 
     /// log q per row on the tape of `data`.
-    fn log_prob_rows<Tp: Tape<f32, Dev>>(&self, data: T2<Tp>, theta: T2) -> T1<Tp> {
+    fn log_prob_rows<Tp: Tape<f32, Dev>>(&self, data: T2<Tp>, theta: T2, data_grad: bool) -> T1<Tp> {
         let rows = data.shape().0;
-        let (h, tape) = self.trunk.forward(&self.params, data).split_tape();
+        let (h, tape) = self.trunk.forward_data(&self.params, data, data_grad).split_tape();
         let log_w = self.logits.forward(&self.params, h.clone().put_tape(tape)).log_softmax::<Axis<1>>();
         let (log_w, tape) = log_w.split_tape();
         let mut terms: Vec<T1<Tp>> = Vec::with_capacity(self.components.len());
@@ -128,8 +128,8 @@ impl MdnNet {
 impl Network for MdnNet {
     estimator_accessors!();
 
-    fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, _ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
-        self.log_prob_rows(data, theta).mean::<(), _>().negate()
+    fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
+        self.log_prob_rows(data, theta, ctx.data_grad).mean::<(), _>().negate()
     }
 }
 
@@ -137,7 +137,7 @@ impl DensityEstimator for MdnNet {
     fn log_prob_z(&self, theta: &[f32], data: &[f32], rows: usize) -> Vec<f64> {
         let x: T2 = self.dev.tensor_from_vec(data.to_vec(), (rows, self.data_dim));
         let t: T2 = self.dev.tensor_from_vec(theta.to_vec(), (rows, self.d));
-        self.log_prob_rows(x, t).as_vec().into_iter().map(|v| v as f64).collect()
+        self.log_prob_rows(x, t, false).as_vec().into_iter().map(|v| v as f64).collect()
     }
 
     fn sample_z(&self, n: usize, data: &[f32], rng: &mut SampleRng) -> Vec<f64> {

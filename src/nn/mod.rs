@@ -31,6 +31,7 @@ mod dense;
 mod embedding;
 mod error;
 pub mod heads;
+mod linear;
 mod model;
 mod params;
 #[macro_use]
@@ -98,12 +99,15 @@ pub struct LossContext {
     pub kl_weight: f32,
     /// A training step (batch statistics in batch norm) rather than evaluation (running ones).
     pub training: bool,
+    /// Whether the loss's `data` must pass gradients back: true behind an embedding, whose
+    /// features are trained; false for raw data, so that first layers skip that product.
+    pub data_grad: bool,
 }
 
 impl LossContext {
     /// The context of step `step` of a run with master seed `seed`.
     pub fn seeded(seed: u64, step: u64, kl_weight: f32) -> LossContext {
-        LossContext { rng: crate::sim::StreamFamily::new(seed, "loss").rng(step), kl_weight, training: false }
+        LossContext { rng: crate::sim::StreamFamily::new(seed, "loss").rng(step), kl_weight, training: false, data_grad: false }
     }
 
     /// The same, for a training step.

@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 
-/// Version of the network code; part of the run key.
-pub const NN_VERSION: &str = "nn/5";
+/// Version of the network code; part of the run key. nn/6: dense layers are one fused
+/// operation that adds the bias inside the matrix product, so weights differ in rounding.
+pub const NN_VERSION: &str = "nn/6";
 
 /// Builds the estimator a model section names for data of `channels` equal-length series
 /// (`data_dim` values in all), initialised from `seed`. Fails when the embedding does not fit

@@ -85,8 +85,8 @@ impl RegressionNet {
 impl Network for RegressionNet {
     estimator_accessors!();
 
-    fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, _ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
-        let est = self.head.forward(&self.params, self.trunk.forward(&self.params, data));
+    fn loss(&self, theta: T2, data: T2<OwnedTape<f32, Dev>>, ctx: &mut LossContext) -> T0<OwnedTape<f32, Dev>> {
+        let est = self.head.forward(&self.params, self.trunk.forward_data(&self.params, data, ctx.data_grad));
         (est - theta).square().mean::<(), _>()
     }
 }

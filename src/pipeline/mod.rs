@@ -109,7 +109,8 @@ pub fn run_plan(plan: &Plan, opts: &RunOptions) -> Result<RunReport, Error> {
     eprintln!("run {} of `{}` (dataset {})", rkey, plan.name, dkey);
     let prepared = prepare::prepare(plan, &opts.layout, opts.force, &mut prov)?;
     // Beside the run's folder, under its key: a rerun after a kill picks it up.
-    let checkpoint = train::Checkpointing::new(opts.layout.runs(&plan.name).join(format!(".{}.checkpoint", rkey.short())), rkey.full().to_string());
+    let checkpoint =
+        train::Checkpointing::new(opts.layout.runs(&plan.name).join(format!(".{}.checkpoint", rkey.short())), rkey.full().to_string());
     if opts.force {
         let _ = std::fs::remove_file(&checkpoint.path);
     }

@@ -82,7 +82,13 @@ pub fn sample(req: &SampleRequest) -> Result<(), Error> {
 
 /// `ndelab sample --importance N`: N draws per observation weighted by the exact likelihood,
 /// written weighted and resampled, with n_eff, the efficiency and log Z.
-fn importance(req: &SampleRequest, model: &crate::nn::DensityModel, obs: &[Vec<f32>], n_is: usize, rng: &mut crate::sim::SampleRng) -> Result<(), Error> {
+fn importance(
+    req: &SampleRequest,
+    model: &crate::nn::DensityModel,
+    obs: &[Vec<f32>],
+    n_is: usize,
+    rng: &mut crate::sim::SampleRng,
+) -> Result<(), Error> {
     if n_is == 0 {
         return Err(Error::Usage("--importance must be at least 1".into()));
     }
@@ -112,7 +118,9 @@ fn importance(req: &SampleRequest, model: &crate::nn::DensityModel, obs: &[Vec<f
             i.log_z_err
         );
         if i.ess < 1.0 {
-            return Err(Error::Usage(format!("observation {r}: every importance weight is zero: the estimator puts no mass where the likelihood is")));
+            return Err(Error::Usage(format!(
+                "observation {r}: every importance weight is zero: the estimator puts no mass where the likelihood is"
+            )));
         }
         resampled.extend(w.resample(req.n, rng));
         weighted.extend_from_slice(&w.theta);

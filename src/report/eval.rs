@@ -80,15 +80,25 @@ pub fn write_checks(dir: &Path, checks: &PosteriorChecks, title: &str) -> Result
     if !checks.calibration.percentiles.is_empty() {
         let columns: Vec<Vec<f64>> = (0..names.len()).map(|j| checks.calibration.column(j)).collect();
         pp_plot(&plots.join("pp.png"), names, &columns, &checks.pp.ks_p, checks.pp.combined_p, title)?;
-        sbc_ranks(&plots.join("sbc.png"), names, &checks.calibration.ranks, checks.calibration.rank_samples, &format!("{title}: SBC ranks"))?;
+        sbc_ranks(
+            &plots.join("sbc.png"),
+            names,
+            &checks.calibration.ranks,
+            checks.calibration.rank_samples,
+            &format!("{title}: SBC ranks"),
+        )?;
     }
     if !checks.references.is_empty() {
         let refdir = dir.join("reference");
         std::fs::create_dir_all(&refdir).map_err(|e| err(e.to_string()))?;
         for r in &checks.references {
             if r.reference.source == "nested" {
-                crate::reference::write_samples_npy(&refdir.join(format!("injection_{}.npy", r.injection)), &r.reference.samples, names.len())
-                    .map_err(|e| err(e.to_string()))?;
+                crate::reference::write_samples_npy(
+                    &refdir.join(format!("injection_{}.npy", r.injection)),
+                    &r.reference.samples,
+                    names.len(),
+                )
+                .map_err(|e| err(e.to_string()))?;
             }
         }
         for r in checks.references.iter().take(3) {

@@ -12,7 +12,10 @@ mod samples;
 pub mod table;
 
 pub use eval::{write_checks, EVAL_COLUMNS};
-pub use parquet::{column_f64, read_frame, read_parquet, update_summary, write_metrics, write_rmse, write_summary, EvalAggregates, Summary, METRICS_COLUMNS, SUMMARY_COLUMNS};
+pub use parquet::{
+    column_f64, read_frame, read_parquet, update_summary, write_metrics, write_rmse, write_summary, EvalAggregates, Summary,
+    METRICS_COLUMNS, SUMMARY_COLUMNS,
+};
 pub use plot::{corner, corner_sets, latent_space, loss_curve, metric_vs_key, pp_plot, sbc_ranks};
 pub use provenance::Provenance;
 pub use samples::{write_samples, write_weighted};
@@ -52,7 +55,9 @@ pub enum ReportError {
 impl From<crate::store::StoreError> for ReportError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
-            crate::store::StoreError::Io { path, source } => ReportError::Io { path: path.display().to_string(), message: source.to_string() },
+            crate::store::StoreError::Io { path, source } => {
+                ReportError::Io { path: path.display().to_string(), message: source.to_string() }
+            }
             other => ReportError::Io { path: String::new(), message: other.to_string() },
         }
     }

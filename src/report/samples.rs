@@ -64,7 +64,14 @@ pub fn write_samples(path: &Path, names: &[String], samples: &[f64], per_obs: us
 
 /// Writes importance-weighted draws as Parquet: `observation`, the parameters, `log_weight`
 /// (unnormalised) and `weight` (normalised within each observation).
-pub fn write_weighted(path: &Path, names: &[String], theta: &[f64], log_w: &[f64], weight: &[f64], observation: &[u32]) -> Result<(), ReportError> {
+pub fn write_weighted(
+    path: &Path,
+    names: &[String],
+    theta: &[f64],
+    log_w: &[f64],
+    weight: &[f64],
+    observation: &[u32],
+) -> Result<(), ReportError> {
     let d = names.len();
     let rows = log_w.len();
     let err = |m: String| ReportError::Io { path: path.display().to_string(), message: m };

@@ -133,7 +133,14 @@ pub trait Simulator: Send + Sync {
     /// `offset` of the whole dataset) of a dataset with seed `seed`, made as one block by an outside source (an external program, files) instead of
     /// sample by sample: (θ, y), row-major, y with its noise. `None` for simulators that
     /// simulate sample by sample.
-    fn simulate_block(&self, _seed: u64, _split: &str, _offset: usize, _start: usize, _end: usize) -> Option<Result<(Vec<f32>, Vec<f32>), SimError>> {
+    fn simulate_block(
+        &self,
+        _seed: u64,
+        _split: &str,
+        _offset: usize,
+        _start: usize,
+        _end: usize,
+    ) -> Option<Result<(Vec<f32>, Vec<f32>), SimError>> {
         None
     }
     /// Rows per block of a block simulator (each block may run in parallel with the others);

@@ -2,8 +2,8 @@
 
 use super::locate::{locate, Segment};
 use super::overrides::Override;
-use super::suggest::nearest;
 use super::plan::Plan;
+use super::suggest::nearest;
 use super::types::Spec;
 use super::validate::validate;
 use super::SpecError;

@@ -42,7 +42,9 @@ impl Override {
             None => None,
             Some(raw) => {
                 if has_top_level_comma(raw) {
-                    return Err(OverrideError(format!("override `{text}` is a comma list, which makes a sweep; `ndelab run` takes one value per key")));
+                    return Err(OverrideError(format!(
+                        "override `{text}` is a comma list, which makes a sweep; `ndelab run` takes one value per key"
+                    )));
                 }
                 let v: Value = if raw.trim().is_empty() {
                     Value::String(String::new())

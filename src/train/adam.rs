@@ -1,9 +1,14 @@
 //! Adam (Kingma & Ba 2014) over a [`ParamSet`], with the learning rate given per step so that
 //! schedules live outside the optimizer.
+//!
+//! One fused pass per parameter updates both moments and the master weights, reading the
+//! gradient where backward left it (no copy), in chunks on rayon's threads; the network's
+//! tensors then take the new weights in one copy each.
 
 use crate::nn::{Dev, ParamSet};
 use crate::spec::AdamSpec;
 use dfdx::prelude::*;
+use rayon::prelude::*;
 
 /// Adam's moments and a master copy of the weights.
 pub struct Adam {
@@ -13,6 +18,9 @@ pub struct Adam {
     m: Vec<Vec<f32>>,
     v: Vec<Vec<f32>>,
 }
+
+/// Values per parallel chunk: large enough that a chunk outweighs handing it to a thread.
+const CHUNK: usize = 1 << 14;
 
 impl Adam {
     /// Fresh state for `params`.
@@ -32,8 +40,9 @@ impl Adam {
         (self.t, self.w, self.m, self.v) = (t, w, m, v);
     }
 
-    /// One update with learning rate `lr` from `grads`.
-    pub fn step(&mut self, params: &mut ParamSet, grads: &Gradients<f32, Dev>, lr: f64) {
+    /// One update with learning rate `lr` from `grads` (a parameter without a gradient, which
+    /// the loss did not reach, is left alone).
+    pub fn step(&mut self, params: &mut ParamSet, grads: &mut Gradients<f32, Dev>, lr: f64) {
         self.t += 1;
         let (b1, b2) = (self.cfg.beta1 as f32, self.cfg.beta2 as f32);
         let c1 = 1.0 - b1.powi(self.t);
@@ -44,12 +53,23 @@ impl Adam {
             if !p.trainable {
                 continue;
             }
-            let g = grads.get(&p.tensor).as_vec();
+            let Ok(g) = grads.get_or_alloc_mut(&p.tensor) else { continue };
             let (w, m, v) = (&mut self.w[i], &mut self.m[i], &mut self.v[i]);
-            for k in 0..g.len() {
-                m[k] = b1 * m[k] + (1.0 - b1) * g[k];
-                v[k] = b2 * v[k] + (1.0 - b2) * g[k] * g[k];
-                w[k] -= step * m[k] / ((v[k] / c2).sqrt() + eps);
+            let update = |((w, m), v): ((&mut [f32], &mut [f32]), &mut [f32]), g: &[f32]| {
+                for k in 0..g.len() {
+                    m[k] = b1 * m[k] + (1.0 - b1) * g[k];
+                    v[k] = b2 * v[k] + (1.0 - b2) * g[k] * g[k];
+                    w[k] -= step * m[k] / ((v[k] / c2).sqrt() + eps);
+                }
+            };
+            if g.len() > CHUNK {
+                w.par_chunks_mut(CHUNK)
+                    .zip(m.par_chunks_mut(CHUNK))
+                    .zip(v.par_chunks_mut(CHUNK))
+                    .zip(g.par_chunks(CHUNK))
+                    .for_each(|(wmv, g)| update(wmv, g));
+            } else {
+                update(((w, m), v), g);
             }
             p.tensor.copy_from(w);
         }

@@ -30,7 +30,8 @@ pub struct Checkpointing {
 impl Checkpointing {
     /// Checkpoints of run `key` at `path`, as often as `NDELAB_CHECKPOINT_SECONDS` says.
     pub fn new(path: PathBuf, key: String) -> Checkpointing {
-        let seconds = std::env::var("NDELAB_CHECKPOINT_SECONDS").ok().and_then(|v| v.parse::<f64>().ok()).filter(|s| s.is_finite() && *s >= 0.0);
+        let seconds =
+            std::env::var("NDELAB_CHECKPOINT_SECONDS").ok().and_then(|v| v.parse::<f64>().ok()).filter(|s| s.is_finite() && *s >= 0.0);
         Checkpointing { path, key, every: Duration::from_secs_f64(seconds.unwrap_or(60.0)) }
     }
 }
@@ -112,7 +113,9 @@ impl State {
         let groups = [("params", &self.params), ("m", &self.m), ("v", &self.v), ("best", &self.best)];
         let bytes: Vec<(String, Vec<u8>)> = groups
             .iter()
-            .flat_map(|(g, list)| list.iter().enumerate().map(move |(i, t)| (format!("{g}.{i}"), t.iter().flat_map(|x| x.to_le_bytes()).collect())))
+            .flat_map(|(g, list)| {
+                list.iter().enumerate().map(move |(i, t)| (format!("{g}.{i}"), t.iter().flat_map(|x| x.to_le_bytes()).collect()))
+            })
             .collect();
         let mut views = Vec::with_capacity(bytes.len());
         for (name, b) in &bytes {

@@ -5,6 +5,7 @@
 //! Reads a dataset and an estimator; writes nothing (the pipeline saves what it returns).
 
 mod adam;
+pub mod bench;
 pub mod checkpoint;
 mod schedule;
 
@@ -12,7 +13,7 @@ pub use adam::Adam;
 pub use checkpoint::Checkpointing;
 pub use schedule::lr_at;
 
-use crate::data::{Batches, Dataset, FreshNoise, ZScore};
+use crate::data::{Batch, Batches, Dataset, FreshNoise, ZScore};
 use crate::nn::{Dev, LossContext, Network, T2};
 use crate::spec::{OptimizerSpec, TrainingSpec};
 use crate::ui;
@@ -128,28 +129,24 @@ impl EpochRun<'_> {
     /// and the last learning rate. Stops at the first non-finite loss.
     fn steps(&mut self, batches: Batches) -> Result<(f64, f64), TrainError> {
         let OptimizerSpec::Adam(adam_cfg) = &self.spec.optimizer;
-        let (d, m) = (self.net.theta_dim(), self.net.data_dim());
         let epoch = self.progress.epoch;
         let mut lr = adam_cfg.lr;
         for b in batches.skip_batches(self.progress.batches_done) {
             let step = self.progress.step;
             lr = lr_at(self.spec.lr_schedule, adam_cfg.lr, step, self.total);
-            let theta: T2 = self.dev.tensor_from_vec(b.theta, (b.rows, d));
-            let data: T2 = self.dev.tensor_from_vec(b.data, (b.rows, m));
             let kl_weight = self.spec.kl_ramp.as_ref().map_or(1.0, |r| r.weight(epoch));
-            let mut ctx = LossContext::seeded(self.seed, step as u64, kl_weight).training();
-            let loss = self.net.loss(theta, data.leaky_traced(), &mut ctx);
-            let value = loss.array();
-            if !value.is_finite() {
-                self.bar.abandon();
-                let at = self.progress.batches_done + 1;
-                return Err(TrainError::NonFinite { what: "training", value, epoch, step: at, lr: adam_cfg.lr });
-            }
-            let grads = loss.backward();
-            self.adam.step(self.net.params_mut(), &grads, lr);
-            self.net.update_buffers();
-            self.progress.loss_sum += value as f64 * b.rows as f64;
-            self.progress.rows += b.rows;
+            let ctx = LossContext::seeded(self.seed, step as u64, kl_weight).training();
+            let rows = b.rows;
+            let value = match gradient_step(&mut *self.net, self.adam, self.dev, b, ctx, lr) {
+                Ok(v) => v,
+                Err(value) => {
+                    self.bar.abandon();
+                    let at = self.progress.batches_done + 1;
+                    return Err(TrainError::NonFinite { what: "training", value, epoch, step: at, lr: adam_cfg.lr });
+                }
+            };
+            self.progress.loss_sum += value as f64 * rows as f64;
+            self.progress.rows += rows;
             self.progress.batches_done += 1;
             self.progress.step += 1;
             self.bar.inc(1);
@@ -163,10 +160,40 @@ impl EpochRun<'_> {
     }
 }
 
+/// One gradient step on batch `b`: the loss, its gradients, Adam's update at rate `lr`.
+/// Returns the loss, or `Err(loss)` (nothing updated) where it is not finite.
+pub(crate) fn gradient_step(
+    net: &mut dyn Network,
+    adam: &mut Adam,
+    dev: &Dev,
+    b: Batch,
+    mut ctx: LossContext,
+    lr: f64,
+) -> Result<f32, f32> {
+    let (d, m) = (net.theta_dim(), net.data_dim());
+    let theta: T2 = dev.tensor_from_vec(b.theta, (b.rows, d));
+    let data: T2 = dev.tensor_from_vec(b.data, (b.rows, m));
+    let loss = net.loss(theta, data.leaky_traced(), &mut ctx);
+    let value = loss.array();
+    if !value.is_finite() {
+        return Err(value);
+    }
+    let mut grads = loss.backward();
+    adam.step(net.params_mut(), &mut grads, lr);
+    net.update_buffers();
+    Ok(value)
+}
+
 /// Writes a checkpoint; a failure to write one is reported and training goes on.
 fn save(c: &Checkpointing, progress: &Progress, net: &dyn Network, adam: &Adam, best: &[Vec<f32>]) {
     let (t, m, v) = adam.moments();
-    let state = State { progress: Progress { adam_t: t, ..progress.clone() }, params: net.params().to_flat(), m: m.to_vec(), v: v.to_vec(), best: best.to_vec() };
+    let state = State {
+        progress: Progress { adam_t: t, ..progress.clone() },
+        params: net.params().to_flat(),
+        m: m.to_vec(),
+        v: v.to_vec(),
+        best: best.to_vec(),
+    };
     if let Err(e) = state.save(&c.path) {
         eprintln!("warning: could not write the training checkpoint: {e}");
     }
@@ -225,12 +252,29 @@ pub fn train(
         let start = Instant::now();
         let batches = Batches::new(&ds.train, spec.batch_size, Some((seed, epoch as u64)), theta_z, data_z, noise);
         let saver = checkpoint.zip(timer.as_mut());
-        let mut run = EpochRun { net: &mut *net, adam: &mut adam, dev: &dev, spec, seed, total, bar: &bar, progress: &mut progress, best: &best, saver };
+        let mut run = EpochRun {
+            net: &mut *net,
+            adam: &mut adam,
+            dev: &dev,
+            spec,
+            seed,
+            total,
+            bar: &bar,
+            progress: &mut progress,
+            best: &best,
+            saver,
+        };
         let (train_loss, lr) = run.steps(batches)?;
         let val_loss = mean_loss(net, &dev, Batches::new(&ds.val, 4096, None, theta_z, data_z, None), seed);
         if !val_loss.is_finite() {
             bar.abandon();
-            return Err(TrainError::NonFinite { what: "validation", value: val_loss as f32, epoch, step: steps_per_epoch, lr: adam_cfg.lr });
+            return Err(TrainError::NonFinite {
+                what: "validation",
+                value: val_loss as f32,
+                epoch,
+                step: steps_per_epoch,
+                lr: adam_cfg.lr,
+            });
         }
         let seconds = start.elapsed().as_secs_f64();
         let improved = progress.best_val.is_none_or(|b| val_loss < b);
@@ -248,7 +292,10 @@ pub fn train(
         progress.history.push(EpochRecord { epoch, train_loss, val_loss, lr, seconds });
         if let Some(es) = &spec.early_stopping {
             if epoch - progress.best_epoch >= es.patience {
-                ui::log(Some(&bar), &format!("early stopping: no improvement for {} epochs; keeping epoch {}", es.patience, progress.best_epoch));
+                ui::log(
+                    Some(&bar),
+                    &format!("early stopping: no improvement for {} epochs; keeping epoch {}", es.patience, progress.best_epoch),
+                );
                 progress.stopped_early = true;
             }
         }

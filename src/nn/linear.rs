@@ -1,0 +1,274 @@
+//! The dense layer y = act(x W + b) as one custom dfdx operation with its own backward pass.
+//!
+//! dfdx 0.13 builds a layer from three operations (matmul, a broadcast bias add, ReLU), each
+//! with its own allocation and tape entry, and its broadcast backward is a generic index walk;
+//! the matmul's backward always computes the input's gradient, even where the input is data
+//! that no one differentiates. Here the forward pass is one GEMM onto rows that already hold
+//! the bias, with ReLU applied in place; the backward pass masks the output gradient once and
+//! runs two GEMMs (filters, and the input only when asked), on rayon's threads.
+
+use super::{Dev, Param, T2};
+use dfdx::prelude::*;
+
+/// What follows the affine map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// Nothing.
+    Identity,
+    /// max(0, ·).
+    Relu,
+}
+
+/// A tensor's values, row-major, by one copy of its storage (dfdx's `as_vec` walks the
+/// elements one by one). For the contiguous tensors that ops produce, which is all that reach
+/// here: a broadcast tensor's storage is shorter than its shape and panics here instead.
+pub(crate) fn host<S: Shape, Tp>(t: &Tensor<S, f32, Dev, Tp>) -> Vec<f32> {
+    let mut v = vec![0.0f32; t.shape().num_elements()];
+    t.copy_into(&mut v);
+    v
+}
+
+/// Below this many multiply-adds a product runs on the calling thread: splitting it costs more.
+const PARALLEL_WORK: usize = 1 << 18;
+
+/// dst (m × n, row-major) = [dst +] lhs (m × k) · rhs (k × n); each factor given by its slice
+/// and (row stride, column stride).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_into(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: (&[f32], usize, usize),
+    rhs: (&[f32], usize, usize),
+) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    assert!(dst.len() >= m * n, "gemm_into: destination too short");
+    assert!(lhs.0.len() > (m - 1) * lhs.1 + (k - 1) * lhs.2, "gemm_into: left factor too short");
+    assert!(rhs.0.len() > (k - 1) * rhs.1 + (n - 1) * rhs.2, "gemm_into: right factor too short");
+    let par = if m * n * k >= PARALLEL_WORK && rayon::current_num_threads() > 1 {
+        gemm::Parallelism::Rayon(rayon::current_num_threads())
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: the asserts above keep every index the kernel touches inside the slices.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.0.as_ptr(),
+            lhs.2 as isize,
+            lhs.1 as isize,
+            rhs.0.as_ptr(),
+            rhs.2 as isize,
+            rhs.1 as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        )
+    }
+}
+
+/// act(x W + b) for x (rows × n_in), W flat (n_in × n_out, row-major), b (n_out), on x's
+/// tape. Gradients reach W and b, and x when `input_grad` (not for data no one
+/// differentiates).
+pub fn linear<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, b: &Param, n_out: usize, act: Activation, input_grad: bool) -> T2<Tp> {
+    linear_sum(vec![(x, w, input_grad)], &[b], n_out, act)
+}
+
+/// act(Σᵢ xᵢ Wᵢ + Σⱼ bⱼ) as one operation: the first layer of a network that reads two inputs
+/// (each `(xᵢ, Wᵢ, input_grad)`) with a bias each, on the inputs' merged tapes.
+pub fn linear_sum<Tp: Tape<f32, Dev>>(inputs: Vec<(T2<Tp>, &Param, bool)>, biases: &[&Param], n_out: usize, act: Activation) -> T2<Tp> {
+    let mut tape = Tp::default();
+    let mut parts = Vec::with_capacity(inputs.len());
+    let mut rows = 0;
+    for (x, w, grad) in inputs {
+        let (x, t) = x.split_tape();
+        tape = tape.merge(t);
+        let (r, n_in) = *x.shape();
+        assert_eq!(w.shape().num_elements(), n_in * n_out, "linear: weight shape");
+        assert!(parts.is_empty() || r == rows, "linear: inputs with different row counts");
+        rows = r;
+        parts.push((host(&x), host(w), x, w.clone(), n_in, grad));
+    }
+    let mut y = vec![0.0f32; rows * n_out];
+    for b in biases {
+        let bias = host(*b);
+        for row in y.chunks_exact_mut(n_out) {
+            row.iter_mut().zip(&bias).for_each(|(y, b)| *y += b);
+        }
+    }
+    for (xv, wv, _, _, n_in, _) in &parts {
+        gemm_into(rows, n_out, *n_in, &mut y, true, (xv, *n_in, 1), (wv, n_out, 1));
+    }
+    // Where ReLU passed its input: the backward pass needs only this.
+    let open: Vec<bool> = match act {
+        Activation::Relu => y
+            .iter_mut()
+            .map(|v| {
+                *v = v.max(0.0);
+                *v > 0.0
+            })
+            .collect(),
+        Activation::Identity => Vec::new(),
+    };
+    let device = parts[0].2.device().clone();
+    let y: T2 = device.tensor_from_vec(y, (rows, n_out));
+    if Tp::OWNS_TAPE {
+        let y_id = y.clone();
+        let b_ids: Vec<Param> = biases.iter().map(|b| (*b).clone()).collect();
+        tape.add_backward_op(move |grads| {
+            let g: Vec<f32> = match act {
+                Activation::Identity => grads.get_or_alloc_mut(&y_id)?.to_vec(),
+                Activation::Relu => grads.get_or_alloc_mut(&y_id)?.iter().zip(&open).map(|(g, o)| if *o { *g } else { 0.0 }).collect(),
+            };
+            for b in &b_ids {
+                let gb = grads.get_or_alloc_mut(b)?;
+                for row in g.chunks_exact(n_out) {
+                    gb.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+                }
+            }
+            for (xv, wv, x_id, w_id, n_in, grad) in &parts {
+                // dW += xᵀ g: xᵀ has element (i, r) = x[r · n_in + i].
+                gemm_into(*n_in, n_out, rows, grads.get_or_alloc_mut(w_id)?, true, (xv, 1, *n_in), (&g, n_out, 1));
+                if *grad {
+                    // dx += g Wᵀ: Wᵀ has element (o, i) = W[i · n_out + o].
+                    gemm_into(rows, *n_in, n_out, grads.get_or_alloc_mut(x_id)?, true, (&g, n_out, 1), (wv, 1, n_out));
+                }
+            }
+            Ok(())
+        });
+    }
+    y.put_tape(tape)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values_of(n: usize, scale: f32, phase: f32) -> Vec<f32> {
+        (0..n).map(|i| scale * ((i as f32) * 0.73 + phase).sin()).collect()
+    }
+
+    /// The generic dfdx layer: matmul, broadcast bias, ReLU.
+    fn generic<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, b: &Param, n_in: usize, n_out: usize, act: Activation) -> T2<Tp> {
+        let rows = x.shape().0;
+        let y = x.matmul(w.clone().reshape_like(&(n_in, n_out))) + b.clone().broadcast_like::<_, Axis<0>>(&(rows, n_out));
+        match act {
+            Activation::Identity => y,
+            Activation::Relu => y.relu(),
+        }
+    }
+
+    /// Forward and every gradient equal the generic layer's; the gradients also equal central
+    /// finite differences of Σ y·r.
+    #[test]
+    fn linear_matches_the_generic_layer_and_finite_differences() {
+        let dev = Dev::default();
+        for (rows, n_in, n_out, act) in [(5, 3, 4, Activation::Relu), (7, 6, 2, Activation::Identity), (300, 40, 50, Activation::Relu)] {
+            let xv = values_of(rows * n_in, 1.0, 0.2);
+            let w: Param = dev.tensor_from_vec(values_of(n_in * n_out, 0.5, 1.3), (n_in * n_out,));
+            let b: Param = dev.tensor_from_vec(values_of(n_out, 0.3, 2.1), (n_out,));
+            let r: T2 = dev.tensor_from_vec(values_of(rows * n_out, 1.0, 0.9), (rows, n_out));
+            let x: T2 = dev.tensor_from_vec(xv.clone(), (rows, n_in));
+            let ours = linear(x.clone().leaky_traced(), &w, &b, n_out, act, true);
+            let theirs = generic(x.clone().leaky_traced(), &w, &b, n_in, n_out, act);
+            for (a, c) in ours.as_vec().iter().zip(theirs.as_vec()) {
+                assert!((a - c).abs() < 1e-4, "forward {a} vs {c}");
+            }
+            let g1 = (ours * r.clone()).sum::<(), _>().backward();
+            let g2 = (theirs * r.clone()).sum::<(), _>().backward();
+            for (name, a, c) in [
+                ("x", g1.get(&x).as_vec(), g2.get(&x).as_vec()),
+                ("w", g1.get(&w).as_vec(), g2.get(&w).as_vec()),
+                ("b", g1.get(&b).as_vec(), g2.get(&b).as_vec()),
+            ] {
+                for (i, (a, c)) in a.iter().zip(&c).enumerate() {
+                    assert!((a - c).abs() < 1e-3 * (1.0 + c.abs()), "{rows}×{n_in}→{n_out} gradient {name}[{i}]: {a} vs {c}");
+                }
+            }
+            // Finite differences away from ReLU's kink: the identity case, small enough to loop.
+            if rows > 10 || act == Activation::Relu {
+                continue;
+            }
+            let f = |xv: &[f32]| -> f64 {
+                let x: T2 = dev.tensor_from_vec(xv.to_vec(), (rows, n_in));
+                linear(x, &w, &b, n_out, act, false).as_vec().iter().zip(r.as_vec()).map(|(a, c)| (*a as f64) * (c as f64)).sum()
+            };
+            let gx = g1.get(&x).as_vec();
+            for i in 0..xv.len() {
+                let h = 1e-2f32;
+                let (mut p, mut m) = (xv.clone(), xv.clone());
+                p[i] += h;
+                m[i] -= h;
+                let want = (f(&p) - f(&m)) / (2.0 * h as f64);
+                assert!((gx[i] as f64 - want).abs() < 2e-3 * (1.0 + want.abs()), "x[{i}]: {} vs finite difference {want}", gx[i]);
+            }
+        }
+    }
+
+    /// Two inputs with a bias each equal the generic relu(x A + a + y B + b), with gradients.
+    #[test]
+    fn linear_sum_matches_two_generic_layers() {
+        let dev = Dev::default();
+        let (rows, nx, ny, n_out) = (9, 3, 5, 4);
+        let x: T2 = dev.tensor_from_vec(values_of(rows * nx, 1.0, 0.1), (rows, nx));
+        let y: T2 = dev.tensor_from_vec(values_of(rows * ny, 1.0, 0.6), (rows, ny));
+        let (a, b): (Param, Param) = (
+            dev.tensor_from_vec(values_of(nx * n_out, 0.5, 0.3), (nx * n_out,)),
+            dev.tensor_from_vec(values_of(ny * n_out, 0.5, 0.8), (ny * n_out,)),
+        );
+        let (ab, bb): (Param, Param) =
+            (dev.tensor_from_vec(values_of(n_out, 0.2, 1.0), (n_out,)), dev.tensor_from_vec(values_of(n_out, 0.2, 2.0), (n_out,)));
+        let r: T2 = dev.tensor_from_vec(values_of(rows * n_out, 1.0, 0.4), (rows, n_out));
+        let ours = linear_sum(
+            vec![(x.clone().leaky_traced(), &a, true), (y.clone().leaky_traced(), &b, true)],
+            &[&ab, &bb],
+            n_out,
+            Activation::Relu,
+        );
+        let theirs = (generic(x.clone().leaky_traced(), &a, &ab, nx, n_out, Activation::Identity)
+            + generic(y.clone().leaky_traced(), &b, &bb, ny, n_out, Activation::Identity))
+        .relu();
+        for (p, q) in ours.as_vec().iter().zip(theirs.as_vec()) {
+            assert!((p - q).abs() < 1e-4, "forward {p} vs {q}");
+        }
+        let g1 = (ours * r.clone()).sum::<(), _>().backward();
+        let g2 = (theirs * r).sum::<(), _>().backward();
+        for (name, p, q) in [
+            ("x", g1.get(&x).as_vec(), g2.get(&x).as_vec()),
+            ("y", g1.get(&y).as_vec(), g2.get(&y).as_vec()),
+            ("A", g1.get(&a).as_vec(), g2.get(&a).as_vec()),
+            ("B", g1.get(&b).as_vec(), g2.get(&b).as_vec()),
+            ("a", g1.get(&ab).as_vec(), g2.get(&ab).as_vec()),
+            ("b", g1.get(&bb).as_vec(), g2.get(&bb).as_vec()),
+        ] {
+            for (p, q) in p.iter().zip(&q) {
+                assert!((p - q).abs() < 1e-3 * (1.0 + q.abs()), "gradient {name}: {p} vs {q}");
+            }
+        }
+    }
+
+    /// Without `input_grad` the input gets no gradient (none is even allocated).
+    #[test]
+    fn linear_skips_the_input_gradient_when_asked() {
+        let dev = Dev::default();
+        let x: T2 = dev.tensor_from_vec(values_of(12, 1.0, 0.0), (4, 3));
+        let w: Param = dev.tensor_from_vec(values_of(6, 1.0, 0.5), (6,));
+        let b: Param = dev.tensor_from_vec(vec![0.1, 0.2], (2,));
+        let grads = linear(x.clone().leaky_traced(), &w, &b, 2, Activation::Relu, false).sum::<(), _>().backward();
+        assert!(grads.get(&w).as_vec().iter().any(|v| *v != 0.0));
+        assert!(std::panic::catch_unwind(|| grads.get(&x)).is_err(), "the input has no gradient entry");
+    }
+}
