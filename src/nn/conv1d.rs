@@ -7,6 +7,7 @@
 //! products run through the `gemm` crate (dfdx's own matrix kernel), batch items in parallel
 //! on rayon's threads; the backward pass is three more such products (filters, bias, input).
 
+use super::gemm::gemm;
 use super::linear::host;
 use super::{Dev, Param, T2};
 use dfdx::prelude::*;
@@ -39,7 +40,8 @@ impl ConvShape {
     }
 }
 
-/// dst (m × n, row stride `dst_rs`) = [dst +] lhs (m × k, strides rs/cs) · rhs (k × n, strides rs/cs).
+/// dst (m × n, row stride `dst_rs` = n) = [dst +] lhs (m × k, strides rs/cs) · rhs (k × n,
+/// strides rs/cs), on the calling thread (the callers run batch items in parallel).
 #[allow(clippy::too_many_arguments)]
 fn product(
     m: usize,
@@ -51,34 +53,8 @@ fn product(
     lhs: (&[f32], usize, usize),
     rhs: (&[f32], usize, usize),
 ) {
-    if m == 0 || n == 0 || k == 0 {
-        return;
-    }
-    // SAFETY: every index the kernel touches, (m−1)·rs + (k−1)·cs etc., lies inside the slices:
-    // the callers pass sub-slices sized for exactly these shapes and strides.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_rs as isize,
-            accumulate,
-            lhs.0.as_ptr(),
-            lhs.2 as isize,
-            lhs.1 as isize,
-            rhs.0.as_ptr(),
-            rhs.2 as isize,
-            rhs.1 as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
+    debug_assert_eq!(dst_rs, n);
+    gemm(m, n, k, &mut dst[..m * n], accumulate, lhs, rhs)
 }
 
 /// y[b·L' + t, o] = bias[o] + Σ_{k,c} x[b·L + t·s + k, c] · w[k·C + c, o].

@@ -7,6 +7,7 @@
 //! the bias, with ReLU applied in place; the backward pass masks the output gradient once and
 //! runs two GEMMs (filters, and the input only when asked), on rayon's threads.
 
+use super::gemm::gemm;
 use super::{Dev, Param, T2};
 use dfdx::prelude::*;
 
@@ -26,58 +27,6 @@ pub(crate) fn host<S: Shape, Tp>(t: &Tensor<S, f32, Dev, Tp>) -> Vec<f32> {
     let mut v = vec![0.0f32; t.shape().num_elements()];
     t.copy_into(&mut v);
     v
-}
-
-/// Below this many multiply-adds a product runs on the calling thread: splitting it costs more.
-const PARALLEL_WORK: usize = 1 << 18;
-
-/// dst (m × n, row-major) = [dst +] lhs (m × k) · rhs (k × n); each factor given by its slice
-/// and (row stride, column stride).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_into(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    accumulate: bool,
-    lhs: (&[f32], usize, usize),
-    rhs: (&[f32], usize, usize),
-) {
-    if m == 0 || n == 0 || k == 0 {
-        return;
-    }
-    assert!(dst.len() >= m * n, "gemm_into: destination too short");
-    assert!(lhs.0.len() > (m - 1) * lhs.1 + (k - 1) * lhs.2, "gemm_into: left factor too short");
-    assert!(rhs.0.len() > (k - 1) * rhs.1 + (n - 1) * rhs.2, "gemm_into: right factor too short");
-    let par = if m * n * k >= PARALLEL_WORK && rayon::current_num_threads() > 1 {
-        gemm::Parallelism::Rayon(rayon::current_num_threads())
-    } else {
-        gemm::Parallelism::None
-    };
-    // SAFETY: the asserts above keep every index the kernel touches inside the slices.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.0.as_ptr(),
-            lhs.2 as isize,
-            lhs.1 as isize,
-            rhs.0.as_ptr(),
-            rhs.2 as isize,
-            rhs.1 as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            par,
-        )
-    }
 }
 
 /// act(x W + b) for x (rows × n_in), W flat (n_in × n_out, row-major), b (n_out), on x's
@@ -110,7 +59,7 @@ pub fn linear_sum<Tp: Tape<f32, Dev>>(inputs: Vec<(T2<Tp>, &Param, bool)>, biase
         }
     }
     for (xv, wv, _, _, n_in, _) in &parts {
-        gemm_into(rows, n_out, *n_in, &mut y, true, (xv, *n_in, 1), (wv, n_out, 1));
+        gemm(rows, n_out, *n_in, &mut y, true, (xv, *n_in, 1), (wv, n_out, 1));
     }
     // Where ReLU passed its input: the backward pass needs only this.
     let open: Vec<bool> = match act {
@@ -141,10 +90,10 @@ pub fn linear_sum<Tp: Tape<f32, Dev>>(inputs: Vec<(T2<Tp>, &Param, bool)>, biase
             }
             for (xv, wv, x_id, w_id, n_in, grad) in &parts {
                 // dW += xᵀ g: xᵀ has element (i, r) = x[r · n_in + i].
-                gemm_into(*n_in, n_out, rows, grads.get_or_alloc_mut(w_id)?, true, (xv, 1, *n_in), (&g, n_out, 1));
+                gemm(*n_in, n_out, rows, grads.get_or_alloc_mut(w_id)?, true, (xv, 1, *n_in), (&g, n_out, 1));
                 if *grad {
                     // dx += g Wᵀ: Wᵀ has element (o, i) = W[i · n_out + o].
-                    gemm_into(rows, *n_in, n_out, grads.get_or_alloc_mut(x_id)?, true, (&g, n_out, 1), (wv, 1, n_out));
+                    gemm(rows, *n_in, n_out, grads.get_or_alloc_mut(x_id)?, true, (&g, n_out, 1), (wv, 1, n_out));
                 }
             }
             Ok(())

@@ -30,6 +30,7 @@ mod coupling;
 mod dense;
 mod embedding;
 mod error;
+mod gemm;
 pub mod heads;
 mod linear;
 mod model;

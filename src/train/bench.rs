@@ -46,17 +46,19 @@ pub fn step_rate(plan: &Plan, warmup: usize, steps: usize) -> Result<StepRate, N
             Batch { rows: batch, theta: normals(batch * d), data: normals(batch * m) }
         })
         .collect();
-    let mut start = Instant::now();
-    for step in 0..warmup + steps {
-        if step == warmup {
-            start = Instant::now();
+    let seconds = super::on_workers(|| {
+        let mut start = Instant::now();
+        for step in 0..warmup + steps {
+            if step == warmup {
+                start = Instant::now();
+            }
+            let b = &pool[step % pool.len()];
+            let b = Batch { rows: b.rows, theta: b.theta.clone(), data: b.data.clone() };
+            // A non-finite loss on random data only skips the update; the timing still counts it.
+            let _ = gradient_step(net, &mut adam, &dev, b, LossContext::seeded(plan.seed, step as u64, 1.0).training(), cfg.lr);
         }
-        let b = &pool[step % pool.len()];
-        let b = Batch { rows: b.rows, theta: b.theta.clone(), data: b.data.clone() };
-        // A non-finite loss on random data only skips the update; the timing still counts it.
-        let _ = gradient_step(net, &mut adam, &dev, b, LossContext::seeded(plan.seed, step as u64, 1.0).training(), cfg.lr);
-    }
-    let seconds = start.elapsed().as_secs_f64();
+        start.elapsed().as_secs_f64()
+    });
     Ok(StepRate {
         kind: plan.model.kind(),
         params: net.params().count(),

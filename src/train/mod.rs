@@ -160,6 +160,13 @@ impl EpochRun<'_> {
     }
 }
 
+/// Runs `f` on one of rayon's worker threads, so that a step's serial parts and its parallel
+/// products share the `--threads` threads: run from the main thread, the workers that wait
+/// for the next parallel product spin beside it, three busy threads on two cores.
+pub fn on_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
+}
+
 /// One gradient step on batch `b`: the loss, its gradients, Adam's update at rate `lr`.
 /// Returns the loss, or `Err(loss)` (nothing updated) where it is not finite.
 pub(crate) fn gradient_step(
@@ -225,6 +232,21 @@ fn resume(c: &Checkpointing, net: &mut dyn Network, adam: &mut Adam) -> Option<(
 /// training resumes from the run's checkpoint if there is one and keeps it up to date.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
+    net: &mut dyn Network,
+    ds: &Dataset,
+    theta_z: &ZScore,
+    data_z: &ZScore,
+    spec: &TrainingSpec,
+    seed: u64,
+    noise: Option<FreshNoise>,
+    checkpoint: Option<&Checkpointing>,
+) -> Result<TrainOutcome, TrainError> {
+    on_workers(|| train_here(net, ds, theta_z, data_z, spec, seed, noise, checkpoint))
+}
+
+/// [`train`] on the calling thread.
+#[allow(clippy::too_many_arguments)]
+fn train_here(
     net: &mut dyn Network,
     ds: &Dataset,
     theta_z: &ZScore,
