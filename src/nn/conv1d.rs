@@ -150,22 +150,23 @@ pub fn conv1d<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, bias: &Param, s: ConvSha
 pub fn relu_max_pool<Tp: Tape<f32, Dev>>(h: T2<Tp>, batch: usize, pool: usize) -> T2<Tp> {
     let (h, mut tape) = h.split_tape();
     let (rows, c) = *h.shape();
+    let pool = pool.max(1);
     let len = rows / batch.max(1);
-    let len_out = len / pool.max(1);
+    let len_out = len / pool;
     let hv = host(&h);
-    // For every output value, the flat index of the input that won (usize::MAX: none positive).
-    let mut winner = vec![usize::MAX; batch * len_out * c];
+    // For every output value, the position within its pool that won (u32::MAX: none positive).
+    let mut winner = vec![u32::MAX; batch * len_out * c];
     let mut out = vec![0.0f32; batch * len_out * c];
     out.par_chunks_mut(len_out * c).zip(winner.par_chunks_mut(len_out * c)).enumerate().for_each(|(b, (ob, wb))| {
-        for t in 0..len_out {
+        for (t, (orow, wrow)) in ob.chunks_exact_mut(c).zip(wb.chunks_exact_mut(c)).enumerate() {
+            let base = (b * len + t * pool) * c;
             for j in 0..pool {
-                let base = (b * len + t * pool + j) * c;
-                for ch in 0..c {
-                    let v = hv[base + ch];
-                    if v > ob[t * c + ch] {
-                        ob[t * c + ch] = v;
-                        wb[t * c + ch] = base + ch;
-                    }
+                let inrow = &hv[base + j * c..base + (j + 1) * c];
+                // Selects, not branches: on activations a branch is a coin toss the CPU mispredicts.
+                for ((o, w), &v) in orow.iter_mut().zip(wrow.iter_mut()).zip(inrow) {
+                    let take = v > *o;
+                    *w = if take { j as u32 } else { *w };
+                    *o = if take { v } else { *o };
                 }
             }
         }
@@ -176,11 +177,17 @@ pub fn relu_max_pool<Tp: Tape<f32, Dev>>(h: T2<Tp>, batch: usize, pool: usize) -
         tape.add_backward_op(move |grads| {
             let g = grads.get_or_alloc_mut(&y_id)?.to_vec();
             let gh = grads.get_or_alloc_mut(&h_id)?;
-            for (w, gv) in winner.iter().zip(g) {
-                if *w != usize::MAX {
-                    gh[*w] += gv;
+            gh.par_chunks_mut(len * c).enumerate().for_each(|(b, ghb)| {
+                let at = b * len_out * c;
+                let rows = winner[at..at + len_out * c].chunks_exact(c).zip(g[at..at + len_out * c].chunks_exact(c));
+                for (t, (wrow, grow)) in rows.enumerate() {
+                    for (ch, (w, gv)) in wrow.iter().zip(grow).enumerate() {
+                        if *w != u32::MAX {
+                            ghb[(t * pool + *w as usize) * c + ch] += gv;
+                        }
+                    }
                 }
-            }
+            });
             Ok(())
         });
     }

@@ -46,6 +46,7 @@ pub fn step_rate(plan: &Plan, warmup: usize, steps: usize) -> Result<StepRate, N
             Batch { rows: batch, theta: normals(batch * d), data: normals(batch * m) }
         })
         .collect();
+    super::keep_freed_memory();
     let seconds = super::on_workers(|| {
         let mut start = Instant::now();
         for step in 0..warmup + steps {

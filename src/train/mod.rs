@@ -7,10 +7,12 @@
 mod adam;
 pub mod bench;
 pub mod checkpoint;
+mod memory;
 mod schedule;
 
 pub use adam::Adam;
 pub use checkpoint::Checkpointing;
+pub use memory::keep_freed_memory;
 pub use schedule::lr_at;
 
 use crate::data::{Batch, Batches, Dataset, FreshNoise, ZScore};
@@ -241,6 +243,7 @@ pub fn train(
     noise: Option<FreshNoise>,
     checkpoint: Option<&Checkpointing>,
 ) -> Result<TrainOutcome, TrainError> {
+    memory::keep_freed_memory();
     on_workers(|| train_here(net, ds, theta_z, data_z, spec, seed, noise, checkpoint))
 }
 
