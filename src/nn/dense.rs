@@ -3,7 +3,8 @@
 //! Layers hold indices into a [`ParamSet`], not tensors, so the optimizer can update the
 //! set in place and every layer sees the new values.
 
-use super::linear::{linear, linear_sum, Activation};
+pub use super::linear::Activation;
+use super::linear::{linear, linear_sum, Input};
 use super::params::ParamSet;
 use super::{Dev, T2};
 use dfdx::prelude::*;
@@ -36,15 +37,20 @@ impl Dense {
         self.w
     }
 
-    /// y = x (W ⊙ M) + b with a constant mask M (n_in × n_out), for MADE.
-    pub fn forward_masked<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>, mask: &T2) -> T2<Tp> {
-        let rows = x.shape().0;
-        // The product W ⊙ M goes on the tape so that W's gradient is the masked one.
-        let w = p.params[self.w].tensor.clone().retaped::<Tp>().reshape_like(&(self.n_in, self.n_out)) * mask.clone();
-        let b = p.params[self.w + 1].tensor.clone().broadcast_like::<_, Axis<0>>(&(rows, self.n_out));
-        x.matmul(w) + b
+    /// act(x (W ⊙ M) + b) with a constant 0/1 mask M (n_in × n_out, flat), for MADE; W's
+    /// gradient is masked too.
+    pub fn forward_masked<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>, mask: &[f32], act: Activation) -> T2<Tp> {
+        let input = Input { x, w: &p.params[self.w].tensor, grad: true, mask: Some(mask) };
+        linear_sum(vec![input], &[&p.params[self.w + 1].tensor], self.n_out, act)
     }
 
+    /// The weight and bias of this layer as an input of [`linear_sum`].
+    pub fn input<'a, Tp>(&self, p: &'a ParamSet, x: T2<Tp>, grad: bool, mask: Option<&'a [f32]>) -> (Input<'a, Tp>, &'a super::Param) {
+        (Input { x, w: &p.params[self.w].tensor, grad, mask }, &p.params[self.w + 1].tensor)
+    }
+
+    /// y = x W + b.
+    ///
     /// # Shapes
     /// `x`: (batch, n_in) → (batch, n_out).
     pub fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>) -> T2<Tp> {
@@ -56,6 +62,7 @@ impl Dense {
     /// # Shapes
     /// `x`: (batch, n_in) → (batch, n_out).
     pub fn forward_with<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>, act: Activation, input_grad: bool) -> T2<Tp> {
+        debug_assert_eq!(x.shape().1, self.n_in, "Dense: input width");
         linear(x, &p.params[self.w].tensor, &p.params[self.w + 1].tensor, self.n_out, act, input_grad)
     }
 }
@@ -145,12 +152,8 @@ impl PairMlp {
 
     /// The same, with a gradient for `y` only when `y_grad` (false where `y` is the data).
     pub fn forward_data<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>, y: T2<Tp>, y_grad: bool) -> T2<Tp> {
-        let h = linear_sum(
-            vec![(x, &p.params[self.a.w].tensor, true), (y, &p.params[self.b.w].tensor, y_grad)],
-            &[&p.params[self.a.w + 1].tensor, &p.params[self.b.w + 1].tensor],
-            self.a.n_out,
-            Activation::Relu,
-        );
+        let ((xa, ba), (yb, bb)) = (self.a.input(p, x, true, None), self.b.input(p, y, y_grad, None));
+        let h = linear_sum(vec![xa, yb], &[ba, bb], self.a.n_out, Activation::Relu);
         self.rest.forward(p, h)
     }
 }

@@ -33,23 +33,42 @@ pub(crate) fn host<S: Shape, Tp>(t: &Tensor<S, f32, Dev, Tp>) -> Vec<f32> {
 /// tape. Gradients reach W and b, and x when `input_grad` (not for data no one
 /// differentiates).
 pub fn linear<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, b: &Param, n_out: usize, act: Activation, input_grad: bool) -> T2<Tp> {
-    linear_sum(vec![(x, w, input_grad)], &[b], n_out, act)
+    linear_sum(vec![Input { x, w, grad: input_grad, mask: None }], &[b], n_out, act)
+}
+
+/// One input of [`linear_sum`]: x (rows × n_in), its weight W (n_in × n_out, flat), whether
+/// x needs a gradient, and a constant mask M (n_in × n_out, 0 or 1) when the weight is W ⊙ M
+/// (MADE's autoregressive layers: W's gradient is masked too).
+pub struct Input<'a, Tp> {
+    /// The input.
+    pub x: T2<Tp>,
+    /// Its weight.
+    pub w: &'a Param,
+    /// Whether x gets a gradient.
+    pub grad: bool,
+    /// The weight's mask, if any.
+    pub mask: Option<&'a [f32]>,
 }
 
 /// act(Σᵢ xᵢ Wᵢ + Σⱼ bⱼ) as one operation: the first layer of a network that reads two inputs
-/// (each `(xᵢ, Wᵢ, input_grad)`) with a bias each, on the inputs' merged tapes.
-pub fn linear_sum<Tp: Tape<f32, Dev>>(inputs: Vec<(T2<Tp>, &Param, bool)>, biases: &[&Param], n_out: usize, act: Activation) -> T2<Tp> {
+/// with a bias each, on the inputs' merged tapes.
+pub fn linear_sum<Tp: Tape<f32, Dev>>(inputs: Vec<Input<'_, Tp>>, biases: &[&Param], n_out: usize, act: Activation) -> T2<Tp> {
     let mut tape = Tp::default();
     let mut parts = Vec::with_capacity(inputs.len());
     let mut rows = 0;
-    for (x, w, grad) in inputs {
+    for Input { x, w, grad, mask } in inputs {
         let (x, t) = x.split_tape();
         tape = tape.merge(t);
         let (r, n_in) = *x.shape();
         assert_eq!(w.shape().num_elements(), n_in * n_out, "linear: weight shape");
         assert!(parts.is_empty() || r == rows, "linear: inputs with different row counts");
         rows = r;
-        parts.push((host(&x), host(w), x, w.clone(), n_in, grad));
+        let mut wv = host(w);
+        if let Some(m) = mask {
+            assert_eq!(m.len(), wv.len(), "linear: mask shape");
+            wv.iter_mut().zip(m).for_each(|(w, m)| *w *= m);
+        }
+        parts.push((host(&x), wv, x, w.clone(), n_in, grad, mask.map(<[f32]>::to_vec)));
     }
     let mut y = vec![0.0f32; rows * n_out];
     for b in biases {
@@ -58,7 +77,7 @@ pub fn linear_sum<Tp: Tape<f32, Dev>>(inputs: Vec<(T2<Tp>, &Param, bool)>, biase
             row.iter_mut().zip(&bias).for_each(|(y, b)| *y += b);
         }
     }
-    for (xv, wv, _, _, n_in, _) in &parts {
+    for (xv, wv, _, _, n_in, _, _) in &parts {
         gemm(rows, n_out, *n_in, &mut y, true, (xv, *n_in, 1), (wv, n_out, 1));
     }
     // Where ReLU passed its input: the backward pass needs only this.
@@ -88,9 +107,17 @@ pub fn linear_sum<Tp: Tape<f32, Dev>>(inputs: Vec<(T2<Tp>, &Param, bool)>, biase
                     gb.iter_mut().zip(row).for_each(|(a, v)| *a += v);
                 }
             }
-            for (xv, wv, x_id, w_id, n_in, grad) in &parts {
-                // dW += xᵀ g: xᵀ has element (i, r) = x[r · n_in + i].
-                gemm(*n_in, n_out, rows, grads.get_or_alloc_mut(w_id)?, true, (xv, 1, *n_in), (&g, n_out, 1));
+            for (xv, wv, x_id, w_id, n_in, grad, mask) in &parts {
+                // dW += xᵀ g: xᵀ has element (i, r) = x[r · n_in + i]; masked where W is.
+                match mask {
+                    None => gemm(*n_in, n_out, rows, grads.get_or_alloc_mut(w_id)?, true, (xv, 1, *n_in), (&g, n_out, 1)),
+                    Some(m) => {
+                        let mut gw = vec![0.0f32; n_in * n_out];
+                        gemm(*n_in, n_out, rows, &mut gw, false, (xv, 1, *n_in), (&g, n_out, 1));
+                        let dst = grads.get_or_alloc_mut(w_id)?;
+                        dst.iter_mut().zip(gw).zip(m).for_each(|((d, g), m)| *d += g * m);
+                    }
+                }
                 if *grad {
                     // dx += g Wᵀ: Wᵀ has element (o, i) = W[i · n_out + o].
                     gemm(rows, *n_in, n_out, grads.get_or_alloc_mut(x_id)?, true, (&g, n_out, 1), (wv, 1, n_out));
@@ -181,12 +208,11 @@ mod tests {
         let (ab, bb): (Param, Param) =
             (dev.tensor_from_vec(values_of(n_out, 0.2, 1.0), (n_out,)), dev.tensor_from_vec(values_of(n_out, 0.2, 2.0), (n_out,)));
         let r: T2 = dev.tensor_from_vec(values_of(rows * n_out, 1.0, 0.4), (rows, n_out));
-        let ours = linear_sum(
-            vec![(x.clone().leaky_traced(), &a, true), (y.clone().leaky_traced(), &b, true)],
-            &[&ab, &bb],
-            n_out,
-            Activation::Relu,
-        );
+        let inputs = vec![
+            Input { x: x.clone().leaky_traced(), w: &a, grad: true, mask: None },
+            Input { x: y.clone().leaky_traced(), w: &b, grad: true, mask: None },
+        ];
+        let ours = linear_sum(inputs, &[&ab, &bb], n_out, Activation::Relu);
         let theirs = (generic(x.clone().leaky_traced(), &a, &ab, nx, n_out, Activation::Identity)
             + generic(y.clone().leaky_traced(), &b, &bb, ny, n_out, Activation::Identity))
         .relu();
@@ -202,6 +228,37 @@ mod tests {
             ("B", g1.get(&b).as_vec(), g2.get(&b).as_vec()),
             ("a", g1.get(&ab).as_vec(), g2.get(&ab).as_vec()),
             ("b", g1.get(&bb).as_vec(), g2.get(&bb).as_vec()),
+        ] {
+            for (p, q) in p.iter().zip(&q) {
+                assert!((p - q).abs() < 1e-3 * (1.0 + q.abs()), "gradient {name}: {p} vs {q}");
+            }
+        }
+    }
+
+    /// A masked weight equals the generic x (W ⊙ M) + b, gradients included (W's masked).
+    #[test]
+    fn a_masked_weight_matches_the_generic_masked_product() {
+        let dev = Dev::default();
+        let (rows, n_in, n_out) = (6, 4, 5);
+        let x: T2 = dev.tensor_from_vec(values_of(rows * n_in, 1.0, 0.3), (rows, n_in));
+        let w: Param = dev.tensor_from_vec(values_of(n_in * n_out, 0.5, 0.2), (n_in * n_out,));
+        let b: Param = dev.tensor_from_vec(values_of(n_out, 0.2, 1.5), (n_out,));
+        let m: Vec<f32> = (0..n_in * n_out).map(|i| ((i * 7) % 3 != 0) as u8 as f32).collect();
+        let mt: T2 = dev.tensor_from_vec(m.clone(), (n_in, n_out));
+        let r: T2 = dev.tensor_from_vec(values_of(rows * n_out, 1.0, 0.4), (rows, n_out));
+        let ours =
+            linear_sum(vec![Input { x: x.clone().leaky_traced(), w: &w, grad: true, mask: Some(&m) }], &[&b], n_out, Activation::Identity);
+        let wm = w.clone().leaky_traced().reshape_like(&(n_in, n_out)) * mt;
+        let theirs = x.clone().leaky_traced().matmul(wm) + b.clone().leaky_traced().broadcast_like::<_, Axis<0>>(&(rows, n_out));
+        for (p, q) in ours.as_vec().iter().zip(theirs.as_vec()) {
+            assert!((p - q).abs() < 1e-4, "forward {p} vs {q}");
+        }
+        let g1 = (ours * r.clone()).sum::<(), _>().backward();
+        let g2 = (theirs * r).sum::<(), _>().backward();
+        for (name, p, q) in [
+            ("x", g1.get(&x).as_vec(), g2.get(&x).as_vec()),
+            ("w", g1.get(&w).as_vec(), g2.get(&w).as_vec()),
+            ("b", g1.get(&b).as_vec(), g2.get(&b).as_vec()),
         ] {
             for (p, q) in p.iter().zip(&q) {
                 assert!((p - q).abs() < 1e-3 * (1.0 + q.abs()), "gradient {name}: {p} vs {q}");

@@ -10,7 +10,8 @@
 //! exact and in one pass; sampling inverts the blocks one parameter at a time. The data y (or
 //! their embedding, `model.embedding`) enter every MADE as context.
 
-use super::dense::Dense;
+use super::dense::{Activation, Dense};
+use super::linear::linear_sum;
 use super::params::ParamSet;
 use super::registry::{BuildContext, EstimatorConfig};
 use super::Estimator;
@@ -26,16 +27,17 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 
-/// A masked dense layer: y = x (W ⊙ M) + b.
+/// A masked dense layer: y = act(x (W ⊙ M) + b).
 #[derive(Debug, Clone)]
 struct Masked {
     dense: Dense,
-    mask: T2,
+    /// M, flat (n_in × n_out).
+    mask: Vec<f32>,
 }
 
 impl Masked {
-    fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>) -> T2<Tp> {
-        self.dense.forward_masked(p, x, &self.mask)
+    fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>, act: Activation) -> T2<Tp> {
+        self.dense.forward_masked(p, x, &self.mask, act)
     }
 }
 
@@ -49,10 +51,8 @@ struct Made {
     log_scale: Masked,
 }
 
-fn mask(dev: &Dev, rows: &[usize], cols: &[usize], strict: bool) -> T2 {
-    let v: Vec<f32> =
-        rows.iter().flat_map(|&r| cols.iter().map(move |&c| if (strict && c > r) || (!strict && c >= r) { 1.0 } else { 0.0 })).collect();
-    dev.tensor_from_vec(v, (rows.len(), cols.len()))
+fn mask(rows: &[usize], cols: &[usize], strict: bool) -> Vec<f32> {
+    rows.iter().flat_map(|&r| cols.iter().map(move |&c| if (strict && c > r) || (!strict && c >= r) { 1.0 } else { 0.0 })).collect()
 }
 
 impl Made {
@@ -63,7 +63,7 @@ impl Made {
         let mut prev = deg_in.clone();
         let h0 = hidden[0];
         let d0 = hidden_deg(h0);
-        let input = Masked { dense: Dense::new(dev, rng, params, &format!("{name}.input"), d, h0), mask: mask(dev, &prev, &d0, false) };
+        let input = Masked { dense: Dense::new(dev, rng, params, &format!("{name}.input"), d, h0), mask: mask(&prev, &d0, false) };
         let context = Dense::new(dev, rng, params, &format!("{name}.context"), context, h0);
         prev = d0;
         let mut layers = Vec::new();
@@ -71,12 +71,12 @@ impl Made {
             let dg = hidden_deg(w);
             layers.push(Masked {
                 dense: Dense::new(dev, rng, params, &format!("{name}.hidden.{i}"), prev.len(), w),
-                mask: mask(dev, &prev, &dg, false),
+                mask: mask(&prev, &dg, false),
             });
             prev = dg;
         }
         // Output i may see hidden units of degree < i (strictly).
-        let out_mask = mask(dev, &prev, &deg_in, true);
+        let out_mask = mask(&prev, &deg_in, true);
         let mean = Masked { dense: Dense::new(dev, rng, params, &format!("{name}.mean"), prev.len(), d), mask: out_mask.clone() };
         let log_scale = Masked { dense: Dense::new(dev, rng, params, &format!("{name}.log_scale"), prev.len(), d), mask: out_mask };
         Made { input, context, hidden: layers, mean, log_scale }
@@ -84,20 +84,24 @@ impl Made {
 
     /// (μ, α) for inputs x and context c.
     fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>, c: T2<Tp>) -> (T2<Tp>, T2<Tp>) {
-        let term = self.context.forward(p, c);
-        self.forward_with_context_term(p, x, term)
+        let ((xi, bi), (ci, bc)) = (self.input.dense.input(p, x, true, Some(&self.input.mask)), self.context.input(p, c, true, None));
+        self.forward_from(p, linear_sum(vec![xi, ci], &[bi, bc], self.input.dense.n_out(), Activation::Relu))
     }
 
     /// (μ, α) given the context's contribution to the first layer (computed once when sampling).
     fn forward_with_context_term<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, x: T2<Tp>, term: T2<Tp>) -> (T2<Tp>, T2<Tp>) {
-        let mut h = (self.input.forward(p, x) + term).relu();
+        self.forward_from(p, (self.input.forward(p, x, Activation::Identity) + term).relu())
+    }
+
+    /// (μ, α) from the first hidden layer's output.
+    fn forward_from<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, mut h: T2<Tp>) -> (T2<Tp>, T2<Tp>) {
         for l in &self.hidden {
-            h = l.forward(p, h).relu();
+            h = l.forward(p, h, Activation::Relu);
         }
         let (h, tape) = h.split_tape();
-        let mean = self.mean.forward(p, h.clone().put_tape(tape));
+        let mean = self.mean.forward(p, h.clone().put_tape(tape), Activation::Identity);
         // Bounded α keeps e^α finite early in training.
-        let alpha = (self.log_scale.forward(p, h.retaped::<Tp>()) * (1.0 / 5.0)).tanh() * 5.0;
+        let alpha = (self.log_scale.forward(p, h.retaped::<Tp>(), Activation::Identity) * (1.0 / 5.0)).tanh() * 5.0;
         (mean, alpha)
     }
 }
