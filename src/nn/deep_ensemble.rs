@@ -9,7 +9,8 @@
 //! loss is their mean; their parameters are disjoint, so each learns as if alone). The
 //! posterior is their equal-weight mixture q(x|y) = (1/M) Σ_m N(x; μ_m(y), Σ_m(y)): the spread
 //! of one member is the data's (aleatoric) noise, the disagreement between members the
-//! network's (epistemic) uncertainty.
+//! network's (epistemic) uncertainty. With `components: K` > 1 each member's output is a
+//! mixture of K Gaussians (an `mdn`), for posteriors one Gaussian cannot take.
 //!
 //! Why an ensemble rather than MC dropout: the mixture has a closed-form density, so log q, the
 //! test NLL, samples and the P-P test are exact like every other estimator's; MC dropout's
@@ -18,6 +19,7 @@
 
 use super::dense::Mlp;
 use super::heads::FullGaussianHead;
+use super::mixture::MixtureHead;
 use super::params::ParamSet;
 use super::registry::{BuildContext, EstimatorConfig};
 use super::{DensityEstimator, Dev, Estimator, LossContext, Network, T0, T1, T2};
@@ -40,6 +42,11 @@ pub struct DeepEnsembleSpec {
     /// Widths of the hidden layers of each member (ReLU). Default [64, 64].
     #[serde(deserialize_with = "number::vec_usize")]
     pub hidden: Vec<usize>,
+    /// Gaussians in each member's output: 1, a Gaussian (Lakshminarayanan et al.); K > 1, a
+    /// mixture of K (each member an `mdn`), for posteriors a Gaussian cannot take (skewed,
+    /// cut by the prior's edges). Default 1.
+    #[serde(deserialize_with = "number::usize")]
+    pub components: usize,
     /// Network that embeds the data y, shared by the members (MLP or 1-D CNN). Default none.
     #[serde(deserialize_with = "crate::spec::embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
@@ -47,7 +54,7 @@ pub struct DeepEnsembleSpec {
 
 impl Default for DeepEnsembleSpec {
     fn default() -> Self {
-        DeepEnsembleSpec { members: 5, hidden: vec![64, 64], embedding: None }
+        DeepEnsembleSpec { members: 5, hidden: vec![64, 64], components: 1, embedding: None }
     }
 }
 
@@ -61,6 +68,7 @@ impl EstimatorConfig for DeepEnsembleSpec {
 
     fn validate(&self) -> Result<(), Violation> {
         at_least("model.members", self.members, 1)?;
+        at_least("model.components", self.components, 1)?;
         hidden_widths(&self.hidden, None)
     }
 
@@ -69,14 +77,42 @@ impl EstimatorConfig for DeepEnsembleSpec {
     }
 
     fn example() -> Self {
-        DeepEnsembleSpec { members: 3, hidden: vec![16], embedding: None }
+        DeepEnsembleSpec { members: 3, hidden: vec![16], components: 2, embedding: None }
     }
 }
 
-/// One member: an MLP and a full-covariance Gaussian head.
+/// One member: an MLP and a full-covariance Gaussian head, or a mixture of them.
 struct Member {
     trunk: Mlp,
-    head: FullGaussianHead,
+    head: MemberHead,
+}
+
+enum MemberHead {
+    Gaussian(FullGaussianHead),
+    Mixture(MixtureHead),
+}
+
+impl MemberHead {
+    fn log_prob<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, h: T2<Tp>, theta: T2) -> T1<Tp> {
+        match self {
+            MemberHead::Gaussian(g) => g.log_prob(p, h, theta),
+            MemberHead::Mixture(m) => m.log_prob(p, h, theta),
+        }
+    }
+
+    /// One row's distribution, to draw from.
+    fn draw_from(&self, p: &ParamSet, h: T2) -> Box<dyn Fn(&mut SampleRng) -> Vec<f64>> {
+        match self {
+            MemberHead::Gaussian(g) => {
+                let n = g.normals(p, h).remove(0);
+                Box::new(move |rng| n.sample(rng))
+            }
+            MemberHead::Mixture(m) => {
+                let mix = m.mixture(p, h);
+                Box::new(move |rng| mix.sample(rng))
+            }
+        }
+    }
 }
 
 /// The ensemble.
@@ -95,7 +131,11 @@ impl DeepEnsembleNet {
         let members = (0..spec.members)
             .map(|m| {
                 let trunk = Mlp::new(dev, rng, &mut params, &format!("member.{m}.trunk"), data_dim, &spec.hidden);
-                let head = FullGaussianHead::new(dev, rng, &mut params, &format!("member.{m}.head"), trunk.n_out(), theta_dim);
+                let name = format!("member.{m}.head");
+                let head = match spec.components {
+                    1 => MemberHead::Gaussian(FullGaussianHead::new(dev, rng, &mut params, &name, trunk.n_out(), theta_dim)),
+                    k => MemberHead::Mixture(MixtureHead::new(dev, rng, &mut params, &format!("{name}."), trunk.n_out(), theta_dim, k)),
+                };
                 Member { trunk, head }
             })
             .collect();
@@ -134,19 +174,19 @@ impl Network for DeepEnsembleNet {
 }
 
 impl DensityEstimator for DeepEnsembleNet {
-    /// log of the equal-weight mixture of the members' Gaussians.
+    /// log of the equal-weight mixture of the members' densities.
     fn log_prob_z(&self, theta: &[f32], data: &[f32], rows: usize) -> Vec<f64> {
         let y: T2 = self.dev.tensor_from_vec(data.to_vec(), (rows, self.data_dim));
         let t: T2 = self.dev.tensor_from_vec(theta.to_vec(), (rows, self.d));
-        let per_member: Vec<Vec<f32>> = self.members.iter().map(|m| self.member_log_prob(m, y.clone(), t.clone(), false).as_vec()).collect();
+        let per_member: Vec<Vec<f32>> =
+            self.members.iter().map(|m| self.member_log_prob(m, y.clone(), t.clone(), false).as_vec()).collect();
         (0..rows).map(|r| log_mean_exp(&per_member.iter().map(|l| l[r] as f64).collect::<Vec<f64>>())).collect()
     }
 
-    /// A member chosen uniformly, then a draw from its Gaussian.
+    /// A member chosen uniformly, then a draw from its Gaussian (or mixture).
     fn sample_z(&self, n: usize, data: &[f32], rng: &mut SampleRng) -> Vec<f64> {
         let y: T2 = self.dev.tensor_from_vec(data.to_vec(), (1, self.data_dim));
-        let normals: Vec<_> =
-            self.members.iter().map(|m| m.head.normals(&self.params, m.trunk.forward(&self.params, y.clone())).remove(0)).collect();
-        (0..n).flat_map(|_| normals[rng.gen_range(0..normals.len())].sample(rng)).collect()
+        let draws: Vec<_> = self.members.iter().map(|m| m.head.draw_from(&self.params, m.trunk.forward(&self.params, y.clone()))).collect();
+        (0..n).flat_map(|_| draws[rng.gen_range(0..draws.len())](rng)).collect()
     }
 }

@@ -1,13 +1,10 @@
 //! The `mdn` estimator: a mixture of K full-covariance Gaussians with weights
 //! (Chua & Vallisneri, PRL 124 041102, 2020):
 //!
-//! q(x|y) = Σₖ πₖ(y) N(x; μₖ(y), Σₖ(y)),  log q = logsumexp_k [log πₖ + log Nₖ].
-//!
-//! The log-sum-exp subtracts the per-row maximum (taken as a constant, which leaves the value
-//! and its gradient unchanged) so that no exponential overflows.
+//! q(x|y) = Σₖ πₖ(y) N(x; μₖ(y), Σₖ(y)) from an MLP's features (the head is [`MixtureHead`]).
 
-use super::dense::{Dense, Mlp};
-use super::heads::FullGaussianHead;
+use super::dense::Mlp;
+use super::mixture::MixtureHead;
 use super::params::ParamSet;
 use super::registry::{BuildContext, EstimatorConfig};
 use super::Estimator;
@@ -68,10 +65,7 @@ pub struct MdnNet {
     d: usize,
     data_dim: usize,
     trunk: Mlp,
-    logits: Dense,
-    components: Vec<FullGaussianHead>,
-    /// Column k of the K×K identity, to pick a mixture weight.
-    pick: Vec<T2>,
+    head: MixtureHead,
     params: ParamSet,
 }
 
@@ -79,49 +73,13 @@ impl MdnNet {
     /// A new network, initialised from `rng`.
     pub fn new(dev: &Dev, rng: &mut impl Rng, mut params: ParamSet, spec: &MdnSpec, theta_dim: usize, data_dim: usize) -> MdnNet {
         let trunk = Mlp::new(dev, rng, &mut params, "trunk", data_dim, &spec.hidden);
-        let h = trunk.n_out();
-        let k = spec.components;
-        let logits = Dense::new(dev, rng, &mut params, "logits", h, k);
-        let components = (0..k).map(|i| FullGaussianHead::new(dev, rng, &mut params, &format!("component.{i}"), h, theta_dim)).collect();
-        let pick = (0..k)
-            .map(|i| {
-                let mut v = vec![0.0f32; k];
-                v[i] = 1.0;
-                dev.tensor_from_vec(v, (k, 1))
-            })
-            .collect();
-        MdnNet { dev: dev.clone(), d: theta_dim, data_dim, trunk, logits, components, pick, params }
+        let head = MixtureHead::new(dev, rng, &mut params, "", trunk.n_out(), theta_dim, spec.components);
+        MdnNet { dev: dev.clone(), d: theta_dim, data_dim, trunk, head, params }
     }
 
     /// log q per row on the tape of `data`.
     fn log_prob_rows<Tp: Tape<f32, Dev>>(&self, data: T2<Tp>, theta: T2, data_grad: bool) -> T1<Tp> {
-        let rows = data.shape().0;
-        let (h, tape) = self.trunk.forward_data(&self.params, data, data_grad).split_tape();
-        let log_w = self.logits.forward(&self.params, h.clone().put_tape(tape)).log_softmax::<Axis<1>>();
-        let (log_w, tape) = log_w.split_tape();
-        let mut terms: Vec<T1<Tp>> = Vec::with_capacity(self.components.len());
-        let mut tape = Some(tape);
-        for (k, comp) in self.components.iter().enumerate() {
-            let w = match tape.take() {
-                Some(t) => log_w.clone().put_tape(t),
-                None => log_w.retaped::<Tp>(),
-            };
-            let w_k = w.matmul(self.pick[k].clone()).reshape_like(&(rows,));
-            terms.push(comp.log_prob(&self.params, h.retaped::<Tp>(), theta.clone()) + w_k);
-        }
-        // Per-row maximum as a constant shift.
-        let values: Vec<Vec<f32>> = terms.iter().map(|t| t.as_vec()).collect();
-        let m: Vec<f32> = (0..rows).map(|r| values.iter().map(|v| v[r]).fold(f32::NEG_INFINITY, f32::max)).collect();
-        let m: T1 = self.dev.tensor_from_vec(m, (rows,));
-        let mut acc: Option<T1<Tp>> = None;
-        for t in terms {
-            let e = (t - m.clone()).exp();
-            acc = Some(match acc {
-                None => e,
-                Some(a) => a + e,
-            });
-        }
-        acc.expect("at least one component").ln() + m
+        self.head.log_prob(&self.params, self.trunk.forward_data(&self.params, data, data_grad), theta)
     }
 }
 
@@ -142,20 +100,7 @@ impl DensityEstimator for MdnNet {
 
     fn sample_z(&self, n: usize, data: &[f32], rng: &mut SampleRng) -> Vec<f64> {
         let x: T2 = self.dev.tensor_from_vec(data.to_vec(), (1, self.data_dim));
-        let h = self.trunk.forward(&self.params, x);
-        let w: Vec<f64> =
-            self.logits.forward(&self.params, h.clone()).softmax::<Axis<1>>().as_vec().into_iter().map(|v| v as f64).collect();
-        let normals: Vec<_> = self.components.iter().map(|c| c.normals(&self.params, h.clone()).remove(0)).collect();
-        let mut out = Vec::with_capacity(n * self.d);
-        for _ in 0..n {
-            let u: f64 = rng.gen();
-            let mut acc = 0.0;
-            let k = w.iter().position(|&p| {
-                acc += p;
-                u < acc
-            });
-            out.extend(normals[k.unwrap_or(w.len() - 1)].sample(rng));
-        }
-        out
+        let mixture = self.head.mixture(&self.params, self.trunk.forward(&self.params, x));
+        (0..n).flat_map(|_| mixture.sample(rng)).collect()
     }
 }

@@ -33,6 +33,7 @@ mod error;
 mod gemm;
 pub mod heads;
 mod linear;
+mod mixture;
 mod model;
 mod params;
 #[macro_use]

@@ -129,11 +129,11 @@ struct EpochRun<'a> {
 impl EpochRun<'_> {
     /// Steps through `batches` from the batch `progress` is at; returns the mean training loss
     /// and the last learning rate. Stops at the first non-finite loss.
-    fn steps(&mut self, batches: Batches) -> Result<(f64, f64), TrainError> {
+    fn steps(&mut self, batches: &mut dyn Iterator<Item = Batch>) -> Result<(f64, f64), TrainError> {
         let OptimizerSpec::Adam(adam_cfg) = &self.spec.optimizer;
         let epoch = self.progress.epoch;
         let mut lr = adam_cfg.lr;
-        for b in batches.skip_batches(self.progress.batches_done) {
+        for b in batches {
             let step = self.progress.step;
             lr = lr_at(self.spec.lr_schedule, adam_cfg.lr, step, self.total);
             let kl_weight = self.spec.kl_ramp.as_ref().map_or(1.0, |r| r.weight(epoch));
@@ -191,6 +191,24 @@ pub(crate) fn gradient_step(
     adam.step(net.params_mut(), &mut grads, lr);
     net.update_buffers();
     Ok(value)
+}
+
+/// Runs `f` over `batches` made on a thread of their own, up to two ahead of the step that
+/// uses them: gathering, z-scoring and fresh noise then overlap the step instead of
+/// preceding it. The batches and their order are the same.
+fn prefetched<R>(batches: Batches, f: impl FnOnce(&mut dyn Iterator<Item = Batch>) -> R) -> R {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        s.spawn(move || {
+            for b in batches {
+                // The receiver is gone when training stopped early (a non-finite loss).
+                if tx.send(b).is_err() {
+                    break;
+                }
+            }
+        });
+        f(&mut rx.into_iter())
+    })
 }
 
 /// Writes a checkpoint; a failure to write one is reported and training goes on.
@@ -275,7 +293,8 @@ fn train_here(
     while !progress.finished && progress.epoch <= spec.epochs {
         let epoch = progress.epoch;
         let start = Instant::now();
-        let batches = Batches::new(&ds.train, spec.batch_size, Some((seed, epoch as u64)), theta_z, data_z, noise);
+        let batches = Batches::new(&ds.train, spec.batch_size, Some((seed, epoch as u64)), theta_z, data_z, noise)
+            .skip_batches(progress.batches_done);
         let saver = checkpoint.zip(timer.as_mut());
         let mut run = EpochRun {
             net: &mut *net,
@@ -289,7 +308,7 @@ fn train_here(
             best: &best,
             saver,
         };
-        let (train_loss, lr) = run.steps(batches)?;
+        let (train_loss, lr) = prefetched(batches, |it| run.steps(it))?;
         let val_loss = mean_loss(net, &dev, Batches::new(&ds.val, 4096, None, theta_z, data_z, None), seed);
         if !val_loss.is_finite() {
             bar.abandon();
