@@ -210,6 +210,24 @@ fn cache_gc_removes_unreferenced_datasets_and_keeps_runs() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!orphan.exists() && run_dir.is_dir());
     assert_eq!(entries(&results.join("cache/datasets")).0.len(), 1, "the run's dataset is kept");
+    // Checkpoints: one left beside the finished run goes; an interrupted training's stays
+    // (a rerun resumes from it) until it is older than the limit.
+    let runs = run_dir.parent().unwrap().to_path_buf();
+    let key = run_dir.file_name().unwrap().to_string_lossy().to_string();
+    let (stale, resumable) = (runs.join(format!(".{key}.checkpoint")), runs.join(".0123456789abcdef.checkpoint"));
+    std::fs::write(&stale, b"weights").unwrap();
+    std::fs::write(&resumable, b"weights").unwrap();
+    let out = run(ndelab(&results).args(["cache", "gc"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("removed {}: checkpoint of a finished run", stale.display())),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!stale.exists() && resumable.exists() && run_dir.is_dir());
+    let out = run(ndelab(&results).args(["cache", "gc", "--older-than-days", "0"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!resumable.exists(), "an interrupted training's checkpoint goes once older than the limit");
     let out = run(ndelab(&results).args(["cache", "gc", "--force"]));
     assert_eq!(out.status.code(), Some(2), "--force without an age is refused");
     let out = run(ndelab(&results).args(["cache", "gc", "--force", "--older-than-days", "0"]));

@@ -1,6 +1,8 @@
 //! `ndelab cache gc`: removes cached datasets that no finished run refers to, or that are older
 //! than an age; finished runs only when asked (`--force`), since they cannot be remade without
-//! training again. Entries being built (hidden folders with a held lock) are never touched.
+//! training again; training checkpoints whose run finished, or, with an age, interrupted ones
+//! older than it (they are what a rerun would resume from). Entries being built (hidden
+//! folders with a held lock) and the checkpoints of trainings under way are never touched.
 
 use super::entry::{self, DONE};
 use super::{subdirs, Layout, StoreError};
@@ -43,21 +45,53 @@ fn dataset_of(run: &Path) -> Option<String> {
     v.get("dataset_key")?.as_str().map(|k| k.chars().take(16).collect())
 }
 
-/// Removes `dir` under its entry lock, unless another process holds the lock (it is building
-/// or reading the entry).
+/// The lock of entry `name` in `parent`, taken; `None` while another process holds it (it is
+/// building, training or reading the entry).
+fn take_lock(parent: &Path, name: &str) -> Result<Option<(fs::File, PathBuf)>, StoreError> {
+    let lock_path = parent.join(format!(".{name}.lock"));
+    let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| entry::io_err(&lock_path, e))?;
+    Ok(lock.try_lock().is_ok().then_some((lock, lock_path)))
+}
+
+/// Removes `dir` under its entry lock, unless another process holds the lock.
 fn remove(dir: &Path, dry_run: bool) -> Result<bool, StoreError> {
     if dry_run {
         return Ok(true);
     }
     let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else { return Ok(false) };
-    let lock_path = parent.join(format!(".{}.lock", name.to_string_lossy()));
-    let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| entry::io_err(&lock_path, e))?;
-    if lock.try_lock().is_err() {
-        return Ok(false);
-    }
+    let Some((_lock, lock_path)) = take_lock(parent, &name.to_string_lossy())? else { return Ok(false) };
     fs::remove_dir_all(dir).map_err(|e| entry::io_err(dir, e))?;
     let _ = fs::remove_file(&lock_path);
     Ok(true)
+}
+
+/// Removes the training checkpoints (`runs/NAME/.KEY.checkpoint`) whose run finished, and with
+/// `older_than` the interrupted ones not written for longer; never one whose run's lock is held
+/// (training under way).
+fn collect_checkpoints(layout: &Layout, opts: &GcOptions, report: &mut GcReport) -> Result<(), StoreError> {
+    for name_dir in subdirs(&layout.root().join("runs")) {
+        let files = fs::read_dir(&name_dir).into_iter().flatten().flatten().map(|e| e.path());
+        for ck in files.filter(|p| p.is_file()) {
+            let file = ck.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let Some(key) = file.strip_prefix('.').and_then(|f| f.strip_suffix(".checkpoint")) else { continue };
+            let idle = fs::metadata(&ck).and_then(|m| m.modified()).ok().and_then(|t| SystemTime::now().duration_since(t).ok());
+            let why = if name_dir.join(key).join(DONE).is_file() {
+                "checkpoint of a finished run"
+            } else if opts.older_than.is_some_and(|limit| idle.is_some_and(|a| a > limit)) {
+                "checkpoint of an interrupted training older than the limit"
+            } else {
+                continue;
+            };
+            let bytes = fs::metadata(&ck).map(|m| m.len()).unwrap_or(0);
+            if !opts.dry_run {
+                let Some(_lock) = take_lock(&name_dir, key)? else { continue };
+                fs::remove_file(&ck).map_err(|e| entry::io_err(&ck, e))?;
+            }
+            report.bytes += bytes;
+            report.removed.push((ck, why.into()));
+        }
+    }
+    Ok(())
 }
 
 /// Whether some run is being built now (its lock is held): its dataset is in use, but no
@@ -89,6 +123,7 @@ pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport, StoreError> {
         }
         used.extend(dataset_of(run));
     }
+    collect_checkpoints(layout, opts, &mut report)?;
     // While a run is being built, a dataset no finished run names may be the one it trains on.
     let busy = run_in_progress(layout);
     if busy {
