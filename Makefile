@@ -44,7 +44,8 @@ reliability: build
 	python3 scripts/kill_harness.py --bin $(BIN) --kills $(KILLS)
 	scripts/full_disk.sh $(BIN)
 
-# Side-by-side speed against peers (builds bench/.venv with bilby + lalsuite on first use).
+# Side-by-side speed against peers: waveforms (bilby + lalsuite), training (PyTorch, zuko);
+# builds bench/.venv on first use. `bench/run.sh train` runs only the training table.
 bench:
 	bench/run.sh
 

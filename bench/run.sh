@@ -13,10 +13,13 @@ cd "$(dirname "$0")/.."
 N_NDELAB=${N_NDELAB:-100000}
 N_PEER=${N_PEER:-2000}
 N_TRAIN=${N_TRAIN:-1_000_000}
-if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c "import bilby, lal, torch, zuko, pyarrow" 2>/dev/null; then
-  echo "bench: creating bench/.venv with bilby, lalsuite, torch, zuko and pyarrow (once)" >&2
-  python3 -m venv bench/.venv
-  bench/.venv/bin/pip install -q bilby lalsuite torch zuko pyarrow
+# The training table needs only torch, zuko and pyarrow; the rest needs bilby and lalsuite too.
+if [ "${1:-}" = train ]; then NEED="torch zuko pyarrow"; else NEED="bilby lalsuite torch zuko pyarrow"; fi
+IMPORTS=$(echo "$NEED" | sed 's/lalsuite/lal/; s/ /, /g')
+if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c "import $IMPORTS" 2>/dev/null; then
+  echo "bench: installing $NEED into bench/.venv (once)" >&2
+  [ -x bench/.venv/bin/python ] || python3 -m venv bench/.venv
+  bench/.venv/bin/pip install -q $NEED
 fi
 cargo build --release -q
 BIN="${CARGO_TARGET_DIR:-target}/release/ndelab"
