@@ -193,6 +193,27 @@ pub(crate) fn gradient_step(
     Ok(value)
 }
 
+/// Records an epoch and says so; ends training after the last epoch or when early stopping
+/// says so, and otherwise moves `progress` to the next epoch.
+fn end_epoch(progress: &mut Progress, spec: &TrainingSpec, bar: &indicatif::ProgressBar, record: EpochRecord, improved: bool) {
+    let EpochRecord { epoch, train_loss, val_loss, lr, seconds } = record;
+    let mark = if improved { " *" } else { "  " };
+    let line = format!("epoch {epoch:>3}/{}  train {train_loss:>9.5}  val {val_loss:>9.5}{mark}  lr {lr:.2e}  {seconds:.2} s", spec.epochs);
+    ui::log(Some(bar), &line);
+    progress.history.push(record);
+    if let Some(es) = &spec.early_stopping {
+        if epoch - progress.best_epoch >= es.patience {
+            let why = format!("early stopping: no improvement for {} epochs; keeping epoch {}", es.patience, progress.best_epoch);
+            ui::log(Some(bar), &why);
+            progress.stopped_early = true;
+        }
+    }
+    progress.finished = progress.stopped_early || epoch == spec.epochs;
+    if !progress.finished {
+        (progress.epoch, progress.batches_done, progress.loss_sum, progress.rows) = (epoch + 1, 0, 0.0, 0);
+    }
+}
+
 /// Runs `f` over `batches` made on a thread of their own, up to two ahead of the step that
 /// uses them: gathering, z-scoring and fresh noise then overlap the step instead of
 /// preceding it. The batches and their order are the same.
@@ -325,28 +346,7 @@ fn train_here(
         if improved {
             (progress.best_val, progress.best_epoch, best) = (Some(val_loss), epoch, net.params().to_flat());
         }
-        ui::log(
-            Some(&bar),
-            &format!(
-                "epoch {epoch:>3}/{}  train {train_loss:>9.5}  val {val_loss:>9.5}{}  lr {lr:.2e}  {seconds:.2} s",
-                spec.epochs,
-                if improved { " *" } else { "  " }
-            ),
-        );
-        progress.history.push(EpochRecord { epoch, train_loss, val_loss, lr, seconds });
-        if let Some(es) = &spec.early_stopping {
-            if epoch - progress.best_epoch >= es.patience {
-                ui::log(
-                    Some(&bar),
-                    &format!("early stopping: no improvement for {} epochs; keeping epoch {}", es.patience, progress.best_epoch),
-                );
-                progress.stopped_early = true;
-            }
-        }
-        progress.finished = progress.stopped_early || epoch == spec.epochs;
-        if !progress.finished {
-            (progress.epoch, progress.batches_done, progress.loss_sum, progress.rows) = (epoch + 1, 0, 0.0, 0);
-        }
+        end_epoch(&mut progress, spec, &bar, EpochRecord { epoch, train_loss, val_loss, lr, seconds }, improved);
         if let Some(c) = checkpoint {
             save(c, &progress, net, &adam, &best);
         }
