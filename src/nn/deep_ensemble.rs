@@ -89,7 +89,7 @@ struct Member {
 
 enum MemberHead {
     Gaussian(FullGaussianHead),
-    Mixture(MixtureHead),
+    Mixture(Box<MixtureHead>),
 }
 
 impl MemberHead {
@@ -134,7 +134,15 @@ impl DeepEnsembleNet {
                 let name = format!("member.{m}.head");
                 let head = match spec.components {
                     1 => MemberHead::Gaussian(FullGaussianHead::new(dev, rng, &mut params, &name, trunk.n_out(), theta_dim)),
-                    k => MemberHead::Mixture(MixtureHead::new(dev, rng, &mut params, &format!("{name}."), trunk.n_out(), theta_dim, k)),
+                    k => MemberHead::Mixture(Box::new(MixtureHead::new(
+                        dev,
+                        rng,
+                        &mut params,
+                        &format!("{name}."),
+                        trunk.n_out(),
+                        theta_dim,
+                        k,
+                    ))),
                 };
                 Member { trunk, head }
             })

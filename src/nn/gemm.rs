@@ -49,6 +49,7 @@ pub fn gemm(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, lhs
 }
 
 /// The `gemm` crate's product (dfdx's own kernel).
+#[allow(clippy::too_many_arguments)]
 fn fallback(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, lhs: Operand, rhs: Operand, threads: usize) {
     let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     // SAFETY: `gemm` checked that every index the kernel touches lies inside the slices.
