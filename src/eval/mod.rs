@@ -23,8 +23,9 @@ pub use nll::test_nll;
 pub use posterior::{posterior_checks, CheckSettings, EvalRow, PosteriorChecks, ReferenceCheck, ReferenceSource, MARGINAL_DRAWS};
 pub use rmse::{rmse, Rmse};
 
-/// Version of the evaluation code; part of the run key.
-pub const EVAL_VERSION: &str = "eval/6";
+/// Version of the evaluation code; part of the run key. eval/7: C2ST's classifier runs on the
+/// fused dense layer (rounding differs).
+pub const EVAL_VERSION: &str = "eval/7";
 
 /// A metric with its Monte Carlo standard error.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -40,23 +40,6 @@ impl ConvShape {
     }
 }
 
-/// dst (m × n, row stride `dst_rs` = n) = [dst +] lhs (m × k, strides rs/cs) · rhs (k × n,
-/// strides rs/cs), on the calling thread (the callers run batch items in parallel).
-#[allow(clippy::too_many_arguments)]
-fn product(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    dst_rs: usize,
-    accumulate: bool,
-    lhs: (&[f32], usize, usize),
-    rhs: (&[f32], usize, usize),
-) {
-    debug_assert_eq!(dst_rs, n);
-    gemm(m, n, k, &mut dst[..m * n], accumulate, lhs, rhs)
-}
-
 /// y[b·L' + t, o] = bias[o] + Σ_{k,c} x[b·L + t·s + k, c] · w[k·C + c, o].
 fn forward_values(x: &[f32], w: &[f32], bias: &[f32], s: ConvShape) -> Vec<f32> {
     let (l_out, win) = (s.len_out(), s.window());
@@ -66,7 +49,7 @@ fn forward_values(x: &[f32], w: &[f32], bias: &[f32], s: ConvShape) -> Vec<f32> 
             row.copy_from_slice(bias);
         }
         let xb = &x[b * s.len_in * s.c_in..(b + 1) * s.len_in * s.c_in];
-        product(l_out, s.c_out, win, yb, s.c_out, true, (xb, s.stride * s.c_in, 1), (w, s.c_out, 1));
+        gemm(l_out, s.c_out, win, yb, true, (xb, s.stride * s.c_in, 1), (w, s.c_out, 1));
     });
     y
 }
@@ -86,7 +69,7 @@ fn filter_grads(x: &[f32], g: &[f32], s: ConvShape) -> (Vec<f32>, Vec<f32>) {
                 let xb = &x[b * s.len_in * s.c_in..(b + 1) * s.len_in * s.c_in];
                 let gb = &g[b * l_out * s.c_out..(b + 1) * l_out * s.c_out];
                 // windowsᵀ (win × L'): element (j, t) = xb[t·s·C + j].
-                product(win, s.c_out, l_out, &mut gw, s.c_out, true, (xb, 1, s.stride * s.c_in), (gb, s.c_out, 1));
+                gemm(win, s.c_out, l_out, &mut gw, true, (xb, 1, s.stride * s.c_in), (gb, s.c_out, 1));
             }
             gw
         })
@@ -110,7 +93,7 @@ fn add_input_grad(gx: &mut [f32], w: &[f32], g: &[f32], s: ConvShape) {
         let gb = &g[b * l_out * s.c_out..(b + 1) * l_out * s.c_out];
         let mut gwin = vec![0.0f32; l_out * win];
         // wᵀ (c_out × win): element (o, j) = w[j·c_out + o].
-        product(l_out, win, s.c_out, &mut gwin, win, false, (gb, s.c_out, 1), (w, 1, s.c_out));
+        gemm(l_out, win, s.c_out, &mut gwin, false, (gb, s.c_out, 1), (w, 1, s.c_out));
         for (t, row) in gwin.chunks_exact(win).enumerate() {
             let at = t * s.stride * s.c_in;
             gxb[at..at + win].iter_mut().zip(row).for_each(|(a, v)| *a += v);

@@ -133,6 +133,15 @@ pub fn linear_sum<Tp: Tape<f32, Dev>>(inputs: Vec<Input<'_, Tp>>, biases: &[&Par
 mod tests {
     use super::*;
 
+    /// Each named pair of gradients agrees to 1e-3 (relative).
+    fn assert_grads_match(pairs: &[(&str, Vec<f32>, Vec<f32>)]) {
+        for (name, p, q) in pairs {
+            for (i, (p, q)) in p.iter().zip(q).enumerate() {
+                assert!((p - q).abs() < 1e-3 * (1.0 + q.abs()), "gradient {name}[{i}]: {p} vs {q}");
+            }
+        }
+    }
+
     fn values_of(n: usize, scale: f32, phase: f32) -> Vec<f32> {
         (0..n).map(|i| scale * ((i as f32) * 0.73 + phase).sin()).collect()
     }
@@ -221,18 +230,14 @@ mod tests {
         }
         let g1 = (ours * r.clone()).sum::<(), _>().backward();
         let g2 = (theirs * r).sum::<(), _>().backward();
-        for (name, p, q) in [
+        assert_grads_match(&[
             ("x", g1.get(&x).as_vec(), g2.get(&x).as_vec()),
             ("y", g1.get(&y).as_vec(), g2.get(&y).as_vec()),
             ("A", g1.get(&a).as_vec(), g2.get(&a).as_vec()),
             ("B", g1.get(&b).as_vec(), g2.get(&b).as_vec()),
             ("a", g1.get(&ab).as_vec(), g2.get(&ab).as_vec()),
             ("b", g1.get(&bb).as_vec(), g2.get(&bb).as_vec()),
-        ] {
-            for (p, q) in p.iter().zip(&q) {
-                assert!((p - q).abs() < 1e-3 * (1.0 + q.abs()), "gradient {name}: {p} vs {q}");
-            }
-        }
+        ]);
     }
 
     /// A masked weight equals the generic x (W ⊙ M) + b, gradients included (W's masked).
@@ -255,15 +260,11 @@ mod tests {
         }
         let g1 = (ours * r.clone()).sum::<(), _>().backward();
         let g2 = (theirs * r).sum::<(), _>().backward();
-        for (name, p, q) in [
+        assert_grads_match(&[
             ("x", g1.get(&x).as_vec(), g2.get(&x).as_vec()),
             ("w", g1.get(&w).as_vec(), g2.get(&w).as_vec()),
             ("b", g1.get(&b).as_vec(), g2.get(&b).as_vec()),
-        ] {
-            for (p, q) in p.iter().zip(&q) {
-                assert!((p - q).abs() < 1e-3 * (1.0 + q.abs()), "gradient {name}: {p} vs {q}");
-            }
-        }
+        ]);
     }
 
     /// Without `input_grad` the input gets no gradient (none is even allocated).

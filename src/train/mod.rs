@@ -283,80 +283,67 @@ pub fn train(
     checkpoint: Option<&Checkpointing>,
 ) -> Result<TrainOutcome, TrainError> {
     memory::keep_freed_memory();
-    on_workers(|| train_here(net, ds, theta_z, data_z, spec, seed, noise, checkpoint))
-}
-
-/// [`train`] on the calling thread.
-#[allow(clippy::too_many_arguments)]
-fn train_here(
-    net: &mut dyn Network,
-    ds: &Dataset,
-    theta_z: &ZScore,
-    data_z: &ZScore,
-    spec: &TrainingSpec,
-    seed: u64,
-    noise: Option<FreshNoise>,
-    checkpoint: Option<&Checkpointing>,
-) -> Result<TrainOutcome, TrainError> {
-    check_finite(ds)?;
-    let dev = Dev::default();
-    let OptimizerSpec::Adam(adam_cfg) = &spec.optimizer;
-    let mut adam = Adam::new(adam_cfg, net.params());
-    let (mut progress, mut best) = match checkpoint.and_then(|c| resume(c, net, &mut adam)) {
-        Some(r) => r,
-        None => (Progress::start(checkpoint.map_or("", |c| c.key.as_str())), net.params().to_flat()),
-    };
-    let steps_per_epoch = ds.train.len().div_ceil(spec.batch_size);
-    let total = steps_per_epoch * spec.epochs;
-    let bar = ui::bar(total as u64, "training");
-    bar.set_position(progress.step as u64);
-    let mut timer = checkpoint.map(|c| Timer::new(c.every));
-    while !progress.finished && progress.epoch <= spec.epochs {
-        let epoch = progress.epoch;
-        let start = Instant::now();
-        let batches = Batches::new(&ds.train, spec.batch_size, Some((seed, epoch as u64)), theta_z, data_z, noise)
-            .skip_batches(progress.batches_done);
-        let saver = checkpoint.zip(timer.as_mut());
-        let mut run = EpochRun {
-            net: &mut *net,
-            adam: &mut adam,
-            dev: &dev,
-            spec,
-            seed,
-            total,
-            bar: &bar,
-            progress: &mut progress,
-            best: &best,
-            saver,
+    on_workers(|| {
+        check_finite(ds)?;
+        let dev = Dev::default();
+        let OptimizerSpec::Adam(adam_cfg) = &spec.optimizer;
+        let mut adam = Adam::new(adam_cfg, net.params());
+        let (mut progress, mut best) = match checkpoint.and_then(|c| resume(c, net, &mut adam)) {
+            Some(r) => r,
+            None => (Progress::start(checkpoint.map_or("", |c| c.key.as_str())), net.params().to_flat()),
         };
-        let (train_loss, lr) = prefetched(batches, |it| run.steps(it))?;
-        let val_loss = mean_loss(net, &dev, Batches::new(&ds.val, 4096, None, theta_z, data_z, None), seed);
-        if !val_loss.is_finite() {
-            bar.abandon();
-            return Err(TrainError::NonFinite {
-                what: "validation",
-                value: val_loss as f32,
-                epoch,
-                step: steps_per_epoch,
-                lr: adam_cfg.lr,
-            });
+        let steps_per_epoch = ds.train.len().div_ceil(spec.batch_size);
+        let total = steps_per_epoch * spec.epochs;
+        let bar = ui::bar(total as u64, "training");
+        bar.set_position(progress.step as u64);
+        let mut timer = checkpoint.map(|c| Timer::new(c.every));
+        while !progress.finished && progress.epoch <= spec.epochs {
+            let epoch = progress.epoch;
+            let start = Instant::now();
+            let batches = Batches::new(&ds.train, spec.batch_size, Some((seed, epoch as u64)), theta_z, data_z, noise)
+                .skip_batches(progress.batches_done);
+            let saver = checkpoint.zip(timer.as_mut());
+            let mut run = EpochRun {
+                net: &mut *net,
+                adam: &mut adam,
+                dev: &dev,
+                spec,
+                seed,
+                total,
+                bar: &bar,
+                progress: &mut progress,
+                best: &best,
+                saver,
+            };
+            let (train_loss, lr) = prefetched(batches, |it| run.steps(it))?;
+            let val_loss = mean_loss(net, &dev, Batches::new(&ds.val, 4096, None, theta_z, data_z, None), seed);
+            if !val_loss.is_finite() {
+                bar.abandon();
+                return Err(TrainError::NonFinite {
+                    what: "validation",
+                    value: val_loss as f32,
+                    epoch,
+                    step: steps_per_epoch,
+                    lr: adam_cfg.lr,
+                });
+            }
+            let seconds = start.elapsed().as_secs_f64();
+            let improved = progress.best_val.is_none_or(|b| val_loss < b);
+            if improved {
+                (progress.best_val, progress.best_epoch, best) = (Some(val_loss), epoch, net.params().to_flat());
+            }
+            end_epoch(&mut progress, spec, &bar, EpochRecord { epoch, train_loss, val_loss, lr, seconds }, improved);
+            if let Some(c) = checkpoint {
+                save(c, &progress, net, &adam, &best);
+            }
         }
-        let seconds = start.elapsed().as_secs_f64();
-        let improved = progress.best_val.is_none_or(|b| val_loss < b);
-        if improved {
-            (progress.best_val, progress.best_epoch, best) = (Some(val_loss), epoch, net.params().to_flat());
-        }
-        end_epoch(&mut progress, spec, &bar, EpochRecord { epoch, train_loss, val_loss, lr, seconds }, improved);
-        if let Some(c) = checkpoint {
-            save(c, &progress, net, &adam, &best);
-        }
-    }
-    bar.finish_and_clear();
-    net.params_mut().restore(&best);
-    Ok(TrainOutcome {
-        history: progress.history,
-        best_epoch: progress.best_epoch,
-        best_val_loss: progress.best_val.unwrap_or(f64::INFINITY),
-        stopped_early: progress.stopped_early,
+        bar.finish_and_clear();
+        net.params_mut().restore(&best);
+        Ok(TrainOutcome {
+            history: progress.history,
+            best_epoch: progress.best_epoch,
+            best_val_loss: progress.best_val.unwrap_or(f64::INFINITY),
+            stopped_early: progress.stopped_early,
+        })
     })
 }
