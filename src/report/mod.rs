@@ -6,6 +6,7 @@
 mod eval;
 pub mod listing;
 mod parquet;
+mod parquet_check;
 mod plot;
 mod provenance;
 mod samples;

@@ -239,11 +239,11 @@ pub fn column_f64(df: &DataFrame, c: usize) -> Result<Vec<f64>, String> {
     Ok((0..ca.len()).map(|i| ca.get(i).unwrap_or(f64::NAN)).collect())
 }
 
-/// Reads an open Parquet file. The Parquet reader can panic on a corrupt file rather than
-/// return an error; that panic is caught (silently) and becomes "not a readable Parquet file".
-/// It also sizes its columns by the row counts the file claims, so counts no file of this size
-/// could hold (a flipped bit in the footer) are refused before they are allocated.
-pub fn read_frame(file: File) -> Result<DataFrame, String> {
+/// Reads an open Parquet file. The counts it claims are checked first (`parquet_check`): the
+/// reader allocates by them, and a failed allocation aborts rather than unwinds. The reader can
+/// also panic on a corrupt file rather than return an error; that panic is caught (silently)
+/// and becomes "not a readable Parquet file".
+pub fn read_frame(mut file: File) -> Result<DataFrame, String> {
     static HOOK: std::sync::Once = std::sync::Once::new();
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
@@ -253,15 +253,14 @@ pub fn read_frame(file: File) -> Result<DataFrame, String> {
             }
         }));
     });
-    // Float columns compress far less than 1024 values per byte.
-    let most_rows = (file.metadata().map(|m| m.len()).unwrap_or(0) as usize).saturating_mul(1024).max(1 << 16);
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| e.to_string())?;
     QUIET.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut reader = ParquetReader::new(file);
-        let meta = reader.get_metadata()?;
-        let claimed = meta.row_groups.iter().map(|g| g.num_rows()).chain([meta.num_rows, meta.max_row_group_height]).max().unwrap_or(0);
-        if claimed > most_rows {
-            return Ok(Err(format!("claims {claimed} rows, more than a file of its size can hold; it is corrupt")));
+        let mut reader = ParquetReader::new(std::io::Cursor::new(bytes.as_slice()));
+        let meta = reader.get_metadata()?.clone();
+        if let Err(e) = super::parquet_check::check(&bytes, &meta) {
+            return Ok(Err(e));
         }
         reader.finish().map(Ok)
     }));
