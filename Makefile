@@ -9,7 +9,7 @@ ARGS ?=
 BIN := $(or $(CARGO_TARGET_DIR),target)/release/ndelab
 RESULTS := $(or $(NDELAB_RESULTS),results)
 
-.PHONY: build experiment sweep table validate test bench reliability clean-results
+.PHONY: build experiment sweep table validate test test-hdf5 bench reliability clean-results
 
 build:
 	$(CARGO) build --release
@@ -35,6 +35,11 @@ validate: build
 # The whole test suite, in release mode (training is too slow unoptimised); what .ci/run calls.
 test:
 	$(CARGO) test --release
+
+# The HDF5 reader (cargo feature `hdf5`; needs libhdf5-dev): its own tests and the files
+# round trip, which with the feature also trains from .h5 files.
+test-hdf5:
+	$(CARGO) test --release --features hdf5 -- hdf5 a_dataset_exported_to_files
 
 # The README's reliability figures: hostile input (fuzzed readers, pinned bad specs), kills at
 # random moments of run, eval and sweep, corruption and concurrency, a full disk. About 25 minutes.

@@ -337,7 +337,11 @@ fn a_dataset_exported_to_files_trains_to_the_same_numbers() {
         (floats(&s, "test_nll"), floats(&s, "best_val_loss"), floats(&h, "train_loss"), floats(&h, "val_loss"))
     };
     let want = metrics(&builtin);
-    for (theta, data) in [("theta.npy", "data.npy"), ("theta.parquet", "data.parquet")] {
+    let mut formats = vec![("theta.npy", "data.npy"), ("theta.parquet", "data.parquet")];
+    if write_hdf5(tmp.path(), n, d, &theta, m, &data) {
+        formats.push(("theta.h5", "data.h5"));
+    }
+    for (theta, data) in formats {
         let p = tmp.path().join(format!("files_{theta}.yaml"));
         std::fs::write(&p, files_section(theta, data)).unwrap();
         let out = run(ndelab(&results).arg("run").arg(&p).arg("eval.metrics=[test_nll,loss_curve]"));
@@ -363,6 +367,43 @@ fn a_dataset_exported_to_files_trains_to_the_same_numbers() {
         moved.join("data.npy").display()
     );
     assert_eq!(stderr(&out).lines().last().unwrap_or(""), want);
+}
+
+/// The dataset as HDF5 (feature `hdf5`): θ as chunked, deflated float64 in a group (read
+/// whole, narrowed), y as a contiguous float32 (n, 2, 3) array (mapped, flattened per row).
+#[cfg(feature = "hdf5")]
+fn write_hdf5(dir: &std::path::Path, n: usize, d: usize, theta: &[f32], m: usize, data: &[f32]) -> bool {
+    let f = hdf5_metno::File::create(dir.join("theta.h5")).unwrap();
+    let wide: Vec<f64> = theta.iter().map(|&v| v as f64).collect();
+    f.create_group("params")
+        .unwrap()
+        .new_dataset::<f64>()
+        .shape((n, d))
+        .chunk((64, d))
+        .deflate(4)
+        .create("theta")
+        .unwrap()
+        .write_raw(&wide)
+        .unwrap();
+    let f = hdf5_metno::File::create(dir.join("data.h5")).unwrap();
+    f.new_dataset::<f32>().shape((n, 2, m / 2)).create("y").unwrap().write_raw(data).unwrap();
+    true
+}
+
+/// Without the feature an HDF5 file is refused with how to get it.
+#[cfg(not(feature = "hdf5"))]
+fn write_hdf5(dir: &std::path::Path, _: usize, _: usize, _: &[f32], _: usize, _: &[f32]) -> bool {
+    std::fs::write(dir.join("theta.h5"), b"\x89HDF\r\n\x1a\n").unwrap();
+    let source = ndelab::sim::files::ArraySource { path: dir.join("theta.h5"), array: None, columns: Vec::new() };
+    assert_eq!(
+        source.load().unwrap_err().to_string(),
+        format!(
+            "{}: HDF5 is not in this build of ndelab: rebuild with `cargo build --release --features hdf5` (needs libhdf5-dev), \
+             or convert the dataset to .npy (h5py: np.save(\"theta.npy\", f[\"theta\"][:]))",
+            dir.join("theta.h5").display()
+        )
+    );
+    false
 }
 
 /// `ndelab sample --importance`: the estimator's draws weighted by the exact likelihood,

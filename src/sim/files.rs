@@ -7,8 +7,9 @@
 //! dataset key holds the sha256 of both files' contents, not their paths or times, so a copy
 //! elsewhere is the same dataset and a changed byte is a new one. `.npy` files are memory-mapped
 //! and read only where a split's rows lie, so they may be far larger than memory; `.npz` and
-//! Parquet are read whole. HDF5 needs a system library and is not built in: convert with h5py
-//! (`np.save("theta.npy", f["theta"][:])`) or write Parquet.
+//! Parquet are read whole. HDF5 datasets (`.h5`, `.hdf5`; the cargo feature `hdf5`, which links
+//! the system's libhdf5) are mapped when contiguous and uncompressed float32, else read whole
+//! (`sim/hdf5.rs`).
 
 use super::prior::{log_density_all, sample_all, to_parameters, transform_all, validate_parameters, ParameterSpec};
 use super::registry::SimulatorConfig;
@@ -27,9 +28,10 @@ use std::sync::OnceLock;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArraySource {
-    /// The file: `.npy`, `.npz` or `.parquet`.
+    /// The file: `.npy`, `.npz`, `.parquet`, or `.h5` / `.hdf5` (feature `hdf5`).
     pub path: PathBuf,
-    /// The array's name inside an `.npz` (default: its only array).
+    /// The array's name inside an `.npz`, or the dataset's path inside an HDF5 file (default:
+    /// its only one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub array: Option<String>,
     /// Columns of a Parquet file, in order (default: all).
@@ -108,11 +110,15 @@ impl ArraySource {
             "npy" => npy::read(p).map_err(|e| file_error(p, e)),
             "npz" => self.load_npz(),
             "parquet" => self.load_parquet(),
+            #[cfg(feature = "hdf5")]
+            "h5" | "hdf5" => super::hdf5::read(p, self.array.as_deref()).map_err(|e| file_error(p, e)),
+            #[cfg(not(feature = "hdf5"))]
             "h5" | "hdf5" => Err(file_error(
                 p,
-                "HDF5 is not built into ndelab; convert the dataset to .npy (h5py: np.save(\"theta.npy\", f[\"theta\"][:])) or Parquet",
+                "HDF5 is not in this build of ndelab: rebuild with `cargo build --release --features hdf5` (needs libhdf5-dev), \
+                 or convert the dataset to .npy (h5py: np.save(\"theta.npy\", f[\"theta\"][:]))",
             )),
-            _ => Err(file_error(p, "name a .npy, .npz or .parquet file")),
+            _ => Err(file_error(p, "name a .npy, .npz, .parquet, .h5 or .hdf5 file")),
         }
     }
 

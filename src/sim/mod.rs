@@ -4,6 +4,8 @@
 //! Reads the dataset section of a spec; writes nothing (the data stage caches what it makes).
 
 mod error;
+#[cfg(feature = "hdf5")]
+mod hdf5;
 pub mod prior;
 #[macro_use]
 pub mod registry;

@@ -149,7 +149,7 @@ impl Matrix {
             Storage::Owned(v) => v,
             Storage::Mapped { map, offset, len } => {
                 let bytes = &map[*offset..*offset + len * 4];
-                // SAFETY: the map is page-aligned and the header length is a multiple of 64, so the
+                // SAFETY: the map is page-aligned and the offset a multiple of 4 (checked where mapped), so the
                 // data are 4-byte aligned; f32 has no invalid bit patterns; the machine is little-endian.
                 unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<f32>(), *len) }
             }
@@ -233,6 +233,26 @@ pub fn read(path: &Path) -> io::Result<Matrix> {
     // SAFETY: cache entries are never modified after DONE; a concurrent writer would be a bug elsewhere.
     let map = unsafe { memmap2::Mmap::map(&file)? };
     Ok(Matrix { rows, cols, storage: Storage::Mapped { map, offset: header_len, len: rows * cols } })
+}
+
+/// Maps `rows × cols` little-endian f32 values that start `offset` bytes into `file` (an
+/// uncompressed array inside another format, e.g. a contiguous HDF5 dataset), or None when the
+/// values are not 4-byte aligned there; an error when the file is too short to hold them.
+pub fn map_region(file: &File, offset: usize, rows: usize, cols: usize) -> io::Result<Option<Matrix>> {
+    let size = usize::try_from(file.metadata()?.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "file too large"))?;
+    let end = rows.checked_mul(cols).and_then(|n| n.checked_mul(4)).and_then(|b| b.checked_add(offset));
+    if end.is_none_or(|e| e > size) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("truncated or corrupt: a {rows}×{cols} float32 array at byte {offset} runs past the file's {size} bytes"),
+        ));
+    }
+    if !offset.is_multiple_of(4) {
+        return Ok(None);
+    }
+    // SAFETY: as in `read`; files brought by the user are hashed for the key, not changed while read.
+    let map = unsafe { memmap2::Mmap::map(file)? };
+    Ok(Some(Matrix { rows, cols, storage: Storage::Mapped { map, offset, len: rows * cols } }))
 }
 
 #[cfg(test)]
