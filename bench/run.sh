@@ -7,14 +7,20 @@
 #     three runs each, and the share of the machine's f32 GEMM peak (bench/train_table.py;
 #     also written to bench/results.parquet)
 # The Python peers live in bench/.venv, created on first use (bilby, lalsuite, torch, zuko,
-# pyarrow from PyPI). `bench/run.sh train` runs only the training table.
+# pyarrow from PyPI). `bench/run.sh train` runs only the training table; `bench/run.sh large`
+# trains from a 10^7 x 256 file under a 4 GiB memory cgroup (bench/large_files.py; about 25 GB
+# of disk and 15 minutes; not part of the default run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N_NDELAB=${N_NDELAB:-100000}
 N_PEER=${N_PEER:-2000}
 N_TRAIN=${N_TRAIN:-1_000_000}
 # The training table needs only torch, zuko and pyarrow; the rest needs bilby and lalsuite too.
-if [ "${1:-}" = train ]; then NEED="torch zuko pyarrow"; else NEED="bilby lalsuite torch zuko pyarrow"; fi
+case "${1:-}" in
+  train) NEED="torch zuko pyarrow" ;;
+  large) NEED="numpy pyarrow" ;;
+  *) NEED="bilby lalsuite torch zuko pyarrow" ;;
+esac
 IMPORTS=$(echo "$NEED" | sed 's/lalsuite/lal/; s/ /, /g')
 if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c "import $IMPORTS" 2>/dev/null; then
   echo "bench: installing $NEED into bench/.venv (once)" >&2
@@ -29,6 +35,10 @@ train_table() {
 }
 if [ "${1:-}" = train ]; then
   train_table
+  exit 0
+fi
+if [ "${1:-}" = large ]; then
+  bench/.venv/bin/python bench/large_files.py --bin "$BIN" "${@:2}"
   exit 0
 fi
 ours=$($BIN bench simulate experiments/gw_gaussian.yaml --n "$N_NDELAB")

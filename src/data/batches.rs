@@ -1,9 +1,10 @@
-//! Mini-batches: a fresh permutation of the training split per epoch, drawn from
-//! (seed, epoch), z-scored as rows are gathered; with fresh noise, each (epoch, sample) gets
+//! Mini-batches: a fresh permutation of the training split per epoch (of its rows, or of
+//! blocks of rows and the rows within each), drawn from (seed, epoch), z-scored as rows are gathered; with fresh noise, each (epoch, sample) gets
 //! its own noise realisation from the stream (seed, epoch · n + sample).
 
 use super::{Split, ZScore};
 use crate::sim::{Simulator, StreamFamily};
+use crate::spec::Shuffle;
 use rand::Rng;
 use rayon::prelude::*;
 
@@ -54,27 +55,52 @@ pub struct Batch {
 }
 
 impl<'a> Batches<'a> {
-    /// Batches of `split`; `shuffle = Some((seed, epoch))` permutes them for that epoch.
+    /// Batches of `split`; `shuffle = Some((seed, epoch, how))` orders them for that epoch.
     /// A split with [`Split::fresh_noise`] needs `noise`.
     pub fn new(
         split: &'a Split,
         batch_size: usize,
-        shuffle: Option<(u64, u64)>,
+        shuffle: Option<(u64, u64, Shuffle)>,
         theta_z: &'a ZScore,
         data_z: &'a ZScore,
         noise: Option<FreshNoise<'a>>,
     ) -> Self {
         let n = split.len();
-        let mut order: Vec<usize> = (0..n).collect();
-        if let Some((seed, epoch)) = shuffle {
-            let mut rng = StreamFamily::new(seed, "shuffle").rng(epoch);
-            for i in (1..n).rev() {
-                let j = rng.gen_range(0..=i);
-                order.swap(i, j);
-            }
-        }
+        let order = match shuffle {
+            Some((seed, epoch, how)) => epoch_order(n, seed, epoch, how),
+            None => (0..n).collect(),
+        };
         assert!(!split.fresh_noise || noise.is_some(), "a split with fresh noise needs a noise source");
         Batches { split, order, batch_size, pos: 0, epoch: shuffle.map_or(0, |s| s.1), theta_z, data_z, noise }
+    }
+}
+
+/// The order of `n` rows in `epoch`, from the stream (seed, epoch).
+fn epoch_order(n: usize, seed: u64, epoch: u64, how: Shuffle) -> Vec<usize> {
+    let mut rng = StreamFamily::new(seed, "shuffle").rng(epoch);
+    let mut permute = |v: &mut [usize]| {
+        for i in (1..v.len()).rev() {
+            let j = rng.gen_range(0..=i);
+            v.swap(i, j);
+        }
+    };
+    match how {
+        Shuffle::Rows => {
+            let mut order: Vec<usize> = (0..n).collect();
+            permute(&mut order);
+            order
+        }
+        Shuffle::Blocks => {
+            let mut blocks: Vec<usize> = (0..n.div_ceil(Shuffle::BLOCK_ROWS)).collect();
+            permute(&mut blocks);
+            let mut order = Vec::with_capacity(n);
+            for b in blocks {
+                let start = order.len();
+                order.extend(b * Shuffle::BLOCK_ROWS..((b + 1) * Shuffle::BLOCK_ROWS).min(n));
+                permute(&mut order[start..]);
+            }
+            order
+        }
     }
 }
 
@@ -118,5 +144,37 @@ impl Iterator for Batches<'_> {
             }
         }
         Some(Batch { rows: idx.len(), theta, data })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both orders visit every row once; `blocks` keeps each block of BLOCK_ROWS rows together
+    /// (in a permuted block order, rows permuted within), and both differ from epoch to epoch.
+    #[test]
+    fn block_order_keeps_blocks_together_and_visits_every_row() {
+        let n = 9 * Shuffle::BLOCK_ROWS + 100;
+        for how in [Shuffle::Rows, Shuffle::Blocks] {
+            let order = epoch_order(n, 7, 1, how);
+            let mut seen = order.clone();
+            seen.sort_unstable();
+            assert_eq!(seen, (0..n).collect::<Vec<_>>(), "{how:?}");
+            assert_ne!(order, epoch_order(n, 7, 2, how), "{how:?}");
+            assert_eq!(order, epoch_order(n, 7, 1, how), "{how:?}");
+        }
+        let order = epoch_order(n, 7, 1, Shuffle::Blocks);
+        let mut start = 0;
+        let mut blocks = Vec::new();
+        while start < n {
+            let block = order[start] / Shuffle::BLOCK_ROWS;
+            let len = if block == 9 { 100 } else { Shuffle::BLOCK_ROWS };
+            assert!(order[start..start + len].iter().all(|&r| r / Shuffle::BLOCK_ROWS == block), "block {block} is split");
+            assert!(order[start..start + len].windows(2).any(|w| w[1] != w[0] + 1), "rows within block {block} are permuted");
+            blocks.push(block);
+            start += len;
+        }
+        assert_ne!(blocks, (0..10).collect::<Vec<_>>(), "the blocks are permuted");
     }
 }

@@ -87,8 +87,27 @@ fn file_error(path: &Path, message: impl ToString) -> SimError {
     SimError::File { path: path.to_path_buf(), message: message.to_string() }
 }
 
-/// sha256 of a file's contents, read in blocks.
+/// sha256 of a file's contents, read in blocks. A command asks for the dataset key more than
+/// once (the run's key, then the cache's), and a 10 GB file takes seconds to hash: the digest
+/// is kept for the process while the file's length and modification time stay the same.
 fn sha256_file(path: &Path) -> Result<String, SimError> {
+    type Seen = std::collections::HashMap<(PathBuf, u64, std::time::SystemTime), String>;
+    static SEEN: std::sync::Mutex<Option<Seen>> = std::sync::Mutex::new(None);
+    let meta = std::fs::metadata(path).map_err(|e| file_error(path, e))?;
+    let id = meta.modified().ok().map(|t| (std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()), meta.len(), t));
+    if let (Some(id), Ok(seen)) = (&id, SEEN.lock()) {
+        if let Some(digest) = seen.as_ref().and_then(|m| m.get(id)) {
+            return Ok(digest.clone());
+        }
+    }
+    let digest = hash_contents(path)?;
+    if let (Some(id), Ok(mut seen)) = (id, SEEN.lock()) {
+        seen.get_or_insert_with(Default::default).insert(id, digest.clone());
+    }
+    Ok(digest)
+}
+
+fn hash_contents(path: &Path) -> Result<String, SimError> {
     let mut f = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -251,6 +270,10 @@ impl FilesSimulator {
         let mut order: Vec<usize> = (0..theta.rows).collect();
         if self.spec.split == SplitOrder::Shuffled {
             order.shuffle(&mut StreamFamily::new(seed, "files/split").rng(0));
+            // Rows are then read in random order: from a file larger than memory, one at a time.
+            let fits = crate::store::memory::limit_bytes().is_some_and(|m| (theta.bytes() + data.bytes()) as u64 <= m / 2);
+            theta.advise(!fits);
+            data.advise(!fits);
         }
         Ok(Loaded { theta, data, order })
     }

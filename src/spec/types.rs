@@ -372,6 +372,33 @@ pub struct TrainingSpec {
     /// Weight of the KL term of `elbo` rising linearly from 0 at `from_epoch` to 1 at
     /// `to_epoch` (1-based); `null` keeps it at 1. Only for `loss: elbo`. Default null.
     pub kl_ramp: Option<KlRampSpec>,
+    /// The order of an epoch's samples: `rows` (default) or `blocks` (for a training split far
+    /// larger than memory).
+    #[serde(skip_serializing_if = "Shuffle::is_rows")]
+    pub shuffle: Shuffle,
+}
+
+/// How an epoch's samples are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shuffle {
+    /// A fresh permutation of all rows.
+    #[default]
+    Rows,
+    /// The blocks of `BLOCK_ROWS` consecutive rows permuted, and the rows within each block:
+    /// a split read from disk is read a block at a time instead of a row at a time. The cache
+    /// holds the rows of simulated and `split: shuffled` datasets in random order, so a block
+    /// is a random subset of the split.
+    Blocks,
+}
+
+impl Shuffle {
+    /// Rows per block of `blocks`: 8192 rows of 256 float32 values are 8 MiB.
+    pub const BLOCK_ROWS: usize = 8192;
+
+    fn is_rows(&self) -> bool {
+        *self == Shuffle::Rows
+    }
 }
 
 /// A linear ramp of the ELBO's KL weight.
@@ -408,6 +435,7 @@ impl Default for TrainingSpec {
             lr_schedule: LrSchedule::Cosine,
             early_stopping: Some(EarlyStoppingSpec::default()),
             kl_ramp: None,
+            shuffle: Shuffle::Rows,
         }
     }
 }

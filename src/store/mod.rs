@@ -13,6 +13,7 @@ pub mod canonical;
 pub mod entry;
 pub mod gc;
 pub mod key;
+pub mod memory;
 pub mod npy;
 
 pub use canonical::KeyError;

@@ -165,6 +165,21 @@ impl Matrix {
     pub fn is_mapped(&self) -> bool {
         matches!(self.storage, Storage::Mapped { .. })
     }
+
+    /// Bytes of the values.
+    pub fn bytes(&self) -> usize {
+        self.rows.saturating_mul(self.cols).saturating_mul(4)
+    }
+
+    /// Tells the kernel how a mapped matrix will be read: rows in random order (`random`:
+    /// read-ahead off, or a row read from a file larger than memory pulls in 128 KiB around
+    /// it), or all of it soon (read ahead now). A hint: nothing changes but speed.
+    pub fn advise(&self, random: bool) {
+        if let Storage::Mapped { map, .. } = &self.storage {
+            let advice = if random { memmap2::Advice::Random } else { memmap2::Advice::WillNeed };
+            let _ = map.advise(advice);
+        }
+    }
 }
 
 impl Clone for Matrix {

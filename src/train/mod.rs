@@ -17,7 +17,7 @@ pub use schedule::lr_at;
 
 use crate::data::{Batch, Batches, Dataset, FreshNoise, ZScore};
 use crate::nn::{Dev, LossContext, Network, T2};
-use crate::spec::{OptimizerSpec, TrainingSpec};
+use crate::spec::{OptimizerSpec, Shuffle, TrainingSpec};
 use crate::ui;
 use checkpoint::{Progress, State, Timer};
 use dfdx::prelude::*;
@@ -95,6 +95,22 @@ fn check_finite(ds: &Dataset) -> Result<(), TrainError> {
 }
 
 /// Mean loss over a split (KL weight 1, fixed randomness), without gradients kept.
+/// A hint when a training split mapped from disk is larger than memory and read a row at a
+/// time: each epoch then reads it from disk in random order, one page per row.
+fn larger_than_memory(train: &crate::data::Split, shuffle: Shuffle) -> Option<String> {
+    let bytes = (train.theta.bytes() + train.data.bytes()) as u64;
+    let memory = crate::store::memory::limit_bytes()?;
+    (shuffle == Shuffle::Rows && train.data.is_mapped() && bytes > memory).then(|| {
+        format!(
+            "note: the training split ({:.1} GB) is larger than the memory available ({:.1} GB), so each epoch reads it from disk \
+             row by row; `training.shuffle: blocks` reads it in blocks of {} rows",
+            bytes as f64 / 1e9,
+            memory as f64 / 1e9,
+            Shuffle::BLOCK_ROWS
+        )
+    })
+}
+
 fn mean_loss(net: &dyn Network, dev: &Dev, batches: Batches, seed: u64) -> f64 {
     let (d, m) = (net.theta_dim(), net.data_dim());
     let (mut sum, mut n) = (0.0f64, 0usize);
@@ -296,11 +312,14 @@ pub fn train(
         let total = steps_per_epoch * spec.epochs;
         let bar = ui::bar(total as u64, "training");
         bar.set_position(progress.step as u64);
+        if let Some(note) = larger_than_memory(&ds.train, spec.shuffle) {
+            ui::log(Some(&bar), &note);
+        }
         let mut timer = checkpoint.map(|c| Timer::new(c.every));
         while !progress.finished && progress.epoch <= spec.epochs {
             let epoch = progress.epoch;
             let start = Instant::now();
-            let batches = Batches::new(&ds.train, spec.batch_size, Some((seed, epoch as u64)), theta_z, data_z, noise)
+            let batches = Batches::new(&ds.train, spec.batch_size, Some((seed, epoch as u64, spec.shuffle)), theta_z, data_z, noise)
                 .skip_batches(progress.batches_done);
             let saver = checkpoint.zip(timer.as_mut());
             let mut run = EpochRun {
