@@ -13,6 +13,18 @@ uniform prior on the triangle, as ndelab does. Writes the posterior of the infer
 and prints one JSON line with the run time and log evidence.
 
     bench/.venv/bin/python bench/bilby_reference.py DIR --injection 0 --out OUT [--nlive 1000]
+
+With --make, bilby writes the observation itself: it draws the parameters from the prior of
+injections.json (redrawing until the network SNR is at least --snr-min), makes the whitened
+signal with its own waveform generator and detector response, adds unit white noise, and writes
+`observation_<i>.npy` (one row, as `ndelab reference SPEC --data` reads it) and
+`truth_<i>.json` beside the posterior. DIR then only supplies the settings (detectors, PSD,
+sampling, priors): the check that ndelab reads data written by another tool the way that tool
+meant it.
+
+    bench/.venv/bin/python bench/bilby_reference.py DIR --make --injection 0 --out OUT
+    ndelab reference SPEC --data OUT/observation_0.npy --out ndelab_0.parquet
+    ndelab compare ndelab_0.parquet OUT/injection_0.csv --parameters m1,m2,d_L,t0
 """
 import argparse, json, os, time, warnings
 
@@ -33,6 +45,8 @@ def main():
     ap.add_argument("--nlive", type=int, default=1000)
     ap.add_argument("--infer", default="m1,m2,d_L,t0", help="parameters written to the CSV")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--make", action="store_true", help="bilby draws and writes the observation itself")
+    ap.add_argument("--snr-min", type=float, default=8.0, help="with --make: the least network SNR")
     a = ap.parse_args()
 
     import bilby
@@ -42,8 +56,6 @@ def main():
     fs, T = gw["sampling_frequency"], gw["duration"]
     n = int(round(fs * T))
     start = gw["start_time"]
-    data = np.load(os.path.join(a.injections, "data.npy"))[a.injection].astype(float)
-    theta = np.load(os.path.join(a.injections, "theta.npy"))[a.injection].astype(float)
     sampled = man["parameters"]
     priors_spec = man["settings"]["gw_bbh"]["priors"]
 
@@ -81,13 +93,33 @@ def main():
         p["geocent_time"] = gw["reference_time"] + p.get("geocent_time", fixed.get("geocent_time", 0.0))
         return p
 
-    # The check of the whitening convention: the true parameters reproduce the stored signal.
-    signal = np.load(os.path.join(a.injections, "signal.npy"))[a.injection].astype(float)
-    truth = dict(zip(sampled, theta))
-    mismatch = np.linalg.norm(whitened(to_bilby(truth)) - signal) / np.linalg.norm(signal)
-    if mismatch > 1e-3:
-        raise SystemExit(f"the bilby signal of the true parameters differs from ndelab's by {mismatch:.3g} (relative L2): "
-                         "the conventions do not match; not sampling")
+    os.makedirs(a.out, exist_ok=True)
+    if a.make:
+        # bilby's own injection: its signal of parameters drawn from the prior, plus unit white noise.
+        rng = np.random.default_rng(1000 + a.injection)
+        while True:
+            truth = {k: float(rng.uniform(priors_spec[k]["min"], priors_spec[k]["max"])) for k in sampled}
+            if "m1" in truth and "m2" in truth:
+                truth["m1"], truth["m2"] = max(truth["m1"], truth["m2"]), min(truth["m1"], truth["m2"])
+            signal = whitened(to_bilby(truth))
+            if np.linalg.norm(signal) >= a.snr_min:
+                break
+        data = signal + rng.standard_normal(signal.shape)
+        np.save(os.path.join(a.out, f"observation_{a.injection}.npy"), data[None, :].astype(np.float32))
+        json.dump({"truth": truth, "snr": float(np.linalg.norm(signal)), "made_by": "bilby " + bilby.__version__},
+                  open(os.path.join(a.out, f"truth_{a.injection}.json"), "w"), indent=1)
+        data = data.astype(np.float32).astype(float)  # what ndelab reads
+        mismatch = 0.0
+    else:
+        data = np.load(os.path.join(a.injections, "data.npy"))[a.injection].astype(float)
+        theta = np.load(os.path.join(a.injections, "theta.npy"))[a.injection].astype(float)
+        # The check of the whitening convention: the true parameters reproduce the stored signal.
+        signal = np.load(os.path.join(a.injections, "signal.npy"))[a.injection].astype(float)
+        truth = dict(zip(sampled, theta))
+        mismatch = np.linalg.norm(whitened(to_bilby(truth)) - signal) / np.linalg.norm(signal)
+        if mismatch > 1e-3:
+            raise SystemExit(f"the bilby signal of the true parameters differs from ndelab's by {mismatch:.3g} (relative L2): "
+                             "the conventions do not match; not sampling")
 
     class WhitenedLikelihood(bilby.Likelihood):
         def __init__(self):
@@ -117,7 +149,6 @@ def main():
         m1, m2 = post["m1"].to_numpy(), post["m2"].to_numpy()
         post["m1"], post["m2"] = np.maximum(m1, m2), np.minimum(m1, m2)
     infer = a.infer.split(",")
-    os.makedirs(a.out, exist_ok=True)
     path = os.path.join(a.out, f"injection_{a.injection}.csv")
     post[infer].to_csv(path, index=False)
     import lal, dynesty
