@@ -274,6 +274,30 @@ pub fn map_region(file: &File, offset: usize, rows: usize, cols: usize) -> io::R
 mod tests {
     use super::*;
 
+    /// An array inside another file is mapped where it lies when 4-byte aligned, left to the
+    /// caller to read otherwise, and refused when the file is too short to hold it.
+    #[test]
+    fn regions_inside_other_files() {
+        let dir = std::env::temp_dir().join(format!("ndelab-npy-region-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("blob");
+        let vals: Vec<f32> = (0..6).map(|i| i as f32 + 0.5).collect();
+        let mut bytes = vec![7u8; 16];
+        bytes.extend(vals.iter().flat_map(|v| v.to_le_bytes()));
+        std::fs::write(&p, &bytes).unwrap();
+        let file = File::open(&p).unwrap();
+        let m = map_region(&file, 16, 2, 3).unwrap().unwrap();
+        assert!(m.is_mapped());
+        assert_eq!(m, Matrix::from_vec(2, 3, vals));
+        assert!(map_region(&file, 14, 2, 3).unwrap().is_none());
+        assert_eq!(
+            map_region(&file, 16, 3, 3).unwrap_err().to_string(),
+            "truncated or corrupt: a 3×3 float32 array at byte 16 runs past the file's 40 bytes"
+        );
+        assert!(map_region(&file, 16, usize::MAX, 3).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn round_trips_and_pads_the_header() {
         let dir = std::env::temp_dir().join(format!("ndelab-npy-{}", std::process::id()));
