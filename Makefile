@@ -42,7 +42,7 @@ test-hdf5:
 	$(CARGO) test --release --features hdf5 -- hdf5 a_dataset_exported_to_files
 
 # The README's reliability figures: hostile input (fuzzed readers, pinned bad specs), kills at
-# random moments of run, eval and sweep, corruption and concurrency, a full disk. About 25 minutes.
+# random moments of run, eval and sweep, corruption and concurrency, a full disk. About 10 minutes.
 KILLS ?= 120
 reliability: build
 	$(CARGO) test --release --test tests -- fuzz:: cli::bad_specs store:: evaluation::
