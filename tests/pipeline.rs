@@ -338,7 +338,7 @@ fn a_dataset_exported_to_files_trains_to_the_same_numbers() {
     };
     let want = metrics(&builtin);
     let mut formats = vec![("theta.npy", "data.npy"), ("theta.parquet", "data.parquet")];
-    if write_hdf5(tmp.path(), n, d, &theta, m, &data) {
+    if hdf5_case(tmp.path(), n, d, &theta, m, &data) {
         formats.push(("theta.h5", "data.h5"));
     }
     for (theta, data) in formats {
@@ -372,7 +372,7 @@ fn a_dataset_exported_to_files_trains_to_the_same_numbers() {
 /// The dataset as HDF5 (feature `hdf5`): θ as chunked, deflated float64 in a group (read
 /// whole, narrowed), y as a contiguous float32 (n, 2, 3) array (mapped, flattened per row).
 #[cfg(feature = "hdf5")]
-fn write_hdf5(dir: &std::path::Path, n: usize, d: usize, theta: &[f32], m: usize, data: &[f32]) -> bool {
+fn hdf5_case(dir: &std::path::Path, n: usize, d: usize, theta: &[f32], m: usize, data: &[f32]) -> bool {
     let f = hdf5_metno::File::create(dir.join("theta.h5")).unwrap();
     let wide: Vec<f64> = theta.iter().map(|&v| v as f64).collect();
     f.create_group("params")
@@ -390,9 +390,10 @@ fn write_hdf5(dir: &std::path::Path, n: usize, d: usize, theta: &[f32], m: usize
     true
 }
 
-/// Without the feature an HDF5 file is refused with how to get it.
+/// Without the feature an HDF5 file is refused with how to get it (and there are no HDF5
+/// files to train from).
 #[cfg(not(feature = "hdf5"))]
-fn write_hdf5(dir: &std::path::Path, _: usize, _: usize, _: &[f32], _: usize, _: &[f32]) -> bool {
+fn hdf5_case(dir: &std::path::Path, _: usize, _: usize, _: &[f32], _: usize, _: &[f32]) -> bool {
     std::fs::write(dir.join("theta.h5"), b"\x89HDF\r\n\x1a\n").unwrap();
     let source = ndelab::sim::files::ArraySource { path: dir.join("theta.h5"), array: None, columns: Vec::new() };
     assert_eq!(

@@ -92,17 +92,16 @@ fn file_error(path: &Path, message: impl ToString) -> SimError {
 /// is kept for the process while the file's length and modification time stay the same.
 fn sha256_file(path: &Path) -> Result<String, SimError> {
     type Seen = std::collections::HashMap<(PathBuf, u64, std::time::SystemTime), String>;
-    static SEEN: std::sync::Mutex<Option<Seen>> = std::sync::Mutex::new(None);
+    static SEEN: std::sync::LazyLock<std::sync::Mutex<Seen>> = std::sync::LazyLock::new(Default::default);
     let meta = std::fs::metadata(path).map_err(|e| file_error(path, e))?;
     let id = meta.modified().ok().map(|t| (std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()), meta.len(), t));
-    if let (Some(id), Ok(seen)) = (&id, SEEN.lock()) {
-        if let Some(digest) = seen.as_ref().and_then(|m| m.get(id)) {
-            return Ok(digest.clone());
-        }
+    let known = id.as_ref().and_then(|id| SEEN.lock().ok()?.get(id).cloned());
+    if let Some(digest) = known {
+        return Ok(digest);
     }
     let digest = hash_contents(path)?;
     if let (Some(id), Ok(mut seen)) = (id, SEEN.lock()) {
-        seen.get_or_insert_with(Default::default).insert(id, digest.clone());
+        seen.insert(id, digest.clone());
     }
     Ok(digest)
 }

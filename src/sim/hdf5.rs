@@ -47,6 +47,13 @@ pub fn read(path: &Path, name: Option<&str>) -> Result<Matrix, String> {
             return Ok(m);
         }
     }
+    // A hostile file can claim any shape; the library allocates it before reading. Compressed
+    // data are bounded as Parquet's are: far less than 1024 values per byte of file.
+    let file_len = std::fs::metadata(path).map(|m| m.len() as usize).unwrap_or(0);
+    let most = file_len.saturating_mul(1024).max(1 << 16);
+    if rows.saturating_mul(cols) > most {
+        return Err(format!("dataset `{name}` claims {rows}×{cols} values, more than a file of {file_len} bytes can hold; it is corrupt"));
+    }
     let values: Vec<f32> = ds.read_raw::<f32>().map_err(|e| format!("dataset `{name}` cannot be read as float32 ({e})"))?;
     if values.len() != rows.saturating_mul(cols) {
         return Err(format!("dataset `{name}`: read {} values, its shape {shape:?} holds {}", values.len(), rows.saturating_mul(cols)));
@@ -54,15 +61,19 @@ pub fn read(path: &Path, name: Option<&str>) -> Result<Matrix, String> {
     Ok(Matrix::from_vec(rows, cols, values))
 }
 
-/// Paths of every dataset under `group`, depth first, in name order.
+/// Paths of every dataset under `group`, depth first, in name order, at most `DEPTH` groups
+/// down (links can make a group its own descendant).
 fn dataset_names(group: &h5::Group, prefix: &str) -> Vec<String> {
+    const DEPTH: usize = 16;
     let mut out = Vec::new();
     for member in group.member_names().unwrap_or_default() {
         let path = format!("{prefix}{member}");
         if group.dataset(&member).is_ok() {
             out.push(path);
         } else if let Ok(g) = group.group(&member) {
-            out.extend(dataset_names(&g, &format!("{path}/")));
+            if prefix.matches('/').count() < DEPTH {
+                out.extend(dataset_names(&g, &format!("{path}/")));
+            }
         }
     }
     out
@@ -110,6 +121,22 @@ mod tests {
         std::fs::remove_dir_all(&d).unwrap();
     }
 
+    /// A group linked into itself is listed to a bounded depth, not followed forever.
+    #[test]
+    fn a_group_linked_into_itself_is_listed_to_a_bounded_depth() {
+        let d = dir("cycle");
+        let path = d.join("set.h5");
+        let f = h5::File::create(&path).unwrap();
+        let g = f.create_group("g").unwrap();
+        g.new_dataset::<f32>().shape((2, 1)).create("x").unwrap().write_raw(&[1.0f32, 2.0]).unwrap();
+        g.link_hard("/g", "again").unwrap();
+        drop((g, f));
+        let err = read(&path, None).unwrap_err();
+        assert!(err.starts_with("holds 16 datasets (g/again/again/") && err.contains(", g/again/x, g/x);"), "{err}");
+        assert_eq!(read(&path, Some("g/x")).unwrap(), Matrix::from_vec(2, 1, vec![1.0, 2.0]));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
     /// A file cut short inside a mapped dataset, and a file that is not HDF5: errors, no panic.
     #[test]
     fn truncated_and_foreign_files_are_refused() {
@@ -122,6 +149,12 @@ mod tests {
         std::fs::write(&path, &bytes[..bytes.len() - 800]).unwrap();
         let err = read(&path, None).unwrap_err();
         assert!(err.starts_with("not a readable HDF5 file") || err.contains("runs past the file's"), "{err}");
+        // A chunked dataset never written claims any shape in a file of a few kB.
+        let f = h5::File::create(&path).unwrap();
+        f.new_dataset::<f32>().shape((1_000_000_000, 1000)).chunk((1000, 1000)).create("huge").unwrap();
+        drop(f);
+        let err = read(&path, None).unwrap_err();
+        assert!(err.starts_with("dataset `huge` claims 1000000000×1000 values, more than a file of "), "{err}");
         std::fs::write(&path, b"theta,x\n1,2\n").unwrap();
         assert!(read(&path, None).unwrap_err().starts_with("not a readable HDF5 file ("));
         std::fs::remove_dir_all(&d).unwrap();

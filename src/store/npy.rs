@@ -242,12 +242,10 @@ pub fn read(path: &Path) -> io::Result<Matrix> {
         return from_bytes(&std::fs::read(path)?);
     }
     expected_size(rows, cols, 4, header_len, size)?;
-    if header_len % 4 != 0 {
-        return from_bytes(&std::fs::read(path)?);
+    match map_region(&file, header_len, rows, cols)? {
+        Some(m) => Ok(m),
+        None => from_bytes(&std::fs::read(path)?),
     }
-    // SAFETY: cache entries are never modified after DONE; a concurrent writer would be a bug elsewhere.
-    let map = unsafe { memmap2::Mmap::map(&file)? };
-    Ok(Matrix { rows, cols, storage: Storage::Mapped { map, offset: header_len, len: rows * cols } })
 }
 
 /// Maps `rows × cols` little-endian f32 values that start `offset` bytes into `file` (an
@@ -265,7 +263,8 @@ pub fn map_region(file: &File, offset: usize, rows: usize, cols: usize) -> io::R
     if !offset.is_multiple_of(4) {
         return Ok(None);
     }
-    // SAFETY: as in `read`; files brought by the user are hashed for the key, not changed while read.
+    // SAFETY: cache entries are never modified after DONE, and files brought by the user are
+    // hashed for the key, not changed while read; a concurrent writer would be a bug elsewhere.
     let map = unsafe { memmap2::Mmap::map(file)? };
     Ok(Some(Matrix { rows, cols, storage: Storage::Mapped { map, offset, len: rows * cols } }))
 }
