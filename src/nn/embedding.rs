@@ -199,6 +199,19 @@ impl DensityEstimator for Embedded<dyn DensityEstimator> {
     fn latent(&self, data: &[f32], rows: usize) -> Option<(usize, Vec<f64>)> {
         self.inner.latent(&self.features(data, rows), rows)
     }
+    fn calibrates(&self) -> bool {
+        self.inner.calibrates()
+    }
+    fn calibrate(&mut self, theta: &[f32], data: &[f32], rows: usize) -> Option<String> {
+        // The features a chunk at a time: a convolution's activations for every row at once
+        // would be large.
+        let mut features = Vec::new();
+        for start in (0..rows).step_by(4096) {
+            let end = (start + 4096).min(rows);
+            features.extend(self.features(&data[start * self.data_dim..end * self.data_dim], end - start));
+        }
+        self.inner.calibrate(theta, &features, rows)
+    }
 }
 
 impl PointEstimator for Embedded<dyn PointEstimator> {

@@ -78,12 +78,29 @@ impl MixtureHead {
         let components = self.components.iter().map(|c| c.normals(p, h.clone()).remove(0)).collect();
         Mixture { weights, components }
     }
+
+    /// The mixture of every row of features.
+    pub fn mixtures(&self, p: &ParamSet, h: T2) -> Vec<Mixture> {
+        let rows = h.shape().0;
+        let k = self.components.len();
+        let weights: Vec<f64> = self.logits.forward(p, h.clone()).softmax::<Axis<1>>().as_vec().into_iter().map(|v| v as f64).collect();
+        let mut per_component: Vec<std::vec::IntoIter<MvNormal>> =
+            self.components.iter().map(|c| c.normals(p, h.clone()).into_iter()).collect();
+        (0..rows)
+            .map(|r| Mixture {
+                weights: weights[r * k..(r + 1) * k].to_vec(),
+                components: per_component.iter_mut().map(|c| c.next().expect("one Gaussian per row")).collect(),
+            })
+            .collect()
+    }
 }
 
 /// One mixture of Gaussians, ready to draw from.
 pub struct Mixture {
-    weights: Vec<f64>,
-    components: Vec<MvNormal>,
+    /// Weights πₖ, summing to one.
+    pub weights: Vec<f64>,
+    /// The Gaussians.
+    pub components: Vec<MvNormal>,
 }
 
 impl Mixture {

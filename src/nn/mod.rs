@@ -148,6 +148,15 @@ pub trait DensityEstimator: Network {
     fn log_prob_z(&self, theta: &[f32], data: &[f32], rows: usize) -> Vec<f64>;
     /// `n` draws of z-scored θ for one z-scored y, row-major.
     fn sample_z(&self, n: usize, data: &[f32], rng: &mut SampleRng) -> Vec<f64>;
+    /// Whether the estimator fits something on held-out data after training (`calibrate`).
+    fn calibrates(&self) -> bool {
+        false
+    }
+    /// Fits what is fitted after training on held-out rows (θ and y z-scored, row-major);
+    /// returns a line saying what was fitted.
+    fn calibrate(&mut self, _theta: &[f32], _data: &[f32], _rows: usize) -> Option<String> {
+        None
+    }
     /// (latent dimension, latent means of `rows` z-scored y) for latent-variable models.
     fn latent(&self, _data: &[f32], _rows: usize) -> Option<(usize, Vec<f64>)> {
         None
@@ -189,6 +198,14 @@ impl Estimator {
     pub fn density(&self) -> Option<&dyn DensityEstimator> {
         match self {
             Estimator::Density(n) => Some(n.as_ref()),
+            Estimator::Point(_) => None,
+        }
+    }
+
+    /// The density estimator, to calibrate.
+    pub fn density_mut(&mut self) -> Option<&mut dyn DensityEstimator> {
+        match self {
+            Estimator::Density(n) => Some(n.as_mut()),
             Estimator::Point(_) => None,
         }
     }
