@@ -378,7 +378,9 @@ impl DeepEnsembleNet {
                 let old = log_c[j];
                 let f_old = score(&log_c);
                 log_c[j] = best;
-                if !(score(&log_c) >= f_old) {
+                // Keep the old factor unless the new one scores at least as well (NaN never does).
+                let f_new = score(&log_c);
+                if f_new.is_nan() || f_new < f_old {
                     log_c[j] = old;
                 }
             }
