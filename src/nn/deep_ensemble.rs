@@ -19,7 +19,7 @@
 //!
 //! An equal-weight pool of calibrated members is itself too wide wherever they disagree by as
 //! much as their own spread (Gneiting & Ranjan, EJS 7 1747, 2013): on the GW benchmark the
-//! merger time's ranks bow into a ∩ although each member alone passes. `pool:
+//! merger time's ranks bow into a ∩ although one member trained alone passes. `pool:
 //! spread_adjusted` is their spread-adjusted linear pool: every member's Gaussians widened or
 //! narrowed about their own means by one factor per parameter, q(x|y) = (1/M) Σ_m N(x; μ_m,
 //! D Σ_m D) with D = diag(c), and c fitted after training by the pool's likelihood on the
