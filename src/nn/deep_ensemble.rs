@@ -27,7 +27,7 @@
 
 use super::dense::Mlp;
 use super::heads::FullGaussianHead;
-use super::mixture::MixtureHead;
+use super::mixture::{Mixture, MixtureHead};
 use super::params::ParamSet;
 use super::registry::{BuildContext, EstimatorConfig};
 use super::{DensityEstimator, Dev, Estimator, LossContext, Network, T0, T1, T2};
@@ -308,21 +308,22 @@ impl DensityEstimator for DeepEnsembleNet {
     /// the Gaussian's mean by the fitted spread when the pool is spread-adjusted.
     fn sample_z(&self, n: usize, data: &[f32], rng: &mut SampleRng) -> Vec<f64> {
         if let Some(c) = self.spread() {
-            let pool = self.pools(data, 1).remove(0);
-            let weights: Vec<f64> = pool.iter().map(|(lw, _)| lw.exp()).collect();
-            return (0..n)
-                .flat_map(|_| {
-                    let u: f64 = rng.gen::<f64>() * weights.iter().sum::<f64>();
-                    let mut acc = 0.0;
-                    let k = weights.iter().position(|w| {
-                        acc += w;
-                        u < acc
-                    });
-                    let normal = &pool[k.unwrap_or(pool.len() - 1)].1;
-                    let x = normal.sample(rng);
-                    x.iter().zip(&normal.mean).zip(&c).map(|((x, m), c)| m + c * (x - m)).collect::<Vec<f64>>()
+            // The pool as one mixture of the scaled Gaussians N(μ, D Σ D): D L is the lower
+            // Cholesky factor of D Σ D.
+            let (weights, components) = self
+                .pools(data, 1)
+                .remove(0)
+                .into_iter()
+                .map(|(lw, n)| {
+                    let mut chol = n.chol.clone();
+                    for (i, row) in chol.v.chunks_exact_mut(chol.cols).enumerate() {
+                        row.iter_mut().for_each(|v| *v *= c[i]);
+                    }
+                    (lw.exp(), MvNormal::from_chol(n.mean, chol))
                 })
-                .collect();
+                .unzip();
+            let mixture = Mixture { weights, components };
+            return (0..n).flat_map(|_| mixture.sample(rng)).collect();
         }
         let y: T2 = self.dev.tensor_from_vec(data.to_vec(), (1, self.data_dim));
         let draws: Vec<_> = self.members.iter().map(|m| m.head.draw_from(&self.params, m.trunk.forward(&self.params, y.clone()))).collect();
@@ -347,6 +348,7 @@ impl DeepEnsembleNet {
         };
         let mut log_c = vec![0.0; self.d];
         let before = score(&log_c);
+        let mut current = before;
         // ln c within ±2.3 (c from 0.1 to 10) on the first sweep, then ±0.3 about the last.
         let phi = (5f64.sqrt() - 1.0) / 2.0;
         for (sweep, half) in [2.3, 0.3, 0.3, 0.3].into_iter().enumerate() {
@@ -374,19 +376,18 @@ impl DeepEnsembleNet {
                         f1 = at(x1, &mut trial);
                     }
                 }
-                let best = (a + b) / 2.0;
                 let old = log_c[j];
-                let f_old = score(&log_c);
-                log_c[j] = best;
+                log_c[j] = (a + b) / 2.0;
                 // Keep the old factor unless the new one scores at least as well (NaN never does).
                 let f_new = score(&log_c);
-                if f_new.is_nan() || f_new < f_old {
+                if f_new.is_nan() || f_new < current {
                     log_c[j] = old;
+                } else {
+                    current = f_new;
                 }
             }
         }
-        let after = score(&log_c);
-        (log_c.iter().map(|v| v.exp()).collect(), before, after)
+        (log_c.iter().map(|v| v.exp()).collect(), before, current)
     }
 }
 
@@ -420,6 +421,8 @@ mod tests {
             let data: Vec<f32> = (0..rows * 3).map(|i| ((i as f32) * 0.61).sin() * 1.5).collect();
             let theta: Vec<f32> = (0..rows).flat_map(|r| net.sample_z(1, &data[r * 3..(r + 1) * 3], &mut rng)).map(|v| v as f32).collect();
             set_spread(&mut net, &[1.0, 1.0]);
+            let (_, before, after) = net.fit_spread(&theta, &data, rows);
+            assert!(after > before + 0.01, "components {components}: mean log q {before} → {after}");
             let line = net.calibrate(&theta, &data, rows).unwrap();
             let c = net.spread().unwrap();
             assert!((c[0] - 1.6).abs() < 0.06 && (c[1] - 0.7).abs() < 0.03, "components {components}: {c:?}");

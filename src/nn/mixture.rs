@@ -74,9 +74,7 @@ impl MixtureHead {
 
     /// The mixture of one row of features: weights and components.
     pub fn mixture(&self, p: &ParamSet, h: T2) -> Mixture {
-        let weights = self.logits.forward(p, h.clone()).softmax::<Axis<1>>().as_vec().into_iter().map(|v| v as f64).collect();
-        let components = self.components.iter().map(|c| c.normals(p, h.clone()).remove(0)).collect();
-        Mixture { weights, components }
+        self.mixtures(p, h).remove(0)
     }
 
     /// The mixture of every row of features.
