@@ -109,32 +109,53 @@ fn pack_rhs(rhs: Operand, pc: usize, kc: usize, n: usize, parallel: bool, out: &
     }
 }
 
-/// A[ic..ic+mc, pc..pc+kc] packed as ⌈mc/MR⌉ panels of kc × MR values, zero past row mc.
-fn pack_lhs(lhs: Operand, ic: usize, mc: usize, pc: usize, kc: usize, out: &mut Vec<f32>) {
+/// A[ic..ic+mc, pc..pc+kc] packed as ⌈mc/MR⌉ panels of kc × MR values, zero past row mc,
+/// into the front of `out` (grown if short; what lies beyond is left as it was). Returns the
+/// packed length.
+fn pack_lhs(lhs: Operand, ic: usize, mc: usize, pc: usize, kc: usize, out: &mut Vec<f32>) -> usize {
     let (a, rs, cs) = lhs;
-    let panels = mc.div_ceil(MR);
-    out.clear();
-    out.resize(panels * kc * MR, 0.0);
-    for (ip, panel) in out.chunks_exact_mut(kc * MR).enumerate() {
+    let len = mc.div_ceil(MR) * kc * MR;
+    if out.len() < len {
+        out.resize(len, 0.0);
+    }
+    for (ip, panel) in out[..len].chunks_exact_mut(kc * MR).enumerate() {
         let rows = MR.min(mc - ip * MR);
         let r0 = ic + ip * MR;
         if cs == 1 {
-            // Rows contiguous in k: walk each row once.
-            for i in 0..rows {
-                let src = &a[(r0 + i) * rs + pc..(r0 + i) * rs + pc + kc];
-                for (p, v) in src.iter().enumerate() {
-                    panel[p * MR + i] = *v;
+            // Rows contiguous in k: MR read streams, one contiguous write stream.
+            let mut src: [&[f32]; MR] = [&[]; MR];
+            for (i, s) in src.iter_mut().enumerate().take(rows) {
+                *s = &a[(r0 + i) * rs + pc..][..kc];
+            }
+            if rows == MR {
+                for (p, dst) in panel.chunks_exact_mut(MR).enumerate() {
+                    for (d, s) in dst.iter_mut().zip(&src) {
+                        *d = s[p];
+                    }
+                }
+            } else {
+                for (p, dst) in panel.chunks_exact_mut(MR).enumerate() {
+                    for (d, s) in dst[..rows].iter_mut().zip(&src) {
+                        *d = s[p];
+                    }
+                    dst[rows..].fill(0.0);
                 }
             }
         } else {
-            for p in 0..kc {
+            for (p, dst) in panel.chunks_exact_mut(MR).enumerate() {
                 let base = (pc + p) * cs + r0 * rs;
-                for i in 0..rows {
-                    panel[p * MR + i] = a[base + i * rs];
+                if rs == 1 {
+                    dst[..rows].copy_from_slice(&a[base..base + rows]);
+                } else {
+                    for (i, d) in dst[..rows].iter_mut().enumerate() {
+                        *d = a[base + i * rs];
+                    }
                 }
+                dst[rows..].fill(0.0);
             }
         }
     }
+    len
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -180,11 +201,11 @@ mod avx512 {
             let (ic, rows) = (blk * mc, c.len() / n);
             let mut a = PACKED_A.with(|a| a.take());
             for (&(pc, kc), b) in depth.iter().zip(&b_parts) {
-                pack_lhs(lhs, ic, rows, pc, kc, &mut a);
+                let packed_a = pack_lhs(lhs, ic, rows, pc, kc, &mut a);
                 let load = accumulate || pc > 0;
                 for (jp, bp) in b.chunks_exact(kc * NR).enumerate() {
                     let cols = NR.min(n - jp * NR);
-                    for (ip, ap) in a.chunks_exact(kc * MR).enumerate() {
+                    for (ip, ap) in a[..packed_a].chunks_exact(kc * MR).enumerate() {
                         let r = MR.min(rows - ip * MR);
                         let at = ip * MR * n + jp * NR;
                         // SAFETY: AVX-512F is present (checked by the caller); the tile's r rows
