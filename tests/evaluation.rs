@@ -124,6 +124,36 @@ fn a_run_with_pp_and_c2st_metrics_checks_itself() {
     assert_eq!(ndelab::store::entry::verify(&dir).unwrap(), Vec::<String>::new());
 }
 
+/// `training.recalibrate`: the run fits the marginals' quantile map on the validation split
+/// and keeps it in the model card; log q (the test NLL) is the network's, the same as without
+/// it, and the recalibrated draws pass the P-P test on the test split.
+#[test]
+fn a_recalibrated_run_keeps_its_density_and_moves_its_draws() {
+    let tmp = TempDir::new("recal");
+    let results = tmp.path().join("results");
+    let spec = small_spec(tmp.path(), "recal", 4_000, 2, "  pp_injections: 200\n  posterior_samples: 400\n");
+    let metrics = "eval.metrics=[test_nll,pp]";
+    let plain = run(ndelab(&results).arg("run").arg(&spec).arg(metrics));
+    assert_eq!(plain.status.code(), Some(0), "{}", stderr(&plain));
+    let recal = run(ndelab(&results).arg("run").arg(&spec).args([metrics, "+training.recalibrate=true"]));
+    let err = stderr(&recal);
+    assert_eq!(recal.status.code(), Some(0), "{err}");
+    assert!(err.contains("recalibrated the marginals on 2000 validation pairs"), "{err}");
+    let dirs: Vec<std::path::PathBuf> =
+        [&plain, &recal].iter().map(|o| std::path::PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())).collect();
+    assert_ne!(dirs[0], dirs[1], "recalibrate is part of the run key");
+    let card: serde_json::Value = serde_json::from_slice(&std::fs::read(dirs[1].join("model.json")).unwrap()).unwrap();
+    let cdf = card["recalibration"]["cdf"].as_array().expect("the card holds the recalibration");
+    assert_eq!(cdf.len(), 3);
+    assert!(cdf.iter().all(|k| k.as_array().unwrap().len() == ndelab::nn::recalibration::BINS + 1));
+    let summaries: Vec<_> = dirs.iter().map(|d| read_parquet(&d.join("summary.parquet")).unwrap()).collect();
+    assert_eq!(floats(&summaries[0], "test_nll"), floats(&summaries[1], "test_nll"), "log q is the network's");
+    let p = floats(&summaries[1], "pp_combined_p")[0].unwrap();
+    assert!(p > 0.01, "recalibrated P-P combined p {p}");
+    let pct = |d: &std::path::Path| floats(&read_parquet(&d.join("eval.parquet")).unwrap(), "percentile");
+    assert_ne!(pct(&dirs[0]), pct(&dirs[1]), "the draws moved");
+}
+
 /// What a killed `ndelab eval` leaves (its hidden staging folder) neither makes `cache verify`
 /// call the run corrupt — so `--fix` never deletes a trained run for it — nor survives the
 /// next eval; two evals of one run at once both finish, one after the other, and the run

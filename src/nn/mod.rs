@@ -36,6 +36,7 @@ mod linear;
 mod mixture;
 mod model;
 mod params;
+pub mod recalibration;
 #[macro_use]
 mod registry;
 mod spline;
@@ -45,6 +46,7 @@ pub use embedding::{Embedded, Embedding};
 pub use error::NnError;
 pub use model::{build, DensityModel, ModelCard, TrainedModel, NN_VERSION};
 pub use params::{NamedParam, ParamSet};
+pub use recalibration::Recalibration;
 pub use registry::{BuildContext, EstimatorConfig};
 
 // The estimators, one file each: `file::Variant(Settings)`, in the order the spec's messages

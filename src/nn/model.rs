@@ -4,7 +4,7 @@
 use super::embedding::{Embedded, Embedding};
 use super::registry::BuildContext;
 use super::ModelSpec;
-use super::{DensityEstimator, Estimator, NnError, ParamSet};
+use super::{DensityEstimator, Estimator, NnError, ParamSet, Recalibration};
 use crate::data::ZScore;
 use crate::sim::{SampleRng, StreamFamily};
 use crate::store::entry::write_synced;
@@ -68,6 +68,10 @@ pub struct ModelCard {
     /// break the order are outside the prior's support and rejected like those outside the bounds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ordered: Vec<(usize, usize)>,
+    /// The marginals' quantile recalibration fitted after training (`training.recalibrate`),
+    /// applied to every draw inside the support; none where it was not asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recalibration: Option<Recalibration>,
 }
 
 impl ModelCard {
@@ -158,9 +162,37 @@ impl DensityModel<'_> {
         self.net.latent(&zscore_rows(self.card, data, 0, rows), rows)
     }
 
+    /// `n` posterior draws for one y in physical units: draws of q inside the prior support
+    /// ([`DensityModel::sample_within_raw`]), moved by the card's quantile recalibration where
+    /// it has one (draws it moves out of the support are dropped, and enough drawn that `n`
+    /// remain); returns the draws and the fraction of q's draws kept.
+    pub fn sample_within(&self, n: usize, data: &[f32], rng: &mut SampleRng) -> (Vec<f64>, f64) {
+        let Some(recal) = &self.card.recalibration else {
+            return self.sample_within_raw(n, data, rng);
+        };
+        let d = self.card.theta_zscore.dim();
+        let bounds = self.card.bounds();
+        let inside = |row: &[f64]| {
+            row.iter().zip(&bounds).all(|(v, (lo, hi))| *v >= *lo && *v <= *hi) && self.card.ordered.iter().all(|&(a, b)| row[a] >= row[b])
+        };
+        // The map moves a few draws across the prior's edges (its order m1 ≥ m2 above all):
+        // draw an eighth more, and more again in the rare case that is not enough.
+        let mut extra = n / 8 + 16;
+        for _ in 0..8 {
+            let (mut draws, acceptance) = self.sample_within_raw(n + extra, data, rng);
+            recal.apply(&mut draws, d);
+            let kept: Vec<f64> = draws.chunks_exact(d).filter(|r| inside(r)).take(n).flatten().copied().collect();
+            if kept.len() == n * d {
+                return (kept, acceptance * n as f64 / (n + extra) as f64);
+            }
+            extra *= 2;
+        }
+        self.sample_within_raw(n, data, rng)
+    }
+
     /// `n` draws θ ~ q(θ|y) inside the prior support (draws outside it are rejected and redrawn,
     /// which renormalises q to the support); returns the draws and the fraction accepted.
-    pub fn sample_within(&self, n: usize, data: &[f32], rng: &mut SampleRng) -> (Vec<f64>, f64) {
+    pub fn sample_within_raw(&self, n: usize, data: &[f32], rng: &mut SampleRng) -> (Vec<f64>, f64) {
         let d = self.card.theta_zscore.dim();
         let bounds = self.card.bounds();
         let bounded = bounds.len() == d && bounds.iter().any(|(lo, hi)| lo.is_finite() || hi.is_finite());
@@ -263,6 +295,9 @@ impl TrainedModel {
             .and_then(|m| m.get("ndelab_model"))
             .ok_or_else(|| bad("no ndelab_model metadata; it was not written by ndelab".into()))?;
         let card: ModelCard = serde_json::from_str(card_text).map_err(|e| bad(format!("model card: {e}")))?;
+        if card.recalibration.as_ref().is_some_and(|r| !r.is_valid(card.parameters.len())) {
+            return Err(bad("model card: the recalibration does not hold a nondecreasing map from 0 to 1 per parameter".into()));
+        }
         let mut net = build(&card.model, card.parameters.len(), card.data_dim, card.data_channels, 0)?;
         let mut values = Vec::new();
         for p in &net.network().params().params {
@@ -300,6 +335,7 @@ mod tests {
             bounds: Vec::new(),
             periods: vec![None, None],
             ordered: vec![(0, 1)],
+            recalibration: None,
         };
         let model = TrainedModel { net, card };
         let density = model.density().unwrap();

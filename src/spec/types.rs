@@ -376,6 +376,15 @@ pub struct TrainingSpec {
     /// larger than memory).
     #[serde(skip_serializing_if = "Shuffle::is_rows")]
     pub shuffle: Shuffle,
+    /// After training, recalibrate the posterior's marginals on the validation split so that
+    /// its pairs' true parameters rank uniformly among the draws (quantile recalibration,
+    /// Kuleshov et al. 2018); applies to draws, not to log q. Default false.
+    #[serde(skip_serializing_if = "is_false")]
+    pub recalibrate: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// How an epoch's samples are ordered.
@@ -436,6 +445,7 @@ impl Default for TrainingSpec {
             early_stopping: Some(EarlyStoppingSpec::default()),
             kl_ramp: None,
             shuffle: Shuffle::Rows,
+            recalibrate: false,
         }
     }
 }

@@ -226,6 +226,13 @@ fn validate_model(spec: &Spec) -> Result<(), Violation> {
     if let Some(e) = spec.model.embedding() {
         embedding(e, &spec.dataset)?;
     }
+    if spec.model.is_point_estimate() && spec.training.recalibrate {
+        return Err(bad(
+            "training.recalibrate",
+            format!("recalibrates posterior draws, and model `{}` gives point estimates", spec.model.kind()),
+            Some("remove training.recalibrate"),
+        ));
+    }
     if spec.model.is_point_estimate() {
         let needs_samples = [(Metric::Pp, "pp"), (Metric::C2st, "c2st"), (Metric::Corner, "corner")];
         if let Some((_, name)) = needs_samples.iter().find(|(m, _)| spec.eval.metrics.contains(m)) {
