@@ -143,15 +143,7 @@ pub fn relu_max_pool<Tp: Tape<f32, Dev>>(h: T2<Tp>, batch: usize, pool: usize) -
     out.par_chunks_mut(len_out * c).zip(winner.par_chunks_mut(len_out * c)).enumerate().for_each(|(b, (ob, wb))| {
         for (t, (orow, wrow)) in ob.chunks_exact_mut(c).zip(wb.chunks_exact_mut(c)).enumerate() {
             let base = (b * len + t * pool) * c;
-            for j in 0..pool {
-                let inrow = &hv[base + j * c..base + (j + 1) * c];
-                // Selects, not branches: on activations a branch is a coin toss the CPU mispredicts.
-                for ((o, w), &v) in orow.iter_mut().zip(wrow.iter_mut()).zip(inrow) {
-                    let take = v > *o;
-                    *w = if take { j as u32 } else { *w };
-                    *o = if take { v } else { *o };
-                }
-            }
+            pool_window(&hv[base..base + pool * c], c, orow, wrow);
         }
     });
     let y: T2 = h.device().tensor_from_vec(out, (batch * len_out, c));
@@ -175,6 +167,56 @@ pub fn relu_max_pool<Tp: Tape<f32, Dev>>(h: T2<Tp>, batch: usize, pool: usize) -
         });
     }
     y.put_tape(tape)
+}
+
+/// ReLU and the maximum over one pool (`window`: `pool` rows of `c` values) into `out` (c
+/// values) and `winner` (the row that won each, u32::MAX where none was positive; ties go to
+/// the first).
+fn pool_window(window: &[f32], c: usize, out: &mut [f32], winner: &mut [u32]) {
+    let pool = window.len() / c.max(1);
+    #[allow(unused_mut)]
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if super::gemm::avx512_available() {
+        // SAFETY: AVX-512F is present; `window` holds pool · c values and `out`, `winner` c each.
+        done = unsafe { pool_window_avx512(window, c, out, winner) };
+    }
+    for ch in done..c {
+        let (mut o, mut w) = (0.0f32, u32::MAX);
+        for j in 0..pool {
+            let v = window[j * c + ch];
+            // Selects, not branches: on activations a branch is a coin toss the CPU mispredicts.
+            let take = v > o;
+            w = if take { j as u32 } else { w };
+            o = if take { v } else { o };
+        }
+        out[ch] = o;
+        winner[ch] = w;
+    }
+}
+
+/// [`pool_window`] for the channels in whole blocks of 16, one 16-lane vector each, the
+/// maximum and the winner kept in registers over the pool; returns how many channels it did.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn pool_window_avx512(window: &[f32], c: usize, out: &mut [f32], winner: &mut [u32]) -> usize {
+    use std::arch::x86_64::*;
+    let pool = window.len() / c;
+    let full = c - c % 16;
+    for ch in (0..full).step_by(16) {
+        let mut o = _mm512_setzero_ps();
+        let mut w = _mm512_set1_epi32(-1);
+        for j in 0..pool {
+            let v = _mm512_loadu_ps(window.as_ptr().add(j * c + ch));
+            // v > o, false where either is NaN: the scalar comparison's result.
+            let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, o);
+            o = _mm512_mask_blend_ps(take, o, v);
+            w = _mm512_mask_blend_epi32(take, w, _mm512_set1_epi32(j as i32));
+        }
+        _mm512_storeu_ps(out.as_mut_ptr().add(ch), o);
+        _mm512_storeu_epi32(winner.as_mut_ptr().add(ch) as *mut i32, w);
+    }
+    full
 }
 
 #[cfg(test)]
@@ -257,32 +299,35 @@ mod tests {
     #[test]
     fn relu_max_pool_matches_its_definition_and_finite_differences() {
         let dev = Dev::default();
-        let (batch, len, c, pool) = (2, 9, 3, 2);
-        let x = values(batch * len * c, 1.0, 0.4);
-        let r = values(batch * (len / pool) * c, 1.0, 1.3);
-        let run = |x: &[f32]| relu_max_pool(dev.tensor_from_vec(x.to_vec(), (batch * len, c)), batch, pool).as_vec();
-        let y = run(&x);
-        for b in 0..batch {
-            for t in 0..len / pool {
-                for ch in 0..c {
-                    let want = (0..pool).map(|j| x[(b * len + t * pool + j) * c + ch].max(0.0)).fold(0.0f32, f32::max);
-                    assert_eq!(y[(b * (len / pool) + t) * c + ch], want);
+        // Three channels (all in the scalar loop), and 37 in pools of 3 (two 16-lane blocks and
+        // a scalar rest where the CPU has AVX-512).
+        for (batch, len, c, pool) in [(2, 9, 3, 2), (2, 7, 37, 3)] {
+            let x = values(batch * len * c, 1.0, 0.4);
+            let r = values(batch * (len / pool) * c, 1.0, 1.3);
+            let run = |x: &[f32]| relu_max_pool(dev.tensor_from_vec(x.to_vec(), (batch * len, c)), batch, pool).as_vec();
+            let y = run(&x);
+            for b in 0..batch {
+                for t in 0..len / pool {
+                    for ch in 0..c {
+                        let want = (0..pool).map(|j| x[(b * len + t * pool + j) * c + ch].max(0.0)).fold(0.0f32, f32::max);
+                        assert_eq!(y[(b * (len / pool) + t) * c + ch], want);
+                    }
                 }
             }
-        }
-        let xt: T2 = dev.tensor_from_vec(x.clone(), (batch * len, c));
-        let rt: T2 = dev.tensor_from_vec(r.clone(), (batch * (len / pool), c));
-        let out = relu_max_pool(xt.clone().leaky_traced(), batch, pool);
-        let grads = (out * rt).sum::<(), _>().backward();
-        let g = grads.get(&xt).as_vec();
-        let h = 1e-3f32;
-        for i in 0..x.len() {
-            let (mut p, mut m) = (x.clone(), x.clone());
-            p[i] += h;
-            m[i] -= h;
-            let f = |v: &[f32]| run(v).iter().zip(&r).map(|(a, b)| (a * b) as f64).sum::<f64>();
-            let want = (f(&p) - f(&m)) / (2.0 * h as f64);
-            assert!((g[i] as f64 - want).abs() < 1e-2, "gradient {i}: {} vs {want}", g[i]);
+            let xt: T2 = dev.tensor_from_vec(x.clone(), (batch * len, c));
+            let rt: T2 = dev.tensor_from_vec(r.clone(), (batch * (len / pool), c));
+            let out = relu_max_pool(xt.clone().leaky_traced(), batch, pool);
+            let grads = (out * rt).sum::<(), _>().backward();
+            let g = grads.get(&xt).as_vec();
+            let h = 1e-3f32;
+            for i in 0..x.len() {
+                let (mut p, mut m) = (x.clone(), x.clone());
+                p[i] += h;
+                m[i] -= h;
+                let f = |v: &[f32]| run(v).iter().zip(&r).map(|(a, b)| (a * b) as f64).sum::<f64>();
+                let want = (f(&p) - f(&m)) / (2.0 * h as f64);
+                assert!((g[i] as f64 - want).abs() < 1e-2, "gradient {i}: {} vs {want}", g[i]);
+            }
         }
     }
 }

@@ -48,6 +48,12 @@ pub fn gemm(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, lhs
     fallback(m, n, k, dst, accumulate, lhs, rhs, threads);
 }
 
+/// Whether this CPU has AVX-512F (checked once), for the other kernels of `nn`.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn avx512_available() -> bool {
+    avx512::available()
+}
+
 /// The `gemm` crate's product (dfdx's own kernel).
 #[allow(clippy::too_many_arguments)]
 fn fallback(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, lhs: Operand, rhs: Operand, threads: usize) {
