@@ -156,11 +156,7 @@ pub fn relu_max_pool<Tp: Tape<f32, Dev>>(h: T2<Tp>, batch: usize, pool: usize) -
                 let at = b * len_out * c;
                 let rows = winner[at..at + len_out * c].chunks_exact(c).zip(g[at..at + len_out * c].chunks_exact(c));
                 for (t, (wrow, grow)) in rows.enumerate() {
-                    for (ch, (w, gv)) in wrow.iter().zip(grow).enumerate() {
-                        if *w != u32::MAX {
-                            ghb[(t * pool + *w as usize) * c + ch] += gv;
-                        }
-                    }
+                    unpool_window(&mut ghb[t * pool * c..(t + 1) * pool * c], c, wrow, grow);
                 }
             });
             Ok(())
@@ -215,6 +211,46 @@ unsafe fn pool_window_avx512(window: &[f32], c: usize, out: &mut [f32], winner: 
         }
         _mm512_storeu_ps(out.as_mut_ptr().add(ch), o);
         _mm512_storeu_epi32(winner.as_mut_ptr().add(ch) as *mut i32, w);
+    }
+    full
+}
+
+/// The backward of [`pool_window`]: adds each of the `c` output gradients `g` to the row of
+/// `window` (`pool` rows of `c`) that won its pool, none where none did.
+fn unpool_window(window: &mut [f32], c: usize, winner: &[u32], g: &[f32]) {
+    #[allow(unused_mut)]
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if super::gemm::avx512_available() {
+        // SAFETY: AVX-512F is present; `window` holds pool · c values and `winner`, `g` c each.
+        done = unsafe { unpool_window_avx512(window, c, winner, g) };
+    }
+    for ch in done..c {
+        if winner[ch] != u32::MAX {
+            window[winner[ch] as usize * c + ch] += g[ch];
+        }
+    }
+}
+
+/// [`unpool_window`] for the channels in whole blocks of 16: each row of the pool adds the
+/// gradient where it won (a masked add leaves the other lanes as they were); returns how many
+/// channels it did.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn unpool_window_avx512(window: &mut [f32], c: usize, winner: &[u32], g: &[f32]) -> usize {
+    use std::arch::x86_64::*;
+    let pool = window.len() / c;
+    let full = c - c % 16;
+    for ch in (0..full).step_by(16) {
+        let w = _mm512_loadu_epi32(winner.as_ptr().add(ch) as *const i32);
+        let gv = _mm512_loadu_ps(g.as_ptr().add(ch));
+        for j in 0..pool {
+            let won = _mm512_cmpeq_epi32_mask(w, _mm512_set1_epi32(j as i32));
+            if won != 0 {
+                let at = window.as_mut_ptr().add(j * c + ch);
+                _mm512_storeu_ps(at, _mm512_mask_add_ps(_mm512_loadu_ps(at), won, _mm512_loadu_ps(at), gv));
+            }
+        }
     }
     full
 }
