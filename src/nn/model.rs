@@ -80,6 +80,12 @@ impl ModelCard {
         self.bounds.iter().map(|[lo, hi]| (lo.unwrap_or(f64::NEG_INFINITY), hi.unwrap_or(f64::INFINITY))).collect()
     }
 
+    /// Whether a draw lies in the prior's support: inside `bounds` (from [`ModelCard::bounds`])
+    /// and in the order the prior holds.
+    pub fn in_support(&self, bounds: &[(f64, f64)], row: &[f64]) -> bool {
+        row.iter().zip(bounds).all(|(v, (lo, hi))| *v >= *lo && *v <= *hi) && self.ordered.iter().all(|&(a, b)| row[a] >= row[b])
+    }
+
     /// Stores bounds, infinite ones as null.
     pub fn set_bounds(&mut self, b: &[(f64, f64)]) {
         self.bounds = b.iter().map(|&(lo, hi)| [lo.is_finite().then_some(lo), hi.is_finite().then_some(hi)]).collect();
@@ -172,9 +178,7 @@ impl DensityModel<'_> {
         };
         let d = self.card.theta_zscore.dim();
         let bounds = self.card.bounds();
-        let inside = |row: &[f64]| {
-            row.iter().zip(&bounds).all(|(v, (lo, hi))| *v >= *lo && *v <= *hi) && self.card.ordered.iter().all(|&(a, b)| row[a] >= row[b])
-        };
+        let inside = |row: &[f64]| self.card.in_support(&bounds, row);
         // The map moves a few draws across the prior's edges (its order m1 ≥ m2 above all):
         // draw an eighth more, and more again in the rare case that is not enough.
         let mut extra = n / 8 + 16;
@@ -187,6 +191,7 @@ impl DensityModel<'_> {
             }
             extra *= 2;
         }
+        // Only where the map moves nearly every draw out of the support: q's own draws then.
         self.sample_within_raw(n, data, rng)
     }
 
@@ -207,9 +212,7 @@ impl DensityModel<'_> {
                 }
             }
         };
-        let inside = |row: &[f64]| {
-            row.iter().zip(&bounds).all(|(v, (lo, hi))| *v >= *lo && *v <= *hi) && self.card.ordered.iter().all(|&(a, b)| row[a] >= row[b])
-        };
+        let inside = |row: &[f64]| self.card.in_support(&bounds, row);
         let mut out = Vec::with_capacity(n * d);
         // Draws made, draws inside the support, and draws kept (at most n).
         let (mut drawn, mut accepted, mut kept) = (0usize, 0usize, 0usize);
