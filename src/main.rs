@@ -3,6 +3,8 @@
 use clap::Parser;
 
 fn main() {
+    // Before any thread starts, so that all of them allocate from the main heap.
+    ndelab::train::keep_freed_memory();
     let cli = ndelab::cli::Cli::parse();
     if let Err(err) = ndelab::cli::run(cli) {
         eprintln!("error: {err}");
