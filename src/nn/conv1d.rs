@@ -4,8 +4,9 @@
 //! channels), the window of output position t is one contiguous slice of the input, so the
 //! convolution of one batch item is a single matrix product whose left factor has overlapping
 //! rows (row stride = stride · channels): the windows are never copied out (no im2col). The
-//! products run through the `gemm` crate (dfdx's own matrix kernel), batch items in parallel
-//! on rayon's threads; the backward pass is three more such products (filters, bias, input).
+//! products run through `nn::gemm`, batch items in parallel on rayon's threads; the backward
+//! pass is three more such products (filters, bias, input). ReLU and max-pooling are one fused
+//! operation, vectorised over channels.
 
 use super::gemm::gemm;
 use super::linear::host;
