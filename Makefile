@@ -9,10 +9,15 @@ ARGS ?=
 BIN := $(or $(CARGO_TARGET_DIR),target)/release/ndelab
 RESULTS := $(or $(NDELAB_RESULTS),results)
 
-.PHONY: build experiment sweep table validate test test-hdf5 bench reliability clean-results
+.PHONY: build build-cuda experiment sweep table validate test test-hdf5 bench reliability clean-results
 
 build:
 	$(CARGO) build --release
+
+# Training on an NVIDIA GPU (needs the CUDA toolkit; README, "On a GPU"). The binary replaces
+# the CPU one in target/release.
+build-cuda:
+	$(CARGO) build --release --features cuda
 
 experiment: build
 	@test -f experiments/$(NAME).yaml || { echo "error: experiments/$(NAME).yaml does not exist; choose one of: $$(ls experiments/*.yaml | xargs -n1 basename | sed 's/\.yaml$$//' | tr '\n' ' ')" >&2; exit 2; }

@@ -19,4 +19,10 @@ fn main() {
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=NDELAB_RUSTC={version}");
     println!("cargo:rerun-if-changed=build.rs");
+    // A CUDA build binds the CUDA libraries' functions when first called, not at start: a
+    // newer cuBLAS or NVRTC than the bindings were written for may lack functions ndelab
+    // never calls.
+    if std::env::var_os("CARGO_FEATURE_CUDA").is_some() {
+        println!("cargo:rustc-link-arg=-Wl,-z,lazy");
+    }
 }

@@ -8,6 +8,9 @@ on the PyTorch twin) give the share of that peak a training step reaches.
 
     bench/.venv/bin/python bench/train_table.py --bin target/release/ndelab [--runs 3] [--steps 150]
 
+With `--device cuda` the binary is a CUDA build (`cargo build --release --features cuda`), the
+twins run on the same GPU, and the GEMM peak is the GPU's f32 rate (TF32 off on both sides).
+
 prints a Markdown table and writes bench/results.parquet (one row per measurement, with the
 machine it ran on).
 """
@@ -44,16 +47,21 @@ def run_json(cmd):
     return json.loads(out.strip().splitlines()[-1])
 
 
+DEVICE = "cpu"
+
+
 def ndelab(bin_, spec, overrides, threads, steps):
     return run_json([bin_, "--threads", str(threads), "bench", "train", spec, *overrides, "--steps", str(steps)])
 
 
 def torch_peer(model, threads, steps):
-    return run_json([sys.executable, os.path.join(HERE, "train_torch.py"), "--model", model, "--threads", str(threads), "--steps", str(steps)])
+    return run_json([sys.executable, os.path.join(HERE, "train_torch.py"), "--model", model, "--threads", str(threads), "--steps", str(steps),
+                     "--device", DEVICE])
 
 
 def gemm_peak(threads):
-    return run_json([sys.executable, os.path.join(HERE, "train_torch.py"), "--model", "-", "--gemm", "--threads", str(threads)])["gemm_flops_per_s"]
+    return run_json([sys.executable, os.path.join(HERE, "train_torch.py"), "--model", "-", "--gemm", "--threads", str(threads),
+                     "--device", DEVICE])["gemm_flops_per_s"]
 
 
 def machine():
@@ -69,7 +77,8 @@ def machine():
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     import torch
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "system": platform.platform(), "torch": torch.__version__, "ndelab_commit": commit,
+    gpu = torch.cuda.get_device_name(0) if DEVICE == "cuda" else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu, "system": platform.platform(), "torch": torch.__version__, "ndelab_commit": commit,
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 
@@ -85,14 +94,19 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--only", default="", help="comma-separated row labels' first words to run")
     ap.add_argument("--out", default=os.path.join(HERE, "results.parquet"))
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cuda: a CUDA build against PyTorch on the same GPU")
     args = ap.parse_args()
+    global DEVICE
+    DEVICE = args.device
     threads = [int(t) for t in args.threads.split(",")]
     rows = [r for r in ROWS if not args.only or r[0].split()[0] in args.only.split(",")]
     info = machine()
     peaks = {t: max(gemm_peak(t) for _ in range(3)) for t in threads}
     records = []
-    print(f"training steps per second, batch 512, synthetic batches; {info['cpu']}, {info['cores']} cores; peer {info['torch']} (zuko for maf, nsf)")
-    print(f"f32 GEMM peak (torch.mm 1024², best of 3): " + ", ".join(f"{t} thread{'s' if t > 1 else ''} {peaks[t] / 1e9:.0f} GFLOP/s" for t in threads))
+    on = f"{info['gpu']} (host: {info['cpu']}, {info['cores']} cores)" if info["gpu"] else f"{info['cpu']}, {info['cores']} cores"
+    print(f"training steps per second, batch 512, synthetic batches; {on}; peer {info['torch']} (zuko for maf, nsf)")
+    size = "8192², TF32 off" if DEVICE == "cuda" else "1024²"
+    print(f"f32 GEMM peak (torch.mm {size}, best of 3): " + ", ".join(f"{t} thread{'s' if t > 1 else ''} {peaks[t] / 1e9:.0f} GFLOP/s" for t in threads))
     print()
     print("| model | threads | ndelab steps/s, median (min–max) | PyTorch steps/s | ndelab / PyTorch | ndelab share of GEMM peak |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
@@ -110,9 +124,9 @@ def main():
             print(f"| {label} | {t} | {spread(ours)} | {spread(theirs) if theirs else 'no peer'} | "
                   f"{f'{ratio:.2f}x' if ratio else '–'} | {f'{100 * share:.0f}%' if share else '–'} |", flush=True)
             for i, v in enumerate(ours):
-                records.append({"model": label, "tool": "ndelab", "threads": t, "run": i, "steps_per_s": v, "flops_per_step": flops, "gemm_peak": peaks[t]})
+                records.append({"model": label, "tool": "ndelab", "device": DEVICE, "threads": t, "run": i, "steps_per_s": v, "flops_per_step": flops, "gemm_peak": peaks[t]})
             for i, v in enumerate(theirs):
-                records.append({"model": label, "tool": info["torch"], "threads": t, "run": i, "steps_per_s": v, "flops_per_step": flops, "gemm_peak": peaks[t]})
+                records.append({"model": label, "tool": info["torch"], "device": DEVICE, "threads": t, "run": i, "steps_per_s": v, "flops_per_step": flops, "gemm_peak": peaks[t]})
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -6,7 +6,7 @@ heads and loss) and timed the way `ndelab bench train` times its own: gradient s
 Also counts the floating-point operations of one step (torch.utils.flop_counter) and measures
 the machine's f32 GEMM rate, so that a step's share of the GEMM peak can be given.
 
-    python bench/train_torch.py --model cvae_2d --threads 2 --steps 200
+    python bench/train_torch.py --model cvae_2d --threads 2 --steps 200 [--device cuda]
 prints one JSON line.
 """
 
@@ -192,13 +192,23 @@ def add_flows():
     )
 
 
-def gemm_rate(n=1024, repeats=10):
-    """Best f32 GEMM rate (FLOP/s) of an n × n product on the threads set."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def gemm_rate(device, repeats=10):
+    """Best f32 GEMM rate (FLOP/s) of an n × n product on the threads set (n = 1024), or on
+    the GPU (n = 8192, TF32 off: plain f32, as ndelab's products)."""
+    n = 8192 if device.type == "cuda" else 1024
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    torch.mm(a, b)
     best = 0.0
     for _ in range(repeats):
+        sync(device)
         t = time.perf_counter()
         torch.mm(a, b)
+        sync(device)
         best = max(best, 2 * n**3 / (time.perf_counter() - t))
     return best
 
@@ -220,25 +230,31 @@ def main():
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--gemm", action="store_true", help="print only the f32 GEMM rate")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU twin of a CUDA build's rows")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    device = torch.device(args.device)
     if args.gemm:
-        print(json.dumps({"threads": args.threads, "gemm_flops_per_s": gemm_rate()}))
+        print(json.dumps({"threads": args.threads, "device": args.device, "gemm_flops_per_s": gemm_rate(device)}))
         return
     add_flows()
     d, m, make = MODELS[args.model]
-    model = make(d, m)
+    model = make(d, m).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    pool = [(torch.randn(args.batch, d), torch.randn(args.batch, m)) for _ in range(8)]
+    pool = [(torch.randn(args.batch, d, device=device), torch.randn(args.batch, m, device=device)) for _ in range(8)]
     flops = step_flops(model, opt, *pool[0])
     for step in range(args.warmup + args.steps):
         if step == args.warmup:
+            sync(device)
             start = time.perf_counter()
         x, y = pool[step % len(pool)]
         opt.zero_grad(set_to_none=True)
         model.loss(x, y).backward()
         opt.step()
+    sync(device)
     seconds = time.perf_counter() - start
     print(
         json.dumps(
@@ -247,6 +263,7 @@ def main():
                 "peer": f"torch {torch.__version__}",
                 "params": sum(p.numel() for p in model.parameters()),
                 "threads": args.threads,
+                "device": args.device,
                 "steps_per_s": args.steps / seconds,
                 "flops_per_step": flops,
             }

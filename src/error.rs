@@ -56,7 +56,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         let bad_input = match self {
             Error::Spec(_) | Error::Usage(_) | Error::Key(_) | Error::Samples(_) => true,
-            Error::Nn(e) => !matches!(e, NnError::Write { .. }),
+            Error::Nn(e) => !matches!(e, NnError::Write { .. } | NnError::NoDevice(_)),
             Error::Sweep(e) => e.is_bad_input(),
             Error::Report(e) => matches!(e, ReportError::Request(_)),
             Error::Data(DataError::Sim(crate::sim::SimError::File { .. })) => true,

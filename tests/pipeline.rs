@@ -68,6 +68,7 @@ fn a_small_run_learns_the_posterior_writes_its_folder_and_is_cached() {
 
 /// The same spec and seed give the same numbers, bit for bit, on one thread and on two.
 #[test]
+#[cfg_attr(feature = "cuda", ignore = "a CUDA build adds gradients in no fixed order: its runs are not bit-reproducible")]
 fn same_spec_and_seed_give_the_same_numbers() {
     let tmp = TempDir::new("det");
     let spec = small_spec(tmp.path(), "det", 4_000, 3, "");
@@ -291,6 +292,7 @@ fn command_simulators_work_or_fail_with_the_chunk_and_their_stderr() {
 /// and test NLL as the built-in run, bit for bit; the key follows the files' bytes, not their
 /// paths.
 #[test]
+#[cfg_attr(feature = "cuda", ignore = "a CUDA build adds gradients in no fixed order: its runs are not bit-reproducible")]
 fn a_dataset_exported_to_files_trains_to_the_same_numbers() {
     use ndelab::store::npy;
     use polars::prelude::*;

@@ -7,6 +7,9 @@
 //! products run through `nn::gemm`, batch items in parallel on rayon's threads; the backward
 //! pass is three more such products (filters, bias, input). ReLU and max-pooling are one fused
 //! operation, vectorised over channels.
+// A CUDA build runs these layers through dfdx (on_device.rs); the host kernels stay for the
+// CPU build and its tests.
+#![cfg_attr(feature = "cuda", allow(dead_code, unused_imports))]
 
 use super::gemm::gemm;
 use super::linear::host;
@@ -14,8 +17,11 @@ use super::{Dev, Param, T2};
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
+#[cfg(feature = "cuda")]
+pub use super::on_device::{conv1d, relu_max_pool};
+
 /// The shape of one convolution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConvShape {
     /// Batch items.
     pub batch: usize,
@@ -42,7 +48,7 @@ impl ConvShape {
 }
 
 /// y[b·L' + t, o] = bias[o] + Σ_{k,c} x[b·L + t·s + k, c] · w[k·C + c, o].
-fn forward_values(x: &[f32], w: &[f32], bias: &[f32], s: ConvShape) -> Vec<f32> {
+pub(super) fn forward_values(x: &[f32], w: &[f32], bias: &[f32], s: ConvShape) -> Vec<f32> {
     let (l_out, win) = (s.len_out(), s.window());
     let mut y = vec![0.0f32; s.batch * l_out * s.c_out];
     y.par_chunks_mut(l_out * s.c_out).enumerate().for_each(|(b, yb)| {
@@ -56,7 +62,7 @@ fn forward_values(x: &[f32], w: &[f32], bias: &[f32], s: ConvShape) -> Vec<f32> 
 }
 
 /// Gradients of the filters (win × c_out) and the bias from the output gradient `g`.
-fn filter_grads(x: &[f32], g: &[f32], s: ConvShape) -> (Vec<f32>, Vec<f32>) {
+pub(super) fn filter_grads(x: &[f32], g: &[f32], s: ConvShape) -> (Vec<f32>, Vec<f32>) {
     let (l_out, win) = (s.len_out(), s.window());
     let threads = rayon::current_num_threads().max(1);
     let per = s.batch.div_ceil(threads).max(1);
@@ -88,7 +94,7 @@ fn filter_grads(x: &[f32], g: &[f32], s: ConvShape) -> (Vec<f32>, Vec<f32>) {
 
 /// Adds the input gradient from `g` into `gx`: each window's gradient g_b · wᵀ, laid back on
 /// the (overlapping) input rows it came from.
-fn add_input_grad(gx: &mut [f32], w: &[f32], g: &[f32], s: ConvShape) {
+pub(super) fn add_input_grad(gx: &mut [f32], w: &[f32], g: &[f32], s: ConvShape) {
     let (l_out, win) = (s.len_out(), s.window());
     gx.par_chunks_mut(s.len_in * s.c_in).enumerate().for_each(|(b, gxb)| {
         let gb = &g[b * l_out * s.c_out..(b + 1) * l_out * s.c_out];
@@ -108,6 +114,7 @@ fn add_input_grad(gx: &mut [f32], w: &[f32], g: &[f32], s: ConvShape) {
 ///
 /// # Shapes
 /// `x`: (batch · len_in, c_in) → (batch · len_out, c_out).
+#[cfg(not(feature = "cuda"))]
 pub fn conv1d<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, bias: &Param, s: ConvShape, input_grad: bool) -> T2<Tp> {
     let (x, mut tape) = x.split_tape();
     let (xv, wv, bv) = (host(&x), host(w), host(bias));
@@ -131,6 +138,7 @@ pub fn conv1d<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, bias: &Param, s: ConvSha
 /// ReLU then max-pooling over `pool` consecutive positions, fused: (batch · len, c) →
 /// (batch · len / pool, c) (a remainder shorter than `pool` is dropped). The gradient goes to
 /// the position that won each pool, where it was positive.
+#[cfg(not(feature = "cuda"))]
 pub fn relu_max_pool<Tp: Tape<f32, Dev>>(h: T2<Tp>, batch: usize, pool: usize) -> T2<Tp> {
     let (h, mut tape) = h.split_tape();
     let (rows, c) = *h.shape();

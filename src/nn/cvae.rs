@@ -87,6 +87,7 @@ pub struct CvaeNet {
     dec_head: DiagGaussianHead,
     params: ParamSet,
 }
+thread_safe_on_gpu!(CvaeNet);
 
 fn host(t: T2) -> Vec<f64> {
     t.as_vec().into_iter().map(|v| v as f64).collect()

@@ -109,6 +109,7 @@ pub struct CvaeFlowNet {
     decoder: SplineFlow,
     params: ParamSet,
 }
+thread_safe_on_gpu!(CvaeFlowNet);
 
 impl CvaeFlowNet {
     /// A new network over `theta_dim` parameters and `data_dim` features, registered after

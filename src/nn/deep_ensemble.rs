@@ -156,6 +156,7 @@ pub struct DeepEnsembleNet {
     /// Index in `params` of the spread factors c (one per parameter) of `pool: spread_adjusted`.
     spread: Option<usize>,
 }
+thread_safe_on_gpu!(DeepEnsembleNet);
 
 impl DeepEnsembleNet {
     /// `spec.members` networks over `theta_dim` parameters from `data_dim` features, each

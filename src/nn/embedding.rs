@@ -151,6 +151,14 @@ pub struct Embedded<N: ?Sized> {
     dev: Dev,
 }
 
+// SAFETY: as for the networks (`thread_safe_on_gpu!`): only the CUDA stream inside dfdx's
+// device is not marked Send + Sync, and the driver lets any thread use it.
+#[cfg(feature = "cuda")]
+unsafe impl<N: ?Sized + Send> Send for Embedded<N> {}
+// SAFETY: as above.
+#[cfg(feature = "cuda")]
+unsafe impl<N: ?Sized + Sync> Sync for Embedded<N> {}
+
 impl<N: Network + ?Sized> Embedded<N> {
     /// `inner` was built on features of width `embed.n_out()`, with the embedding's parameters
     /// already in its set.

@@ -16,6 +16,9 @@ pub enum NnError {
         /// What is wrong with it.
         message: String,
     },
+    /// A CUDA build found no GPU it can use.
+    #[error("no usable CUDA device ({0}); check `nvidia-smi`, or train on the CPU with a build without `--features cuda`")]
+    NoDevice(String),
     /// The model could not be written.
     #[error("{}: {source}", path.display())]
     Write {

@@ -62,6 +62,7 @@ pub struct GaussianNet {
     head: FullGaussianHead,
     params: ParamSet,
 }
+thread_safe_on_gpu!(GaussianNet);
 
 impl GaussianNet {
     /// A new network for `theta_dim` parameters and `data_dim` data values, initialised from `rng`.

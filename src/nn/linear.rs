@@ -6,6 +6,9 @@
 //! that no one differentiates. Here the forward pass is one GEMM onto rows that already hold
 //! the bias, with ReLU applied in place; the backward pass masks the output gradient once and
 //! runs two GEMMs (filters, and the input only when asked), on rayon's threads.
+// A CUDA build runs these layers through dfdx (on_device.rs); the host kernels stay for the
+// CPU build and its tests.
+#![cfg_attr(feature = "cuda", allow(dead_code, unused_imports))]
 
 use super::gemm::gemm;
 use super::{Dev, Param, T2};
@@ -50,8 +53,12 @@ pub struct Input<'a, Tp> {
     pub mask: Option<&'a [f32]>,
 }
 
+#[cfg(feature = "cuda")]
+pub use super::on_device::linear_sum;
+
 /// act(Σᵢ xᵢ Wᵢ + Σⱼ bⱼ) as one operation: the first layer of a network that reads two inputs
 /// with a bias each, on the inputs' merged tapes.
+#[cfg(not(feature = "cuda"))]
 pub fn linear_sum<Tp: Tape<f32, Dev>>(inputs: Vec<Input<'_, Tp>>, biases: &[&Param], n_out: usize, act: Activation) -> T2<Tp> {
     let mut tape = Tp::default();
     let mut parts = Vec::with_capacity(inputs.len());
@@ -267,8 +274,10 @@ mod tests {
         ]);
     }
 
-    /// Without `input_grad` the input gets no gradient (none is even allocated).
+    /// Without `input_grad` the input gets no gradient (none is even allocated). The CPU build's
+    /// saving only: dfdx's product on the GPU computes both gradients.
     #[test]
+    #[cfg(not(feature = "cuda"))]
     fn linear_skips_the_input_gradient_when_asked() {
         let dev = Dev::default();
         let x: T2 = dev.tensor_from_vec(values_of(12, 1.0, 0.0), (4, 3));

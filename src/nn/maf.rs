@@ -240,6 +240,7 @@ pub struct MafNet {
     norms: Vec<BatchNorm>,
     params: ParamSet,
 }
+thread_safe_on_gpu!(MafNet);
 
 impl MafNet {
     /// A new flow, initialised from `rng`.

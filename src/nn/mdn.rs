@@ -68,6 +68,7 @@ pub struct MdnNet {
     head: MixtureHead,
     params: ParamSet,
 }
+thread_safe_on_gpu!(MdnNet);
 
 impl MdnNet {
     /// A new network, initialised from `rng`.

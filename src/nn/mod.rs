@@ -25,6 +25,24 @@ macro_rules! estimator_accessors {
     };
 }
 
+/// Marks networks Send + Sync in a CUDA build, as they are on the CPU. dfdx 0.13's CUDA device
+/// holds a cudarc 0.9 stream, a raw pointer that cudarc 0.9 does not mark Send or Sync although
+/// the CUDA driver API is thread-safe (later cudarc releases mark it both); every other part of
+/// a network already is both.
+macro_rules! thread_safe_on_gpu {
+    ($($t:ty),*) => {
+        $(
+            // SAFETY: see the macro: the only part that is not Send + Sync is the CUDA stream,
+            // which the driver lets any thread use.
+            #[cfg(feature = "cuda")]
+            unsafe impl Send for $t {}
+            // SAFETY: as above.
+            #[cfg(feature = "cuda")]
+            unsafe impl Sync for $t {}
+        )*
+    };
+}
+
 mod conv1d;
 mod coupling;
 mod dense;
@@ -35,6 +53,8 @@ pub mod heads;
 mod linear;
 mod mixture;
 mod model;
+#[cfg(any(feature = "cuda", test))]
+mod on_device;
 mod params;
 pub mod recalibration;
 #[macro_use]
@@ -65,8 +85,32 @@ estimators! {
 use crate::sim::SampleRng;
 use dfdx::prelude::*;
 
-/// The dfdx device ndelab trains on.
+/// The dfdx device ndelab trains on: the CPU, or an NVIDIA GPU in a `--features cuda` build.
+#[cfg(not(feature = "cuda"))]
 pub type Dev = Cpu;
+/// The dfdx device ndelab trains on: the CPU, or an NVIDIA GPU in a `--features cuda` build.
+#[cfg(feature = "cuda")]
+pub type Dev = Cuda;
+/// The device to build networks on: the CPU; in a CUDA build, GPU 0, shared by every network
+/// of the process (an error naming the fix when there is none).
+pub fn device() -> Result<Dev, NnError> {
+    #[cfg(not(feature = "cuda"))]
+    {
+        Ok(Cpu::default())
+    }
+    #[cfg(feature = "cuda")]
+    {
+        struct Gpu(Dev);
+        thread_safe_on_gpu!(Gpu);
+        static GPU: std::sync::OnceLock<Gpu> = std::sync::OnceLock::new();
+        if let Some(d) = GPU.get() {
+            return Ok(d.0.clone());
+        }
+        let d = Cuda::try_build(0, 0).map_err(|e| NnError::NoDevice(format!("{e:?}")))?;
+        Ok(GPU.get_or_init(|| Gpu(d)).0.clone())
+    }
+}
+
 /// A runtime-shaped matrix.
 pub type T2<Tp = NoneTape> = Tensor<(usize, usize), f32, Dev, Tp>;
 /// A scalar.

@@ -17,13 +17,18 @@ use std::path::Path;
 
 /// Version of the network code; part of the run key. nn/6: dense layers are one fused
 /// operation that adds the bias inside the matrix product, so weights differ in rounding.
+#[cfg(not(feature = "cuda"))]
 pub const NN_VERSION: &str = "nn/6";
+/// The same for a CUDA build, whose kernels round differently (and whose gradients add up
+/// in no fixed order): its runs never share a key with the CPU's.
+#[cfg(feature = "cuda")]
+pub const NN_VERSION: &str = "nn/6+cuda";
 
 /// Builds the estimator a model section names for data of `channels` equal-length series
 /// (`data_dim` values in all), initialised from `seed`. Fails when the embedding does not fit
 /// the data (a convolution longer than the series).
 pub fn build(spec: &ModelSpec, theta_dim: usize, data_dim: usize, channels: usize, seed: u64) -> Result<Estimator, NnError> {
-    let dev = super::Dev::default();
+    let dev = super::device()?;
     let mut rng = StreamFamily::new(seed, "init").rng(0);
     let mut params = ParamSet::default();
     let embed = match spec.embedding() {

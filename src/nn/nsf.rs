@@ -77,6 +77,7 @@ pub struct NsfNet {
     flow: SplineFlow,
     params: ParamSet,
 }
+thread_safe_on_gpu!(NsfNet);
 
 impl NsfNet {
     /// A new flow over `theta_dim` parameters conditioned on `data_dim` features, registered

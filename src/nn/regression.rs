@@ -65,6 +65,7 @@ pub struct RegressionNet {
     head: Dense,
     params: ParamSet,
 }
+thread_safe_on_gpu!(RegressionNet);
 
 impl RegressionNet {
     /// A new network, initialised from `rng`.

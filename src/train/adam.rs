@@ -2,8 +2,8 @@
 //! schedules live outside the optimizer.
 //!
 //! One fused pass per parameter updates both moments and the master weights, reading the
-//! gradient where backward left it (no copy), in chunks on rayon's threads; the network's
-//! tensors then take the new weights in one copy each.
+//! gradient where backward left it (no copy; a CUDA build copies it to the host first), in
+//! chunks on rayon's threads; the network's tensors then take the new weights in one copy each.
 
 use crate::nn::{Dev, ParamSet};
 use crate::spec::AdamSpec;
@@ -17,6 +17,21 @@ pub struct Adam {
     w: Vec<Vec<f32>>,
     m: Vec<Vec<f32>>,
     v: Vec<Vec<f32>>,
+}
+
+/// A parameter's gradient in host memory: where backward left it on the CPU; copied from the
+/// GPU in a CUDA build, where the update runs on the host too (the weights are small beside a
+/// batch's activations, and the moments stay where checkpoints read them).
+#[cfg(not(feature = "cuda"))]
+fn gradient<'a>(grads: &'a mut Gradients<f32, Dev>, t: &crate::nn::Param) -> Option<std::borrow::Cow<'a, [f32]>> {
+    grads.get_or_alloc_mut(t).ok().map(|g| std::borrow::Cow::Borrowed(&g[..]))
+}
+
+/// A parameter's gradient in host memory (see the CPU build's).
+#[cfg(feature = "cuda")]
+fn gradient<'a>(grads: &'a mut Gradients<f32, Dev>, t: &crate::nn::Param) -> Option<std::borrow::Cow<'a, [f32]>> {
+    grads.get_or_alloc_mut(t).ok()?;
+    Some(std::borrow::Cow::Owned(grads.get(t).as_vec()))
 }
 
 /// Values per parallel chunk: large enough that a chunk outweighs handing it to a thread.
@@ -53,7 +68,8 @@ impl Adam {
             if !p.trainable {
                 continue;
             }
-            let Ok(g) = grads.get_or_alloc_mut(&p.tensor) else { continue };
+            let Some(g) = gradient(grads, &p.tensor) else { continue };
+            let g: &[f32] = &g;
             let (w, m, v) = (&mut self.w[i], &mut self.m[i], &mut self.v[i]);
             let update = |((w, m), v): ((&mut [f32], &mut [f32]), &mut [f32]), g: &[f32]| {
                 for k in 0..g.len() {

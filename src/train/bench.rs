@@ -5,7 +5,7 @@
 
 use super::{gradient_step, Adam};
 use crate::data::Batch;
-use crate::nn::{self, Dev, LossContext, NnError};
+use crate::nn::{self, LossContext, NnError};
 use crate::sim::StreamFamily;
 use crate::spec::{OptimizerSpec, Plan};
 use rand::Rng;
@@ -37,7 +37,6 @@ pub fn step_rate(plan: &Plan, warmup: usize, steps: usize) -> Result<StepRate, N
     let net = est.network_mut();
     let OptimizerSpec::Adam(cfg) = &plan.training.optimizer;
     let mut adam = Adam::new(cfg, net.params());
-    let dev = Dev::default();
     let streams = StreamFamily::new(plan.seed, "bench-train");
     let pool: Vec<Batch> = (0..8)
         .map(|i| {
@@ -48,6 +47,7 @@ pub fn step_rate(plan: &Plan, warmup: usize, steps: usize) -> Result<StepRate, N
         .collect();
     super::keep_freed_memory();
     let seconds = super::on_workers(|| {
+        let dev = nn::device()?;
         let mut start = Instant::now();
         for step in 0..warmup + steps {
             if step == warmup {
@@ -58,8 +58,8 @@ pub fn step_rate(plan: &Plan, warmup: usize, steps: usize) -> Result<StepRate, N
             // A non-finite loss on random data only skips the update; the timing still counts it.
             let _ = gradient_step(net, &mut adam, &dev, b, LossContext::seeded(plan.seed, step as u64, 1.0).training(), cfg.lr);
         }
-        start.elapsed().as_secs_f64()
-    });
+        Ok::<f64, NnError>(start.elapsed().as_secs_f64())
+    })?;
     Ok(StepRate {
         kind: plan.model.kind(),
         params: net.params().count(),
