@@ -18,7 +18,7 @@ use dfdx::prelude::*;
 use rayon::prelude::*;
 
 #[cfg(feature = "cuda")]
-pub use super::on_device::{conv1d, relu_max_pool};
+pub use super::on_device::{conv1d, conv1d_relu_pool, relu_max_pool};
 
 /// The shape of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -114,7 +114,7 @@ pub(super) fn add_input_grad(gx: &mut [f32], w: &[f32], g: &[f32], s: ConvShape)
 ///
 /// # Shapes
 /// `x`: (batch · len_in, c_in) → (batch · len_out, c_out).
-#[cfg(not(feature = "cuda"))]
+#[cfg(all(test, not(feature = "cuda")))]
 pub fn conv1d<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, bias: &Param, s: ConvShape, input_grad: bool) -> T2<Tp> {
     let (x, mut tape) = x.split_tape();
     let (xv, wv, bv) = (host(&x), host(w), host(bias));
@@ -138,36 +138,80 @@ pub fn conv1d<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, bias: &Param, s: ConvSha
 /// ReLU then max-pooling over `pool` consecutive positions, fused: (batch · len, c) →
 /// (batch · len / pool, c) (a remainder shorter than `pool` is dropped). The gradient goes to
 /// the position that won each pool, where it was positive.
-#[cfg(not(feature = "cuda"))]
+#[cfg(all(test, not(feature = "cuda")))]
 pub fn relu_max_pool<Tp: Tape<f32, Dev>>(h: T2<Tp>, batch: usize, pool: usize) -> T2<Tp> {
     let (h, mut tape) = h.split_tape();
     let (rows, c) = *h.shape();
     let pool = pool.max(1);
     let len = rows / batch.max(1);
     let len_out = len / pool;
-    let hv = host(&h);
-    // For every output value, the position within its pool that won (u32::MAX: none positive).
-    let mut winner = vec![u32::MAX; batch * len_out * c];
-    let mut out = vec![0.0f32; batch * len_out * c];
-    out.par_chunks_mut(len_out * c).zip(winner.par_chunks_mut(len_out * c)).enumerate().for_each(|(b, (ob, wb))| {
-        for (t, (orow, wrow)) in ob.chunks_exact_mut(c).zip(wb.chunks_exact_mut(c)).enumerate() {
-            let base = (b * len + t * pool) * c;
-            pool_window(&hv[base..base + pool * c], c, orow, wrow);
-        }
-    });
+    let (out, winner) = pool_values(&host(&h), batch, len, c, pool);
     let y: T2 = h.device().tensor_from_vec(out, (batch * len_out, c));
     if Tp::OWNS_TAPE {
         let (y_id, h_id) = (y.clone(), h.clone());
         tape.add_backward_op(move |grads| {
             let g = grads.get_or_alloc_mut(&y_id)?.to_vec();
-            let gh = grads.get_or_alloc_mut(&h_id)?;
-            gh.par_chunks_mut(len * c).enumerate().for_each(|(b, ghb)| {
-                let at = b * len_out * c;
-                let rows = winner[at..at + len_out * c].chunks_exact(c).zip(g[at..at + len_out * c].chunks_exact(c));
-                for (t, (wrow, grow)) in rows.enumerate() {
-                    unpool_window(&mut ghb[t * pool * c..(t + 1) * pool * c], c, wrow, grow);
-                }
-            });
+            unpool_values(grads.get_or_alloc_mut(&h_id)?, &winner, &g, batch, len, c, pool);
+            Ok(())
+        });
+    }
+    y.put_tape(tape)
+}
+
+/// ReLU + max-pooling of the host values `h` (batch · len, c): the pooled values and, for
+/// each, the position within its pool that won (u32::MAX: none positive).
+fn pool_values(h: &[f32], batch: usize, len: usize, c: usize, pool: usize) -> (Vec<f32>, Vec<u32>) {
+    let len_out = len / pool;
+    let mut winner = vec![u32::MAX; batch * len_out * c];
+    let mut out = vec![0.0f32; batch * len_out * c];
+    out.par_chunks_mut(len_out * c).zip(winner.par_chunks_mut(len_out * c)).enumerate().for_each(|(b, (ob, wb))| {
+        for (t, (orow, wrow)) in ob.chunks_exact_mut(c).zip(wb.chunks_exact_mut(c)).enumerate() {
+            let base = (b * len + t * pool) * c;
+            pool_window(&h[base..base + pool * c], c, orow, wrow);
+        }
+    });
+    (out, winner)
+}
+
+/// Adds the pooled gradient `g` into `gh` (batch · len, c) at the winners.
+fn unpool_values(gh: &mut [f32], winner: &[u32], g: &[f32], batch: usize, len: usize, c: usize, pool: usize) {
+    let len_out = len / pool;
+    gh[..batch * len * c].par_chunks_mut(len * c).enumerate().for_each(|(b, ghb)| {
+        let at = b * len_out * c;
+        let rows = winner[at..at + len_out * c].chunks_exact(c).zip(g[at..at + len_out * c].chunks_exact(c));
+        for (t, (wrow, grow)) in rows.enumerate() {
+            unpool_window(&mut ghb[t * pool * c..(t + 1) * pool * c], c, wrow, grow);
+        }
+    });
+}
+
+/// [`conv1d`] then [`relu_max_pool`] as one operation: the convolution's output and its
+/// gradient never become dfdx tensors, so the largest activations of a convolutional
+/// embedding are neither copied back to the host nor zeroed by dfdx's gradient store. The
+/// same values and gradients as the two operations, bit for bit.
+///
+/// # Shapes
+/// `x`: (batch · len_in, c_in) → (batch · (len_out / pool), c_out).
+#[cfg(not(feature = "cuda"))]
+pub fn conv1d_relu_pool<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, bias: &Param, s: ConvShape, pool: usize, input_grad: bool) -> T2<Tp> {
+    let (x, mut tape) = x.split_tape();
+    let pool = pool.max(1);
+    let (len, c) = (s.len_out(), s.c_out);
+    let (xv, wv, bv) = (host(&x), host(w), host(bias));
+    let (out, winner) = pool_values(&forward_values(&xv, &wv, &bv, s), s.batch, len, c, pool);
+    let y: T2 = x.device().tensor_from_vec(out, (s.batch * (len / pool), c));
+    if Tp::OWNS_TAPE {
+        let (y_id, w_id, b_id, x_id) = (y.clone(), w.clone(), bias.clone(), x.clone());
+        tape.add_backward_op(move |grads| {
+            let g = grads.get_or_alloc_mut(&y_id)?.to_vec();
+            let mut gconv = vec![0.0f32; s.batch * len * c];
+            unpool_values(&mut gconv, &winner, &g, s.batch, len, c, pool);
+            let (gw, gb) = filter_grads(&xv, &gconv, s);
+            grads.get_or_alloc_mut(&w_id)?.iter_mut().zip(gw).for_each(|(a, v)| *a += v);
+            grads.get_or_alloc_mut(&b_id)?.iter_mut().zip(gb).for_each(|(a, v)| *a += v);
+            if input_grad {
+                add_input_grad(grads.get_or_alloc_mut(&x_id)?, &wv, &gconv, s);
+            }
             Ok(())
         });
     }
@@ -373,6 +417,33 @@ mod tests {
                 let want = (f(&p) - f(&m)) / (2.0 * h as f64);
                 assert!((g[i] as f64 - want).abs() < 1e-2, "gradient {i}: {} vs {want}", g[i]);
             }
+        }
+    }
+
+    /// The fused convolution + ReLU + max-pool gives the values and gradients of the two
+    /// operations, bit for bit (a pool remainder dropped, strides 1 and 2).
+    #[test]
+    fn the_fused_layer_equals_the_convolution_then_the_pooling() {
+        let dev = Dev::default();
+        for (stride, pool) in [(1, 2), (2, 3)] {
+            let s = ConvShape { batch: 3, len_in: 23, c_in: 5, c_out: 19, kernel: 4, stride };
+            let (len_out, win) = (s.len_out() / pool, s.kernel * s.c_in);
+            let x = values(s.batch * s.len_in * s.c_in, 1.0, 0.3);
+            let (w, b) = (values(win * s.c_out, 0.4, 1.2), values(s.c_out, 0.2, 0.5));
+            let r = values(s.batch * len_out * s.c_out, 1.0, 2.2);
+            let run = |fused: bool| {
+                let xt: T2 = dev.tensor_from_vec(x.clone(), (s.batch * s.len_in, s.c_in));
+                let (wt, bt): (Param, Param) = (dev.tensor_from_vec(w.clone(), (w.len(),)), dev.tensor_from_vec(b.clone(), (b.len(),)));
+                let y = if fused {
+                    conv1d_relu_pool(xt.clone().leaky_traced(), &wt, &bt, s, pool, true)
+                } else {
+                    relu_max_pool(conv1d(xt.clone().leaky_traced(), &wt, &bt, s, true), s.batch, pool)
+                };
+                let yv = y.as_vec();
+                let grads = (y * dev.tensor_from_vec(r.clone(), (s.batch * len_out, s.c_out))).sum::<(), _>().backward();
+                (yv, grads.get(&xt).as_vec(), grads.get(&wt).as_vec(), grads.get(&bt).as_vec())
+            };
+            assert_eq!(run(true), run(false), "stride {stride}, pool {pool}");
         }
     }
 }

@@ -6,7 +6,7 @@
 //! is ndelab's own operation ([`super::conv1d`]): one matrix product per batch item over the
 //! overlapping windows of the time-major activations, with its own backward pass.
 
-use super::conv1d::{conv1d, relu_max_pool, ConvShape};
+use super::conv1d::{conv1d_relu_pool, ConvShape};
 use super::dense::{Dense, Mlp};
 use super::params::ParamSet;
 use super::NnError;
@@ -40,8 +40,7 @@ impl ConvLayer {
     /// `h`: (batch · len_in, c_in) → (batch · len_out, c_out).
     fn forward<Tp: Tape<f32, Dev>>(&self, p: &ParamSet, h: T2<Tp>, batch: usize) -> T2<Tp> {
         let (w, b) = (&p.params[self.filters.weight_index()].tensor, &p.params[self.filters.weight_index() + 1].tensor);
-        let conv = conv1d(h, w, b, self.shape(batch, self.filters.n_out()), true);
-        relu_max_pool(conv, batch, self.pool)
+        conv1d_relu_pool(h, w, b, self.shape(batch, self.filters.n_out()), self.pool, true)
     }
 
     /// The first layer, whose input is the data (batch, channels · length), channel-major: laid
@@ -61,8 +60,7 @@ impl ConvLayer {
         }
         let x: T2<Tp> = data.device().tensor_from_vec(x, (batch * len, c)).put_tape(tape);
         let (w, b) = (&p.params[self.filters.weight_index()].tensor, &p.params[self.filters.weight_index() + 1].tensor);
-        let conv = conv1d(x, w, b, self.shape(batch, self.filters.n_out()), false);
-        relu_max_pool(conv, batch, self.pool)
+        conv1d_relu_pool(x, w, b, self.shape(batch, self.filters.n_out()), self.pool, false)
     }
 }
 

@@ -8,6 +8,9 @@
 //! the whole batch one product; gradients reach the weights, the biases and the input through
 //! dfdx's backward passes (the input's also where the CPU build skips it: it is not used).
 
+// The CPU build compiles this module for its tests alone.
+#![cfg_attr(not(feature = "cuda"), allow(dead_code))]
+
 use super::conv1d::ConvShape;
 use super::linear::{Activation, Input};
 use super::{Dev, Param, T2};
@@ -75,6 +78,11 @@ pub fn conv1d<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, bias: &Param, s: ConvSha
     let windows: T2<Tp> = x.gather(idx);
     let y = windows.reshape_like(&(rows, win)).matmul(w.retaped::<Tp>().reshape_like(&(win, s.c_out)));
     y + bias.retaped::<Tp>().broadcast_like::<_, Axis<0>>(&(rows, s.c_out))
+}
+
+/// The convolution, then ReLU + max-pooling, as [`super::conv1d::conv1d_relu_pool`] on the CPU.
+pub fn conv1d_relu_pool<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, bias: &Param, s: ConvShape, pool: usize, input_grad: bool) -> T2<Tp> {
+    relu_max_pool(conv1d(x, w, bias, s, input_grad), s.batch, pool)
 }
 
 /// ReLU then max-pooling over `pool` consecutive positions, as
