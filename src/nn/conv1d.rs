@@ -3,10 +3,12 @@
 //! dfdx 0.13 has no 1-D convolution. With activations laid out time-major, (batch · length,
 //! channels), the window of output position t is one contiguous slice of the input, so the
 //! convolution of one batch item is a single matrix product whose left factor has overlapping
-//! rows (row stride = stride · channels): the windows are never copied out (no im2col). The
-//! products run through `nn::gemm`, batch items in parallel on rayon's threads; the backward
-//! pass is three more such products (filters, bias, input). ReLU and max-pooling are one fused
-//! operation, vectorised over channels.
+//! rows (row stride = stride · channels): the windows are never copied out (no im2col); with
+//! stride 1 the windows of a whole batch are such a matrix too, so the batch is one product.
+//! The products run through `nn::gemm`; the backward pass is three more (filters, bias, input),
+//! batch items in parallel on rayon's threads. A layer — convolution, ReLU, max-pooling,
+//! vectorised over channels — is one operation, so its largest activations stay on the host.
+
 // A CUDA build runs these layers through dfdx (on_device.rs); the host kernels stay for the
 // CPU build and its tests.
 #![cfg_attr(feature = "cuda", allow(dead_code, unused_imports))]
@@ -129,6 +131,8 @@ pub(super) fn add_input_grad(gx: &mut [f32], w: &[f32], g: &[f32], s: ConvShape)
 /// kernel · c_in × c_out, rows ordered (k, c)) and `bias` (c_out), on `x`'s tape. Gradients
 /// reach `w`, `bias`, and `x` when `input_grad` (the first layer's input is data: no need).
 ///
+/// The layers use `conv1d_relu_pool`; this and `relu_max_pool` are its reference in tests.
+///
 /// # Shapes
 /// `x`: (batch · len_in, c_in) → (batch · len_out, c_out).
 #[cfg(all(test, not(feature = "cuda")))]
@@ -203,7 +207,7 @@ fn unpool_values(gh: &mut [f32], winner: &[u32], g: &[f32], batch: usize, len: u
     });
 }
 
-/// [`conv1d`] then [`relu_max_pool`] as one operation: the convolution's output and its
+/// The convolution (`conv1d`) then ReLU + max-pooling (`relu_max_pool`) as one operation: the convolution's output and its
 /// gradient never become dfdx tensors, so the largest activations of a convolutional
 /// embedding are neither copied back to the host nor zeroed by dfdx's gradient store. The
 /// same values and gradients as the two operations, bit for bit.

@@ -1,9 +1,10 @@
 //! The dense layer, the 1-D convolution and ReLU + max-pooling through dfdx's own operations,
 //! for the CUDA device (`--features cuda`).
 //!
-//! The CPU build runs these three as custom operations over host memory (`linear.rs`,
-//! `conv1d.rs`); on a GPU the same maths runs as dfdx's kernels and cuBLAS products, with the
-//! same signatures, so no estimator knows which device it trains on. The convolution gathers
+//! The CPU build runs these as custom operations over host memory (`linear.rs`; `conv1d.rs`,
+//! where the convolution, ReLU and pooling are one operation); on a GPU the same maths runs as
+//! dfdx's kernels and cuBLAS products, with the same signatures, so no estimator knows which
+//! device it trains on. The convolution gathers
 //! each output position's window (one index tensor per shape, kept on the device) and makes
 //! the whole batch one product; gradients reach the weights, the biases and the input through
 //! dfdx's backward passes (the input's also where the CPU build skips it: it is not used).
@@ -65,8 +66,8 @@ fn indices(dev: &Dev, key: (ConvShape, bool), make: impl FnOnce() -> Vec<usize>)
     })
 }
 
-/// The convolution of `x` (batch · len_in, c_in), time-major, as [`super::conv1d::conv1d`] on
-/// the CPU: the windows gathered into (batch · len_out, kernel · c_in), rows ordered (k, c)
+/// The convolution of `x` (batch · len_in, c_in), time-major, as `conv1d` in `conv1d.rs`: the
+/// windows gathered into (batch · len_out, kernel · c_in), rows ordered (k, c)
 /// as the filters', then one product.
 pub fn conv1d<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, bias: &Param, s: ConvShape, _input_grad: bool) -> T2<Tp> {
     let (l_out, win) = (s.len_out(), s.kernel * s.c_in);
@@ -85,8 +86,8 @@ pub fn conv1d_relu_pool<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, bias: &Param, 
     relu_max_pool(conv1d(x, w, bias, s, input_grad), s.batch, pool)
 }
 
-/// ReLU then max-pooling over `pool` consecutive positions, as
-/// [`super::conv1d::relu_max_pool`] on the CPU (a remainder shorter than `pool` is dropped).
+/// ReLU then max-pooling over `pool` consecutive positions, as `relu_max_pool` in `conv1d.rs`
+/// (a remainder shorter than `pool` is dropped).
 pub fn relu_max_pool<Tp: Tape<f32, Dev>>(h: T2<Tp>, batch: usize, pool: usize) -> T2<Tp> {
     let (rows, c) = *h.shape();
     let pool = pool.max(1);
