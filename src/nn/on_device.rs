@@ -47,10 +47,13 @@ pub fn linear_sum<Tp: Tape<f32, Dev>>(inputs: Vec<Input<'_, Tp>>, biases: &[&Par
     }
 }
 
+/// Index tensors already on the device, by what they index: a convolution's windows (true) or
+/// a pooling's kept rows (false) of one shape.
+type IndexCache = HashMap<(ConvShape, bool), Tensor<(usize,), usize, Dev>>;
+
 thread_local! {
-    /// Index tensors already on the device, by what they index (a convolution's windows, a
-    /// pooling's kept rows): built once per shape rather than uploaded every step.
-    static INDICES: RefCell<HashMap<(ConvShape, bool), Tensor<(usize,), usize, Dev>>> = RefCell::new(HashMap::new());
+    /// Built once per shape rather than uploaded every step.
+    static INDICES: RefCell<IndexCache> = RefCell::new(HashMap::new());
 }
 
 fn indices(dev: &Dev, key: (ConvShape, bool), make: impl FnOnce() -> Vec<usize>) -> Tensor<(usize,), usize, Dev> {
