@@ -18,6 +18,7 @@ use super::linear::host;
 use super::{Dev, Param, T2};
 use dfdx::prelude::*;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 #[cfg(feature = "cuda")]
 pub use super::on_device::{conv1d, conv1d_relu_pool, relu_max_pool};
@@ -60,8 +61,17 @@ fn forward_rows(x: &[f32], w: &[f32], bias: &[f32], s: ConvShape) -> (Vec<f32>, 
         return (forward_values(x, w, bias, s), s.len_out());
     }
     let rows = s.batch * s.len_in - (s.kernel - 1);
-    let mut y = vec![0.0f32; rows * s.c_out];
-    y.par_chunks_mut(s.c_out).for_each(|row| row.copy_from_slice(bias));
+    let n = rows * s.c_out;
+    // Each row starts as the bias, written once (not zeroed first).
+    assert_eq!(bias.len(), s.c_out, "conv1d: bias length");
+    let mut y = Vec::<f32>::with_capacity(n);
+    y.spare_capacity_mut()[..n].par_chunks_mut(s.c_out).for_each(|row| {
+        row.iter_mut().zip(bias).for_each(|(d, b)| {
+            d.write(*b);
+        })
+    });
+    // SAFETY: the rows of c_out values cover all n, each value written above.
+    unsafe { y.set_len(n) };
     gemm(rows, s.c_out, s.window(), &mut y, true, (x, s.c_in, 1), (w, s.c_out, 1));
     (y, s.len_in)
 }
@@ -184,14 +194,22 @@ pub fn relu_max_pool<Tp: Tape<f32, Dev>>(h: T2<Tp>, batch: usize, pool: usize) -
 /// won (u32::MAX: none positive).
 fn pool_rows(h: &[f32], item_rows: usize, batch: usize, len: usize, c: usize, pool: usize) -> (Vec<f32>, Vec<u32>) {
     let len_out = len / pool;
-    let mut winner = vec![u32::MAX; batch * len_out * c];
-    let mut out = vec![0.0f32; batch * len_out * c];
-    out.par_chunks_mut(len_out * c).zip(winner.par_chunks_mut(len_out * c)).enumerate().for_each(|(b, (ob, wb))| {
+    let n = batch * len_out * c;
+    // Written once, by pool_window: not zeroed first (the outputs are a layer's activations).
+    let (mut out, mut winner) = (Vec::<f32>::with_capacity(n), Vec::<u32>::with_capacity(n));
+    let (ou, wu) = (&mut out.spare_capacity_mut()[..n], &mut winner.spare_capacity_mut()[..n]);
+    ou.par_chunks_mut(len_out * c).zip(wu.par_chunks_mut(len_out * c)).enumerate().for_each(|(b, (ob, wb))| {
         for (t, (orow, wrow)) in ob.chunks_exact_mut(c).zip(wb.chunks_exact_mut(c)).enumerate() {
             let base = (b * item_rows + t * pool) * c;
             pool_window(&h[base..base + pool * c], c, orow, wrow);
         }
     });
+    // SAFETY: the chunks cover all n values of both, and pool_window writes every channel of
+    // its row (the vector blocks, then the scalar rest).
+    unsafe {
+        out.set_len(n);
+        winner.set_len(n);
+    }
     (out, winner)
 }
 
@@ -245,7 +263,7 @@ pub fn conv1d_relu_pool<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, bias: &Param, 
 /// ReLU and the maximum over one pool (`window`: `pool` rows of `c` values) into `out` (c
 /// values) and `winner` (the row that won each, u32::MAX where none was positive; ties go to
 /// the first).
-fn pool_window(window: &[f32], c: usize, out: &mut [f32], winner: &mut [u32]) {
+fn pool_window(window: &[f32], c: usize, out: &mut [MaybeUninit<f32>], winner: &mut [MaybeUninit<u32>]) {
     let pool = window.len() / c.max(1);
     #[allow(unused_mut)]
     let mut done = 0;
@@ -263,8 +281,8 @@ fn pool_window(window: &[f32], c: usize, out: &mut [f32], winner: &mut [u32]) {
             w = if take { j as u32 } else { w };
             o = if take { v } else { o };
         }
-        out[ch] = o;
-        winner[ch] = w;
+        out[ch].write(o);
+        winner[ch].write(w);
     }
 }
 
@@ -272,7 +290,7 @@ fn pool_window(window: &[f32], c: usize, out: &mut [f32], winner: &mut [u32]) {
 /// maximum and the winner kept in registers over the pool; returns how many channels it did.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn pool_window_avx512(window: &[f32], c: usize, out: &mut [f32], winner: &mut [u32]) -> usize {
+unsafe fn pool_window_avx512(window: &[f32], c: usize, out: &mut [MaybeUninit<f32>], winner: &mut [MaybeUninit<u32>]) -> usize {
     use std::arch::x86_64::*;
     let pool = window.len() / c;
     let full = c - c % 16;
@@ -286,7 +304,7 @@ unsafe fn pool_window_avx512(window: &[f32], c: usize, out: &mut [f32], winner: 
             o = _mm512_mask_blend_ps(take, o, v);
             w = _mm512_mask_blend_epi32(take, w, _mm512_set1_epi32(j as i32));
         }
-        _mm512_storeu_ps(out.as_mut_ptr().add(ch), o);
+        _mm512_storeu_ps(out.as_mut_ptr().add(ch) as *mut f32, o);
         _mm512_storeu_epi32(winner.as_mut_ptr().add(ch) as *mut i32, w);
     }
     full
