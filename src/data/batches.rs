@@ -25,16 +25,10 @@ impl<'a> FreshNoise<'a> {
     /// Adds the noise of (epoch, sample) to a noise-free row; epochs count from 1, and epoch 0
     /// is the draw used to fit the z-scoring.
     pub fn add(&self, epoch: u64, sample: usize, n: usize, row: &mut [f64]) {
-        self.add_with(epoch, sample, n, row, &mut Vec::new());
-    }
-
-    /// [`FreshNoise::add`] with a buffer for the noise that the caller keeps between rows.
-    pub fn add_with(&self, epoch: u64, sample: usize, n: usize, row: &mut [f64], noise: &mut Vec<f64>) {
         let mut rng = self.streams.rng(epoch * n as u64 + sample as u64);
-        noise.clear();
-        noise.resize(row.len(), 0.0);
-        self.sim.sample_noise(&mut rng, noise);
-        row.iter_mut().zip(noise.iter()).for_each(|(r, e)| *r += e);
+        let mut noise = vec![0.0; row.len()];
+        self.sim.sample_noise(&mut rng, &mut noise);
+        row.iter_mut().zip(noise).for_each(|(r, e)| *r += e);
     }
 }
 
@@ -136,15 +130,11 @@ impl Iterator for Batches<'_> {
         match (self.split.fresh_noise, self.noise) {
             (true, Some(noise)) => {
                 let (epoch, n) = (self.epoch, self.split.len());
-                // Buffers per worker, not per row: allocations here contend with the step's.
-                let buffers = || (Vec::<f64>::new(), Vec::<f64>::new(), Vec::<f32>::new());
-                data.par_chunks_mut(dd).zip(idx.par_iter()).for_each_init(buffers, |(row, scratch, row32), (out, &i)| {
-                    row.clear();
-                    row.extend(self.split.data_row(i).iter().map(|&v| v as f64));
-                    noise.add_with(epoch, i, n, row, scratch);
-                    row32.clear();
-                    row32.extend(row.iter().map(|&v| v as f32));
-                    self.data_z.forward_row(row32, out);
+                data.par_chunks_mut(dd).zip(idx.par_iter()).for_each(|(out, &i)| {
+                    let mut row: Vec<f64> = self.split.data_row(i).iter().map(|&v| v as f64).collect();
+                    noise.add(epoch, i, n, &mut row);
+                    let row32: Vec<f32> = row.iter().map(|&v| v as f32).collect();
+                    self.data_z.forward_row(&row32, out);
                 });
             }
             _ => {

@@ -225,10 +225,10 @@ fn unpool_values(gh: &mut [f32], winner: &[u32], g: &[f32], batch: usize, len: u
     });
 }
 
-/// The convolution (`conv1d`) then ReLU + max-pooling (`relu_max_pool`) as one operation: the convolution's output and its
-/// gradient never become dfdx tensors, so the largest activations of a convolutional
-/// embedding are neither copied back to the host nor zeroed by dfdx's gradient store. The
-/// same values and gradients as the two operations, bit for bit.
+/// The convolution (`conv1d`) then ReLU + max-pooling (`relu_max_pool`) as one operation:
+/// the convolution's output and its gradient never become dfdx tensors, so the largest
+/// activations of a convolutional embedding are neither copied back to the host nor zeroed by
+/// dfdx's gradient store. The same values and gradients as the two operations, bit for bit.
 ///
 /// # Shapes
 /// `x`: (batch · len_in, c_in) → (batch · (len_out / pool), c_out).

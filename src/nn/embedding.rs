@@ -3,8 +3,9 @@
 //! [`Embedded`], which puts one in front of any estimator.
 //!
 //! dfdx 0.13 has no 1-D convolution and its 2-D one needs square kernels, so the convolution
-//! is ndelab's own operation ([`super::conv1d`]): one matrix product per batch item over the
-//! overlapping windows of the time-major activations, with its own backward pass.
+//! is ndelab's own operation ([`super::conv1d`]): matrix products over the overlapping windows
+//! of the time-major activations (with stride 1, one for the whole batch), fused with ReLU and
+//! max-pooling into one layer with its own backward pass.
 
 use super::conv1d::{conv1d_relu_pool, ConvShape};
 use super::dense::{Dense, Mlp};

@@ -15,18 +15,6 @@ use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner};
 use std::sync::Arc;
 
-/// Per-thread buffers of the inverse transform and of a noise spectrum.
-#[derive(Default)]
-struct Scratch {
-    spec: Vec<Complex<f64>>,
-    time: Vec<f64>,
-    fft: Vec<Complex<f64>>,
-}
-
-thread_local! {
-    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
-}
-
 /// The whitening of one segment length and PSD.
 pub struct Whitener {
     n: usize,
@@ -81,30 +69,26 @@ impl Whitener {
         self.n == 0
     }
 
-    fn to_time(&self, spec: &mut [Complex<f64>], out: &mut [f64]) {
+    fn to_time(&self, mut spec: Vec<Complex<f64>>, out: &mut [f64]) {
         // realfft wants real DC and Nyquist bins.
         spec[0].im = 0.0;
         if self.n % 2 == 0 {
             let last = spec.len() - 1;
             spec[last].im = 0.0;
         }
-        SCRATCH.with(|s| {
-            let Scratch { time, fft, .. } = &mut *s.borrow_mut();
-            time.resize(self.n, 0.0);
-            fft.resize(self.c2r.get_scratch_len(), Complex::new(0.0, 0.0));
-            self.c2r.process_with_scratch(spec, time, fft).expect("buffer sizes match the plan");
-            // realfft's inverse is unnormalised: divide by n (numpy's irfft), then scale by √(2 f_s).
-            let scale = (2.0 * self.fs).sqrt() / self.n as f64;
-            for (o, v) in out.iter_mut().zip(time.iter()) {
-                *o = v * scale;
-            }
-        });
+        let mut buf = self.c2r.make_output_vec();
+        self.c2r.process(&mut spec, &mut buf).expect("buffer sizes match the plan");
+        // realfft's inverse is unnormalised: divide by n (numpy's irfft), then scale by √(2 f_s).
+        let scale = (2.0 * self.fs).sqrt() / self.n as f64;
+        for (o, v) in out.iter_mut().zip(buf) {
+            *o = v * scale;
+        }
     }
 
     /// Whitened time series of a detector-frame strain h̃(f) (length [`Whitener::bins`]).
     pub fn whiten(&self, strain: &Series, out: &mut [f64]) {
-        let mut spec: Vec<Complex<f64>> = strain.iter().zip(&self.inv_asd).map(|(h, w)| h * *w).collect();
-        self.to_time(&mut spec, out);
+        let spec: Vec<Complex<f64>> = strain.iter().zip(&self.inv_asd).map(|(h, w)| h * *w).collect();
+        self.to_time(spec, out);
     }
 
     /// Optimal SNR² = 4/T Σ |h̃|²/S of a detector-frame strain.
@@ -115,20 +99,19 @@ impl Whitener {
     /// One realisation of whitened noise.
     pub fn noise(&self, rng: &mut SampleRng, out: &mut [f64]) {
         let sigma = 0.5 * self.duration.sqrt();
-        // The spectrum is built in this thread's buffer: fresh noise runs for every row of
-        // every batch, and allocations there contend with the training step's.
-        let mut spec = SCRATCH.with(|s| std::mem::take(&mut s.borrow_mut().spec));
-        spec.clear();
-        spec.extend(self.noisy.iter().map(|&on| {
-            // Both draws are taken for every bin so that a bin's noise does not depend on the PSD of others.
-            let (a, b): (f64, f64) = (rng.sample(StandardNormal), rng.sample(StandardNormal));
-            if on {
-                Complex::new(a * sigma, b * sigma)
-            } else {
-                Complex::new(0.0, 0.0)
-            }
-        }));
-        self.to_time(&mut spec, out);
-        SCRATCH.with(|s| s.borrow_mut().spec = spec);
+        let spec: Vec<Complex<f64>> = self
+            .noisy
+            .iter()
+            .map(|&on| {
+                // Both draws are taken for every bin so that a bin's noise does not depend on the PSD of others.
+                let (a, b): (f64, f64) = (rng.sample(StandardNormal), rng.sample(StandardNormal));
+                if on {
+                    Complex::new(a * sigma, b * sigma)
+                } else {
+                    Complex::new(0.0, 0.0)
+                }
+            })
+            .collect();
+        self.to_time(spec, out);
     }
 }
