@@ -77,13 +77,22 @@ pub fn linear_sum<Tp: Tape<f32, Dev>>(inputs: Vec<Input<'_, Tp>>, biases: &[&Par
         }
         parts.push((host(&x), wv, x, w.clone(), n_in, grad, mask.map(<[f32]>::to_vec)));
     }
-    let mut y = vec![0.0f32; rows * n_out];
+    // Each row starts as the biases' sum (0 + b₁ + b₂ … in that order, as a zeroed row would),
+    // written once rather than zeroed first.
+    let mut bias = vec![0.0f32; n_out];
     for b in biases {
-        let bias = host(*b);
-        for row in y.chunks_exact_mut(n_out) {
-            row.iter_mut().zip(&bias).for_each(|(y, b)| *y += b);
-        }
+        let b = host(*b);
+        assert_eq!(b.len(), n_out, "linear: bias length");
+        bias.iter_mut().zip(&b).for_each(|(s, b)| *s += b);
     }
+    let mut y = Vec::<f32>::with_capacity(rows * n_out);
+    y.spare_capacity_mut()[..rows * n_out].chunks_exact_mut(n_out.max(1)).for_each(|row| {
+        row.iter_mut().zip(&bias).for_each(|(d, b)| {
+            d.write(*b);
+        })
+    });
+    // SAFETY: the rows of n_out values cover all rows · n_out, each value written above.
+    unsafe { y.set_len(rows * n_out) };
     for (xv, wv, _, _, n_in, _, _) in &parts {
         gemm(rows, n_out, *n_in, &mut y, true, (xv, *n_in, 1), (wv, n_out, 1));
     }
