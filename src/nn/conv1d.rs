@@ -6,7 +6,9 @@
 //! rows (row stride = stride · channels): the windows are never copied out (no im2col); with
 //! stride 1 the windows of a whole batch are such a matrix too, so the batch is one product.
 //! The products run through `nn::gemm`; the backward pass is three more (filters, bias, input),
-//! batch items in parallel on rayon's threads. A layer — convolution, ReLU, max-pooling,
+//! the filters' per batch item in parallel on rayon's threads; with stride 1 the input's is
+//! one product of the whole batch, its left factor the overlapping windows of the output
+//! gradient, padded so that a window holds exactly the outputs one input row reached. A layer — convolution, ReLU, max-pooling,
 //! vectorised over channels — is one operation, so its largest activations stay on the host.
 
 // A CUDA build runs these layers through dfdx (on_device.rs); the host kernels stay for the
@@ -90,7 +92,33 @@ pub(super) fn forward_values(x: &[f32], w: &[f32], bias: &[f32], s: ConvShape) -
     y
 }
 
-/// Gradients of the filters (win × c_out) and the bias from the output gradient `g`.
+/// Values in the output gradient (batch · len_out, c_out) as the backward pass lays it out
+/// (the padded layout): item b's row t at row b · len_in + kernel − 1 + t, zero elsewhere, in
+/// batch · len_in + kernel − 1 rows. With stride 1 the rows from r to r + kernel − 1 then hold exactly the output
+/// gradients that input row r reached (in reverse order of the taps), so the input gradient of
+/// the whole batch is one product, as the forward pass is.
+fn padded_len(s: ConvShape) -> usize {
+    (s.batch * s.len_in + s.kernel - 1) * s.c_out
+}
+
+/// Item b's output gradient (len_out rows) within the padded layout.
+fn item_grad(g: &[f32], b: usize, s: ConvShape) -> &[f32] {
+    &g[(b * s.len_in + s.kernel - 1) * s.c_out..][..s.len_out() * s.c_out]
+}
+
+/// `g` (batch · len_out, c_out) copied into the padded layout.
+#[cfg(test)]
+pub(super) fn padded(g: &[f32], s: ConvShape) -> Vec<f32> {
+    let mut out = vec![0.0f32; padded_len(s)];
+    let l = s.len_out() * s.c_out;
+    for b in 0..s.batch {
+        out[(b * s.len_in + s.kernel - 1) * s.c_out..][..l].copy_from_slice(&g[b * l..][..l]);
+    }
+    out
+}
+
+/// Gradients of the filters (win × c_out) and the bias from the output gradient `g` (padded
+/// layout).
 pub(super) fn filter_grads(x: &[f32], g: &[f32], s: ConvShape) -> (Vec<f32>, Vec<f32>) {
     let (l_out, win) = (s.len_out(), s.window());
     let threads = rayon::current_num_threads().max(1);
@@ -103,9 +131,8 @@ pub(super) fn filter_grads(x: &[f32], g: &[f32], s: ConvShape) -> (Vec<f32>, Vec
             let mut gw = vec![0.0f32; win * s.c_out];
             for b in start..(start + per).min(s.batch) {
                 let xb = &x[b * s.len_in * s.c_in..(b + 1) * s.len_in * s.c_in];
-                let gb = &g[b * l_out * s.c_out..(b + 1) * l_out * s.c_out];
                 // windowsᵀ (win × L'): element (j, t) = xb[t·s·C + j].
-                gemm(win, s.c_out, l_out, &mut gw, true, (xb, 1, s.stride * s.c_in), (gb, s.c_out, 1));
+                gemm(win, s.c_out, l_out, &mut gw, true, (xb, 1, s.stride * s.c_in), (item_grad(g, b, s), s.c_out, 1));
             }
             gw
         })
@@ -115,18 +142,37 @@ pub(super) fn filter_grads(x: &[f32], g: &[f32], s: ConvShape) -> (Vec<f32>, Vec
         gw.iter_mut().zip(p).for_each(|(a, v)| *a += v);
     }
     let mut gb = vec![0.0f32; s.c_out];
-    for row in g.chunks_exact(s.c_out) {
-        gb.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+    for b in 0..s.batch {
+        for row in item_grad(g, b, s).chunks_exact(s.c_out) {
+            gb.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+        }
     }
     (gw, gb)
 }
 
-/// Adds the input gradient from `g` into `gx`: each window's gradient g_b · wᵀ, laid back on
-/// the (overlapping) input rows it came from.
+/// Adds the input gradient from `g` (padded layout) into `gx`. Stride 1: one product of the
+/// whole batch, gx += G · W′ with G's rows the overlapping windows of `g` (row r: the
+/// kernel · c_out values from row r) and W′ the filters with the taps reversed,
+/// W′[(j, o), c] = w[(kernel − 1 − j, c), o]. Other strides: each window's gradient g_b · wᵀ,
+/// laid back on the (overlapping) input rows it came from.
 pub(super) fn add_input_grad(gx: &mut [f32], w: &[f32], g: &[f32], s: ConvShape) {
     let (l_out, win) = (s.len_out(), s.window());
+    if s.stride == 1 {
+        let (k, ci, co) = (s.kernel, s.c_in, s.c_out);
+        let mut reversed = vec![0.0f32; k * co * ci];
+        for j in 0..k {
+            for o in 0..co {
+                for c in 0..ci {
+                    reversed[(j * co + o) * ci + c] = w[((k - 1 - j) * ci + c) * co + o];
+                }
+            }
+        }
+        let rows = s.batch * s.len_in;
+        gemm(rows, ci, k * co, &mut gx[..rows * ci], true, (g, co, 1), (&reversed, ci, 1));
+        return;
+    }
     gx.par_chunks_mut(s.len_in * s.c_in).enumerate().for_each(|(b, gxb)| {
-        let gb = &g[b * l_out * s.c_out..(b + 1) * l_out * s.c_out];
+        let gb = item_grad(g, b, s);
         let mut gwin = vec![0.0f32; l_out * win];
         // wᵀ (c_out × win): element (o, j) = w[j·c_out + o].
         gemm(l_out, win, s.c_out, &mut gwin, false, (gb, s.c_out, 1), (w, 1, s.c_out));
@@ -153,7 +199,7 @@ pub fn conv1d<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, bias: &Param, s: ConvSha
     if Tp::OWNS_TAPE {
         let (y_id, w_id, b_id, x_id) = (y.clone(), w.clone(), bias.clone(), x.clone());
         tape.add_backward_op(move |grads| {
-            let g = grads.get_or_alloc_mut(&y_id)?.to_vec();
+            let g = padded(grads.get_or_alloc_mut(&y_id)?, s);
             let (gw, gb) = filter_grads(&xv, &g, s);
             grads.get_or_alloc_mut(&w_id)?.iter_mut().zip(gw).for_each(|(a, v)| *a += v);
             grads.get_or_alloc_mut(&b_id)?.iter_mut().zip(gb).for_each(|(a, v)| *a += v);
@@ -182,7 +228,7 @@ pub fn relu_max_pool<Tp: Tape<f32, Dev>>(h: T2<Tp>, batch: usize, pool: usize) -
         let (y_id, h_id) = (y.clone(), h.clone());
         tape.add_backward_op(move |grads| {
             let g = grads.get_or_alloc_mut(&y_id)?.to_vec();
-            unpool_values(grads.get_or_alloc_mut(&h_id)?, &winner, &g, batch, len, c, pool);
+            unpool_values(grads.get_or_alloc_mut(&h_id)?, len, &winner, &g, batch, len, c, pool);
             Ok(())
         });
     }
@@ -213,10 +259,12 @@ fn pool_rows(h: &[f32], item_rows: usize, batch: usize, len: usize, c: usize, po
     (out, winner)
 }
 
-/// Adds the pooled gradient `g` into `gh` (batch · len, c) at the winners.
-fn unpool_values(gh: &mut [f32], winner: &[u32], g: &[f32], batch: usize, len: usize, c: usize, pool: usize) {
+/// Adds the pooled gradient `g` into `gh` at the winners: `len` rows of `c` values per item,
+/// the items `item_rows` rows apart.
+#[allow(clippy::too_many_arguments)]
+fn unpool_values(gh: &mut [f32], item_rows: usize, winner: &[u32], g: &[f32], batch: usize, len: usize, c: usize, pool: usize) {
     let len_out = len / pool;
-    gh[..batch * len * c].par_chunks_mut(len * c).enumerate().for_each(|(b, ghb)| {
+    gh[..batch * item_rows * c].par_chunks_mut(item_rows * c).enumerate().for_each(|(b, ghb)| {
         let at = b * len_out * c;
         let rows = winner[at..at + len_out * c].chunks_exact(c).zip(g[at..at + len_out * c].chunks_exact(c));
         for (t, (wrow, grow)) in rows.enumerate() {
@@ -246,8 +294,10 @@ pub fn conv1d_relu_pool<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, bias: &Param, 
         let (y_id, w_id, b_id, x_id) = (y.clone(), w.clone(), bias.clone(), x.clone());
         tape.add_backward_op(move |grads| {
             let g = grads.get_or_alloc_mut(&y_id)?.to_vec();
-            let mut gconv = vec![0.0f32; s.batch * len * c];
-            unpool_values(&mut gconv, &winner, &g, s.batch, len, c, pool);
+            // The convolution's gradient, in the padded layout of the backward products.
+            let mut gconv = vec![0.0f32; padded_len(s)];
+            let first = (s.kernel - 1) * c;
+            unpool_values(&mut gconv[first..], s.len_in, &winner, &g, s.batch, len, c, pool);
             let (gw, gb) = filter_grads(&xv, &gconv, s);
             grads.get_or_alloc_mut(&w_id)?.iter_mut().zip(gw).for_each(|(a, v)| *a += v);
             grads.get_or_alloc_mut(&b_id)?.iter_mut().zip(gb).for_each(|(a, v)| *a += v);
@@ -390,9 +440,9 @@ mod tests {
                     }
                 }
             }
-            let (gw, gb) = filter_grads(&x, &r, s);
+            let (gw, gb) = filter_grads(&x, &padded(&r, s), s);
             let mut gx = vec![0.0f32; x.len()];
-            add_input_grad(&mut gx, &w, &r, s);
+            add_input_grad(&mut gx, &w, &padded(&r, s), s);
             let h = 1e-2f32;
             let fd = |which: usize, i: usize| {
                 let (mut xp, mut wp, mut bp) = (x.clone(), w.clone(), b.clone());
@@ -490,8 +540,8 @@ mod tests {
     }
 
     /// The whole-batch product gives every output of the per-item products, bit for bit, for
-    /// the shapes of the default embedding (through the `gemm` crate at 16 channels and the
-    /// AVX-512 tiles at 32).
+    /// the shapes of the default embedding (at 16 channels the whole batch runs on the 24 × 16
+    /// tile and one item through the `gemm` crate, where the CPU has AVX-512).
     #[test]
     fn the_whole_batch_convolution_equals_the_per_item_one() {
         for (c_in, c_out, kernel) in [(1, 16, 7), (16, 16, 7), (16, 32, 7), (3, 5, 4)] {

@@ -18,9 +18,10 @@ use std::path::Path;
 /// Version of the network code; part of the run key. nn/6: dense layers are one fused
 /// operation that adds the bias inside the matrix product, so weights differ in rounding.
 /// nn/7: on AVX-512 CPUs, products of at most 16 columns (heads, the convolution's filters)
-/// and of a depth under 16 run on ndelab's own kernels, which sum in another order.
+/// and of a depth under 16 run on ndelab's own kernels, which sum in another order. nn/8: a
+/// stride-1 convolution's input gradient is one product (its sums in another order).
 #[cfg(not(feature = "cuda"))]
-pub const NN_VERSION: &str = "nn/7";
+pub const NN_VERSION: &str = "nn/8";
 /// The same for a CUDA build, whose kernels round differently (and whose gradients add up
 /// in no fixed order): its runs never share a key with the CPU's.
 #[cfg(feature = "cuda")]

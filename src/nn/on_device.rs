@@ -111,7 +111,7 @@ mod tests {
     //! The dfdx formulations against the host kernels of the CPU build (run on whichever
     //! device the build trains on): values and every gradient.
     use super::*;
-    use crate::nn::conv1d::{add_input_grad, filter_grads, forward_values};
+    use crate::nn::conv1d::{add_input_grad, filter_grads, forward_values, padded};
 
     fn values(n: usize, scale: f32, phase: f32) -> Vec<f32> {
         (0..n).map(|i| scale * ((i as f32) * 0.61 + phase).sin()).collect()
@@ -137,9 +137,9 @@ mod tests {
             let y = conv1d(xt.clone().leaky_traced(), &wt, &bt, s, true);
             close("y", &y.as_vec(), &forward_values(&x, &w, &b, s));
             let grads = (y * dev.tensor_from_vec(r.clone(), (rows_out, s.c_out))).sum::<(), _>().backward();
-            let (gw, gb) = filter_grads(&x, &r, s);
+            let (gw, gb) = filter_grads(&x, &padded(&r, s), s);
             let mut gx = vec![0.0f32; x.len()];
-            add_input_grad(&mut gx, &w, &r, s);
+            add_input_grad(&mut gx, &w, &padded(&r, s), s);
             close("dw", &grads.get(&wt).as_vec(), &gw);
             close("db", &grads.get(&bt).as_vec(), &gb);
             close("dx", &grads.get(&xt).as_vec(), &gx);
