@@ -430,22 +430,18 @@ mod avx512 {
                 bt[j * kp + p] = rhs.0[p * rhs.1 + j * rhs.2];
             }
         }
-        const ROWS: usize = 4;
+        // Blocks of 64 rows (the unit of work on rayon's threads); the kernel walks each.
         let block = |(blk, c): (usize, &mut [f32])| {
-            let r0 = blk * 64;
-            for (q, c) in c.chunks_mut(ROWS * n).enumerate() {
-                let i0 = r0 + q * ROWS;
-                let rows = c.len() / n;
-                // SAFETY: AVX-512F is present (checked by the caller); rows i0..i0+rows of A
-                // hold k values each from i0 · lda (asserted by the caller); `bt` holds 8 · kp
-                // values; `c` holds rows · n.
-                unsafe {
-                    let a = lhs.0[i0 * lhs.1..].as_ptr();
-                    if n <= 4 {
-                        dot_kernel::<4, 4>(k, kp, a, lhs.1, rows, bt.as_ptr(), n, c, accumulate);
-                    } else {
-                        dot_kernel::<8, 2>(k, kp, a, lhs.1, rows, bt.as_ptr(), n, c, accumulate);
-                    }
+            let (i0, rows) = (blk * 64, c.len() / n);
+            // SAFETY: AVX-512F is present (checked by the caller); rows i0..i0+rows of A hold k
+            // values each from i0 · lda (asserted by the caller); `bt` holds 8 · kp values;
+            // `c` holds rows · n.
+            unsafe {
+                let a = lhs.0[i0 * lhs.1..].as_ptr();
+                if n <= 4 {
+                    dot_kernel::<4, 4>(k, kp, a, lhs.1, rows, bt.as_ptr(), n, c, accumulate);
+                } else {
+                    dot_kernel::<8, 2>(k, kp, a, lhs.1, rows, bt.as_ptr(), n, c, accumulate);
                 }
             }
         };
