@@ -389,15 +389,16 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             report::listing::ls(&dir.map(Layout::new).unwrap_or(layout));
             Ok(())
         }
-        Command::Sample { run, data, n, out, seed, importance } => pipeline::sample(&SampleRequest { run, data, n, out, seed, importance }),
+        Command::Sample { run, data, n, out, seed, importance } => pipeline::sample(&SampleRequest { run, data, n, out, seed, importance, layout }),
         Command::Compare { a, b, parameters, seed } => pipeline::compare_files(&a, &b, &parameters, seed),
         Command::Eval { run, overrides, reference } => pipeline::evaluate(&run, &EvalOptions { layout, overrides, reference }).map(drop),
         Command::Simulate { spec, overrides, force } => simulate(&spec, &overrides, force, &layout),
         Command::Reference { spec, overrides, data, n, out, seed } => {
-            pipeline::reference_posterior(&spec::load(&spec, &overrides)?, &ReferenceRequest { data, n, out, seed })
+            pipeline::reference_posterior(&spec::load(&spec, &overrides)?, &ReferenceRequest { data, n, out, seed, layout })
         }
         Command::ExportInjections { spec, overrides, out } => {
             let plan = spec::load(&spec, &overrides)?;
+            store::output::check_folder_destination(&out, &layout)?;
             let (ds, _, dir) = data::load_or_build(&plan, &layout, false)?;
             let n = data::export_injections(&ds, &dir, &plan.dataset, &out)?;
             eprintln!("wrote {n} injections to {}", out.display());
@@ -530,6 +531,8 @@ fn table(cmd: TableCmd, layout: &Layout) -> Result<(), Error> {
     let text = table::render(&records, &request.resolve(&records, swept)?)?;
     match cmd.out {
         Some(out) => {
+            let inputs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+            store::output::check_destination(&out, layout, &inputs)?;
             store::entry::write_atomic(&out, text.as_bytes())?;
             eprintln!("wrote {}", out.display());
         }
@@ -541,6 +544,10 @@ fn table(cmd: TableCmd, layout: &Layout) -> Result<(), Error> {
 fn plot_sweep(path: &str, x: &str, y: &str, hue: Option<&str>, out: Option<PathBuf>, layout: &Layout) -> Result<(), Error> {
     let (files, _, dir) = sweeps::summary_files(path, layout)?;
     let series = table::series(&table::read_records(&files)?, x, y, hue)?;
+    if let Some(out) = &out {
+        let inputs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        store::output::check_destination(out, layout, &inputs)?;
+    }
     let out = out.unwrap_or_else(|| match &dir {
         Some(d) => d.join("plots").join(format!("{y}_vs_{x}.png")),
         None => PathBuf::from(format!("{y}_vs_{x}.png")),

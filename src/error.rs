@@ -9,7 +9,7 @@ use crate::nn::NnError;
 use crate::reference::SamplesFileError;
 use crate::report::ReportError;
 use crate::spec::SpecError;
-use crate::store::{KeyError, StoreError};
+use crate::store::{KeyError, OutputClash, StoreError};
 use crate::sweep::SweepError;
 use crate::train::TrainError;
 
@@ -22,6 +22,9 @@ pub enum Error {
     /// A command-line argument is wrong.
     #[error("{0}")]
     Usage(String),
+    /// An output the user named would overwrite what must be kept.
+    #[error(transparent)]
+    Output(#[from] OutputClash),
     /// A section has no content key (a non-finite number).
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -55,11 +58,11 @@ impl Error {
     /// 2 for bad input (spec, arguments, files the user named), 1 for failures while working.
     pub fn exit_code(&self) -> i32 {
         let bad_input = match self {
-            Error::Spec(_) | Error::Usage(_) | Error::Key(_) | Error::Samples(_) => true,
+            Error::Spec(_) | Error::Usage(_) | Error::Output(_) | Error::Key(_) | Error::Samples(_) => true,
             Error::Nn(e) => !matches!(e, NnError::Write { .. } | NnError::NoDevice(_)),
             Error::Sweep(e) => e.is_bad_input(),
             Error::Report(e) => matches!(e, ReportError::Request(_)),
-            Error::Data(DataError::Sim(crate::sim::SimError::File { .. })) => true,
+            Error::Data(DataError::Sim(crate::sim::SimError::File { .. }) | DataError::TooLarge(_)) => true,
             Error::Store(_) | Error::Data(_) | Error::Train(_) | Error::Failed(_) => false,
         };
         if bad_input {

@@ -22,6 +22,7 @@ pub mod cli;
 pub mod data;
 mod error;
 pub mod eval;
+pub mod interrupt;
 pub mod math;
 pub mod nn;
 pub mod pipeline;

@@ -3,10 +3,14 @@
 use clap::Parser;
 
 fn main() {
-    // Before any thread starts, so that all of them allocate from the main heap.
+    // Before any thread starts, so that all of them allocate from the main heap and leave
+    // SIGINT and SIGTERM to the handler's thread.
     ndelab::train::keep_freed_memory();
+    ndelab::interrupt::install();
     let cli = ndelab::cli::Cli::parse();
-    if let Err(err) = ndelab::cli::run(cli) {
+    let result = ndelab::cli::run(cli);
+    ndelab::interrupt::wait_if_requested();
+    if let Err(err) = result {
         eprintln!("error: {err}");
         std::process::exit(err.exit_code());
     }

@@ -69,6 +69,28 @@ pub enum DataError {
     /// A block simulator (an external program, files) failed.
     #[error(transparent)]
     Sim(#[from] crate::sim::SimError),
+    /// The dataset the spec asks for does not fit where it would be written (bad input).
+    #[error("{0}")]
+    TooLarge(String),
+}
+
+/// Refuses to simulate a dataset whose arrays alone need more space than `dir`'s file system
+/// has free, naming both figures.
+fn check_space(dir: &Path, rows: usize, values_per_row: usize, fresh: bool) -> Result<(), DataError> {
+    // θ and data as float32; with fresh noise the noise-free signals are kept as well.
+    let copies = if fresh { 2 } else { 1 };
+    let needed = (rows as u128) * (values_per_row as u128) * 4 * copies;
+    let Some(free) = crate::store::disk::available_bytes(dir) else { return Ok(()) };
+    if needed <= free as u128 {
+        return Ok(());
+    }
+    Err(DataError::TooLarge(format!(
+        "{}: the dataset needs about {:.1} GB ({rows} samples of {values_per_row} values) but only {:.1} GB are free there; \
+         lower dataset.n_train/n_val/n_test, free some space, or pass --results DIR on a larger disk",
+        dir.display(),
+        needed as f64 / 1e9,
+        free as f64 / 1e9
+    )))
 }
 
 /// Most draws for one sample before giving up on a simulator that keeps failing.
@@ -210,7 +232,9 @@ pub fn load_or_build(plan: &Plan, layout: &Layout, rebuild: bool) -> Result<(Dat
             let sim = plan.dataset.simulator.build();
             let (seed, train_noise) = (plan.dataset.seed, plan.dataset.noise);
             let counts = [plan.dataset.n_train, plan.dataset.n_val, plan.dataset.n_test];
-            let total: usize = counts.iter().sum();
+            // Validation bounds the sum; saturating keeps this safe for plans built in code.
+            let total: usize = counts.iter().fold(0usize, |a, &n| a.saturating_add(n));
+            check_space(builder.dir(), total, sim.parameters().len() + sim.data_dim(), train_noise == NoiseMode::Fresh)?;
             let bar = ui::bar(total as u64, "simulating");
             let mut failures = 0u64;
             let mut offset = 0;

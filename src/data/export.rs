@@ -23,6 +23,7 @@ pub fn export_injections(ds: &Dataset, entry: &Path, spec: &DatasetPlan, out: &P
     let name = out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "injections".into());
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
+    let _registered = crate::store::leftovers::Temporary::register(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| io_err(&tmp, e))?;
     let result = (|| {
         let test = &ds.test;

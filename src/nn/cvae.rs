@@ -17,7 +17,7 @@ use super::{fork, log_mean_exp, repeat_rows, DensityEstimator, Dev, LossContext,
 use crate::math::LN_2PI;
 use crate::sim::{SampleRng, StreamFamily};
 use crate::spec::number;
-use crate::spec::validate::{at_least, hidden_widths};
+use crate::spec::validate::{at_least, at_most, hidden_widths};
 use crate::spec::{EmbeddingSpec, LossKind, Violation};
 use dfdx::prelude::*;
 use rand::Rng;
@@ -59,7 +59,9 @@ impl EstimatorConfig for CvaeSpec {
 
     fn validate(&self) -> Result<(), Violation> {
         at_least("model.latent_dim", self.latent_dim, 1)?;
+        at_most("model.latent_dim", self.latent_dim, 4_096)?;
         at_least("model.is_samples", self.is_samples, 1)?;
+        at_most("model.is_samples", self.is_samples, 100_000)?;
         hidden_widths(&self.hidden, Some("the CVAE's networks need at least one hidden layer"))
     }
 

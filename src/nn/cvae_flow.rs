@@ -21,7 +21,7 @@ use super::{fork, log_mean_exp, repeat_rows, DensityEstimator, Dev, LossContext,
 use crate::math::LN_2PI;
 use crate::sim::{SampleRng, StreamFamily};
 use crate::spec::number;
-use crate::spec::validate::{at_least, hidden_widths};
+use crate::spec::validate::{at_least, at_most, hidden_widths};
 use crate::spec::{EmbeddingSpec, LossKind, Violation};
 use dfdx::prelude::*;
 use rand::Rng;
@@ -79,9 +79,13 @@ impl EstimatorConfig for CvaeFlowSpec {
 
     fn validate(&self) -> Result<(), Violation> {
         at_least("model.latent_dim", self.latent_dim, 1)?;
+        at_most("model.latent_dim", self.latent_dim, 4_096)?;
         at_least("model.blocks", self.blocks, 1)?;
+        at_most("model.blocks", self.blocks, 256)?;
         at_least("model.bins", self.bins, 2)?;
+        at_most("model.bins", self.bins, 1_024)?;
         at_least("model.is_samples", self.is_samples, 1)?;
+        at_most("model.is_samples", self.is_samples, 100_000)?;
         hidden_widths(&self.hidden, Some("the encoder and the flows need at least one hidden layer"))
     }
 

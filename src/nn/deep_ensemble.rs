@@ -35,7 +35,7 @@ use crate::math::MvNormal;
 use crate::nn::log_mean_exp;
 use crate::sim::SampleRng;
 use crate::spec::number;
-use crate::spec::validate::{at_least, hidden_widths};
+use crate::spec::validate::{at_least, at_most, hidden_widths};
 use crate::spec::{EmbeddingSpec, LossKind, Violation};
 use dfdx::prelude::*;
 use rand::Rng;
@@ -99,7 +99,9 @@ impl EstimatorConfig for DeepEnsembleSpec {
 
     fn validate(&self) -> Result<(), Violation> {
         at_least("model.members", self.members, 1)?;
+        at_most("model.members", self.members, 1_024)?;
         at_least("model.components", self.components, 1)?;
+        at_most("model.components", self.components, 1_024)?;
         hidden_widths(&self.hidden, None)
     }
 

@@ -19,7 +19,7 @@ use super::{fork, DensityEstimator, Dev, LossContext, Network, T0, T1, T2};
 use crate::math::LN_2PI;
 use crate::sim::SampleRng;
 use crate::spec::number;
-use crate::spec::validate::{at_least, hidden_widths};
+use crate::spec::validate::{at_least, at_most, hidden_widths};
 use crate::spec::{EmbeddingSpec, LossKind, Violation};
 use dfdx::prelude::*;
 use rand::Rng;
@@ -216,6 +216,7 @@ impl EstimatorConfig for MafSpec {
 
     fn validate(&self) -> Result<(), Violation> {
         at_least("model.blocks", self.blocks, 1)?;
+        at_most("model.blocks", self.blocks, 256)?;
         hidden_widths(&self.hidden, Some("each MADE block needs at least one hidden layer"))
     }
 

@@ -11,7 +11,7 @@ use super::Estimator;
 use super::{DensityEstimator, Dev, LossContext, Network, T0, T1, T2};
 use crate::sim::SampleRng;
 use crate::spec::number;
-use crate::spec::validate::{at_least, hidden_widths};
+use crate::spec::validate::{at_least, at_most, hidden_widths};
 use crate::spec::{EmbeddingSpec, LossKind, Violation};
 use dfdx::prelude::*;
 use rand::Rng;
@@ -47,6 +47,7 @@ impl EstimatorConfig for MdnSpec {
 
     fn validate(&self) -> Result<(), Violation> {
         at_least("model.components", self.components, 1)?;
+        at_most("model.components", self.components, 1_024)?;
         hidden_widths(&self.hidden, None)
     }
 

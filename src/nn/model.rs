@@ -316,7 +316,15 @@ impl TrainedModel {
             if t.shape() != p.shape.as_slice() {
                 return Err(bad(format!("{} has shape {:?}, the network expects {:?}", p.name, t.shape(), p.shape)));
             }
-            values.push(t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect::<Vec<f32>>());
+            let v: Vec<f32> = t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            // A network with a NaN or inf weight gives NaN densities and draws: never use one.
+            if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+                return Err(bad(format!(
+                    "{} holds a non-finite weight ({} at index {i}): the file is damaged or the training diverged; rerun the experiment with --force",
+                    p.name, v[i]
+                )));
+            }
+            values.push(v);
         }
         net.network_mut().params_mut().restore(&values);
         Ok(TrainedModel { net, card })

@@ -12,7 +12,7 @@ use super::Estimator;
 use super::{DensityEstimator, Dev, LossContext, Network, T0, T2};
 use crate::sim::SampleRng;
 use crate::spec::number;
-use crate::spec::validate::{at_least, hidden_widths, positive};
+use crate::spec::validate::{at_least, at_most, hidden_widths, positive};
 use crate::spec::{EmbeddingSpec, LossKind, Violation};
 use dfdx::prelude::*;
 use rand::Rng;
@@ -55,7 +55,9 @@ impl EstimatorConfig for NsfSpec {
 
     fn validate(&self) -> Result<(), Violation> {
         at_least("model.blocks", self.blocks, 1)?;
+        at_most("model.blocks", self.blocks, 256)?;
         at_least("model.bins", self.bins, 2)?;
+        at_most("model.bins", self.bins, 1_024)?;
         positive("model.tail_bound", self.tail_bound)?;
         hidden_widths(&self.hidden, Some("each coupling's network needs at least one hidden layer"))
     }

@@ -46,8 +46,8 @@ fn settings(run_dir: &Path, opts: &EvalOptions) -> Result<(spec::Plan, CheckSett
 }
 
 /// Runs the posterior checks on a finished run folder and adds their results to it:
-/// eval.parquet, plots, reference samples, the aggregates in summary.parquet, and a fresh
-/// SHA256SUMS. Returns the checks.
+/// eval.parquet, plots, reference samples, the aggregates in summary.parquet, and their
+/// hashes in SHA256SUMS. A run whose files do not match its sums is refused. Returns the checks.
 pub fn evaluate(run_dir: &Path, opts: &EvalOptions) -> Result<PosteriorChecks, Error> {
     if !run_dir.join(entry::DONE).is_file() {
         return Err(Error::Usage(format!(
@@ -58,6 +58,7 @@ pub fn evaluate(run_dir: &Path, opts: &EvalOptions) -> Result<PosteriorChecks, E
     let (plan, settings) = settings(run_dir, opts)?;
     // One eval of a run at a time: a second waits; the lock dies with its process.
     let _lock = lock(run_dir)?;
+    entry::check_run(run_dir)?;
     let mut model = TrainedModel::load(run_dir)?;
     let (ds, sim, keep, _) = prepare::dataset(&plan, &opts.layout, false)?;
     if model.card.ordered.is_empty() {
@@ -72,7 +73,7 @@ pub fn evaluate(run_dir: &Path, opts: &EvalOptions) -> Result<PosteriorChecks, E
     print_checks(&checks);
     stage_into(run_dir, &checks, &format!("{} ({})", plan.name, plan.model.kind()))?;
     report::update_summary(&run_dir.join("summary.parquet"), &checks.aggregates())?;
-    entry::write_sums(run_dir)?;
+    entry::update_eval_sums(run_dir)?;
     let _ = std::fs::remove_file(run_dir.join(entry::EVAL_PENDING));
     eprintln!("eval: {:.1} s → {}", t.elapsed().as_secs_f64(), run_dir.join("eval.parquet").display());
     Ok(checks)
@@ -97,6 +98,7 @@ fn stage_into(run_dir: &Path, checks: &PosteriorChecks, title: &str) -> Result<(
     let staging = run_dir.join(format!(".eval.tmp-{}", std::process::id()));
     let io = |p: &Path, e: std::io::Error| Error::Store(StoreError::Io { path: p.to_path_buf(), source: e });
     let _ = std::fs::remove_dir_all(&staging);
+    let _registered = crate::store::leftovers::Temporary::register(&staging);
     std::fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
     report::write_checks(&staging, checks, title)?;
     // From here until the sums are rewritten the run's files and SHA256SUMS disagree.

@@ -18,6 +18,8 @@ pub struct ReferenceRequest {
     pub out: PathBuf,
     /// Seed of the sampler.
     pub seed: u64,
+    /// The results folder, whose cache and runs the output must not land in.
+    pub layout: crate::store::Layout,
 }
 
 /// Draws `req.n` reference posterior samples of the plan's inferred parameters for every
@@ -31,7 +33,7 @@ pub fn reference_posterior(plan: &Plan, req: &ReferenceRequest) -> Result<(), Er
     let names: Vec<String> = sim.parameters().iter().map(|p| p.name.clone()).collect();
     let keep: Vec<usize> = plan.dataset.infer.iter().filter_map(|n| names.iter().position(|p| p == n)).collect();
     let obs = read_observations(&req.data, sim.data_dim())?;
-    super::sample::check_output(&req.out, &req.data, obs.len())?;
+    super::sample::check_output(&req.out, &req.data, obs.len(), &req.layout)?;
     let settings = NestedSettings::from(&plan.eval.nested);
     let mut all = Vec::with_capacity(obs.len() * req.n * keep.len());
     for (i, y) in obs.iter().enumerate() {

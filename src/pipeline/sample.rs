@@ -3,6 +3,7 @@
 use crate::error::Error;
 use crate::nn::TrainedModel;
 use crate::sim::StreamFamily;
+use crate::store::{entry, output, Layout};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -21,10 +22,20 @@ pub struct SampleRequest {
     pub seed: u64,
     /// Estimator draws to importance-sample per observation (`None`: plain draws).
     pub importance: Option<usize>,
+    /// The results folder, whose cache and runs the output must not land in.
+    pub layout: Layout,
 }
 
-/// Checks that `out` can hold the draws of `rows` observations.
-pub(crate) fn check_output(out: &Path, data: &Path, rows: usize) -> Result<(), Error> {
+/// The files `sample --importance` writes besides OUT: the weighted draws and their summary.
+fn importance_outputs(out: &Path) -> (PathBuf, PathBuf) {
+    let stem = out.with_extension("");
+    (stem.with_extension("weighted.parquet"), stem.with_extension("importance.json"))
+}
+
+/// Checks that `out` can hold the draws of `rows` observations and may be written: not inside
+/// the results folder's cache or runs, nor over the observations it reads.
+pub(crate) fn check_output(out: &Path, data: &Path, rows: usize, layout: &Layout) -> Result<(), Error> {
+    output::check_destination(out, layout, &[data])?;
     match out.extension().and_then(|e| e.to_str()) {
         Some("npy" | "parquet") => Ok(()),
         Some("json") if rows == 1 => Ok(()),
@@ -39,15 +50,23 @@ pub(crate) fn check_output(out: &Path, data: &Path, rows: usize) -> Result<(), E
 
 /// Draws `req.n` posterior samples for every observation in `req.data` and writes them.
 pub fn sample(req: &SampleRequest) -> Result<(), Error> {
-    if !req.run.join("model.safetensors").is_file() {
+    if !req.run.join("model.safetensors").is_file() || !req.run.join(entry::DONE).is_file() {
         return Err(Error::Usage(format!(
-            "{}: not a run folder (no model.safetensors); runs live in results/runs/<name>/<key>/",
+            "{}: not a finished run folder (no model.safetensors and DONE); runs live in results/runs/<name>/<key>/",
             req.run.display()
         )));
     }
     if req.n == 0 {
         return Err(Error::Usage("--n must be at least 1".into()));
     }
+    if req.importance.is_some() {
+        let (weighted, summary) = importance_outputs(&req.out);
+        for o in [&weighted, &summary] {
+            output::check_destination(o, &req.layout, &[&req.data])?;
+        }
+    }
+    let _lock = entry::lock_run_to_read(&req.run)?;
+    entry::check_run(&req.run)?;
     let trained = TrainedModel::load(&req.run)?;
     let Some(model) = trained.density() else {
         return Err(Error::Usage(format!("{}: a regression gives point estimates, not posterior samples", req.run.display())));
@@ -55,7 +74,7 @@ pub fn sample(req: &SampleRequest) -> Result<(), Error> {
     let m = model.card.data_dim;
     let obs = crate::reference::read_observations(&req.data, m)?;
     let rows = obs.len();
-    check_output(&req.out, &req.data, rows)?;
+    check_output(&req.out, &req.data, rows, &req.layout)?;
     let mut rng = StreamFamily::new(req.seed, "sample").rng(0);
     if let Some(n_is) = req.importance {
         return importance(req, &model, &obs, n_is, &mut rng);
@@ -133,10 +152,8 @@ fn importance(
         }));
     }
     crate::report::write_samples(&req.out, &model.card.parameters, &resampled, req.n)?;
-    let stem = req.out.with_extension("");
-    let weighted_path = stem.with_extension("weighted.parquet");
+    let (weighted_path, json_path) = importance_outputs(&req.out);
     crate::report::write_weighted(&weighted_path, &model.card.parameters, &weighted, &log_w, &weight, &index)?;
-    let json_path = stem.with_extension("importance.json");
     let text = serde_json::to_string_pretty(&summaries).unwrap_or_default();
     crate::store::entry::write_atomic(&json_path, text.as_bytes())?;
     eprintln!(

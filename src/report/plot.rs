@@ -293,11 +293,27 @@ pub fn corner_sets(path: &Path, sets: &[&[f64]], truth: Option<&[f64]>, names: &
     Ok(())
 }
 
-/// A metric against a key: mean with ±1 std error bars, one line per series.
+/// A metric against a key: mean with ±1 std error bars, one line per series. Drawn into a
+/// hidden PNG beside `path` and renamed over it when complete (the path may be one the user
+/// named).
 pub fn metric_vs_key(path: &Path, x: &str, y: &str, series: &[(String, Vec<(f64, f64, f64)>)]) -> Result<(), ReportError> {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{stem}.tmp-{}.png", std::process::id()));
+    let _registered = crate::store::leftovers::Temporary::register(&tmp);
+    let drawn = draw_metric_vs_key(&tmp, path, x, y, series);
+    let renamed = drawn.and_then(|()| {
+        std::fs::rename(&tmp, path).map_err(|e| ReportError::Plot { path: path.display().to_string(), message: e.to_string() })
+    });
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    renamed
+}
+
+fn draw_metric_vs_key(tmp: &Path, path: &Path, x: &str, y: &str, series: &[(String, Vec<(f64, f64, f64)>)]) -> Result<(), ReportError> {
     register_font();
     let err = |e: String| ReportError::Plot { path: path.display().to_string(), message: e };
-    let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
+    let root = BitMapBackend::new(tmp, (900, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let (x_lo, x_hi) = range(series.iter().flat_map(|(_, p)| p.iter().map(|q| q.0)));
     let (y_lo, y_hi) = range(series.iter().flat_map(|(_, p)| p.iter().flat_map(|q| [q.1 - q.2, q.1 + q.2])));

@@ -1,7 +1,9 @@
 //! Posterior samples written for other tools: `.npy`, Parquet, or a bilby result JSON (so that
-//! bilby's corner and P-P tools read them).
+//! bilby's corner and P-P tools read them). Each is written to a synced temporary beside it
+//! and renamed into place: a killed writer leaves the old file or none, never half of one.
 
 use super::ReportError;
+use crate::store::entry::replace_atomic;
 use crate::store::npy;
 use polars::prelude::*;
 use std::path::Path;
@@ -15,7 +17,7 @@ pub fn write_samples(path: &Path, names: &[String], samples: &[f64], per_obs: us
     match path.extension().and_then(|e| e.to_str()) {
         Some("npy") => {
             let v: Vec<f32> = samples.iter().map(|&x| x as f32).collect();
-            npy::write(path, rows, d, &v).map_err(|e| err(e.to_string()))
+            replace_atomic(path, |tmp| npy::write(tmp, rows, d, &v).map_err(|e| err(e.to_string())))
         }
         Some("parquet") => {
             let mut cols = vec![Column::new("observation".into(), (0..rows).map(|i| (i / per_obs.max(1)) as u32).collect::<Vec<_>>())];
@@ -23,9 +25,10 @@ pub fn write_samples(path: &Path, names: &[String], samples: &[f64], per_obs: us
                 cols.push(Column::new(name.as_str().into(), (0..rows).map(|i| samples[i * d + k]).collect::<Vec<_>>()));
             }
             let mut df = DataFrame::new(rows, cols).map_err(|e| err(e.to_string()))?;
-            let file = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
-            ParquetWriter::new(file).finish(&mut df).map_err(|e| err(e.to_string()))?;
-            Ok(())
+            replace_atomic(path, |tmp| {
+                let file = std::fs::File::create(tmp).map_err(|e| err(e.to_string()))?;
+                ParquetWriter::new(file).finish(&mut df).map(drop).map_err(|e| err(e.to_string()))
+            })
         }
         Some("json") => {
             if rows != per_obs {
@@ -56,7 +59,7 @@ pub fn write_samples(path: &Path, names: &[String], samples: &[f64], per_obs: us
                 "sampling_time": null,
                 "version": format!("ndelab={}", env!("CARGO_PKG_VERSION")),
             });
-            std::fs::write(path, serde_json::to_string(&result).unwrap_or_default()).map_err(|e| err(e.to_string()))
+            Ok(crate::store::entry::write_atomic(path, serde_json::to_string(&result).unwrap_or_default().as_bytes())?)
         }
         _ => Err(err("unknown output format: name the file .npy, .parquet or .json (bilby result)".into())),
     }
@@ -82,7 +85,7 @@ pub fn write_weighted(
     cols.push(Column::new("log_weight".into(), log_w.to_vec()));
     cols.push(Column::new("weight".into(), weight.to_vec()));
     let mut df = DataFrame::new(rows, cols).map_err(|e| err(e.to_string()))?;
-    crate::store::entry::replace_atomic(path, |tmp| {
+    replace_atomic(path, |tmp| {
         let file = std::fs::File::create(tmp).map_err(|e| err(e.to_string()))?;
         ParquetWriter::new(file).finish(&mut df).map(drop).map_err(|e| err(e.to_string()))
     })

@@ -17,6 +17,7 @@ use super::registry::SimulatorConfig;
 use super::{Parameter, SampleRng, SimError, Simulator, StreamFamily};
 use crate::spec::validate::{at_least, bad, positive};
 use crate::spec::{number, NoiseMode, Violation};
+use crate::store::leftovers::{kill_group, ProcessGroup, Temporary};
 use crate::store::npy;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -154,8 +155,26 @@ pub struct CommandSimulator {
     params: Vec<Parameter>,
 }
 
-/// A scratch folder removed when dropped.
-struct Scratch(PathBuf);
+/// Bytes of a program's stderr kept to show when it fails.
+const STDERR_KEPT: usize = 16 * 1024;
+
+/// A program's stderr as text to show: invalid UTF-8 replaced, control characters (terminal
+/// escape sequences among them) written as escapes so they cannot act on the user's terminal.
+pub(crate) fn printable(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A scratch folder removed when dropped (or by the interruption handler).
+struct Scratch(PathBuf, #[allow(dead_code)] Temporary);
 
 impl Drop for Scratch {
     fn drop(&mut self) {
@@ -177,6 +196,10 @@ impl CommandSimulator {
     }
 
     /// Runs the program for one chunk, with the timeout; returns its stderr.
+    ///
+    /// The program runs in a process group of its own, so that at the timeout, and once it has
+    /// exited, whatever it started is killed with it: a child left holding stderr open can
+    /// neither outlive the chunk nor keep ndelab waiting.
     fn run(&self, chunk: &str, extra: &[String]) -> Result<String, SimError> {
         let s = &self.spec;
         let mut cmd = if s.interpreter.is_empty() {
@@ -187,32 +210,73 @@ impl CommandSimulator {
             c
         };
         cmd.args(&s.args).args(extra).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| s.failure(chunk, format!("cannot start it: {e}"), String::new()))?;
-        // Read stderr on a thread so that a chatty program cannot fill the pipe and block.
-        let mut pipe = child.stderr.take();
-        let reader = std::thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(p) = pipe.as_mut() {
-                let _ = p.read_to_string(&mut text);
-            }
-            text
-        });
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut child = cmd.spawn().map_err(|e| {
+            let message = if s.interpreter.is_empty() {
+                format!("cannot start it: {e}")
+            } else {
+                format!(
+                    "cannot start its interpreter `{}`: {e}; dataset.command.interpreter must name a program on PATH (or leave it empty for an executable program)",
+                    s.interpreter
+                )
+            };
+            s.failure(chunk, message, String::new())
+        })?;
+        // Read stderr on a thread so that a chatty program cannot fill the pipe and block; what
+        // it has read is there to show even when the pipe never closes.
+        let captured = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        if let Some(mut pipe) = child.stderr.take() {
+            let sink = captured.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    if let Ok(mut v) = sink.lock() {
+                        v.extend_from_slice(&buf[..n]);
+                        // Only the end is ever shown.
+                        if v.len() > STDERR_KEPT * 2 {
+                            let cut = v.len() - STDERR_KEPT;
+                            v.drain(..cut);
+                        }
+                    }
+                }
+                let _ = done_tx.send(());
+            });
+        } else {
+            let _ = done_tx.send(());
+        }
+        let pid = child.id();
+        let _group = ProcessGroup::register(pid);
+        let stderr = move |wait: Duration| {
+            // The pipe closes when every process of the group is gone; wait a moment for that.
+            let _ = done_rx.recv_timeout(wait);
+            captured.lock().map(|v| printable(&v)).unwrap_or_default()
+        };
         let started = Instant::now();
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break status,
                 Ok(None) if started.elapsed().as_secs_f64() > s.timeout_s => {
+                    kill_group(pid);
                     let _ = child.kill();
                     let _ = child.wait();
-                    let stderr = reader.join().unwrap_or_default();
                     let message = format!("still running after {} s (dataset.command.timeout_s); stopped it", s.timeout_s);
-                    return Err(s.failure(chunk, message, stderr));
+                    return Err(s.failure(chunk, message, stderr(Duration::from_secs(1))));
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => return Err(s.failure(chunk, format!("cannot wait for it: {e}"), String::new())),
+                Err(e) => {
+                    kill_group(pid);
+                    return Err(s.failure(chunk, format!("cannot wait for it: {e}"), String::new()));
+                }
             }
         };
-        let stderr = reader.join().unwrap_or_default();
+        // Anything it left running would hold stderr open (and keep working for nobody).
+        kill_group(pid);
+        let stderr = stderr(Duration::from_secs(1));
         if !status.success() {
             return Err(s.failure(chunk, format!("exited with {status}"), stderr));
         }
@@ -285,9 +349,10 @@ impl Simulator for CommandSimulator {
         let block = || -> Result<(Vec<f32>, Vec<f32>), SimError> {
             let dir = std::env::temp_dir().join(format!("ndelab-command-{}-{split}-{start}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
+            let registered = Temporary::register(&dir);
             std::fs::create_dir_all(&dir)
                 .map_err(|e| self.spec.failure(&chunk, format!("cannot make {}: {e}", dir.display()), String::new()))?;
-            let scratch = Scratch(dir);
+            let scratch = Scratch(dir, registered);
             let mut extra: Vec<String> = vec![
                 "--seed".into(),
                 seed.to_string(),
@@ -320,5 +385,71 @@ impl Simulator for CommandSimulator {
 
     fn block_rows(&self) -> Option<usize> {
         Some(self.spec.chunk)
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn simulator(dir: &Path, script: &str, interpreter: &str, timeout_s: f64) -> CommandSimulator {
+        let program = dir.join("sim.sh");
+        std::fs::write(&program, script).unwrap();
+        let spec = CommandSpec { program, interpreter: interpreter.into(), data_dim: 1, timeout_s, ..CommandSpec::default() };
+        CommandSimulator { params: to_parameters(&spec.parameters), spec }
+    }
+
+    fn scratch(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ndelab-command-test-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// A program that exits at once but leaves a child holding its stderr open: the chunk ends
+    /// when the program does (the child killed with its group), not when the child would.
+    #[test]
+    fn a_child_left_holding_stderr_neither_blocks_nor_survives() {
+        let dir = scratch("child");
+        let pidfile = dir.join("child.pid");
+        let script = format!("sleep 30 &\necho $! > {}\necho 'made the data' >&2\nexit 0\n", pidfile.display());
+        let sim = simulator(&dir, &script, "sh", 600.0);
+        let t = Instant::now();
+        let stderr = sim.run("train rows 0..1", &[]).expect("the program succeeded");
+        assert!(t.elapsed() < Duration::from_secs(5), "waited {:?} for the child", t.elapsed());
+        assert!(stderr.contains("made the data"), "{stderr:?}");
+        let child: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        // SAFETY: signal 0 only asks whether the process exists.
+        let alive = unsafe { libc::kill(child, 0) } == 0
+            && !std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|s| s.contains(") Z "));
+        assert!(!alive, "the program's child {child} outlived it");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The timeout holds even while a grandchild keeps the pipe open, and the stderr shown is
+    /// lossy for bad UTF-8 and has its control characters escaped.
+    #[test]
+    fn the_timeout_holds_and_stderr_is_shown_safely() {
+        let dir = scratch("timeout");
+        let script = "printf 'bad byte \\377 and \\033[31mred\\033[0m\\n' >&2\n(sleep 30) &\nsleep 30\n";
+        let sim = simulator(&dir, script, "sh", 0.5);
+        let t = Instant::now();
+        let err = sim.run("train rows 0..1", &[]).unwrap_err().to_string();
+        assert!(t.elapsed() < Duration::from_secs(5), "waited {:?}", t.elapsed());
+        assert!(err.contains("still running after 0.5 s"), "{err}");
+        assert!(err.contains("bad byte \u{fffd} and \\u{1b}[31mred\\u{1b}[0m"), "{err}");
+        assert!(!err.contains('\u{1b}'), "a raw escape reached the message: {err:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_interpreter_is_named_as_such() {
+        let dir = scratch("interp");
+        let sim = simulator(&dir, "exit 0\n", "no-such-interpreter-here", 5.0);
+        let err = sim.run("train rows 0..1", &[]).unwrap_err().to_string();
+        assert!(err.contains("cannot start its interpreter `no-such-interpreter-here`"), "{err}");
+        assert!(err.contains("dataset.command.interpreter must name a program on PATH"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -45,7 +45,51 @@ pub fn hidden_widths(hidden: &[usize], empty: Option<&str>) -> Result<(), Violat
     if let Some(i) = hidden.iter().position(|&w| w == 0) {
         return Err(bad("model.hidden", format!("layer {i} has width 0"), Some("every hidden width must be at least 1")));
     }
+    widths_fit("model.hidden", hidden)
+}
+
+/// The most samples a dataset may hold (its three splits together).
+pub const MAX_SAMPLES: usize = 1 << 40;
+
+/// The widest layer ndelab builds: far above any posterior network, and small enough that
+/// the products of two widths cannot overflow.
+pub const MAX_WIDTH: usize = 1 << 20;
+
+/// Widths (or channel counts) that a machine can hold: each at most [`MAX_WIDTH`], and the
+/// weights between two neighbouring layers (with their gradients and Adam's two moments,
+/// 16 bytes a weight) within the memory available.
+pub fn widths_fit(key: &str, widths: &[usize]) -> Result<(), Violation> {
+    if let Some((i, w)) = widths.iter().enumerate().find(|(_, &w)| w > MAX_WIDTH) {
+        return Err(bad(key, format!("layer {i} has width {w}, above the largest ndelab builds ({MAX_WIDTH})"), Some("use widths of a few hundred to a few thousand")));
+    }
+    let memory = crate::store::memory::limit_bytes();
+    for (i, pair) in widths.windows(2).enumerate() {
+        let bytes = (pair[0] as u64) * (pair[1] as u64) * 16;
+        if let Some(limit) = memory.filter(|&m| bytes > m) {
+            return Err(bad(
+                key,
+                format!(
+                    "layers {i} and {} ({} x {}) need {:.1} GB for their weights, gradients and optimizer state, more than the {:.1} GB of memory here",
+                    i + 1,
+                    pair[0],
+                    pair[1],
+                    bytes as f64 / 1e9,
+                    limit as f64 / 1e9
+                ),
+                Some("use narrower layers"),
+            ));
+        }
+    }
     Ok(())
+}
+
+/// `v` must be at most `max` (counts that size allocations: components, bins, blocks).
+pub fn at_most(key: &str, v: usize, max: usize) -> Result<(), Violation> {
+    if v <= max {
+        Ok(())
+    } else {
+        Err(bad(key, format!("must be at most {max}, got {v}"), None))
+    }
 }
 
 fn embedding(e: &EmbeddingSpec, d: &DatasetSpec) -> Result<(), Violation> {
@@ -54,6 +98,7 @@ fn embedding(e: &EmbeddingSpec, d: &DatasetSpec) -> Result<(), Violation> {
             if let Some(i) = m.hidden.iter().position(|&w| w == 0) {
                 return Err(bad("model.embedding", format!("layer {i} has width 0"), Some("every width must be at least 1")));
             }
+            widths_fit("model.embedding.hidden", &m.hidden)?;
         }
         EmbeddingSpec::Conv1d(c) => {
             if c.channels.is_empty() {
@@ -69,6 +114,11 @@ fn embedding(e: &EmbeddingSpec, d: &DatasetSpec) -> Result<(), Violation> {
             if let Some(i) = c.dense.iter().position(|&w| w == 0) {
                 return Err(bad("model.embedding.dense", format!("layer {i} has width 0"), None));
             }
+            widths_fit("model.embedding.channels", &c.channels)?;
+            widths_fit("model.embedding.dense", &c.dense)?;
+            at_most("model.embedding.kernel", c.kernel, MAX_WIDTH)?;
+            at_most("model.embedding.stride", c.stride, MAX_WIDTH)?;
+            at_most("model.embedding.pool", c.pool, MAX_WIDTH)?;
             at_least("model.embedding.kernel", c.kernel, 1)?;
             at_least("model.embedding.stride", c.stride, 1)?;
             at_least("model.embedding.pool", c.pool, 1)?;
@@ -113,6 +163,14 @@ fn validate_dataset(d: &DatasetSpec) -> Result<(), Violation> {
     at_least("dataset.n_train", d.n_train, 1)?;
     at_least("dataset.n_val", d.n_val, 1)?;
     at_least("dataset.n_test", d.n_test, 1)?;
+    let rows = d.n_train.checked_add(d.n_val).and_then(|r| r.checked_add(d.n_test));
+    if rows.is_none_or(|r| r > MAX_SAMPLES) {
+        return Err(bad(
+            "dataset.n_train",
+            format!("with n_val and n_test makes more than {MAX_SAMPLES} samples, more than any disk holds"),
+            Some("a study needs 10^4 to 10^7 simulations"),
+        ));
+    }
     d.simulator.validate()?;
     if let Some(mode) = d.noise {
         if !d.simulator.noise_modes().contains(&mode) {

@@ -6,6 +6,7 @@
 //! folders of killed builders are removed by the next builder.
 
 use super::key::hex;
+use super::leftovers::Temporary;
 use super::StoreError;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
@@ -29,8 +30,10 @@ pub enum Entry {
 pub struct Builder {
     tmp: PathBuf,
     dest: PathBuf,
-    _lock: File,
+    lock_path: PathBuf,
+    lock: File,
     committed: bool,
+    _registered: Temporary,
 }
 
 pub(crate) fn io_err(path: &Path, e: std::io::Error) -> StoreError {
@@ -39,22 +42,24 @@ pub(crate) fn io_err(path: &Path, e: std::io::Error) -> StoreError {
 
 /// Looks up the entry `parent/name`, taking the lock and preparing a builder if it must be built.
 /// With `rebuild`, a complete entry is rebuilt anyway.
+/// A complete entry returned is held (a shared lock on its lock file) until the process exits,
+/// so that `cache gc` never removes an entry a running process uses.
 pub fn open(parent: &Path, name: &str, rebuild: bool) -> Result<Entry, StoreError> {
     let dest = parent.join(name);
-    if !rebuild && dest.join(DONE).is_file() {
+    let lock_path = parent.join(format!(".{name}.lock"));
+    if !rebuild && dest.join(DONE).is_file() && hold(&lock_path, &dest)? {
         return Ok(Entry::Done(dest));
     }
+    // Our own hold would block our exclusive lock (a rebuild with --force).
+    release(&lock_path);
     fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
-    let lock_path = parent.join(format!(".{name}.lock"));
     let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| io_err(&lock_path, e))?;
     if lock.try_lock().is_err() {
-        eprintln!("waiting for another ndelab process that is building {}", dest.display());
+        eprintln!("waiting for another ndelab process that is building or using {}", dest.display());
         lock.lock().map_err(|e| io_err(&lock_path, e))?;
-        if !rebuild && dest.join(DONE).is_file() {
-            return Ok(Entry::Done(dest));
-        }
     }
     if !rebuild && dest.join(DONE).is_file() {
+        keep_shared(&lock_path, &lock)?;
         return Ok(Entry::Done(dest));
     }
     // We hold the lock: anything half-made for this name is a leftover of a dead process.
@@ -70,8 +75,48 @@ pub fn open(parent: &Path, name: &str, rebuild: bool) -> Result<Entry, StoreErro
         }
     }
     let tmp = parent.join(format!("{prefix}{}", std::process::id()));
+    let registered = Temporary::register(&tmp);
     fs::create_dir_all(&tmp).map_err(|e| io_err(&tmp, e))?;
-    Ok(Entry::Build(Builder { tmp, dest, _lock: lock, committed: false }))
+    Ok(Entry::Build(Builder { tmp, dest, lock_path, lock, committed: false, _registered: registered }))
+}
+
+/// Entries this process uses, by lock file, each with its lock taken shared.
+static HELD: std::sync::Mutex<Vec<(PathBuf, File)>> = std::sync::Mutex::new(Vec::new());
+
+/// Takes the entry's lock shared for the rest of the process (waiting while a builder or
+/// `cache gc` holds it exclusively); false where the entry is gone once the lock is ours.
+fn hold(lock_path: &Path, dest: &Path) -> Result<bool, StoreError> {
+    let opened = OpenOptions::new().create(true).truncate(false).write(true).open(lock_path).or_else(|_| File::open(lock_path));
+    // A results folder nothing can write to: no process can be removing the entry either.
+    let Ok(file) = opened else { return Ok(true) };
+    if file.try_lock_shared().is_err() {
+        file.lock_shared().map_err(|e| io_err(lock_path, e))?;
+    }
+    if !dest.join(DONE).is_file() {
+        return Ok(false);
+    }
+    if let Ok(mut held) = HELD.lock() {
+        held.push((lock_path.to_path_buf(), file));
+    }
+    Ok(true)
+}
+
+/// Turns the exclusive lock `lock` into a shared one held for the rest of the process.
+fn keep_shared(lock_path: &Path, lock: &File) -> Result<(), StoreError> {
+    // A duplicate handle shares the lock, which then outlives `lock`.
+    let kept = lock.try_clone().map_err(|e| io_err(lock_path, e))?;
+    kept.lock_shared().map_err(|e| io_err(lock_path, e))?;
+    if let Ok(mut held) = HELD.lock() {
+        held.push((lock_path.to_path_buf(), kept));
+    }
+    Ok(())
+}
+
+/// Lets go of this process's holds on an entry.
+fn release(lock_path: &Path) {
+    if let Ok(mut held) = HELD.lock() {
+        held.retain(|(p, _)| p != lock_path);
+    }
 }
 
 impl Builder {
@@ -101,6 +146,8 @@ impl Builder {
             }
         }
         self.committed = true;
+        // The builder goes on to use what it built.
+        keep_shared(&self.lock_path, &self.lock)?;
         Ok(self.dest.clone())
     }
 }
@@ -135,6 +182,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 pub fn replace_atomic<E: From<StoreError>>(path: &Path, write: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), E> {
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let _registered = Temporary::register(&tmp);
     if let Err(e) = write(&tmp) {
         let _ = fs::remove_file(&tmp);
         return Err(e);
@@ -229,6 +277,61 @@ pub fn lock_run(dir: &Path) -> Result<File, StoreError> {
         file.lock().map_err(|e| io_err(&path, e))?;
     }
     Ok(file)
+}
+
+/// The run lock for a reader (`cache verify`): taken shared, from a read-only handle where the
+/// folder cannot be written; `None` where the lock file cannot even be made (a read-only copy
+/// of results/ that no ndelab process can be writing to).
+pub fn lock_run_to_read(dir: &Path) -> Result<Option<File>, StoreError> {
+    let path = dir.join(RUN_LOCK);
+    let opened = OpenOptions::new().create(true).truncate(false).write(true).open(&path).or_else(|_| File::open(&path));
+    let Ok(file) = opened else { return Ok(None) };
+    if file.try_lock_shared().is_err() {
+        eprintln!("waiting for another ndelab process working on {}", dir.display());
+        file.lock_shared().map_err(|e| io_err(&path, e))?;
+    }
+    Ok(Some(file))
+}
+
+/// What does not match in a finished run, leaving out the checks a killed `ndelab eval` was
+/// writing (see [`EVAL_PENDING`]): the next eval rewrites those.
+pub fn run_problems(dir: &Path) -> Result<Vec<String>, StoreError> {
+    let mut problems = verify(dir)?;
+    if dir.join(EVAL_PENDING).exists() {
+        problems.retain(|p| !is_eval_output(p.split(": ").next().unwrap_or("")));
+    }
+    Ok(problems)
+}
+
+/// Refuses a run whose files do not match its SHA256SUMS: nothing is read from a damaged run.
+pub fn check_run(dir: &Path) -> Result<(), StoreError> {
+    let problems = run_problems(dir)?;
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::CorruptRun { path: dir.to_path_buf(), message: problems.join("; ") })
+}
+
+/// Rewrites SHA256SUMS after `ndelab eval` added its files: the files eval writes are hashed
+/// again, every other file keeps the hash it was listed with, so that a file damaged since the
+/// run finished stays detectable instead of being blessed.
+pub fn update_eval_sums(dir: &Path) -> Result<(), StoreError> {
+    let sums_path = dir.join(SUMS);
+    let listed = fs::read_to_string(&sums_path).map_err(|e| io_err(&sums_path, e))?;
+    let mut sums: Vec<(String, String)> = listed
+        .lines()
+        .filter_map(|l| l.split_once("  ").map(|(h, n)| (n.to_string(), h.to_string())))
+        .filter(|(n, _)| !is_eval_output(n))
+        .collect();
+    for rel in list_files(dir)? {
+        let name = rel.to_string_lossy().replace('\\', "/");
+        if is_eval_output(&name) {
+            sums.push((name, file_sha256(&dir.join(&rel))?));
+        }
+    }
+    sums.sort();
+    let text: String = sums.iter().map(|(n, h)| format!("{h}  {n}\n")).collect();
+    write_atomic(&sums_path, text.as_bytes())
 }
 
 /// Whether a run's file (relative path) is one `ndelab eval` rewrites.

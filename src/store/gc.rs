@@ -2,7 +2,8 @@
 //! than an age; finished runs only when asked (`--force`), since they cannot be remade without
 //! training again; training checkpoints whose run finished, or, with an age, interrupted ones
 //! older than it (they are what a rerun would resume from). Entries being built (hidden
-//! folders with a held lock) and the checkpoints of trainings under way are never touched.
+//! folders with a held lock), entries a running process uses (it holds their lock shared) and
+//! the checkpoints of trainings under way are never touched.
 
 use super::entry::{self, DONE};
 use super::{subdirs, Layout, StoreError};
@@ -127,7 +128,7 @@ pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport, StoreError> {
     // While a run is being built, a dataset no finished run names may be the one it trains on.
     let busy = run_in_progress(layout);
     if busy {
-        eprintln!("a run is in progress: datasets no finished run refers to are kept");
+        eprintln!("a run is in progress: datasets no finished run refers to are kept, and so is every entry a running process uses");
     }
     for ds in subdirs(&layout.datasets()) {
         let key = ds.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();

@@ -10,15 +10,19 @@
 //! temporary folder under a lock, renamed into place after DONE is written.
 
 pub mod canonical;
+pub mod disk;
 pub mod entry;
 pub mod gc;
 pub mod key;
+pub mod leftovers;
 pub mod memory;
 pub mod npy;
+pub mod output;
 
 pub use canonical::KeyError;
 pub use entry::{Builder, Entry};
 pub use key::{ContentKey, KeyRecipe};
+pub use output::OutputClash;
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +36,17 @@ pub enum StoreError {
         path: PathBuf,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// A finished run's files do not match its SHA256SUMS.
+    #[error(
+        "{}: the run is damaged ({message}), so nothing was read from it; run `ndelab cache verify --fix` to remove it, then rerun the experiment to train it again",
+        path.display()
+    )]
+    CorruptRun {
+        /// The run folder.
+        path: PathBuf,
+        /// What does not match.
+        message: String,
     },
     /// An entry exists but its contents are not what its manifest promises.
     #[error("{}: corrupt cache entry: {message}; run `ndelab cache verify` or rerun with --force to rebuild it", path.display())]
@@ -106,10 +121,9 @@ pub fn verify_all(layout: &Layout, fix: bool) -> Result<(usize, usize), StoreErr
     let mut bad = 0;
     for dir in &dirs {
         // A run is checked under its lock, so never while an eval is adding to it.
-        let _lock = if datasets.contains(dir) { None } else { Some(entry::lock_run(dir)?) };
-        let mut problems = entry::verify(dir)?;
+        let _lock = if datasets.contains(dir) { None } else { entry::lock_run_to_read(dir)? };
+        let problems = if datasets.contains(dir) { entry::verify(dir)? } else { entry::run_problems(dir)? };
         if dir.join(entry::EVAL_PENDING).exists() {
-            problems.retain(|p| !entry::is_eval_output(p.split(": ").next().unwrap_or("")));
             if problems.is_empty() {
                 println!("ok       {} (its trained model; a killed `ndelab eval` left the checks half-written: rerun it)", dir.display());
                 continue;

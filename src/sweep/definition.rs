@@ -155,6 +155,9 @@ impl SweepDefinition {
             if r.count == 0 {
                 return Err(SpecError::new(file, "`random.count` must be at least 1"));
             }
+        }
+        self.check_size(file)?;
+        if let Some(r) = &self.random {
             for (k, d) in &r.params {
                 let ok = match d {
                     Distribution::Uniform([a, b]) => a < b,
@@ -173,6 +176,47 @@ impl SweepDefinition {
         Ok(())
     }
 }
+
+impl SweepDefinition {
+    /// The number of trials, or None where it does not fit a usize.
+    pub fn trial_count(&self) -> Option<usize> {
+        let mut n: usize = 1;
+        for v in self.grid.values() {
+            n = n.checked_mul(v.len())?;
+        }
+        if let Some(z) = self.zip.values().next() {
+            n = n.checked_mul(z.len())?;
+        }
+        if let Some(r) = &self.random {
+            n = n.checked_mul(r.count)?;
+        }
+        n.checked_mul(self.seeds.len().max(1))
+    }
+
+    /// Refuses a sweep too large to plan: every trial is resolved and keyed up front.
+    fn check_size(&self, file: &str) -> Result<(), SpecError> {
+        let count = self.trial_count();
+        if count.is_some_and(|n| n <= MAX_TRIALS) {
+            return Ok(());
+        }
+        let mut factors: Vec<String> = self.grid.iter().map(|(k, v)| format!("{} ({k})", v.len())).collect();
+        if let Some((k, z)) = self.zip.iter().next() {
+            factors.push(format!("{} (zip {k}, ...)", z.len()));
+        }
+        if let Some(r) = &self.random {
+            factors.push(format!("{} (random.count)", r.count));
+        }
+        if !self.seeds.is_empty() {
+            factors.push(format!("{} (seeds)", self.seeds.len()));
+        }
+        let total = count.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string());
+        Err(SpecError::new(file, format!("the sweep has {total} trials ({}), above the limit of {MAX_TRIALS}", factors.join(" x ")))
+            .help("split it into several sweeps, or sample the space with `random: { count: N, ... }`"))
+    }
+}
+
+/// The most trials one sweep may have: each is resolved, keyed and listed before any runs.
+pub const MAX_TRIALS: usize = 100_000;
 
 /// Splits `a,b,[c,d]` at commas outside brackets and quotes.
 pub fn split_top_level(s: &str) -> Vec<String> {

@@ -129,7 +129,7 @@ fn die_with_parent(cmd: &mut Command) {
     // (prctl, getppid) and allocates nothing on its success path.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             // The sweep may have died before the signal was armed.
