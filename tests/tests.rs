@@ -8,6 +8,7 @@ mod evaluation;
 mod fuzz;
 mod gw;
 mod pipeline;
+mod reliability;
 mod spec;
 mod store;
 mod sweep;

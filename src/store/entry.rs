@@ -30,8 +30,7 @@ pub enum Entry {
 pub struct Builder {
     tmp: PathBuf,
     dest: PathBuf,
-    lock_path: PathBuf,
-    lock: File,
+    _lock: File,
     committed: bool,
     _registered: Temporary,
 }
@@ -42,24 +41,22 @@ pub(crate) fn io_err(path: &Path, e: std::io::Error) -> StoreError {
 
 /// Looks up the entry `parent/name`, taking the lock and preparing a builder if it must be built.
 /// With `rebuild`, a complete entry is rebuilt anyway.
-/// A complete entry returned is held (a shared lock on its lock file) until the process exits,
-/// so that `cache gc` never removes an entry a running process uses.
+/// A complete entry returned, or built, is held (a shared lock on `.<name>.use`) until the
+/// process exits, so that `cache gc` never removes an entry a running process uses. A rebuild
+/// (`--force`) does not wait for those holders: they keep the files they opened.
 pub fn open(parent: &Path, name: &str, rebuild: bool) -> Result<Entry, StoreError> {
     let dest = parent.join(name);
     let lock_path = parent.join(format!(".{name}.lock"));
-    if !rebuild && dest.join(DONE).is_file() && hold(&lock_path, &dest)? {
+    if !rebuild && dest.join(DONE).is_file() && hold(parent, name, &dest)? {
         return Ok(Entry::Done(dest));
     }
-    // Our own hold would block our exclusive lock (a rebuild with --force).
-    release(&lock_path);
     fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
     let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| io_err(&lock_path, e))?;
     if lock.try_lock().is_err() {
         eprintln!("waiting for another ndelab process that is building or using {}", dest.display());
         lock.lock().map_err(|e| io_err(&lock_path, e))?;
     }
-    if !rebuild && dest.join(DONE).is_file() {
-        keep_shared(&lock_path, &lock)?;
+    if !rebuild && dest.join(DONE).is_file() && hold(parent, name, &dest)? {
         return Ok(Entry::Done(dest));
     }
     // We hold the lock: anything half-made for this name is a leftover of a dead process.
@@ -77,46 +74,34 @@ pub fn open(parent: &Path, name: &str, rebuild: bool) -> Result<Entry, StoreErro
     let tmp = parent.join(format!("{prefix}{}", std::process::id()));
     let registered = Temporary::register(&tmp);
     fs::create_dir_all(&tmp).map_err(|e| io_err(&tmp, e))?;
-    Ok(Entry::Build(Builder { tmp, dest, lock_path, lock, committed: false, _registered: registered }))
+    Ok(Entry::Build(Builder { tmp, dest, _lock: lock, committed: false, _registered: registered }))
 }
 
-/// Entries this process uses, by lock file, each with its lock taken shared.
-static HELD: std::sync::Mutex<Vec<(PathBuf, File)>> = std::sync::Mutex::new(Vec::new());
+/// Entries this process uses, each with its `.<name>.use` lock taken shared.
+static HELD: std::sync::Mutex<Vec<File>> = std::sync::Mutex::new(Vec::new());
 
-/// Takes the entry's lock shared for the rest of the process (waiting while a builder or
-/// `cache gc` holds it exclusively); false where the entry is gone once the lock is ours.
-fn hold(lock_path: &Path, dest: &Path) -> Result<bool, StoreError> {
-    let opened = OpenOptions::new().create(true).truncate(false).write(true).open(lock_path).or_else(|_| File::open(lock_path));
+/// The lock file whose shared holders are the processes using entry `name` of `parent`.
+pub fn use_lock(parent: &Path, name: &str) -> PathBuf {
+    parent.join(format!(".{name}.use"))
+}
+
+/// Takes the entry's use lock shared for the rest of the process (waiting while `cache gc`
+/// holds it to remove the entry); false where the entry is gone once the lock is ours.
+fn hold(parent: &Path, name: &str, dest: &Path) -> Result<bool, StoreError> {
+    let path = use_lock(parent, name);
+    let opened = OpenOptions::new().create(true).truncate(false).write(true).open(&path).or_else(|_| File::open(&path));
     // A results folder nothing can write to: no process can be removing the entry either.
     let Ok(file) = opened else { return Ok(true) };
     if file.try_lock_shared().is_err() {
-        file.lock_shared().map_err(|e| io_err(lock_path, e))?;
+        file.lock_shared().map_err(|e| io_err(&path, e))?;
     }
     if !dest.join(DONE).is_file() {
         return Ok(false);
     }
     if let Ok(mut held) = HELD.lock() {
-        held.push((lock_path.to_path_buf(), file));
+        held.push(file);
     }
     Ok(true)
-}
-
-/// Turns the exclusive lock `lock` into a shared one held for the rest of the process.
-fn keep_shared(lock_path: &Path, lock: &File) -> Result<(), StoreError> {
-    // A duplicate handle shares the lock, which then outlives `lock`.
-    let kept = lock.try_clone().map_err(|e| io_err(lock_path, e))?;
-    kept.lock_shared().map_err(|e| io_err(lock_path, e))?;
-    if let Ok(mut held) = HELD.lock() {
-        held.push((lock_path.to_path_buf(), kept));
-    }
-    Ok(())
-}
-
-/// Lets go of this process's holds on an entry.
-fn release(lock_path: &Path) {
-    if let Ok(mut held) = HELD.lock() {
-        held.retain(|(p, _)| p != lock_path);
-    }
 }
 
 impl Builder {
@@ -147,7 +132,9 @@ impl Builder {
         }
         self.committed = true;
         // The builder goes on to use what it built.
-        keep_shared(&self.lock_path, &self.lock)?;
+        if let (Some(parent), Some(name)) = (self.dest.parent(), self.dest.file_name()) {
+            hold(parent, &name.to_string_lossy(), &self.dest)?;
+        }
         Ok(self.dest.clone())
     }
 }

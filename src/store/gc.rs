@@ -1,11 +1,12 @@
 //! `ndelab cache gc`: removes cached datasets that no finished run refers to, or that are older
-//! than an age; finished runs only when asked (`--force`), since they cannot be remade without
+//! than an age; temporaries of ndelab processes that no longer exist; finished runs only when asked (`--force`), since they cannot be remade without
 //! training again; training checkpoints whose run finished, or, with an age, interrupted ones
 //! older than it (they are what a rerun would resume from). Entries being built (hidden
 //! folders with a held lock), entries a running process uses (it holds their lock shared) and
 //! the checkpoints of trainings under way are never touched.
 
 use super::entry::{self, DONE};
+use super::leftovers;
 use super::{subdirs, Layout, StoreError};
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -60,9 +61,17 @@ fn remove(dir: &Path, dry_run: bool) -> Result<bool, StoreError> {
         return Ok(true);
     }
     let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else { return Ok(false) };
-    let Some((_lock, lock_path)) = take_lock(parent, &name.to_string_lossy())? else { return Ok(false) };
+    let name = name.to_string_lossy();
+    let Some((_lock, lock_path)) = take_lock(parent, &name)? else { return Ok(false) };
+    // A process using the entry holds its use lock shared.
+    let use_path = entry::use_lock(parent, &name);
+    let in_use = OpenOptions::new().create(true).truncate(false).write(true).open(&use_path).map_err(|e| entry::io_err(&use_path, e))?;
+    if in_use.try_lock().is_err() {
+        return Ok(false);
+    }
     fs::remove_dir_all(dir).map_err(|e| entry::io_err(dir, e))?;
     let _ = fs::remove_file(&lock_path);
+    let _ = fs::remove_file(&use_path);
     Ok(true)
 }
 
@@ -106,6 +115,59 @@ fn run_in_progress(layout: &Layout) -> bool {
     })
 }
 
+/// Removes the temporaries of ndelab processes that no longer exist (killed outright, so
+/// their handler never ran): hidden `.NAME.tmp-PID` files and folders among the datasets, the
+/// runs and inside finished runs, and `ndelab-command-PID-*` scratch folders in the system's
+/// temporary folder. Those of live processes are work in progress and stay.
+fn collect_stale_temporaries(layout: &Layout, opts: &GcOptions, report: &mut GcReport) {
+    // Each temporary is written under a lock: an entry's `.KEY.lock` among datasets and runs,
+    // a run's own lock inside it. The lock, not the process id, decides where results/ is
+    // shared by several machines (a process id names a process on one machine only).
+    let mut folders: Vec<(PathBuf, bool)> = vec![(layout.datasets(), false)];
+    for name_dir in subdirs(&layout.root().join("runs")) {
+        folders.extend(subdirs(&name_dir).into_iter().map(|run| (run, true)));
+        folders.push((name_dir, false));
+    }
+    let mut found: Vec<(PathBuf, fs::File)> = Vec::new();
+    for (dir, is_run) in &folders {
+        for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if !name.starts_with('.') || !leftovers::owner_pid(&name).is_some_and(|pid| !leftovers::process_exists(pid)) {
+                continue;
+            }
+            let lock = if *is_run {
+                dir.join(entry::RUN_LOCK)
+            } else {
+                let key = name[1..].split('.').next().unwrap_or_default();
+                dir.join(format!(".{key}.lock"))
+            };
+            let Ok(file) = OpenOptions::new().create(true).truncate(false).write(true).open(&lock) else { continue };
+            if file.try_lock().is_ok() {
+                found.push((e.path(), file));
+            }
+        }
+    }
+    let mut scratch = Vec::new();
+    for e in fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with("ndelab-command-") && leftovers::owner_pid(&name).is_some_and(|pid| !leftovers::process_exists(pid)) {
+            scratch.push(e.path());
+        }
+    }
+    let paths = found.iter().map(|(p, _)| p.clone()).chain(scratch);
+    for path in paths {
+        let bytes = if path.is_dir() { size(&path) } else { fs::metadata(&path).map(|m| m.len()).unwrap_or(0) };
+        if !opts.dry_run {
+            let removed = if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+            if removed.is_err() {
+                continue;
+            }
+        }
+        report.bytes += bytes;
+        report.removed.push((path, "temporary of an ndelab process that no longer exists".into()));
+    }
+}
+
 /// Collects garbage under `layout` as `opts` says.
 pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport, StoreError> {
     let old = |dir: &Path| opts.older_than.is_some_and(|limit| age(dir).is_some_and(|a| a > limit));
@@ -125,6 +187,7 @@ pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport, StoreError> {
         used.extend(dataset_of(run));
     }
     collect_checkpoints(layout, opts, &mut report)?;
+    collect_stale_temporaries(layout, opts, &mut report);
     // While a run is being built, a dataset no finished run names may be the one it trains on.
     let busy = run_in_progress(layout);
     if busy {
