@@ -380,6 +380,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         rayon::ThreadPoolBuilder::new().num_threads(n).build_global().map_err(|e| Error::Usage(format!("--threads: {e}")))?;
     }
     let layout = Layout::new(&cli.results);
+    layout.check().map_err(Error::Usage)?;
     match cli.command {
         Command::Run { spec, overrides, force } => run_experiment(&spec, &overrides, force, layout),
         Command::Sweep(cmd) => sweep(cmd, &layout),

@@ -209,3 +209,86 @@ fn stored_files_never_panic() {
     check(parquet.clone(), 300, &|| drop(ndelab::reference::read_samples(&parquet, &names)));
     assert!(total >= 4000);
 }
+
+/// Numeric leaves of a resolved spec, as override paths: `a.b` for a number, `a.b[]` for a
+/// list of numbers.
+fn numeric_paths(v: &serde_norway::Value, prefix: &str, out: &mut Vec<String>) {
+    use serde_norway::Value;
+    match v {
+        Value::Mapping(m) => {
+            for (k, v) in m {
+                if let Some(k) = k.as_str() {
+                    let path = if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+                    numeric_paths(v, &path, out);
+                }
+            }
+        }
+        Value::Number(_) => out.push(prefix.to_string()),
+        Value::Sequence(s) if !s.is_empty() && s.iter().all(Value::is_number) => out.push(format!("{prefix}[]")),
+        _ => {}
+    }
+}
+
+/// Every numeric field of the shipped specs (one per estimator and simulator) overridden with
+/// values nothing can hold or that make no sense: `validate` and, where it accepts them, one
+/// training step (`bench train`, which builds the network and a batch) end in 0, 1 or 2, never
+/// a panic (101) or an abort (134).
+#[test]
+fn extreme_numbers_in_every_numeric_field_end_in_a_message() {
+    use std::process::Command;
+    let bin = env!("CARGO_BIN_EXE_ndelab");
+    let specs = [
+        "linear_gaussian", "cvae_2d", "gw_nsf", "gw_cvae_conv", "gw_deep_ensemble", "gw_maf", "gw_mdn", "gw_cvae_flow", "gw_regression",
+        "ringdown_nsf", "sbi_two_moons",
+    ];
+    let values = ["18446744073709551615", "8589934592", "-1", "1e308"];
+    let mut cases = Vec::new();
+    for name in specs {
+        let spec = root().join("experiments").join(format!("{name}.yaml"));
+        let out = Command::new(bin).current_dir(root()).arg("validate").arg(&spec).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let resolved: serde_norway::Value = serde_norway::from_slice(&out.stdout).unwrap();
+        let mut paths = Vec::new();
+        numeric_paths(&resolved, "", &mut paths);
+        assert!(paths.len() >= 8, "{name}: only {paths:?}");
+        for p in &paths {
+            for v in values {
+                let o = match p.strip_suffix("[]") {
+                    Some(list) => format!("{list}=[{v}]"),
+                    None => format!("{p}={v}"),
+                };
+                cases.push((spec.clone(), o));
+            }
+        }
+    }
+    let results = std::env::temp_dir().join(format!("ndelab-fuzz-extreme-{}", std::process::id()));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let bad = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some((spec, o)) = cases.get(i) else { break };
+                let run = |args: &[&str]| {
+                    Command::new(bin).current_dir(root()).arg("--results").arg(&results).arg("--threads").arg("1").args(args).output().unwrap()
+                };
+                let spec = spec.to_string_lossy();
+                let mut outs = vec![run(&["validate", &spec, o])];
+                // The allocating sizes go on to build the network and a batch.
+                if outs[0].status.success() && !o.ends_with("=-1") && !o.ends_with("=1e308") {
+                    outs.push(run(&["bench", "train", &spec, o, "--warmup", "0", "--steps", "1"]));
+                }
+                for out in outs {
+                    let err = String::from_utf8_lossy(&out.stderr);
+                    if !matches!(out.status.code(), Some(0..=2)) || err.contains("panicked") {
+                        bad.lock().unwrap().push(format!("{spec} {o}: exit {:?}: {}", out.status.code(), err.lines().last().unwrap_or("")));
+                    }
+                }
+            });
+        }
+    });
+    let _ = std::fs::remove_dir_all(&results);
+    let bad = bad.into_inner().unwrap();
+    assert!(bad.is_empty(), "{} of {} cases ended otherwise:\n{}", bad.len(), cases.len(), bad.join("\n"));
+    assert!(cases.len() >= 1000, "{}", cases.len());
+}

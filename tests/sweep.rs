@@ -202,7 +202,7 @@ fn a_sweep_name_cannot_escape_the_results_folder() {
     let out = run(ndelab(&results).arg("sweep").arg(&file).arg("--dry-run"));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let want = format!(
-        "error: {}: `name`: `../../../escaped` cannot name a results folder\n  use letters, digits, `_`, `-` and `.`, not starting with `.`\n",
+        "error: {}: `name`: `../../../escaped` cannot name a results folder\n  use at most 200 letters, digits, `_`, `-` and `.`, not starting with `.`\n",
         file.display()
     );
     assert_eq!(stderr(&out), want);

@@ -101,6 +101,8 @@ pub fn run_plan(plan: &Plan, opts: &RunOptions) -> Result<RunReport, Error> {
     let (dkey, rkey) = (keys.dataset.key(), keys.run.key());
     let builder = match entry::open(&opts.layout.runs(&plan.name), rkey.short(), opts.force)? {
         Entry::Done(dir) => {
+            // "Complete" is a promise that the folder is whole: a file changed or lost since is said.
+            entry::check_run(&dir)?;
             eprintln!("cache hit: run {} of `{}` is complete; nothing to do (--force recomputes)", rkey, plan.name);
             return Ok(RunReport { dir, cached: true, run_key: rkey });
         }

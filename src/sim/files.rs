@@ -185,6 +185,14 @@ impl SimulatorConfig for FilesSpec {
             if src.path.as_os_str().is_empty() {
                 return Err(bad(&format!("{K}.{key}.path"), "is missing", Some("name the file, e.g. `{ path: theta.npy }`")));
             }
+            // A device or a pipe would be read without end (or block) when hashed.
+            if src.path.exists() && !src.path.is_file() {
+                return Err(bad(
+                    &format!("{K}.{key}.path"),
+                    format!("{} is not a regular file", src.path.display()),
+                    Some("name an .npy, .npz, .parquet or .csv file (relative paths are from the working folder)"),
+                ));
+            }
         }
         validate_parameters(&format!("{K}.parameters"), &self.parameters)?;
         if let Some(i) = self.parameters.iter().position(|p| !p.prior.is_sampled()) {

@@ -58,6 +58,9 @@ impl SimulatorConfig for LinearGaussianSpec {
     fn validate(&self) -> Result<(), Violation> {
         at_least("dataset.linear_gaussian.theta_dim", self.theta_dim, 1)?;
         at_least("dataset.linear_gaussian.data_dim", self.data_dim, 1)?;
+        crate::spec::validate::at_most("dataset.linear_gaussian.theta_dim", self.theta_dim, crate::spec::validate::MAX_PARAMETERS)?;
+        // The simulator holds a data_dim × theta_dim matrix.
+        crate::spec::validate::at_most("dataset.linear_gaussian.data_dim", self.data_dim, 1 << 16)?;
         if self.matrix == MatrixKind::Identity && self.theta_dim != self.data_dim {
             return Err(bad(
                 "dataset.linear_gaussian.matrix",

@@ -23,8 +23,15 @@ pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Plan, SpecE
 /// Reads, parses, overrides and validates the spec at `path`, as written (defaults undecided).
 pub fn load_spec(path: &Path, overrides: &[String]) -> Result<Spec, SpecError> {
     let file = path.display().to_string();
-    let text = match std::fs::read_to_string(path) {
+    if path.exists() && !path.is_file() {
+        return Err(SpecError::new(&file, "is not a regular file").help("a spec is a YAML text file, e.g. experiments/linear_gaussian.yaml"));
+    }
+    let text = match read_bounded(path) {
         Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+            return Err(SpecError::new(&file, format!("is larger than {} KiB", MAX_SPEC_BYTES / 1024))
+                .help("a spec is a short YAML file; data belong in files a `files` simulator names"))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(SpecError::new(&file, "no such file").help("check the path; experiments live in experiments/*.yaml"))
         }
@@ -36,8 +43,62 @@ pub fn load_spec(path: &Path, overrides: &[String]) -> Result<Spec, SpecError> {
     parse_spec(&file, &text, overrides)
 }
 
+/// The largest spec file read (a spec is a few kilobytes; this stops a device or a data file
+/// named by mistake from being read to the end).
+pub const MAX_SPEC_BYTES: u64 = 1 << 20;
+
+/// Deepest nesting of `[` and `{` a spec may have (parsing deeper ones takes time quadratic in
+/// the depth; real specs nest three or four levels).
+pub const MAX_NESTING: usize = 64;
+
+/// Reads at most [`MAX_SPEC_BYTES`] of a text file.
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(MAX_SPEC_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_SPEC_BYTES {
+        return Err(std::io::Error::from(std::io::ErrorKind::FileTooLarge));
+    }
+    String::from_utf8(bytes).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))
+}
+
+/// The line of the first bracket nested deeper than [`MAX_NESTING`] (quotes and comments
+/// skipped), if any.
+fn too_deep(text: &str) -> Option<usize> {
+    let (mut depth, mut line, mut quote, mut comment) = (0usize, 1usize, None::<char>, false);
+    let mut prev = ' ';
+    for c in text.chars() {
+        match (quote, c) {
+            (_, '\n') => {
+                line += 1;
+                comment = false;
+            }
+            _ if comment => {}
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '#') if prev.is_whitespace() => comment = true,
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[' | '{') => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(line);
+                }
+            }
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        prev = c;
+    }
+    None
+}
+
 /// Parses spec `text` (named `file` in messages), applies `overrides` and validates.
 pub fn parse_spec(file: &str, text: &str, overrides: &[String]) -> Result<Spec, SpecError> {
+    // Editors on Windows may start a UTF-8 file with a byte-order mark; it is not content.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(line) = too_deep(text) {
+        return Err(SpecError::new(file, format!("nests lists or mappings more than {MAX_NESTING} levels deep")).at(Some((line, 1))));
+    }
     if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
         return Err(SpecError::new(file, "the spec is empty")
             .help("a spec needs at least `name`, `dataset` and `model`; see experiments/linear_gaussian.yaml"));

@@ -48,6 +48,12 @@ pub fn hidden_widths(hidden: &[usize], empty: Option<&str>) -> Result<(), Violat
     widths_fit("model.hidden", hidden)
 }
 
+/// The most values one data row may hold (all channels together).
+pub const MAX_DATA_VALUES: usize = 1 << 20;
+
+/// The most parameters a simulator may have.
+pub const MAX_PARAMETERS: usize = 1024;
+
 /// The most samples a dataset may hold (its three splits together).
 pub const MAX_SAMPLES: usize = 1 << 40;
 
@@ -140,8 +146,15 @@ fn embedding(e: &EmbeddingSpec, d: &DatasetSpec) -> Result<(), Violation> {
 /// Whether `name` can name a folder under results/ (and a Slurm job): letters, digits, `_`,
 /// `-` and `.`, not starting with `.` — so never `..`, a path, or a hidden folder.
 pub fn is_folder_name(name: &str) -> bool {
-    !name.is_empty() && !name.starts_with('.') && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    !name.is_empty()
+        && name.len() <= MAX_NAME
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
+
+/// The longest name: a folder name, with room for the hidden `.NAME.tmp-PID` beside it, within
+/// the 255 bytes file systems allow.
+pub const MAX_NAME: usize = 200;
 
 /// Checks every value of `spec`; returns the first violation in file order.
 pub fn validate(spec: &Spec) -> Result<(), Violation> {
@@ -149,7 +162,7 @@ pub fn validate(spec: &Spec) -> Result<(), Violation> {
         return Err(bad(
             "name",
             format!("`{}` cannot name a results folder", spec.name),
-            Some("use letters, digits, `_`, `-` and `.`, not starting with `.`"),
+            Some("use at most 200 letters, digits, `_`, `-` and `.`, not starting with `.`"),
         ));
     }
     validate_dataset(&spec.dataset)?;
@@ -172,6 +185,14 @@ fn validate_dataset(d: &DatasetSpec) -> Result<(), Violation> {
         ));
     }
     d.simulator.validate()?;
+    let (channels, len) = d.simulator.data_shape();
+    if channels.checked_mul(len).is_none_or(|v| v > MAX_DATA_VALUES) {
+        return Err(bad(
+            "dataset",
+            format!("a data row of {channels} x {len} values is more than the {MAX_DATA_VALUES} ndelab trains on"),
+            Some("shorten the series or compress the data"),
+        ));
+    }
     if let Some(mode) = d.noise {
         if !d.simulator.noise_modes().contains(&mode) {
             return Err(bad(
@@ -217,6 +238,7 @@ fn validate_training(spec: &Spec) -> Result<(), Violation> {
     }
     let t = &spec.training;
     at_least("training.batch_size", t.batch_size, 1)?;
+    batch_fits(spec)?;
     if spec.dataset.n_train < t.batch_size {
         return Err(bad(
             "training.batch_size",
@@ -250,6 +272,41 @@ fn validate_training(spec: &Spec) -> Result<(), Violation> {
     }
     if let Some(es) = &t.early_stopping {
         at_least("training.early_stopping.patience", es.patience, 1)?;
+    }
+    Ok(())
+}
+
+/// A batch, and the first layer that reads it, within the memory available: a batch's data
+/// with the activations and gradients made from it (about 16 copies), and the first dense
+/// layer's weights with their gradients and Adam's moments (16 bytes a weight).
+fn batch_fits(spec: &Spec) -> Result<(), Violation> {
+    let Some(memory) = crate::store::memory::limit_bytes() else { return Ok(()) };
+    let (channels, len) = spec.dataset.simulator.data_shape();
+    let values = (channels as u128) * (len as u128);
+    let batch = (spec.training.batch_size as u128) * values * 4 * 16;
+    if batch > memory as u128 {
+        return Err(bad(
+            "training.batch_size",
+            format!("{} rows of {values} values need about {:.1} GB while training, more than the {:.1} GB of memory here", spec.training.batch_size, batch as f64 / 1e9, memory as f64 / 1e9),
+            Some("use a smaller batch"),
+        ));
+    }
+    // The width of the first dense layer that reads the data: an MLP embedding's, or the
+    // network's own when there is no embedding (a convolution's filters are small).
+    let first = match spec.model.embedding() {
+        Some(EmbeddingSpec::Mlp(m)) => m.hidden.first().copied(),
+        Some(EmbeddingSpec::Conv1d(_)) => None,
+        None => serde_json::to_value(&spec.model).ok().and_then(|v| v.get("hidden")?.get(0)?.as_u64()).map(|w| w as usize),
+    };
+    if let Some(w) = first {
+        let weights = values * (w as u128) * 16;
+        if weights > memory as u128 {
+            return Err(bad(
+                "model.hidden",
+                format!("a first layer of {w} units on {values} data values needs {:.1} GB, more than the {:.1} GB of memory here", weights as f64 / 1e9, memory as f64 / 1e9),
+                Some("use a narrower first layer, or an embedding (conv1d) in front of the data"),
+            ));
+        }
     }
     Ok(())
 }

@@ -83,6 +83,24 @@ impl Layout {
         &self.root
     }
 
+    /// Checks that the root and the folders ndelab makes in it can be folders: not files, not
+    /// symbolic links to nothing. The message names the path and the fix.
+    pub fn check(&self) -> Result<(), String> {
+        let root = self.root.display();
+        for (dir, what) in [(self.root.clone(), format!("--results {root}")), (self.root.join("cache"), String::new()), (self.datasets(), String::new()), (self.root.join("runs"), String::new())] {
+            let what = if what.is_empty() { dir.display().to_string() } else { what };
+            let Ok(meta) = std::fs::symlink_metadata(&dir) else { continue };
+            if meta.file_type().is_symlink() && std::fs::metadata(&dir).is_err() {
+                let target = std::fs::read_link(&dir).map(|t| t.display().to_string()).unwrap_or_default();
+                return Err(format!("{what}: is a symbolic link to `{target}`, which does not exist; create that folder or remove the link"));
+            }
+            if !dir.is_dir() {
+                return Err(format!("{what}: is a file, not a folder; name a folder for the results (it is made if missing)"));
+            }
+        }
+        Ok(())
+    }
+
     /// Folder of cached datasets.
     pub fn datasets(&self) -> PathBuf {
         self.root.join("cache").join("datasets")

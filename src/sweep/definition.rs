@@ -139,7 +139,7 @@ impl SweepDefinition {
     fn check(&self, file: &str) -> Result<(), SpecError> {
         if !crate::spec::validate::is_folder_name(&self.name) {
             return Err(SpecError::new(file, format!("`name`: `{}` cannot name a results folder", self.name))
-                .help("use letters, digits, `_`, `-` and `.`, not starting with `.`"));
+                .help("use at most 200 letters, digits, `_`, `-` and `.`, not starting with `.`"));
         }
         if let Some((k, _)) = self.grid.iter().find(|(_, v)| v.is_empty()) {
             return Err(SpecError::new(file, format!("`grid.{k}` has no values")));

@@ -164,6 +164,14 @@ impl SimulatorConfig for GwBbhSpec {
                 None,
             ));
         }
+        let max = crate::spec::validate::MAX_DATA_VALUES as f64;
+        if n > max {
+            return Err(bad(
+                &format!("{K}.duration"),
+                format!("sampling_frequency × duration is {n} samples, more than the {max} a data row may hold"),
+                Some("GW analyses use 1-8 s at 1-4 kHz"),
+            ));
+        }
         positive(&format!("{K}.f_min"), self.f_min)?;
         positive(&format!("{K}.f_ref"), self.f_ref)?;
         if self.f_min >= self.sampling_frequency / 2.0 {
