@@ -159,3 +159,28 @@ fn reference_draws_the_exact_posterior_of_an_observation_file() {
         assert!((var / 0.05 - 1.0).abs() < 0.05, "parameter {j}: variance {var}, want 0.05");
     }
 }
+
+/// `--results` that cannot be a folder: a file, or a link to a folder that does not exist; and
+/// a dangling link where the cache would be. Exit 2, the path and the fix.
+#[test]
+fn a_results_folder_that_cannot_be_one_is_bad_input() {
+    let tmp = TempDir::new("results-file");
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let out = run(ndelab(&file).args(["run", "experiments/linear_gaussian.yaml"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).trim_end(),
+        format!("error: --results {}: is a file, not a folder; name a folder for the results (it is made if missing)", file.display())
+    );
+    let results = tmp.path().join("results");
+    std::fs::create_dir_all(&results).unwrap();
+    std::os::unix::fs::symlink(tmp.path().join("gone"), results.join("cache")).unwrap();
+    let out = run(ndelab(&results).args(["run", "experiments/linear_gaussian.yaml"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("cache: is a symbolic link to `{}`, which does not exist; create that folder or remove the link", tmp.path().join("gone").display())),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -84,3 +84,24 @@ fn errors_point_at_line_and_column() {
     let e = spec::parse("x.yaml", text, &[]).unwrap_err();
     assert_eq!(e.to_string(), "x.yaml:7:28: `training.optimizer.lr`: must be a positive number, got 0");
 }
+
+/// A byte-order mark is not content; nesting beyond 64 levels is refused at once (parsing it
+/// takes time quadratic in the depth); a spec is read to 1 MiB, never to the end of a device.
+#[test]
+fn boms_deep_nesting_huge_files_and_devices() {
+    assert_eq!(parse(&format!("\u{feff}{BASE}"), &[]).name, "a");
+    let deep = format!("{BASE}extra: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let start = std::time::Instant::now();
+    let err = spec::parse("t.yaml", &deep, &[]).unwrap_err().to_string();
+    assert!(err.contains("nests lists or mappings more than 64 levels deep"), "{err}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(1), "{:?}", start.elapsed());
+    let dir = std::env::temp_dir().join(format!("ndelab-spec-huge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let huge = dir.join("huge.yaml");
+    std::fs::write(&huge, format!("{BASE}{}", "# padding\n".repeat(120_000))).unwrap();
+    let err = spec::load(&huge, &[]).unwrap_err().to_string();
+    assert!(err.contains("is larger than 1024 KiB"), "{err}");
+    let err = spec::load(std::path::Path::new("/dev/zero"), &[]).unwrap_err().to_string();
+    assert!(err.contains("/dev/zero: is not a regular file"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
