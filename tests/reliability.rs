@@ -216,3 +216,58 @@ fn gc_removes_stale_temporaries_of_dead_processes_only() {
     }
     assert!(kept.iter().all(|d| d.exists()), "a live process's temporary was removed");
 }
+
+/// A `files` spec over theta.npy and data.npy in `dir` (U[-5, 5] priors).
+fn files_spec(dir: &Path, name: &str) -> PathBuf {
+    let text = format!(
+        "name: {name}\nseed: 3\ndataset:\n  simulator: files\n  n_train: 1_000\n  n_val: 300\n  n_test: 100\n  files:\n    theta: {{ path: {} }}\n    data: {{ path: {} }}\n    data_dim: 4\n    parameters:\n      - {{ name: a, prior: {{ kind: uniform, min: -5, max: 5 }} }}\n      - {{ name: b, prior: {{ kind: uniform, min: -5, max: 5 }} }}\nmodel:\n  kind: gaussian\n  hidden: [16]\ntraining:\n  batch_size: 100\n  epochs: 2\neval:\n  metrics: [test_nll]\n  pp_injections: 20\n  posterior_samples: 200\n",
+        dir.join("theta.npy").display(),
+        dir.join("data.npy").display()
+    );
+    let p = dir.join(format!("{name}.yaml"));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Rows of θ in [-1, 1] and data that depend on them.
+fn write_files(dir: &Path, rows: usize, edit: impl Fn(&mut [f32], &mut [f32])) {
+    let theta: Vec<f32> = (0..rows * 2).map(|i| ((i * 7919 % 2000) as f32 / 1000.0) - 1.0).collect();
+    let data: Vec<f32> = (0..rows).flat_map(|r| [theta[2 * r], theta[2 * r + 1], theta[2 * r] + theta[2 * r + 1], 0.5]).collect();
+    let (mut theta, mut data) = (theta, data);
+    edit(&mut theta, &mut data);
+    ndelab::store::npy::write(&dir.join("theta.npy"), rows, 2, &theta).unwrap();
+    ndelab::store::npy::write(&dir.join("data.npy"), rows, 4, &data).unwrap();
+}
+
+/// A θ outside its declared prior and a NaN in a user's files are refused naming the file, its
+/// row and column; a finished `files` run is evaluated from the cache without its source files.
+#[test]
+fn a_users_files_are_checked_and_not_needed_once_cached() {
+    let tmp = TempDir::new("rel-files");
+    let results = tmp.path().join("results");
+    let spec = files_spec(tmp.path(), "relfiles");
+    write_files(tmp.path(), 1_400, |theta, _| theta[2 * 17 + 1] = 50.0);
+    let out = run(ndelab(&results).arg("run").arg(&spec));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "{}: row 17, column 1 (`b`) is 50, outside its prior's support [-5, 5]",
+            tmp.path().join("theta.npy").display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    write_files(tmp.path(), 1_400, |_, data| data[4 * 1_234 + 2] = f32::NAN);
+    let out = run(ndelab(&results).arg("run").arg(&spec));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("{}: row 1234, column 2 is NaN", tmp.path().join("data.npy").display())), "{}", stderr(&out));
+    write_files(tmp.path(), 1_400, |_, _| {});
+    let out = run(ndelab(&results).arg("run").arg(&spec));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    std::fs::remove_file(tmp.path().join("theta.npy")).unwrap();
+    std::fs::remove_file(tmp.path().join("data.npy")).unwrap();
+    let out = run(ndelab(&results).arg("eval").arg(&dir).args(["eval.pp_injections=20", "eval.reference_injections=0"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(dir.join("eval.parquet").is_file());
+}

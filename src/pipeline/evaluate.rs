@@ -60,7 +60,7 @@ pub fn evaluate(run_dir: &Path, opts: &EvalOptions) -> Result<PosteriorChecks, E
     let _lock = lock(run_dir)?;
     entry::check_run(run_dir)?;
     let mut model = TrainedModel::load(run_dir)?;
-    let (ds, sim, keep, _) = prepare::dataset(&plan, &opts.layout, false)?;
+    let (ds, sim, keep) = prepare::dataset_of_run(&plan, &opts.layout, run_dir)?;
     if model.card.ordered.is_empty() {
         // Runs trained before cards held the prior's order constraints get them from the simulator.
         model.card.ordered = super::ordered_among(sim.as_ref(), &keep);

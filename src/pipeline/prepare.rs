@@ -7,6 +7,7 @@ use crate::report::Provenance;
 use crate::sim::Simulator;
 use crate::spec::Plan;
 use crate::store::{Layout, StoreError};
+use std::path::Path;
 use std::time::Instant;
 
 /// Rows used to fit the data z-scoring when training draws fresh noise.
@@ -50,6 +51,38 @@ pub fn dataset(plan: &Plan, layout: &Layout, rebuild: bool) -> Result<(Dataset, 
         Error::Store(StoreError::Corrupt { path: dir.clone(), message: format!("lacks a parameter of dataset.infer {infer:?}") })
     })?;
     Ok((ds, plan.dataset.simulator.build(), keep, status))
+}
+
+/// The dataset a finished run was trained on, read from the cache entry its provenance names
+/// when that entry is there: a `files` or `command` run is then evaluated without its source
+/// files or program. Otherwise as [`dataset`] (rebuilt if need be).
+pub fn dataset_of_run(plan: &Plan, layout: &Layout, run_dir: &Path) -> Result<(Dataset, Box<dyn Simulator>, Vec<usize>), Error> {
+    let key = std::fs::read_to_string(run_dir.join("provenance.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("dataset_key")?.as_str().map(|k| k.chars().take(16).collect::<String>()))
+        .filter(|k| k.len() == 16 && k.chars().all(|c| c.is_ascii_hexdigit()));
+    let cached = key.filter(|k| layout.datasets().join(k).join(crate::store::entry::DONE).is_file());
+    let Some(key) = cached else {
+        let (ds, sim, keep, _) = dataset(plan, layout, false)?;
+        return Ok((ds, sim, keep));
+    };
+    let crate::store::Entry::Done(dir) = crate::store::entry::open(&layout.datasets(), &key, false)? else {
+        let (ds, sim, keep, _) = dataset(plan, layout, false)?;
+        return Ok((ds, sim, keep));
+    };
+    let problems = crate::store::entry::verify(&dir)?;
+    if !problems.is_empty() {
+        return Err(Error::Store(StoreError::Corrupt { path: dir, message: problems.join("; ") }));
+    }
+    let ds = data::read_cached(&dir)?;
+    let sampled = ds.manifest.parameters.clone();
+    let infer = &plan.dataset.infer;
+    let keep: Vec<usize> = infer.iter().filter_map(|n| sampled.iter().position(|p| p == n)).collect();
+    let ds = ds.select(infer).ok_or_else(|| {
+        Error::Store(StoreError::Corrupt { path: dir.clone(), message: format!("lacks a parameter of dataset.infer {infer:?}") })
+    })?;
+    Ok((ds, plan.dataset.simulator.build(), keep))
 }
 
 /// Step 1: the dataset and its scalings.

@@ -286,6 +286,39 @@ impl FilesSimulator {
     }
 }
 
+impl FilesSimulator {
+    /// Refuses a row of the user's files with a NaN or infinity, or a θ outside the support of
+    /// its declared prior (which every check of the posterior assumes), naming the file, its row
+    /// and column.
+    fn check_rows(&self, loaded: &Loaded, rows: &[usize]) -> Result<(), SimError> {
+        for &r in rows {
+            for (c, &v) in loaded.theta.row(r).iter().enumerate() {
+                let p = &self.spec.parameters[c];
+                let (lo, hi) = p.prior.bounds();
+                if !v.is_finite() {
+                    return Err(file_error(&self.spec.theta.path, format!("row {r}, column {c} (`{}`) is {v}; remove the row or fix the value", p.name)));
+                }
+                if (v as f64) < lo || (v as f64) > hi {
+                    return Err(file_error(
+                        &self.spec.theta.path,
+                        format!(
+                            "row {r}, column {c} (`{}`) is {v}, outside its prior's support [{lo}, {hi}]; widen the prior in dataset.files.parameters or drop the row",
+                            p.name
+                        ),
+                    ));
+                }
+            }
+            if let Some(c) = loaded.data.row(r).iter().position(|v| !v.is_finite()) {
+                return Err(file_error(
+                    &self.spec.data.path,
+                    format!("row {r}, column {c} is {}; remove the row or fix the value", loaded.data.row(r)[c]),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Simulator for FilesSimulator {
     fn version(&self) -> &'static str {
         "files/1"
@@ -345,6 +378,9 @@ impl Simulator for FilesSimulator {
             return Some(Err(file_error(&self.spec.data.path, message)));
         }
         let rows = &loaded.order[a..b];
+        if let Err(e) = self.check_rows(loaded, rows) {
+            return Some(Err(e));
+        }
         let theta = rows.iter().flat_map(|&r| loaded.theta.row(r).iter().copied()).collect();
         let data = rows.iter().flat_map(|&r| loaded.data.row(r).iter().copied()).collect();
         Some(Ok((theta, data)))
