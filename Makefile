@@ -46,11 +46,13 @@ test:
 test-hdf5:
 	$(CARGO) test --release --features hdf5 -- hdf5 a_dataset_exported_to_files
 
-# The README's reliability figures: hostile input (fuzzed readers, pinned bad specs), kills at
-# random moments of run, eval and sweep, corruption and concurrency, a full disk. About 10 minutes.
-KILLS ?= 120
+# The README's reliability figures: hostile input (fuzzed readers, pinned bad specs, extreme
+# numbers in every field), a test per class of damage, kills at random moments of run, eval,
+# sweep, sample and reference, corruption and concurrency, a full disk. About 10 minutes.
+KILLS ?= 250
 reliability: build
-	$(CARGO) test --release --test tests -- fuzz:: cli::bad_specs store:: evaluation::
+	$(CARGO) test --release --test tests -- fuzz:: cli:: spec:: store:: evaluation:: reliability::
+	$(CARGO) test --release --lib -- sim::command store::
 	python3 scripts/kill_harness.py --bin $(BIN) --kills $(KILLS)
 	scripts/full_disk.sh $(BIN)
 
