@@ -113,6 +113,11 @@ fn a_damaged_run_is_refused_and_stays_damaged() {
     let o = run(ndelab(&results).arg("eval").arg(&dir).args(["eval.pp_injections=20", "eval.posterior_samples=200", "eval.reference_injections=0"]));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(ndelab::store::entry::verify(&dir).unwrap(), Vec::<String>::new());
+    // A run that lost a file is not "complete" to a rerun either.
+    std::fs::remove_file(dir.join("spec.resolved.yaml")).unwrap();
+    let o = run(ndelab(&results).arg("run").arg(tmp.path().join("reldamaged.yaml")));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("the run is damaged (spec.resolved.yaml: missing)"), "{}", stderr(&o));
 }
 
 #[test]

@@ -166,7 +166,8 @@ pub fn yaml_tree(file: &str, text: &str) -> Result<Value, SpecError> {
     })
 }
 
-fn kind_of(v: &Value) -> &'static str {
+/// What a YAML value is, in words (never its internal form).
+pub(crate) fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "nothing",
         Value::Bool(_) => "a boolean",

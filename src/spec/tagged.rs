@@ -19,8 +19,13 @@ pub fn split_kind<'de, D: Deserializer<'de>>(d: D, kinds: &'static [&'static str
         Some(Value::String(s)) => s,
         Some(other) => {
             return Err(de::Error::custom(format!(
-                "{PATH_MARK}kind{PATH_MARK}expected one of {} as a string, found {other:?}",
-                kinds.join(", ")
+                "{PATH_MARK}kind{PATH_MARK}expected one of {} as a string, found {}",
+                kinds.join(", "),
+                match &other {
+                    Value::Number(n) => format!("the number {n}"),
+                    Value::Bool(b) => format!("`{b}`"),
+                    v => super::load::kind_of(v).to_string(),
+                }
             )))
         }
         None => return Err(de::Error::missing_field("kind")),
