@@ -222,12 +222,11 @@ fn gc_removes_stale_temporaries_of_dead_processes_only() {
     assert!(kept.iter().all(|d| d.exists()), "a live process's temporary was removed");
 }
 
-/// A `files` spec over theta.npy and data.npy in `dir` (U[-5, 5] priors).
+/// A `files` spec over theta.npy and data.npy in `dir` (U[-5, 5] priors), named relative to
+/// the spec's folder (ndelab runs from the repository root).
 fn files_spec(dir: &Path, name: &str) -> PathBuf {
     let text = format!(
-        "name: {name}\nseed: 3\ndataset:\n  simulator: files\n  n_train: 1_000\n  n_val: 300\n  n_test: 100\n  files:\n    theta: {{ path: {} }}\n    data: {{ path: {} }}\n    data_dim: 4\n    parameters:\n      - {{ name: a, prior: {{ kind: uniform, min: -5, max: 5 }} }}\n      - {{ name: b, prior: {{ kind: uniform, min: -5, max: 5 }} }}\nmodel:\n  kind: gaussian\n  hidden: [16]\ntraining:\n  batch_size: 100\n  epochs: 2\neval:\n  metrics: [test_nll]\n  pp_injections: 20\n  posterior_samples: 200\n",
-        dir.join("theta.npy").display(),
-        dir.join("data.npy").display()
+        "name: {name}\nseed: 3\ndataset:\n  simulator: files\n  n_train: 1_000\n  n_val: 300\n  n_test: 100\n  files:\n    theta: {{ path: theta.npy }}\n    data: {{ path: data.npy }}\n    data_dim: 4\n    parameters:\n      - {{ name: a, prior: {{ kind: uniform, min: -5, max: 5 }} }}\n      - {{ name: b, prior: {{ kind: uniform, min: -5, max: 5 }} }}\nmodel:\n  kind: gaussian\n  hidden: [16]\ntraining:\n  batch_size: 100\n  epochs: 2\neval:\n  metrics: [test_nll]\n  pp_injections: 20\n  posterior_samples: 200\n"
     );
     let p = dir.join(format!("{name}.yaml"));
     std::fs::write(&p, text).unwrap();

@@ -40,7 +40,7 @@ pub enum ThetaSource {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CommandSpec {
-    /// The program file (hashed into the dataset key). Relative paths are from the working folder.
+    /// The program file (hashed into the dataset key). Relative paths are read from the spec's folder.
     pub program: PathBuf,
     /// What runs it, e.g. `python3` (not hashed; empty: the program is executable itself).
     pub interpreter: String,
@@ -97,13 +97,23 @@ impl SimulatorConfig for CommandSpec {
     const KIND: &'static str = "command";
     const DEFAULT_NOISE: NoiseMode = NoiseMode::Fixed;
 
+    fn resolve_paths(&mut self, base: &Path) -> Vec<String> {
+        let mut notes = Vec::new();
+        super::registry::resolve_path(&mut self.program, base, "dataset.command.program", &mut notes);
+        notes
+    }
+
     fn validate(&self) -> Result<(), Violation> {
         const K: &str = "dataset.command";
         if self.program.as_os_str().is_empty() {
             return Err(bad(&format!("{K}.program"), "is missing", Some("name the simulator program, e.g. examples/simulators/moons.py")));
         }
         if !self.program.is_file() {
-            return Err(bad(&format!("{K}.program"), format!("{} is not a file", self.program.display()), None));
+            return Err(bad(
+                &format!("{K}.program"),
+                format!("{} is not a file", self.program.display()),
+                Some("relative paths are read from the spec's folder"),
+            ));
         }
         validate_parameters(&format!("{K}.parameters"), &self.parameters)?;
         at_least(&format!("{K}.data_dim"), self.data_dim, 1)?;

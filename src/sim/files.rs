@@ -179,6 +179,13 @@ impl SimulatorConfig for FilesSpec {
     const KIND: &'static str = "files";
     const DEFAULT_NOISE: NoiseMode = NoiseMode::Fixed;
 
+    fn resolve_paths(&mut self, base: &Path) -> Vec<String> {
+        let mut notes = Vec::new();
+        super::registry::resolve_path(&mut self.theta.path, base, "dataset.files.theta.path", &mut notes);
+        super::registry::resolve_path(&mut self.data.path, base, "dataset.files.data.path", &mut notes);
+        notes
+    }
+
     fn validate(&self) -> Result<(), Violation> {
         const K: &str = "dataset.files";
         for (key, src) in [("theta", &self.theta), ("data", &self.data)] {
@@ -190,7 +197,7 @@ impl SimulatorConfig for FilesSpec {
                 return Err(bad(
                     &format!("{K}.{key}.path"),
                     format!("{} is not a regular file", src.path.display()),
-                    Some("name an .npy, .npz, .parquet or .csv file (relative paths are from the working folder)"),
+                    Some("name an .npy, .npz, .parquet or .csv file (relative paths are read from the spec's folder)"),
                 ));
             }
         }

@@ -12,6 +12,7 @@ use crate::spec::{NoiseMode, Violation};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt::Debug;
+use std::path::Path;
 
 /// The settings of one simulator: everything the rest of ndelab needs to know about it.
 pub trait SimulatorConfig: Clone + Default + Debug + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static {
@@ -41,11 +42,36 @@ pub trait SimulatorConfig: Clone + Default + Debug + PartialEq + Serialize + Des
     fn key_section(&self) -> Result<Option<serde_json::Value>, super::SimError> {
         Ok(None)
     }
+    /// Makes the relative paths of files it names relative to `base` (the spec's folder);
+    /// returns a note for each found only from the working folder, kept as it was.
+    fn resolve_paths(&mut self, _base: &Path) -> Vec<String> {
+        Vec::new()
+    }
     /// What another tool needs to read exported test injections (conventions, fixed values),
     /// written into the export's manifest under the simulator's name.
     fn export_conventions(&self) -> Option<serde_json::Value> {
         None
     }
+}
+
+/// Resolves `path` (the value of `key`) against `base`, the spec's folder: an absolute path
+/// stays; a relative one becomes `base/path`, unless only the working folder holds it (then it
+/// stays as written, with a note saying so).
+pub fn resolve_path(path: &mut std::path::PathBuf, base: &Path, key: &str, notes: &mut Vec<String>) {
+    if path.as_os_str().is_empty() || path.is_absolute() {
+        return;
+    }
+    let from_spec = base.join(&*path);
+    if !from_spec.exists() && path.exists() {
+        notes.push(format!(
+            "note: {key}: `{}` is not in the spec's folder ({}) but in the working folder, and is read from there; \
+             relative paths are read from the spec's folder",
+            path.display(),
+            base.display()
+        ));
+        return;
+    }
+    *path = from_spec;
 }
 
 /// Declares the simulators' modules and generates [`SimulatorSpec`](crate::sim::SimulatorSpec) and
@@ -78,6 +104,11 @@ macro_rules! simulators {
             /// Training noise when `dataset.noise` is unset.
             pub fn default_noise(&self) -> $crate::spec::NoiseMode {
                 match self { $(SimulatorSpec::$variant(_) => <$config as $crate::sim::SimulatorConfig>::DEFAULT_NOISE),* }
+            }
+
+            /// Resolves the relative paths of the files it names against the spec's folder.
+            pub fn resolve_paths(&mut self, base: &std::path::Path) -> Vec<String> {
+                match self { $(SimulatorSpec::$variant(c) => c.resolve_paths(base)),* }
             }
 
             /// The simulator's own checks.

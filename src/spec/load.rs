@@ -40,7 +40,9 @@ pub fn load_spec(path: &Path, overrides: &[String]) -> Result<Spec, SpecError> {
         }
         Err(e) => return Err(SpecError::new(&file, format!("cannot read: {e}"))),
     };
-    parse_spec(&file, &text, overrides)
+    // Files a spec names are found beside it, wherever ndelab is started from.
+    let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    parse_spec_at(&file, &text, overrides, Some(base))
 }
 
 /// The largest spec file read (a spec is a few kilobytes; this stops a device or a data file
@@ -92,8 +94,14 @@ fn too_deep(text: &str) -> Option<usize> {
     None
 }
 
-/// Parses spec `text` (named `file` in messages), applies `overrides` and validates.
+/// Parses spec `text` (named `file` in messages), applies `overrides` and validates; relative
+/// paths in it are read from the working folder.
 pub fn parse_spec(file: &str, text: &str, overrides: &[String]) -> Result<Spec, SpecError> {
+    parse_spec_at(file, text, overrides, None)
+}
+
+/// [`parse_spec`], with the relative paths the spec names resolved against `base`.
+fn parse_spec_at(file: &str, text: &str, overrides: &[String], base: Option<&Path>) -> Result<Spec, SpecError> {
     // Editors on Windows may start a UTF-8 file with a byte-order mark; it is not content.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if let Some(line) = too_deep(text) {
@@ -113,7 +121,12 @@ pub fn parse_spec(file: &str, text: &str, overrides: &[String]) -> Result<Spec, 
         let o = Override::parse(raw).map_err(|m| SpecError::new(file, m.to_string()))?;
         o.apply(&mut root).map_err(|m| SpecError::new(file, m.to_string()))?;
     }
-    let spec: Spec = typed(file, text, &root, overrides)?;
+    let mut spec: Spec = typed(file, text, &root, overrides)?;
+    if let Some(base) = base {
+        for note in spec.dataset.simulator.resolve_paths(base) {
+            eprintln!("{note}");
+        }
+    }
     validate(&spec).map_err(|v| {
         let path: Vec<Segment> = v.key.split('.').map(|k| Segment::Key(k.to_string())).collect();
         let mut err = SpecError::new(file, format!("`{}`: {}", v.key, v.message)).at(position(text, &path, overrides));
