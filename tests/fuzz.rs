@@ -292,3 +292,39 @@ fn extreme_numbers_in_every_numeric_field_end_in_a_message() {
     assert!(bad.is_empty(), "{} of {} cases ended otherwise:\n{}", bad.len(), cases.len(), bad.join("\n"));
     assert!(cases.len() >= 1000, "{}", cases.len());
 }
+
+/// Sweep files whose counts and ranges take extreme values (`random.count`, seeds, int ranges,
+/// log-uniform bounds): `sweep --dry-run` ends in 0, 1 or 2, never a panic or an abort.
+#[test]
+fn sweep_files_with_extreme_numbers_end_in_a_message() {
+    use crate::util::{ndelab, run, small_spec, TempDir};
+    let tmp = TempDir::new("fuzz-sweep-extreme");
+    small_spec(tmp.path(), "base", 2_000, 1, "");
+    let results = tmp.path().join("results");
+    let values = ["18446744073709551615", "18446744073709551616", "8589934592", "-1", "0", "1e308", "-1e308", ".nan"];
+    let templates = [
+        "random: {{ count: {v}, seed: 0, params: {{ training.optimizer.lr: {{ log_uniform: [1e-4, 1e-2] }} }} }}",
+        "random: {{ count: 2, seed: {v}, params: {{ training.optimizer.lr: {{ uniform: [1e-4, 1e-2] }} }} }}",
+        "random: {{ count: 2, seed: 0, params: {{ training.epochs: {{ int_uniform: [1, {v}] }} }} }}",
+        "random: {{ count: 2, seed: 0, params: {{ training.optimizer.lr: {{ log_uniform: [{v}, 1e-2] }} }} }}",
+        "seeds: [{v}]",
+        "grid: {{ training.epochs: [{v}] }}",
+        "zip: {{ model.hidden: [[{v}]], training.batch_size: [{v}] }}",
+    ];
+    let mut bad = Vec::new();
+    let mut cases = 0;
+    for t in templates {
+        for v in values {
+            let body = t.replace("{v}", v).replace("{{", "{").replace("}}", "}");
+            let file = tmp.path().join("s.yaml");
+            std::fs::write(&file, format!("name: s\nbase: base.yaml\n{body}\n")).unwrap();
+            let out = run(ndelab(&results).arg("sweep").arg(&file).arg("--dry-run"));
+            let err = String::from_utf8_lossy(&out.stderr).to_string();
+            if !matches!(out.status.code(), Some(0..=2)) || err.contains("panicked") {
+                bad.push(format!("{body}: exit {:?}: {}", out.status.code(), err.lines().last().unwrap_or("")));
+            }
+            cases += 1;
+        }
+    }
+    assert!(bad.is_empty(), "{} of {cases} sweep files ended otherwise:\n{}", bad.len(), bad.join("\n"));
+}
