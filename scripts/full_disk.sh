@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A full disk: the results folder on a small tmpfs of several sizes, so that the disk fills
 # while the dataset, the checkpoint, the run folder or the evaluation is being written. Each
-# run must end with exit 0 or 1 (never a panic), and on failure with the message naming the
-# full disk; `ndelab cache verify` must then find every entry intact, and a rerun on a larger
+# run must end with exit 0, with 2 where the dataset cannot fit at all (refused before anything
+# is written, with the figures), or with 1 and the message naming the full disk; `ndelab cache verify` must then find every entry intact, and a rerun on a larger
 # disk must finish. Needs a private mount namespace: root, or unprivileged user namespaces
 # (`unshare -rm`).
 #
@@ -30,6 +30,8 @@ for size in 200k 1200k 2200k 2400k 2500k 2600k 2700k 2800k 2900k 6m; do
     1) echo "$out" | grep -q "No space left on device" || { echo "FAIL ($size): exit 1 without the full-disk message:"; echo "$out"; exit 1; }
        where=$(echo "$out" | grep -m1 '^error:' | sed -n 's#.*/r/\([a-z]*\)/.*#\1#p')
        what="stopped writing under $where/ with the full-disk message" ;;
+    2) echo "$out" | grep -q "the dataset needs about .* but only .* are free there" || { echo "FAIL ($size): exit 2 without the free-space figures:"; echo "$out"; exit 1; }
+       what="refused before writing: the dataset does not fit" ;;
     *) echo "FAIL ($size): exit $code"; echo "$out"; exit 1 ;;
   esac
   [ "$verify" = 0 ] || { echo "FAIL ($size): cache verify after the full disk exited $verify"; echo "$out"; exit 1; }

@@ -139,7 +139,7 @@ fn sizes_nothing_can_hold_stop_in_validation() {
     // Within the cap but beyond the disk: refused before anything is written.
     let out = run(ndelab(&results).arg("run").arg(&spec).arg("dataset.n_train=500_000_000_000"));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("(500000002200 samples of 9 values) but only"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("TB (500000002200 samples of 9 values) but only"), "{}", stderr(&out));
     assert!(temporaries(&results).is_empty());
     // A sweep of 10^9 trials is refused before it is planned.
     let sweep = tmp.path().join("huge.yaml");

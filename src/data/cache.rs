@@ -85,12 +85,24 @@ fn check_space(dir: &Path, rows: usize, values_per_row: usize, fresh: bool) -> R
         return Ok(());
     }
     Err(DataError::TooLarge(format!(
-        "{}: the dataset needs about {:.1} GB ({rows} samples of {values_per_row} values) but only {:.1} GB are free there; \
+        "{}: the dataset needs about {} ({rows} samples of {values_per_row} values) but only {} are free there; \
          lower dataset.n_train/n_val/n_test, free some space, or pass --results DIR on a larger disk",
         dir.display(),
-        needed as f64 / 1e9,
-        free as f64 / 1e9
+        bytes(needed as f64),
+        bytes(free as f64)
     )))
+}
+
+/// A size in B, kB, MB, GB or TB, with one decimal.
+fn bytes(b: f64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut i = 0;
+    let mut v = b;
+    while v >= 1000.0 && i + 1 < units.len() {
+        v /= 1000.0;
+        i += 1;
+    }
+    format!("{v:.1} {}", units[i])
 }
 
 /// Most draws for one sample before giving up on a simulator that keeps failing.
