@@ -275,3 +275,22 @@ fn a_users_files_are_checked_and_not_needed_once_cached() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(dir.join("eval.parquet").is_file());
 }
+
+/// Parquet columns that are not numbers (true/false, text) are refused, not cast.
+#[test]
+fn parquet_columns_that_are_not_numbers_are_refused() {
+    use polars::prelude::*;
+    let tmp = TempDir::new("rel-parquet");
+    for (name, column) in [
+        ("bool", Column::new("b".into(), vec![true, false, true])),
+        ("text", Column::new("b".into(), vec!["1.5", "2", "x"])),
+    ] {
+        let path = tmp.path().join(format!("{name}.parquet"));
+        let mut df = DataFrame::new(3, vec![Column::new("a".into(), vec![0.1f64, 0.2, 0.3]), column]).unwrap();
+        ParquetWriter::new(std::fs::File::create(&path).unwrap()).finish(&mut df).unwrap();
+        let source = ndelab::sim::files::ArraySource { path: path.clone(), array: None, columns: Vec::new() };
+        let err = source.load().map(|_| ()).unwrap_err().to_string();
+        let what = if name == "bool" { "true/false values" } else { "text" };
+        assert_eq!(err, format!("{}: column `b` holds {what}, not numbers; write it as a float or integer column", path.display()));
+    }
+}

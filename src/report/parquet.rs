@@ -231,6 +231,17 @@ static QUIET: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::n
 /// have as many rows as the frame (a corrupt file can claim otherwise).
 pub fn column_f64(df: &DataFrame, c: usize) -> Result<Vec<f64>, String> {
     let col = df.columns().get(c).ok_or_else(|| format!("has no column {c}"))?;
+    // Only numbers are numbers: a bool, text or nested column would be cast (true as 1, "3" as
+    // 3, text as null) into values nobody meant.
+    if !col.dtype().is_primitive_numeric() {
+        let what = match col.dtype() {
+            DataType::Boolean => "true/false values".to_string(),
+            DataType::String => "text".to_string(),
+            DataType::List(_) => "a list in each row".to_string(),
+            other => format!("values of type {other}"),
+        };
+        return Err(format!("column `{}` holds {what}, not numbers; write it as a float or integer column", col.name()));
+    }
     let s = col.as_materialized_series().cast(&DataType::Float64).map_err(|e| format!("column `{}`: {e}", col.name()))?;
     let ca = s.f64().map_err(|e| e.to_string())?;
     if ca.len() != df.height() {
