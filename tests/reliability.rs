@@ -294,3 +294,16 @@ fn parquet_columns_that_are_not_numbers_are_refused() {
         assert_eq!(err, format!("{}: column `b` holds {what}, not numbers; write it as a float or integer column", path.display()));
     }
 }
+
+/// Parquet columns of a fixed-size list or a struct (written by pyarrow) are named in words.
+#[test]
+fn parquet_columns_of_nested_types_are_named_in_words() {
+    for name in ["fixed_size_list", "struct_column"] {
+        let path = root().join("tests/data").join(format!("{name}.parquet"));
+        let source = ndelab::sim::files::ArraySource { path: path.clone(), array: None, columns: Vec::new() };
+        let err = source.load().map(|_| ()).unwrap_err().to_string();
+        assert!(!err.contains("Field {") && !err.contains("FixedSizeList("), "{name}: {err}");
+        assert!(err.starts_with(&format!("{}: ", path.display())), "{err}");
+        assert!(err.contains("write one float column per value") || err.contains("not numbers"), "{name}: {err}");
+    }
+}

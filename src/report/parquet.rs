@@ -278,6 +278,11 @@ pub fn read_frame(mut file: File) -> Result<DataFrame, String> {
     QUIET.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     match read {
         Ok(Ok(frame)) => frame,
+        // The reader names types it cannot take by their internal form; say what it means.
+        Ok(Err(e)) if e.to_string().contains("Field {") => Err(
+            "holds a column of a type ndelab does not read (a fixed-size list or a struct); write one float column per value"
+                .to_string(),
+        ),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("not a readable Parquet file (corrupt or truncated)".to_string()),
     }
