@@ -57,6 +57,10 @@ fn sample_never_writes_over_kept_files_or_its_input() {
     let o = sample(&tmp.path().join("no/such/folder/post.npy"));
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("does not exist; create it first"), "{}", stderr(&o));
+    // More draws than memory holds: refused before any is drawn.
+    let o = run(ndelab(&results).arg("sample").arg(&dir).arg("--data").arg(&obs).args(["--n", "18446744073709551615", "--out"]).arg(tmp.path().join("big.npy")));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--n 18446744073709551615: 18446744073709551615 draws of 3 parameters for 2 observation(s) need about"), "{}", stderr(&o));
     // A good output appears whole, with nothing left beside it.
     let post = tmp.path().join("post.parquet");
     let o = sample(&post);

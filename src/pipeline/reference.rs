@@ -34,6 +34,7 @@ pub fn reference_posterior(plan: &Plan, req: &ReferenceRequest) -> Result<(), Er
     let keep: Vec<usize> = plan.dataset.infer.iter().filter_map(|n| names.iter().position(|p| p == n)).collect();
     let obs = read_observations(&req.data, sim.data_dim())?;
     super::sample::check_output(&req.out, &req.data, obs.len(), &req.layout)?;
+    super::sample::check_draws("--n", req.n, obs.len(), keep.len())?;
     let settings = NestedSettings::from(&plan.eval.nested);
     let mut all = Vec::with_capacity(obs.len() * req.n * keep.len());
     for (i, y) in obs.iter().enumerate() {

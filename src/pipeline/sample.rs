@@ -48,6 +48,21 @@ pub(crate) fn check_output(out: &Path, data: &Path, rows: usize, layout: &Layout
     }
 }
 
+/// Refuses `--n` (or `--importance`) draws of `d` values for `rows` observations that this
+/// machine cannot hold (as f64, with a copy while writing).
+pub(crate) fn check_draws(flag: &str, n: usize, rows: usize, d: usize) -> Result<(), Error> {
+    let bytes = (n as u128) * (rows as u128) * (d.max(1) as u128) * 16;
+    let Some(memory) = crate::store::memory::limit_bytes() else { return Ok(()) };
+    if bytes <= memory as u128 {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "{flag} {n}: {n} draws of {d} parameters for {rows} observation(s) need about {:.1} GB, more than the {:.1} GB of memory here; ask for fewer",
+        bytes as f64 / 1e9,
+        memory as f64 / 1e9
+    )))
+}
+
 /// Draws `req.n` posterior samples for every observation in `req.data` and writes them.
 pub fn sample(req: &SampleRequest) -> Result<(), Error> {
     if !req.run.join("model.safetensors").is_file() || !req.run.join(entry::DONE).is_file() {
@@ -75,6 +90,10 @@ pub fn sample(req: &SampleRequest) -> Result<(), Error> {
     let obs = crate::reference::read_observations(&req.data, m)?;
     let rows = obs.len();
     check_output(&req.out, &req.data, rows, &req.layout)?;
+    check_draws("--n", req.n, rows, model.card.parameters.len())?;
+    if let Some(n_is) = req.importance {
+        check_draws("--importance", n_is, 1, model.card.parameters.len())?;
+    }
     let mut rng = StreamFamily::new(req.seed, "sample").rng(0);
     if let Some(n_is) = req.importance {
         return importance(req, &model, &obs, n_is, &mut rng);
