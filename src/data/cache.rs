@@ -221,6 +221,34 @@ fn write_blocks(
     Ok(())
 }
 
+/// Reads a complete entry after re-hashing it against its SHA256SUMS (a changed byte must not
+/// train silently) and checking that it holds the dataset of `full_key`.
+fn read_verified(dir: &Path, full_key: &str) -> Result<Dataset, DataError> {
+    let problems = entry::verify(dir)?;
+    if !problems.is_empty() {
+        return Err(StoreError::Corrupt { path: dir.to_path_buf(), message: problems.join("; ") }.into());
+    }
+    let ds = read(dir)?;
+    if ds.manifest.key != full_key {
+        return Err(StoreError::Corrupt { path: dir.to_path_buf(), message: "manifest key does not match the folder".into() }.into());
+    }
+    Ok(ds)
+}
+
+/// The cached dataset of key `full_key` (as a run's provenance names it), verified, or None
+/// where the cache does not hold it; never simulates.
+pub fn open_cached(layout: &Layout, full_key: &str) -> Result<Option<(Dataset, PathBuf)>, DataError> {
+    let short: String = full_key.chars().take(16).collect();
+    if short.len() != 16 || !short.chars().all(|c| c.is_ascii_hexdigit()) || !layout.datasets().join(&short).join(entry::DONE).is_file() {
+        return Ok(None);
+    }
+    match entry::open(&layout.datasets(), &short, false)? {
+        Entry::Done(dir) => Ok(Some((read_verified(&dir, full_key)?, dir))),
+        // Removed in the meantime: the builder made for it is dropped unused.
+        Entry::Build(_) => Ok(None),
+    }
+}
+
 /// Returns the dataset of a resolved spec, simulating it if no complete cache entry exists
 /// (or if `rebuild`).
 pub fn load_or_build(plan: &Plan, layout: &Layout, rebuild: bool) -> Result<(Dataset, CacheStatus, PathBuf), DataError> {
@@ -228,15 +256,7 @@ pub fn load_or_build(plan: &Plan, layout: &Layout, rebuild: bool) -> Result<(Dat
     let key = recipe.key();
     match entry::open(&layout.datasets(), key.short(), rebuild)? {
         Entry::Done(dir) => {
-            // A changed byte must not train silently: re-hash against SHA256SUMS on every hit.
-            let problems = entry::verify(&dir)?;
-            if !problems.is_empty() {
-                return Err(StoreError::Corrupt { path: dir, message: problems.join("; ") }.into());
-            }
-            let ds = read(&dir)?;
-            if ds.manifest.key != key.full() {
-                return Err(StoreError::Corrupt { path: dir, message: "manifest key does not match the folder".into() }.into());
-            }
+            let ds = read_verified(&dir, key.full())?;
             Ok((ds, CacheStatus::Hit, dir))
         }
         Entry::Build(builder) => {

@@ -44,12 +44,7 @@ impl Prepared {
 /// the kept parameters.
 pub fn dataset(plan: &Plan, layout: &Layout, rebuild: bool) -> Result<(Dataset, Box<dyn Simulator>, Vec<usize>, CacheStatus), Error> {
     let (ds, status, dir) = data::load_or_build(plan, layout, rebuild)?;
-    let sampled = ds.manifest.parameters.clone();
-    let infer = &plan.dataset.infer;
-    let keep: Vec<usize> = infer.iter().filter_map(|n| sampled.iter().position(|p| p == n)).collect();
-    let ds = ds.select(infer).ok_or_else(|| {
-        Error::Store(StoreError::Corrupt { path: dir.clone(), message: format!("lacks a parameter of dataset.infer {infer:?}") })
-    })?;
+    let (ds, keep) = inferred(plan, ds, &dir)?;
     Ok((ds, plan.dataset.simulator.build(), keep, status))
 }
 
@@ -60,29 +55,29 @@ pub fn dataset_of_run(plan: &Plan, layout: &Layout, run_dir: &Path) -> Result<(D
     let key = std::fs::read_to_string(run_dir.join("provenance.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v.get("dataset_key")?.as_str().map(|k| k.chars().take(16).collect::<String>()))
-        .filter(|k| k.len() == 16 && k.chars().all(|c| c.is_ascii_hexdigit()));
-    let cached = key.filter(|k| layout.datasets().join(k).join(crate::store::entry::DONE).is_file());
-    let Some(key) = cached else {
+        .and_then(|v| v.get("dataset_key")?.as_str().map(str::to_string));
+    let cached = match key {
+        Some(k) => data::open_cached(layout, &k)?,
+        None => None,
+    };
+    let Some((ds, dir)) = cached else {
         let (ds, sim, keep, _) = dataset(plan, layout, false)?;
         return Ok((ds, sim, keep));
     };
-    let crate::store::Entry::Done(dir) = crate::store::entry::open(&layout.datasets(), &key, false)? else {
-        let (ds, sim, keep, _) = dataset(plan, layout, false)?;
-        return Ok((ds, sim, keep));
-    };
-    let problems = crate::store::entry::verify(&dir)?;
-    if !problems.is_empty() {
-        return Err(Error::Store(StoreError::Corrupt { path: dir, message: problems.join("; ") }));
-    }
-    let ds = data::read_cached(&dir)?;
+    let (ds, keep) = inferred(plan, ds, &dir)?;
+    Ok((ds, plan.dataset.simulator.build(), keep))
+}
+
+/// The columns of `dataset.infer` selected from a dataset read from `dir`, and their indices
+/// among the sampled parameters.
+fn inferred(plan: &Plan, ds: Dataset, dir: &Path) -> Result<(Dataset, Vec<usize>), Error> {
     let sampled = ds.manifest.parameters.clone();
     let infer = &plan.dataset.infer;
     let keep: Vec<usize> = infer.iter().filter_map(|n| sampled.iter().position(|p| p == n)).collect();
     let ds = ds.select(infer).ok_or_else(|| {
-        Error::Store(StoreError::Corrupt { path: dir.clone(), message: format!("lacks a parameter of dataset.infer {infer:?}") })
+        Error::Store(StoreError::Corrupt { path: dir.to_path_buf(), message: format!("lacks a parameter of dataset.infer {infer:?}") })
     })?;
-    Ok((ds, plan.dataset.simulator.build(), keep))
+    Ok((ds, keep))
 }
 
 /// Step 1: the dataset and its scalings.
