@@ -400,7 +400,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::ExportInjections { spec, overrides, out } => {
             let plan = spec::load(&spec, &overrides)?;
             store::output::check_folder_destination(&out, &layout)?;
-            let (ds, _, dir) = data::load_or_build(&plan, &layout, false)?;
+            let (ds, _, dir) = data::load_or_build(&plan.dataset, &layout, false)?;
             let n = data::export_injections(&ds, &dir, &plan.dataset, &out)?;
             eprintln!("wrote {n} injections to {}", out.display());
             println!("{}", out.display());
@@ -452,7 +452,7 @@ fn run_experiment(spec: &Path, overrides: &[String], force: bool, layout: Layout
 
 fn simulate(spec: &Path, overrides: &[String], force: bool, layout: &Layout) -> Result<(), Error> {
     let plan = spec::load(spec, overrides)?;
-    let (ds, status, dir) = data::load_or_build(&plan, layout, force)?;
+    let (ds, status, dir) = data::load_or_build(&plan.dataset, layout, force)?;
     let n = ds.train.len() + ds.val.len() + ds.test.len();
     match status {
         data::CacheStatus::Hit => eprintln!("dataset: cache hit ({n} samples)"),

@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod config;
 pub mod data;
 mod error;
 pub mod eval;

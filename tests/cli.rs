@@ -23,7 +23,7 @@ fn bad_specs_fail_with_their_exact_message_and_write_nothing() {
         // The registries' lists of kinds stand as placeholders, so that registering an
         // estimator or a simulator changes no pinned message.
         let kinds =
-            [("{MODEL_KINDS}", ndelab::spec::ModelSpec::KINDS.join(", ")), ("{SIMULATORS}", ndelab::spec::SimulatorSpec::KINDS.join(", "))];
+            [("{MODEL_KINDS}", ndelab::nn::ModelSpec::KINDS.join(", ")), ("{SIMULATORS}", ndelab::sim::SimulatorSpec::KINDS.join(", "))];
         if bless {
             let text = kinds.iter().fold(err.clone(), |t, (holder, list)| t.replace(list.as_str(), holder));
             std::fs::write(&expected_path, text).unwrap();

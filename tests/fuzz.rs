@@ -3,7 +3,7 @@
 //! must answer with an error or a value — never a panic.
 
 use crate::util::root;
-use ndelab::sim::StreamFamily;
+use ndelab::math::StreamFamily;
 use rand::Rng;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

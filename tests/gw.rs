@@ -4,8 +4,10 @@
 use crate::util::root;
 use ndelab::sim::gw::detector::Detector;
 use ndelab::sim::gw::waveform::{Band, Source};
-use ndelab::sim::{GwBbh, Simulator, StreamFamily};
-use ndelab::spec::{Approximant, GwBbhSpec, Prior};
+use ndelab::math::StreamFamily;
+use ndelab::sim::{GwBbh, Simulator};
+use ndelab::sim::Prior;
+use ndelab::sim::gw::{Approximant, GwBbhSpec};
 
 fn csv(name: &str) -> Vec<Vec<String>> {
     std::fs::read_to_string(root().join("tests/data").join(name))

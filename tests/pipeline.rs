@@ -113,7 +113,7 @@ fn every_density_estimator_learns_the_posterior() {
         let section = format!("model={}", serde_json::to_string(&model).unwrap());
         let mut cmd = ndelab(&results);
         cmd.arg("run").arg(&spec).arg(section).arg("~loss");
-        let elbo = model.loss() == ndelab::spec::LossKind::Elbo;
+        let elbo = model.loss() == ndelab::nn::LossKind::Elbo;
         if elbo {
             cmd.arg("+training.kl_ramp={from_epoch: 1, to_epoch: 5}");
         }
@@ -218,7 +218,7 @@ fn regression_reports_rmse_near_the_posterior_width() {
     let dir = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     let rmse = floats(&read_parquet(&dir.join("rmse.parquet")).unwrap(), "rmse");
     let s = ndelab::spec::load(&spec, &[]).unwrap();
-    let ndelab::spec::SimulatorSpec::LinearGaussian(lg) = &s.dataset.simulator else { panic!("expected linear_gaussian") };
+    let ndelab::sim::SimulatorSpec::LinearGaussian(lg) = &s.dataset.simulator else { panic!("expected linear_gaussian") };
     let sim = ndelab::sim::LinearGaussian::new(lg);
     for (i, r) in rmse.iter().enumerate() {
         let best = sim.posterior_cov().at(i, i).sqrt();

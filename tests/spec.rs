@@ -1,7 +1,10 @@
 //! Spec loading, overrides, resolution and content keys.
 
 use ndelab::pipeline::keys;
-use ndelab::spec::{self, ModelSpec, OptimizerSpec, Plan, SimulatorSpec};
+use ndelab::nn::ModelSpec;
+use ndelab::sim::SimulatorSpec;
+use ndelab::spec::{self, Plan};
+use ndelab::train::OptimizerSpec;
 
 const BASE: &str = "name: a\nseed: 4\ndataset:\n  simulator: linear_gaussian\n  n_train: 100_000\nmodel:\n  kind: gaussian\n  hidden: [32, 32]\ntraining:\n  optimizer: { kind: adam, lr: 1e-3 }\n";
 
@@ -37,9 +40,9 @@ fn overrides_reach_nested_and_tagged_sections() {
 #[test]
 fn resolution_fills_every_default_and_round_trips() {
     let s = parse(BASE, &[]);
-    assert_eq!(s.loss, spec::LossKind::Nll);
+    assert_eq!(s.loss, ndelab::nn::LossKind::Nll);
     assert_eq!(s.dataset.seed, 4, "dataset seed defaults to the master seed");
-    assert_eq!(s.dataset.noise, spec::NoiseMode::Fixed, "linear_gaussian's default noise");
+    assert_eq!(s.dataset.noise, ndelab::sim::NoiseMode::Fixed, "linear_gaussian's default noise");
     assert_eq!(s.dataset.infer, vec!["x0", "x1", "x2", "x3", "x4"]);
     let SimulatorSpec::LinearGaussian(lg) = &s.dataset.simulator else { panic!("expected linear_gaussian") };
     assert_eq!(lg.theta_dim, 5);

@@ -27,7 +27,7 @@ fn dataset_bytes_are_identical_for_one_and_two_threads() {
     for threads in [1, 2] {
         let layout = Layout::new(tmp.path().join(format!("r{threads}")));
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        let (ds, _, dir) = pool.install(|| data::load_or_build(&spec, &layout, false)).unwrap();
+        let (ds, _, dir) = pool.install(|| data::load_or_build(&spec.dataset, &layout, false)).unwrap();
         assert_eq!(ds.train.len(), 50_000);
         sums.push((reproducible_sums(&dir), ds));
     }
@@ -40,8 +40,8 @@ fn a_second_build_is_a_cache_hit() {
     let tmp = TempDir::new("hit");
     let spec = resolved(&small_spec(tmp.path(), "hit", 5_000, 1, ""), &[]);
     let layout = Layout::new(tmp.path().join("results"));
-    let (a, s1, _) = data::load_or_build(&spec, &layout, false).unwrap();
-    let (b, s2, _) = data::load_or_build(&spec, &layout, false).unwrap();
+    let (a, s1, _) = data::load_or_build(&spec.dataset, &layout, false).unwrap();
+    let (b, s2, _) = data::load_or_build(&spec.dataset, &layout, false).unwrap();
     assert!(matches!(s1, data::CacheStatus::Built { .. }));
     assert_eq!(s2, data::CacheStatus::Hit);
     assert_eq!(a, b);
@@ -93,7 +93,7 @@ fn a_killed_build_is_rebuilt_and_never_read() {
 
     // Identical to an uninterrupted build.
     let spec = resolved(&spec_path, &[]);
-    let (_, _, clean) = data::load_or_build(&spec, &Layout::new(tmp.path().join("clean")), false).unwrap();
+    let (_, _, clean) = data::load_or_build(&spec.dataset, &Layout::new(tmp.path().join("clean")), false).unwrap();
     assert_eq!(reproducible_sums(&clean), reproducible_sums(&done[0]));
 }
 
@@ -102,7 +102,7 @@ fn cache_verify_finds_and_removes_a_corrupt_entry() {
     let tmp = TempDir::new("verify");
     let spec = resolved(&small_spec(tmp.path(), "verify", 3_000, 1, ""), &[]);
     let results = tmp.path().join("results");
-    let (_, _, dir) = data::load_or_build(&spec, &Layout::new(&results), false).unwrap();
+    let (_, _, dir) = data::load_or_build(&spec.dataset, &Layout::new(&results), false).unwrap();
     let out = run(ndelab(&results).args(["cache", "verify"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let f = dir.join("data_train.npy");
@@ -135,7 +135,7 @@ fn gw_dataset_is_thread_independent_and_its_test_set_follows_the_prior() {
     for threads in [1, 2] {
         let layout = Layout::new(tmp.path().join(format!("r{threads}")));
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        let (ds, _, dir) = pool.install(|| data::load_or_build(&spec, &layout, false)).unwrap();
+        let (ds, _, dir) = pool.install(|| data::load_or_build(&spec.dataset, &layout, false)).unwrap();
         assert!(ds.train.fresh_noise, "gw_bbh trains on fresh noise by default");
         sums.push(reproducible_sums(&dir));
         dirs.push((ds, dir));
@@ -167,7 +167,7 @@ fn a_run_on_a_corrupt_cache_entry_exits_1_with_its_message() {
     let tmp = TempDir::new("corrupt-run");
     let spec_path = small_spec(tmp.path(), "corrupt", 3_000, 1, "");
     let results = tmp.path().join("results");
-    let (_, _, dir) = data::load_or_build(&resolved(&spec_path, &[]), &Layout::new(&results), false).unwrap();
+    let (_, _, dir) = data::load_or_build(&resolved(&spec_path, &[]).dataset, &Layout::new(&results), false).unwrap();
     let f = dir.join("data_test.npy");
     let mut bytes = std::fs::read(&f).unwrap();
     let middle = bytes.len() / 2;

@@ -7,6 +7,7 @@ mod cli;
 mod evaluation;
 mod fuzz;
 mod gw;
+mod house;
 mod pipeline;
 mod reliability;
 mod spec;

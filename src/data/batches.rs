@@ -3,8 +3,9 @@
 //! its own noise realisation from the stream (seed, epoch · n + sample).
 
 use super::{Split, ZScore};
-use crate::sim::{Simulator, StreamFamily};
-use crate::spec::Shuffle;
+use crate::math::StreamFamily;
+use crate::sim::Simulator;
+use crate::data::Shuffle;
 use rand::Rng;
 use rayon::prelude::*;
 

@@ -4,8 +4,10 @@
 //! parallel blocks written in order, so the bytes are the same for every thread count.
 
 use super::dataset::{Dataset, Manifest, Split, SplitKind};
-use crate::sim::{self, StreamFamily};
-use crate::spec::{NoiseMode, Plan};
+use super::DatasetPlan;
+use crate::math::StreamFamily;
+use crate::sim;
+use crate::sim::NoiseMode;
 use crate::store::entry::{self, io_err, Entry};
 use crate::store::npy::{self, NpyWriter};
 use crate::store::{KeyError, KeyRecipe, Layout, StoreError};
@@ -35,16 +37,16 @@ pub enum CacheStatus {
 /// The key recipe of a resolved spec's dataset: its dataset section and the simulator version.
 /// `infer` only chooses which columns a model trains on, so it is left out: runs that infer
 /// different parameters share one cached dataset.
-pub fn dataset_recipe(plan: &Plan) -> Result<KeyRecipe, DataError> {
-    let sim = plan.dataset.simulator.build();
+pub fn dataset_recipe(dataset: &DatasetPlan) -> Result<KeyRecipe, DataError> {
+    let sim = dataset.simulator.build();
     let version = format!("{DATA_VERSION}+{}", sim.version());
-    let mut section = plan.dataset.to_spec();
+    let mut section = dataset.to_spec();
     section.infer = None;
-    match plan.dataset.simulator.key_section()? {
+    match dataset.simulator.key_section()? {
         None => Ok(KeyRecipe::new("dataset", &version, &section)?),
         Some(own) => {
             let mut v = serde_json::to_value(&section).map_err(|e| KeyError::Serialise(e.to_string()))?;
-            v[plan.dataset.simulator.kind()] = own;
+            v[dataset.simulator.kind()] = own;
             Ok(KeyRecipe::new("dataset", &version, &v)?)
         }
     }
@@ -251,8 +253,8 @@ pub fn open_cached(layout: &Layout, full_key: &str) -> Result<Option<(Dataset, P
 
 /// Returns the dataset of a resolved spec, simulating it if no complete cache entry exists
 /// (or if `rebuild`).
-pub fn load_or_build(plan: &Plan, layout: &Layout, rebuild: bool) -> Result<(Dataset, CacheStatus, PathBuf), DataError> {
-    let recipe = dataset_recipe(plan)?;
+pub fn load_or_build(dataset: &DatasetPlan, layout: &Layout, rebuild: bool) -> Result<(Dataset, CacheStatus, PathBuf), DataError> {
+    let recipe = dataset_recipe(dataset)?;
     let key = recipe.key();
     match entry::open(&layout.datasets(), key.short(), rebuild)? {
         Entry::Done(dir) => {
@@ -261,9 +263,9 @@ pub fn load_or_build(plan: &Plan, layout: &Layout, rebuild: bool) -> Result<(Dat
         }
         Entry::Build(builder) => {
             let start = Instant::now();
-            let sim = plan.dataset.simulator.build();
-            let (seed, train_noise) = (plan.dataset.seed, plan.dataset.noise);
-            let counts = [plan.dataset.n_train, plan.dataset.n_val, plan.dataset.n_test];
+            let sim = dataset.simulator.build();
+            let (seed, train_noise) = (dataset.seed, dataset.noise);
+            let counts = [dataset.n_train, dataset.n_val, dataset.n_test];
             // Validation bounds the sum; saturating keeps this safe for plans built in code.
             let total: usize = counts.iter().fold(0usize, |a, &n| a.saturating_add(n));
             check_space(builder.dir(), total, sim.parameters().len() + sim.data_dim(), train_noise == NoiseMode::Fresh)?;
@@ -288,7 +290,7 @@ pub fn load_or_build(plan: &Plan, layout: &Layout, rebuild: bool) -> Result<(Dat
                 key: key.full().to_string(),
                 ndelab_version: env!("CARGO_PKG_VERSION").to_string(),
                 simulator_version: sim.version().to_string(),
-                settings: serde_json::to_value(plan.dataset.to_spec()).unwrap_or_default(),
+                settings: serde_json::to_value(dataset.to_spec()).unwrap_or_default(),
                 parameters: sim.parameters().iter().map(|p| p.name.clone()).collect(),
                 data_dim: sim.data_dim(),
                 n_train: counts[0],

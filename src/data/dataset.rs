@@ -85,7 +85,7 @@ pub struct Manifest {
     /// Samples per split.
     pub n_test: usize,
     /// Training noise: `fixed` (stored in data_train.npy) or `fresh` (data_train.npy is noise-free).
-    pub train_noise: crate::spec::NoiseMode,
+    pub train_noise: crate::sim::NoiseMode,
     /// Simulations that failed and were redrawn from the same random stream.
     pub failed_simulations: u64,
 }

@@ -4,7 +4,7 @@
 
 use super::cache::read_test_signals;
 use super::Dataset;
-use crate::spec::DatasetPlan;
+use crate::data::DatasetPlan;
 use crate::store::entry::{io_err, write_synced};
 use crate::store::{npy, StoreError};
 use std::path::Path;

@@ -7,10 +7,14 @@ mod batches;
 mod cache;
 mod dataset;
 mod export;
+mod plan;
+mod shuffle;
 mod zscore;
 
 pub use batches::{Batch, Batches, FreshNoise};
 pub use cache::{dataset_recipe, load_or_build, open_cached, read as read_cached, read_test_signals, CacheStatus, DataError};
 pub use dataset::{Dataset, Manifest, Split, SplitKind};
 pub use export::export_injections;
+pub use plan::{DatasetPlan, DatasetSpec};
+pub use shuffle::Shuffle;
 pub use zscore::ZScore;

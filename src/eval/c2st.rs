@@ -6,8 +6,8 @@
 //! 5-fold cross-validated accuracy. 0.5: indistinguishable; 1: disjoint.
 
 use crate::nn::{Dense, Dev, Mlp, ParamSet, T2};
-use crate::sim::StreamFamily;
-use crate::spec::AdamSpec;
+use crate::math::StreamFamily;
+use crate::train::AdamSpec;
 use crate::train::Adam;
 use dfdx::prelude::*;
 use rand::seq::SliceRandom;

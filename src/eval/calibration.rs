@@ -73,7 +73,7 @@ pub fn pp_band(n: usize, grid: &[f64], confidence: f64) -> Vec<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::StreamFamily;
+    use crate::math::StreamFamily;
     use rand::Rng;
     use rand_distr::StandardNormal;
 

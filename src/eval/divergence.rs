@@ -105,7 +105,7 @@ fn one_way(p: &[f64], q: &[f64], dim: usize, k: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::StreamFamily;
+    use crate::math::StreamFamily;
     use rand::Rng;
     use rand_distr::StandardNormal;
 

@@ -10,7 +10,8 @@
 //! sampling). Their prior must be uniform on a finite range.
 
 use crate::nn::{log_mean_exp, DensityModel};
-use crate::sim::{SampleRng, Simulator};
+use crate::math::SampleRng;
+use crate::sim::Simulator;
 
 /// What importance sampling tells about one observation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -115,7 +116,7 @@ pub fn weighted_draws(
     let k = if left_out.is_empty() { 1 } else { marginal.max(1) };
     // Each draw's marginalising prior draws come from its own stream, so the weights are
     // computed in parallel and do not depend on the thread count.
-    let streams = crate::sim::StreamFamily::new(rand::Rng::gen(rng), "importance");
+    let streams = crate::math::StreamFamily::new(rand::Rng::gen(rng), "importance");
     let weight = |(index, (row, lq)): (usize, (&[f64], &f64))| -> Option<f64> {
         let mut rng = streams.rng(index as u64);
         let mut full = vec![0.0; dim];

@@ -7,7 +7,8 @@
 use super::{mean_and_se, Estimate};
 use crate::data::Split;
 use crate::nn::DensityModel;
-use crate::sim::{Simulator, StreamFamily};
+use crate::math::StreamFamily;
+use crate::sim::Simulator;
 
 /// Mean KL(p_true || q) in nats over `test`, with `draws` posterior samples per observation;
 /// `keep` are the indices of the inferred parameters among the simulator's (the true posterior

@@ -12,6 +12,7 @@ mod kl;
 mod nll;
 mod posterior;
 mod rmse;
+mod settings;
 
 pub use c2st::c2st;
 pub use calibration::{pp_band, Calibration, PpTest};
@@ -22,6 +23,7 @@ pub use kl::kl_to_truth;
 pub use nll::test_nll;
 pub use posterior::{posterior_checks, CheckSettings, EvalRow, PosteriorChecks, ReferenceCheck, ReferenceSource, MARGINAL_DRAWS};
 pub use rmse::{rmse, Rmse};
+pub use settings::{EvalSpec, Metric};
 
 /// Version of the evaluation code; part of the run key. eval/7: C2ST's classifier runs on the
 /// fused dense layer (rounding differs).

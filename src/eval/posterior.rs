@@ -7,8 +7,9 @@ use super::{c2st, knn_symmetric_kl, marginal_js, weighted_draws, Importance};
 use crate::data::Split;
 use crate::nn::DensityModel;
 use crate::reference::{self, NestedSettings, ReferenceSamples, SamplesFileError};
-use crate::sim::{Simulator, StreamFamily};
-use crate::spec::EvalSpec;
+use crate::math::StreamFamily;
+use crate::sim::Simulator;
+use crate::eval::EvalSpec;
 use crate::store::npy::Matrix;
 use rayon::prelude::*;
 use std::path::PathBuf;
@@ -398,7 +399,7 @@ mod tests {
             snr: Some(Matrix::from_vec(n, 1, snr.to_vec())),
             fresh_noise: false,
         };
-        let spec = crate::spec::EvalSpec { reference_injections: 3, ..Default::default() };
+        let spec = crate::eval::EvalSpec { reference_injections: 3, ..Default::default() };
         let auto = ReferenceSource::Auto(crate::reference::NestedSettings::from(&spec.nested));
         let settings = CheckSettings::from_spec(&spec, 1, true, Some(auto));
         assert_eq!(references_among(&test, &sim, &settings), vec![1, 3, 4]);

@@ -15,10 +15,11 @@ use super::registry::{BuildContext, EstimatorConfig};
 use super::Estimator;
 use super::{fork, log_mean_exp, repeat_rows, DensityEstimator, Dev, LossContext, Network, T0, T2};
 use crate::math::LN_2PI;
-use crate::sim::{SampleRng, StreamFamily};
-use crate::spec::number;
-use crate::spec::validate::{at_least, at_most, hidden_widths};
-use crate::spec::{EmbeddingSpec, LossKind, Violation};
+use crate::math::{SampleRng, StreamFamily};
+use crate::config::number;
+use crate::config::{at_least, at_most, hidden_widths};
+use crate::config::Violation;
+use crate::nn::{EmbeddingSpec, LossKind};
 use dfdx::prelude::*;
 use rand::Rng;
 use rand_distr::StandardNormal;
@@ -38,7 +39,7 @@ pub struct CvaeSpec {
     #[serde(deserialize_with = "number::usize")]
     pub is_samples: usize,
     /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
-    #[serde(deserialize_with = "crate::spec::embedding_or_none")]
+    #[serde(deserialize_with = "crate::nn::embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
 }
 

@@ -19,10 +19,11 @@ use super::registry::{BuildContext, EstimatorConfig};
 use super::Estimator;
 use super::{fork, log_mean_exp, repeat_rows, DensityEstimator, Dev, LossContext, Network, T0, T2};
 use crate::math::LN_2PI;
-use crate::sim::{SampleRng, StreamFamily};
-use crate::spec::number;
-use crate::spec::validate::{at_least, at_most, hidden_widths};
-use crate::spec::{EmbeddingSpec, LossKind, Violation};
+use crate::math::{SampleRng, StreamFamily};
+use crate::config::number;
+use crate::config::{at_least, at_most, hidden_widths};
+use crate::config::Violation;
+use crate::nn::{EmbeddingSpec, LossKind};
 use dfdx::prelude::*;
 use rand::Rng;
 use rand_distr::StandardNormal;
@@ -51,7 +52,7 @@ pub struct CvaeFlowSpec {
     #[serde(deserialize_with = "number::usize")]
     pub is_samples: usize,
     /// Network that embeds y for all three parts: a list of MLP widths or a `conv1d` section. Default [128, 128].
-    #[serde(deserialize_with = "crate::spec::embedding_or_none")]
+    #[serde(deserialize_with = "crate::nn::embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
 }
 

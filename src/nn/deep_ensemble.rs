@@ -33,10 +33,11 @@ use super::registry::{BuildContext, EstimatorConfig};
 use super::{DensityEstimator, Dev, Estimator, LossContext, Network, T0, T1, T2};
 use crate::math::MvNormal;
 use crate::nn::log_mean_exp;
-use crate::sim::SampleRng;
-use crate::spec::number;
-use crate::spec::validate::{at_least, at_most, hidden_widths};
-use crate::spec::{EmbeddingSpec, LossKind, Violation};
+use crate::math::SampleRng;
+use crate::config::number;
+use crate::config::{at_least, at_most, hidden_widths};
+use crate::config::Violation;
+use crate::nn::{EmbeddingSpec, LossKind};
 use dfdx::prelude::*;
 use rand::Rng;
 use rayon::prelude::*;
@@ -58,7 +59,7 @@ pub struct DeepEnsembleSpec {
     #[serde(deserialize_with = "number::usize")]
     pub components: usize,
     /// Network that embeds the data y, shared by the members (MLP or 1-D CNN). Default none.
-    #[serde(deserialize_with = "crate::spec::embedding_or_none")]
+    #[serde(deserialize_with = "crate::nn::embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
     /// How the members' densities make q: `linear` (default) or `spread_adjusted`.
     #[serde(skip_serializing_if = "Pool::is_linear")]
@@ -397,7 +398,7 @@ impl DeepEnsembleNet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::StreamFamily;
+    use crate::math::StreamFamily;
 
     fn ensemble(components: usize, seed: u64) -> DeepEnsembleNet {
         let spec = DeepEnsembleSpec { members: 3, hidden: vec![16], components, embedding: None, pool: Pool::SpreadAdjusted };

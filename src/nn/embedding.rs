@@ -12,8 +12,9 @@ use super::dense::{Dense, Mlp};
 use super::params::ParamSet;
 use super::NnError;
 use super::{DensityEstimator, Dev, LossContext, Network, PointEstimator, T0, T2};
-use crate::sim::SampleRng;
-use crate::spec::EmbeddingSpec;
+use crate::config::{number, tagged};
+use crate::math::SampleRng;
+use serde::{Deserialize, Serialize};
 use dfdx::prelude::*;
 use rand::Rng;
 
@@ -230,7 +231,7 @@ impl PointEstimator for Embedded<dyn PointEstimator> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::Conv1dSpec;
+    use crate::nn::Conv1dSpec;
 
     /// A direct convolution over (channels × length) data with the layer's filters, ReLU and
     /// max-pooling, for checking the gather + matmul form.
@@ -262,7 +263,7 @@ mod tests {
     #[test]
     fn convolutions_match_a_direct_computation() {
         let dev = Dev::default();
-        let mut rng = crate::sim::StreamFamily::new(3, "t").rng(0);
+        let mut rng = crate::math::StreamFamily::new(3, "t").rng(0);
         let mut params = ParamSet::default();
         let spec = Conv1dSpec { channels: vec![3, 4], kernel: 3, stride: 2, pool: 2, dense: vec![] };
         let (channels, len, batch) = (2, 40, 3);
@@ -285,5 +286,141 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+/// The network that embeds the data y: an MLP, or a 1-D convolutional front-end over the
+/// detectors' whitened time series (one input channel per detector) followed by an MLP.
+///
+/// A bare list `[256, 256]` is short for `{ kind: mlp, hidden: [256, 256] }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EmbeddingSpec {
+    /// Dense layers with ReLU.
+    Mlp(MlpEmbeddingSpec),
+    /// Convolution + ReLU + max-pooling layers, then dense layers (Gabbard et al.'s front-end).
+    Conv1d(Conv1dSpec),
+}
+
+impl EmbeddingSpec {
+    /// An MLP embedding with these hidden widths.
+    pub fn mlp(hidden: Vec<usize>) -> EmbeddingSpec {
+        EmbeddingSpec::Mlp(MlpEmbeddingSpec { hidden })
+    }
+}
+
+impl<'de> Deserialize<'de> for EmbeddingSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = serde_norway::Value::deserialize(d)?;
+        if let serde_norway::Value::Sequence(_) = value {
+            let hidden = number::vec_usize(value).map_err(|e| D::Error::custom(e.to_string()))?;
+            return Ok(EmbeddingSpec::mlp(hidden));
+        }
+        if !matches!(value, serde_norway::Value::Mapping(_)) {
+            return Err(D::Error::custom(format!(
+                "expected a list of MLP widths such as [256, 256], a section with `kind: conv1d` (or `kind: mlp`), or none; found {}",
+                serde_norway::to_string(&value).unwrap_or_default().trim()
+            )));
+        }
+        let (kind, rest) = tagged::split_kind(value, &["mlp", "conv1d"]).map_err(|e| D::Error::custom(e.to_string()))?;
+        match kind.as_str() {
+            "conv1d" => Ok(EmbeddingSpec::Conv1d(tagged::variant(rest)?)),
+            _ => Ok(EmbeddingSpec::Mlp(tagged::variant(rest)?)),
+        }
+    }
+}
+
+/// An `embedding` value: a network, or `null` / `none` for none.
+pub fn embedding_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<EmbeddingSpec>, D::Error> {
+    use serde::de::Error;
+    let value = serde_norway::Value::deserialize(d)?;
+    match &value {
+        serde_norway::Value::Null => Ok(None),
+        serde_norway::Value::String(s) if s == "none" => Ok(None),
+        _ => EmbeddingSpec::deserialize(value).map(Some).map_err(|e| D::Error::custom(e.to_string())),
+    }
+}
+
+/// Settings of an MLP embedding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlpEmbeddingSpec {
+    /// Widths of the dense layers (ReLU).
+    #[serde(deserialize_with = "number::vec_usize")]
+    pub hidden: Vec<usize>,
+}
+
+/// Settings of a 1-D convolutional embedding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Conv1dSpec {
+    /// Output channels of each convolution layer. Default [16, 16, 32].
+    #[serde(deserialize_with = "number::vec_usize")]
+    pub channels: Vec<usize>,
+    /// Kernel size of every convolution. Default 7.
+    #[serde(deserialize_with = "number::usize")]
+    pub kernel: usize,
+    /// Stride of every convolution. Default 1.
+    #[serde(deserialize_with = "number::usize")]
+    pub stride: usize,
+    /// Max-pooling size after every convolution (1: none). Default 2.
+    #[serde(deserialize_with = "number::usize")]
+    pub pool: usize,
+    /// Dense layers after the convolutions (ReLU). Default [128].
+    #[serde(deserialize_with = "number::vec_usize")]
+    pub dense: Vec<usize>,
+}
+
+impl Conv1dSpec {
+    /// (input, convolved, pooled) length of each layer over `len` samples, or why the
+    /// data are too short for it.
+    pub fn lengths(&self, len: usize) -> Result<Vec<(usize, usize, usize)>, ConvDoesNotFit> {
+        let mut out = Vec::new();
+        let mut l = len;
+        for layer in 0..self.channels.len() {
+            if l < self.kernel {
+                return Err(ConvDoesNotFit::Kernel { layer, len: l, kernel: self.kernel });
+            }
+            let conv = (l - self.kernel) / self.stride.max(1) + 1;
+            let pooled = conv / self.pool.max(1);
+            if pooled == 0 {
+                return Err(ConvDoesNotFit::Pool { layer, len: conv, pool: self.pool });
+            }
+            out.push((l, conv, pooled));
+            l = pooled;
+        }
+        Ok(out)
+    }
+}
+
+/// Why a convolution stack does not fit series of a given length.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConvDoesNotFit {
+    /// A layer's input is shorter than the kernel.
+    #[error("layer {layer} gets {len} samples, fewer than the kernel size {kernel}")]
+    Kernel {
+        /// The layer.
+        layer: usize,
+        /// Samples it gets.
+        len: usize,
+        /// The kernel size.
+        kernel: usize,
+    },
+    /// A layer's convolution is shorter than the pooling.
+    #[error("layer {layer} makes {len} samples, fewer than the pooling size {pool}")]
+    Pool {
+        /// The layer.
+        layer: usize,
+        /// Samples it makes.
+        len: usize,
+        /// The pooling size.
+        pool: usize,
+    },
+}
+
+impl Default for Conv1dSpec {
+    fn default() -> Self {
+        Conv1dSpec { channels: vec![16, 16, 32], kernel: 7, stride: 1, pool: 2, dense: vec![128] }
     }
 }

@@ -7,10 +7,11 @@ use super::params::ParamSet;
 use super::registry::{BuildContext, EstimatorConfig};
 use super::Estimator;
 use super::{DensityEstimator, Dev, LossContext, Network, T0, T2};
-use crate::sim::SampleRng;
-use crate::spec::number;
-use crate::spec::validate::hidden_widths;
-use crate::spec::{EmbeddingSpec, LossKind, Violation};
+use crate::math::SampleRng;
+use crate::config::number;
+use crate::config::hidden_widths;
+use crate::config::Violation;
+use crate::nn::{EmbeddingSpec, LossKind};
 use dfdx::prelude::*;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -23,7 +24,7 @@ pub struct GaussianSpec {
     #[serde(deserialize_with = "number::vec_usize")]
     pub hidden: Vec<usize>,
     /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
-    #[serde(deserialize_with = "crate::spec::embedding_or_none")]
+    #[serde(deserialize_with = "crate::nn::embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
 }
 
@@ -101,7 +102,7 @@ impl DensityEstimator for GaussianNet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::StreamFamily;
+    use crate::math::StreamFamily;
 
     /// The tape path (training loss) and the evaluation path (f64 Gaussians) compute the same
     /// density, and gradients reach every parameter.

@@ -17,10 +17,11 @@ use super::registry::{BuildContext, EstimatorConfig};
 use super::Estimator;
 use super::{fork, DensityEstimator, Dev, LossContext, Network, T0, T1, T2};
 use crate::math::LN_2PI;
-use crate::sim::SampleRng;
-use crate::spec::number;
-use crate::spec::validate::{at_least, at_most, hidden_widths};
-use crate::spec::{EmbeddingSpec, LossKind, Violation};
+use crate::math::SampleRng;
+use crate::config::number;
+use crate::config::{at_least, at_most, hidden_widths};
+use crate::config::Violation;
+use crate::nn::{EmbeddingSpec, LossKind};
 use dfdx::prelude::*;
 use rand::Rng;
 use rand_distr::StandardNormal;
@@ -194,7 +195,7 @@ pub struct MafSpec {
     #[serde(deserialize_with = "number::vec_usize")]
     pub hidden: Vec<usize>,
     /// Network that embeds y for every block: a list of MLP widths or a `conv1d` section. Default [64, 64].
-    #[serde(deserialize_with = "crate::spec::embedding_or_none")]
+    #[serde(deserialize_with = "crate::nn::embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
     /// Batch normalisation between blocks (batch statistics in training, running averages
     /// otherwise; Papamakarios et al. 2017). Default false.

@@ -9,10 +9,11 @@ use super::params::ParamSet;
 use super::registry::{BuildContext, EstimatorConfig};
 use super::Estimator;
 use super::{DensityEstimator, Dev, LossContext, Network, T0, T1, T2};
-use crate::sim::SampleRng;
-use crate::spec::number;
-use crate::spec::validate::{at_least, at_most, hidden_widths};
-use crate::spec::{EmbeddingSpec, LossKind, Violation};
+use crate::math::SampleRng;
+use crate::config::number;
+use crate::config::{at_least, at_most, hidden_widths};
+use crate::config::Violation;
+use crate::nn::{EmbeddingSpec, LossKind};
 use dfdx::prelude::*;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -28,7 +29,7 @@ pub struct MdnSpec {
     #[serde(deserialize_with = "number::usize")]
     pub components: usize,
     /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
-    #[serde(deserialize_with = "crate::spec::embedding_or_none")]
+    #[serde(deserialize_with = "crate::nn::embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
 }
 

@@ -12,7 +12,7 @@ use super::heads::FullGaussianHead;
 use super::params::ParamSet;
 use super::{Dev, T1, T2};
 use crate::math::MvNormal;
-use crate::sim::SampleRng;
+use crate::math::SampleRng;
 use dfdx::prelude::*;
 use rand::Rng;
 

@@ -51,6 +51,7 @@ mod error;
 mod gemm;
 pub mod heads;
 mod linear;
+mod loss_kind;
 mod mixture;
 mod model;
 #[cfg(any(feature = "cuda", test))]
@@ -62,7 +63,8 @@ mod registry;
 mod spline;
 
 pub use dense::{Dense, Mlp, PairMlp};
-pub use embedding::{Embedded, Embedding};
+pub use embedding::{embedding_or_none, Conv1dSpec, ConvDoesNotFit, Embedded, Embedding, EmbeddingSpec, MlpEmbeddingSpec};
+pub use loss_kind::LossKind;
 pub use error::NnError;
 pub use model::{build, DensityModel, ModelCard, TrainedModel, NN_VERSION};
 pub use params::{NamedParam, ParamSet};
@@ -82,7 +84,7 @@ estimators! {
     deep_ensemble::DeepEnsemble(DeepEnsembleSpec),
 }
 
-use crate::sim::SampleRng;
+use crate::math::SampleRng;
 use dfdx::prelude::*;
 
 /// The dfdx device ndelab trains on: the CPU, or an NVIDIA GPU in a `--features cuda` build.
@@ -155,7 +157,7 @@ pub struct LossContext {
 impl LossContext {
     /// The context of step `step` of a run with master seed `seed`.
     pub fn seeded(seed: u64, step: u64, kl_weight: f32) -> LossContext {
-        LossContext { rng: crate::sim::StreamFamily::new(seed, "loss").rng(step), kl_weight, training: false, data_grad: false }
+        LossContext { rng: crate::math::StreamFamily::new(seed, "loss").rng(step), kl_weight, training: false, data_grad: false }
     }
 
     /// The same, for a training step.
@@ -260,7 +262,7 @@ impl Estimator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{EmbeddingSpec, GaussianSpec, ModelSpec, NsfSpec};
+    use crate::nn::{EmbeddingSpec, GaussianSpec, ModelSpec, NsfSpec};
 
     /// ∫∫ q(x|y) dx over a fine grid for a 2-parameter problem: every estimator is a density.
     fn integral(model: &ModelSpec) -> f64 {
@@ -308,7 +310,7 @@ mod tests {
     /// embedding alike.
     #[test]
     fn losses_match_densities_and_train_every_parameter() {
-        use crate::spec::Conv1dSpec;
+        use crate::nn::Conv1dSpec;
         let conv = EmbeddingSpec::Conv1d(Conv1dSpec { channels: vec![4, 6], kernel: 5, stride: 1, pool: 2, dense: vec![8] });
         let models = [
             ModelSpec::Nsf(NsfSpec { blocks: 2, hidden: vec![8], bins: 4, tail_bound: 3.0, embedding: Some(conv.clone()) }),
@@ -355,7 +357,7 @@ mod sampling_tests {
         for model in super::tests::small_models() {
             let net = super::tests::small_density(&model, 2, 3, 1, 11);
             let y = [0.5f32, 0.1, -0.7];
-            let mut rng = crate::sim::StreamFamily::new(5, "t").rng(0);
+            let mut rng = crate::math::StreamFamily::new(5, "t").rng(0);
             let n = 20_000;
             let s = net.sample_z(n, &y, &mut rng);
             let inside = |a: f64, b: f64| (-0.5..1.0).contains(&a) && (-1.0..0.5).contains(&b);

@@ -6,7 +6,7 @@ use super::registry::BuildContext;
 use super::ModelSpec;
 use super::{DensityEstimator, Estimator, NnError, ParamSet, Recalibration};
 use crate::data::ZScore;
-use crate::sim::{SampleRng, StreamFamily};
+use crate::math::{SampleRng, StreamFamily};
 use crate::store::entry::write_synced;
 use crate::store::StoreError;
 use rand::Rng;

@@ -10,10 +10,11 @@ use super::params::ParamSet;
 use super::registry::{BuildContext, EstimatorConfig};
 use super::Estimator;
 use super::{DensityEstimator, Dev, LossContext, Network, T0, T2};
-use crate::sim::SampleRng;
-use crate::spec::number;
-use crate::spec::validate::{at_least, at_most, hidden_widths, positive};
-use crate::spec::{EmbeddingSpec, LossKind, Violation};
+use crate::math::SampleRng;
+use crate::config::number;
+use crate::config::{at_least, at_most, hidden_widths, positive};
+use crate::config::Violation;
+use crate::nn::{EmbeddingSpec, LossKind};
 use dfdx::prelude::*;
 use rand::Rng;
 use rand_distr::StandardNormal;
@@ -36,7 +37,7 @@ pub struct NsfSpec {
     #[serde(deserialize_with = "number::f64")]
     pub tail_bound: f64,
     /// Network that embeds y for every block: a list of MLP widths or a `conv1d` section. Default [64, 64].
-    #[serde(deserialize_with = "crate::spec::embedding_or_none")]
+    #[serde(deserialize_with = "crate::nn::embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
 }
 

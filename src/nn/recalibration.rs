@@ -130,7 +130,7 @@ pub fn ranks_of(truth: &[f64], draws: &[f64]) -> Vec<f64> {
 mod tests {
     use super::*;
     use crate::math::stats::ks_uniform;
-    use crate::sim::StreamFamily;
+    use crate::math::StreamFamily;
     use rand::Rng;
     use rand_distr::StandardNormal;
 
@@ -143,9 +143,9 @@ mod tests {
     #[test]
     fn recalibration_makes_miscalibrated_marginals_rank_their_truths_uniformly() {
         let mut rng = StreamFamily::new(5, "recal").rng(0);
-        let normal = |rng: &mut crate::sim::SampleRng| rng.sample::<f64, _>(StandardNormal);
-        let posterior = |rng: &mut crate::sim::SampleRng| -> Vec<f64> { (0..2 * RANK_DRAWS).map(|_| normal(rng)).collect() };
-        let truth = |rng: &mut crate::sim::SampleRng| vec![3f64.sqrt() * (2.0 * rng.gen::<f64>() - 1.0), 0.6 * normal(rng)];
+        let normal = |rng: &mut crate::math::SampleRng| rng.sample::<f64, _>(StandardNormal);
+        let posterior = |rng: &mut crate::math::SampleRng| -> Vec<f64> { (0..2 * RANK_DRAWS).map(|_| normal(rng)).collect() };
+        let truth = |rng: &mut crate::math::SampleRng| vec![3f64.sqrt() * (2.0 * rng.gen::<f64>() - 1.0), 0.6 * normal(rng)];
         let mut held_out = Vec::new();
         for _ in 0..10_000 {
             let t = truth(&mut rng);

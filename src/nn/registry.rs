@@ -9,8 +9,9 @@
 
 use super::params::ParamSet;
 use super::{Dev, Estimator};
-use crate::sim::SampleRng;
-use crate::spec::{EmbeddingSpec, LossKind, Violation};
+use crate::math::SampleRng;
+use crate::config::Violation;
+use crate::nn::{EmbeddingSpec, LossKind};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt::Debug;
@@ -86,7 +87,7 @@ macro_rules! estimators {
             }
 
             /// The loss this kind trains with.
-            pub fn loss(&self) -> $crate::spec::LossKind {
+            pub fn loss(&self) -> $crate::nn::LossKind {
                 match self { $(ModelSpec::$variant(_) => <$config as $crate::nn::EstimatorConfig>::LOSS),* }
             }
 
@@ -101,12 +102,12 @@ macro_rules! estimators {
             }
 
             /// The network that embeds y, if any.
-            pub fn embedding(&self) -> Option<&$crate::spec::EmbeddingSpec> {
+            pub fn embedding(&self) -> Option<&$crate::nn::EmbeddingSpec> {
                 match self { $(ModelSpec::$variant(c) => c.embedding()),* }
             }
 
             /// The kind's own checks.
-            pub fn validate(&self) -> Result<(), $crate::spec::Violation> {
+            pub fn validate(&self) -> Result<(), $crate::config::Violation> {
                 match self { $(ModelSpec::$variant(c) => c.validate()),* }
             }
 
@@ -138,10 +139,10 @@ macro_rules! estimators {
 
         impl<'de> serde::Deserialize<'de> for ModelSpec {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let (kind, rest) = $crate::spec::tagged::split_kind(d, Self::KINDS)?;
+                let (kind, rest) = $crate::config::tagged::split_kind(d, Self::KINDS)?;
                 $(
                     if kind == <$config as $crate::nn::EstimatorConfig>::KIND {
-                        return Ok(ModelSpec::$variant($crate::spec::tagged::variant(rest)?));
+                        return Ok(ModelSpec::$variant($crate::config::tagged::variant(rest)?));
                     }
                 )*
                 Err(serde::de::Error::unknown_variant(&kind, Self::KINDS))

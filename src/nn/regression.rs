@@ -9,9 +9,10 @@ use super::params::ParamSet;
 use super::registry::{BuildContext, EstimatorConfig};
 use super::Estimator;
 use super::{Dev, LossContext, Network, PointEstimator, T0, T2};
-use crate::spec::number;
-use crate::spec::validate::hidden_widths;
-use crate::spec::{EmbeddingSpec, LossKind, Violation};
+use crate::config::number;
+use crate::config::hidden_widths;
+use crate::config::Violation;
+use crate::nn::{EmbeddingSpec, LossKind};
 use dfdx::prelude::*;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -24,7 +25,7 @@ pub struct RegressionSpec {
     #[serde(deserialize_with = "number::vec_usize")]
     pub hidden: Vec<usize>,
     /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
-    #[serde(deserialize_with = "crate::spec::embedding_or_none")]
+    #[serde(deserialize_with = "crate::nn::embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
 }
 

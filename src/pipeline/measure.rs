@@ -6,8 +6,9 @@ use crate::eval::{self, Estimate, PosteriorChecks, ReferenceSource, Rmse};
 use crate::nn::{DensityModel, TrainedModel};
 use crate::reference::NestedSettings;
 use crate::report::Provenance;
-use crate::sim::{SampleRng, StreamFamily};
-use crate::spec::{Metric, Plan};
+use crate::math::{SampleRng, StreamFamily};
+use crate::eval::Metric;
+use crate::spec::Plan;
 use std::time::Instant;
 
 /// What the evaluation measured.

@@ -26,7 +26,10 @@ use crate::error::Error;
 use crate::eval;
 use crate::nn::{self, ModelCard, ModelSpec, TrainedModel, NN_VERSION};
 use crate::report::Provenance;
-use crate::spec::{self, EvalSpec, LossKind, Plan, TrainingSpec};
+use crate::eval::EvalSpec;
+use crate::nn::LossKind;
+use crate::spec::{self, Plan};
+use crate::train::TrainingSpec;
 use crate::store::entry::{self, Entry};
 use crate::store::{ContentKey, KeyRecipe, Layout};
 use crate::train::{self, TrainOutcome, TRAIN_VERSION};
@@ -56,7 +59,7 @@ pub struct Keys {
 
 /// Builds the dataset and run key recipes of a plan.
 pub fn keys(plan: &Plan) -> Result<Keys, Error> {
-    let dataset = data::dataset_recipe(plan)?;
+    let dataset = data::dataset_recipe(&plan.dataset)?;
     let section = RunSection {
         seed: plan.seed,
         infer: &plan.dataset.infer,
@@ -195,7 +198,7 @@ fn recalibrate(model: &TrainedModel, val: &data::Split, seed: u64) -> Option<nn:
     use nn::recalibration::{ranks_of, Recalibration, RANK_DRAWS};
     let density = model.density()?;
     let t = Instant::now();
-    let streams = crate::sim::StreamFamily::new(seed, "recalibrate");
+    let streams = crate::math::StreamFamily::new(seed, "recalibrate");
     let ranks: Vec<f64> = (0..val.len())
         .into_par_iter()
         .flat_map_iter(|i| {

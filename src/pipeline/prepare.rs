@@ -43,7 +43,7 @@ impl Prepared {
 /// The dataset of `plan` with only the inferred parameters, the simulator, and the indices of
 /// the kept parameters.
 pub fn dataset(plan: &Plan, layout: &Layout, rebuild: bool) -> Result<(Dataset, Box<dyn Simulator>, Vec<usize>, CacheStatus), Error> {
-    let (ds, status, dir) = data::load_or_build(plan, layout, rebuild)?;
+    let (ds, status, dir) = data::load_or_build(&plan.dataset, layout, rebuild)?;
     let (ds, keep) = inferred(plan, ds, &dir)?;
     Ok((ds, plan.dataset.simulator.build(), keep, status))
 }

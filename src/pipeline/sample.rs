@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 use crate::nn::TrainedModel;
-use crate::sim::StreamFamily;
+use crate::math::StreamFamily;
 use crate::store::{entry, output, Layout};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -52,7 +52,7 @@ pub(crate) fn check_output(out: &Path, data: &Path, rows: usize, layout: &Layout
 /// machine cannot hold (as f64, with a copy while writing).
 pub(crate) fn check_draws(flag: &str, n: usize, rows: usize, d: usize) -> Result<(), Error> {
     let bytes = (n as u128) * (rows as u128) * (d.max(1) as u128) * 16;
-    let Some(memory) = crate::store::memory::limit_bytes() else { return Ok(()) };
+    let Some(memory) = crate::config::limits::memory_bytes() else { return Ok(()) };
     if bytes <= memory as u128 {
         return Ok(());
     }
@@ -125,7 +125,7 @@ fn importance(
     model: &crate::nn::DensityModel,
     obs: &[Vec<f32>],
     n_is: usize,
-    rng: &mut crate::sim::SampleRng,
+    rng: &mut crate::math::SampleRng,
 ) -> Result<(), Error> {
     if n_is == 0 {
         return Err(Error::Usage("--importance must be at least 1".into()));

@@ -6,9 +6,10 @@ mod files;
 mod nested;
 
 pub use files::{read_observations, read_samples, write_samples_npy, SamplesFileError};
-pub use nested::{nested_sample, NestedRun, NestedSettings};
+pub use nested::{nested_sample, NestedRun, NestedSettings, NestedSpec};
 
-use crate::sim::{Simulator, StreamFamily};
+use crate::math::StreamFamily;
+use crate::sim::Simulator;
 use std::time::Instant;
 
 /// Reference samples of the inferred parameters for one observation.
@@ -91,7 +92,7 @@ mod tests {
     use super::*;
     use crate::eval::c2st;
     use crate::sim::LinearGaussian;
-    use crate::spec::LinearGaussianSpec;
+    use crate::sim::LinearGaussianSpec;
     use rand::Rng;
 
     /// The nested sampler draws the closed-form posterior of a 5-parameter linear Gaussian

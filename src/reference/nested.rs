@@ -15,8 +15,10 @@
 //! to log Z.
 
 use crate::math::{cholesky, Mat};
-use crate::sim::SampleRng;
+use crate::math::SampleRng;
+use crate::config::number;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
@@ -31,8 +33,8 @@ pub struct NestedSettings {
     pub dlogz: f64,
 }
 
-impl From<&crate::spec::NestedSpec> for NestedSettings {
-    fn from(n: &crate::spec::NestedSpec) -> Self {
+impl From<&crate::reference::NestedSpec> for NestedSettings {
+    fn from(n: &crate::reference::NestedSpec) -> Self {
         NestedSettings { live: n.live, walks: n.walks, dlogz: n.dlogz }
     }
 }
@@ -265,9 +267,30 @@ mod tests {
     /// instead of compressing the prior for ever.
     #[test]
     fn a_nowhere_finite_likelihood_stops() {
-        let mut rng = crate::sim::StreamFamily::new(1, "t").rng(0);
+        let mut rng = crate::math::StreamFamily::new(1, "t").rng(0);
         let run = nested_sample(2, &[false, false], |_| f64::NEG_INFINITY, NestedSettings { live: 50, walks: 5, dlogz: 0.05 }, &mut rng);
         assert_eq!(run.log_z, f64::NEG_INFINITY);
         assert!(run.calls < 10_000, "{} likelihood calls", run.calls);
+    }
+}
+
+/// Settings of the built-in nested sampler (constrained random walks).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NestedSpec {
+    /// Live points. Default 2000 (what matches bilby + dynesty to JS < 0.002 on a GW injection).
+    #[serde(deserialize_with = "number::usize")]
+    pub live: usize,
+    /// Random-walk proposals per replacement. Default 100.
+    #[serde(deserialize_with = "number::usize")]
+    pub walks: usize,
+    /// Stop when the remaining evidence is below this (log units). Default 0.05.
+    #[serde(deserialize_with = "number::f64")]
+    pub dlogz: f64,
+}
+
+impl Default for NestedSpec {
+    fn default() -> Self {
+        NestedSpec { live: 2000, walks: 100, dlogz: 0.05 }
     }
 }

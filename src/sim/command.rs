@@ -15,8 +15,9 @@
 use super::prior::{log_density_all, sample_all, to_parameters, transform_all, validate_parameters, ParameterSpec};
 use super::registry::SimulatorConfig;
 use super::{Parameter, SampleRng, SimError, Simulator, StreamFamily};
-use crate::spec::validate::{at_least, bad, positive};
-use crate::spec::{number, NoiseMode, Violation};
+use crate::config::{at_least, bad, positive};
+use crate::config::{number, Violation};
+use crate::sim::NoiseMode;
 use crate::store::leftovers::{kill_group, ProcessGroup, Temporary};
 use crate::store::npy;
 use serde::{Deserialize, Serialize};

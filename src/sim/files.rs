@@ -14,8 +14,9 @@
 use super::prior::{log_density_all, sample_all, to_parameters, transform_all, validate_parameters, ParameterSpec};
 use super::registry::SimulatorConfig;
 use super::{Parameter, SampleRng, SimError, Simulator, StreamFamily};
-use crate::spec::validate::{at_least, bad};
-use crate::spec::{number, NoiseMode, Violation};
+use crate::config::{at_least, bad};
+use crate::config::{number, Violation};
+use crate::sim::NoiseMode;
 use crate::store::npy::{self, Matrix};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -285,7 +286,7 @@ impl FilesSimulator {
         if self.spec.split == SplitOrder::Shuffled {
             order.shuffle(&mut StreamFamily::new(seed, "files/split").rng(0));
             // Rows are then read in random order: from a file larger than memory, one at a time.
-            let fits = crate::store::memory::limit_bytes().is_some_and(|m| (theta.bytes() + data.bytes()) as u64 <= m / 2);
+            let fits = crate::config::limits::memory_bytes().is_some_and(|m| (theta.bytes() + data.bytes()) as u64 <= m / 2);
             theta.advise(!fits);
             data.advise(!fits);
         }

@@ -9,7 +9,8 @@
 use super::linear_gaussian::{LinearGaussian, LinearGaussianSpec, MatrixKind};
 use super::registry::SimulatorConfig;
 use super::Simulator;
-use crate::spec::{NoiseMode, Violation};
+use crate::config::Violation;
+use crate::sim::NoiseMode;
 use serde::{Deserialize, Serialize};
 
 /// Dimension of θ and x.

@@ -6,8 +6,9 @@
 use super::registry::SimulatorConfig;
 use super::{Parameter, Posterior, SampleRng, Simulator, StreamFamily};
 use crate::math::{cholesky, lower_inverse, Mat, MvNormal, LN_2PI};
-use crate::spec::validate::{at_least, bad, positive};
-use crate::spec::{number, NoiseMode, Violation};
+use crate::config::{at_least, bad, positive};
+use crate::config::{number, Violation};
+use crate::sim::NoiseMode;
 use rand::Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
@@ -58,9 +59,9 @@ impl SimulatorConfig for LinearGaussianSpec {
     fn validate(&self) -> Result<(), Violation> {
         at_least("dataset.linear_gaussian.theta_dim", self.theta_dim, 1)?;
         at_least("dataset.linear_gaussian.data_dim", self.data_dim, 1)?;
-        crate::spec::validate::at_most("dataset.linear_gaussian.theta_dim", self.theta_dim, crate::spec::validate::MAX_PARAMETERS)?;
+        crate::config::at_most("dataset.linear_gaussian.theta_dim", self.theta_dim, crate::config::MAX_PARAMETERS)?;
         // The simulator holds a data_dim × theta_dim matrix.
-        crate::spec::validate::at_most("dataset.linear_gaussian.data_dim", self.data_dim, 1 << 16)?;
+        crate::config::at_most("dataset.linear_gaussian.data_dim", self.data_dim, 1 << 16)?;
         if self.matrix == MatrixKind::Identity && self.theta_dim != self.data_dim {
             return Err(bad(
                 "dataset.linear_gaussian.matrix",

@@ -6,16 +6,18 @@
 mod error;
 #[cfg(feature = "hdf5")]
 mod hdf5;
+mod noise;
 pub mod prior;
 #[macro_use]
 pub mod registry;
-mod rng;
 
 pub use error::SimError;
 pub use gw::GwBbh;
 pub use linear_gaussian::{LinearGaussian, MatrixKind};
+pub use noise::NoiseMode;
+pub use prior::Prior;
 pub use registry::SimulatorConfig;
-pub use rng::{SampleRng, StreamFamily};
+use crate::math::{SampleRng, StreamFamily};
 
 // The simulators, one file (or folder) each: `file::Variant(Settings)`, in the order the
 // spec's messages list them. This list is the registry; adding a simulator is its file and

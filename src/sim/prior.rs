@@ -4,8 +4,8 @@
 use super::{Parameter, SampleRng};
 use crate::math::stats::normal_quantile;
 use crate::math::LN_2PI;
-use crate::spec::validate::bad;
-use crate::spec::{number, tagged, Violation};
+use crate::config::bad;
+use crate::config::{number, tagged, Violation};
 use rand::Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
@@ -219,7 +219,7 @@ pub fn validate_parameters(key: &str, params: &[ParameterSpec]) -> Result<(), Vi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::StreamFamily;
+    use crate::math::StreamFamily;
 
     /// Draws follow the density: the mean of each prior's draws matches ∫ x p(x) dx, and the
     /// transform of u = ½ is the median.
@@ -252,6 +252,45 @@ mod tests {
             let median = p.transform(0.5);
             let below: f64 = (0..m).map(|i| lo + (i as f64 + 0.5) * h).filter(|&x| x < median).map(|x| p.log_density(x).exp() * h).sum();
             assert!((below - 0.5).abs() < 1e-3, "{p:?}: P(x < transform(½)) = {below}");
+        }
+    }
+}
+
+/// A prior: a fixed value or a uniform range.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Prior {
+    /// The parameter is fixed to this value (not sampled, not inferred).
+    Fixed(f64),
+    /// Uniform on [min, max).
+    Uniform {
+        /// Lower bound.
+        min: f64,
+        /// Upper bound.
+        max: f64,
+    },
+}
+
+impl<'de> Deserialize<'de> for Prior {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let v = serde_norway::Value::deserialize(d)?;
+        match &v {
+            serde_norway::Value::Mapping(_) => {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Range {
+                    #[serde(deserialize_with = "number::f64")]
+                    min: f64,
+                    #[serde(deserialize_with = "number::f64")]
+                    max: f64,
+                }
+                let r: Range = tagged::variant(v)?;
+                Ok(Prior::Uniform { min: r.min, max: r.max })
+            }
+            _ => number::f64(v)
+                .map(Prior::Fixed)
+                .map_err(|_| D::Error::custom("expected a number (fixed value) or `{ min, max }` (uniform prior)")),
         }
     }
 }

@@ -8,7 +8,8 @@
 //! suggestions and validation come from that list.
 
 use super::Simulator;
-use crate::spec::{NoiseMode, Violation};
+use crate::config::Violation;
+use crate::sim::NoiseMode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt::Debug;
@@ -102,7 +103,7 @@ macro_rules! simulators {
             }
 
             /// Training noise when `dataset.noise` is unset.
-            pub fn default_noise(&self) -> $crate::spec::NoiseMode {
+            pub fn default_noise(&self) -> $crate::sim::NoiseMode {
                 match self { $(SimulatorSpec::$variant(_) => <$config as $crate::sim::SimulatorConfig>::DEFAULT_NOISE),* }
             }
 
@@ -112,7 +113,7 @@ macro_rules! simulators {
             }
 
             /// The simulator's own checks.
-            pub fn validate(&self) -> Result<(), $crate::spec::Violation> {
+            pub fn validate(&self) -> Result<(), $crate::config::Violation> {
                 match self { $(SimulatorSpec::$variant(c) => c.validate()),* }
             }
 
@@ -132,7 +133,7 @@ macro_rules! simulators {
             }
 
             /// The training-noise modes the simulator supports.
-            pub fn noise_modes(&self) -> &'static [$crate::spec::NoiseMode] {
+            pub fn noise_modes(&self) -> &'static [$crate::sim::NoiseMode] {
                 match self { $(SimulatorSpec::$variant(c) => c.noise_modes()),* }
             }
 
@@ -157,7 +158,7 @@ macro_rules! simulators {
                 $(
                     if kind == <$config as $crate::sim::SimulatorConfig>::KIND {
                         let config = match section {
-                            Some(v) => $crate::spec::tagged::variant(v).map_err(|e: E| $crate::spec::tagged::within(kind, e))?,
+                            Some(v) => $crate::config::tagged::variant(v).map_err(|e: E| $crate::config::tagged::within(kind, e))?,
                             None => <$config>::default(),
                         };
                         return Ok(SimulatorSpec::$variant(config));

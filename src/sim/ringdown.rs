@@ -14,8 +14,9 @@ use super::gw::whiten::Whitener;
 use super::prior::{log_density_all, sample_all, transform_all, ParameterPrior, ParameterSpec};
 use super::registry::SimulatorConfig;
 use super::{Parameter, SampleRng, SimError, Simulator};
-use crate::spec::validate::{bad, positive};
-use crate::spec::{number, NoiseMode, Violation};
+use crate::config::{bad, positive};
+use crate::config::{number, Violation};
+use crate::sim::NoiseMode;
 use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 use serde::{Deserialize, Serialize};
@@ -388,7 +389,7 @@ impl Simulator for Ringdown {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::StreamFamily;
+    use crate::math::StreamFamily;
 
     /// Kerr (2,2,0) frequencies M ω = M(ω_R − i ω_I) computed by Leaver's continued fraction
     /// (the values of Berti, Cardoso & Starinets' published tables, reproduced with the `qnm`

@@ -10,7 +10,8 @@
 
 use super::registry::SimulatorConfig;
 use super::{Parameter, SampleRng, SimError, Simulator};
-use crate::spec::{NoiseMode, Violation};
+use crate::config::Violation;
+use crate::sim::NoiseMode;
 use rand::Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
@@ -150,7 +151,7 @@ impl Simulator for TwoMoons {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::StreamFamily;
+    use crate::math::StreamFamily;
 
     /// The likelihood is the density of the simulator's output: a histogram of 4·10⁵ draws at
     /// one θ matches p(x|θ) integrated over its cells, and p(x|θ) integrates to one.

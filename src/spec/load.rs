@@ -114,7 +114,7 @@ fn parse_spec_at(file: &str, text: &str, overrides: &[String], base: Option<&Pat
     // serde_norway appends " at line L column C"; the location is printed in front instead.
     let mut root = yaml_tree(file, text)?;
     if !root.is_mapping() {
-        return Err(SpecError::new(file, format!("expected a mapping of sections (name, dataset, model, ...), found {}", kind_of(&root)))
+        return Err(SpecError::new(file, format!("expected a mapping of sections (name, dataset, model, ...), found {}", crate::config::tagged::kind_of(&root)))
             .at(Some((1, 1))));
     }
     for raw in overrides {
@@ -145,7 +145,7 @@ pub fn typed<T: serde::de::DeserializeOwned>(file: &str, text: &str, root: &Valu
         let mut path = segments(e.path());
         let mut inner = e.inner().to_string();
         // Errors inside `kind`-tagged sections carry their own path; splice it in.
-        let mark = super::tagged::PATH_MARK;
+        let mark = crate::config::tagged::PATH_MARK;
         if let Some(start) = inner.find(mark) {
             let rest = &inner[start + mark.len_utf8()..];
             if let Some((sub, msg)) = rest.split_once(mark) {
@@ -177,19 +177,6 @@ pub fn yaml_tree(file: &str, text: &str) -> Result<Value, SpecError> {
             err
         }
     })
-}
-
-/// What a YAML value is, in words (never its internal form).
-pub(crate) fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "nothing",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Sequence(_) => "a list",
-        Value::Mapping(_) => "a mapping",
-        Value::Tagged(_) => "a tagged value",
-    }
 }
 
 fn segments(path: &serde_path_to_error::Path) -> Vec<Segment> {

@@ -11,20 +11,15 @@
 mod error;
 mod load;
 mod locate;
-pub mod number;
 mod overrides;
 mod plan;
 mod suggest;
-pub(crate) mod tagged;
 mod types;
 pub mod validate;
 
-pub use crate::nn::{CvaeFlowSpec, CvaeSpec, GaussianSpec, MafSpec, MdnSpec, ModelSpec, NsfSpec, RegressionSpec};
-pub use crate::sim::gw::{Approximant, GwBbhSpec, GwPriors, PsdKind};
-pub use crate::sim::{LinearGaussianSpec, MatrixKind, SimulatorSpec};
 pub use error::SpecError;
 pub use load::{load, load_spec, parse, parse_spec, typed, yaml_tree};
 pub use overrides::Override;
-pub use plan::{DatasetPlan, Plan};
-pub use types::*;
-pub use validate::{validate, Violation};
+pub use plan::Plan;
+pub use types::Spec;
+pub use validate::validate;

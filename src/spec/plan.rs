@@ -1,9 +1,11 @@
 //! The resolved plan: a spec with every default decided, made once by load → overrides →
 //! validate → resolve. Every stage takes a [`Plan`]; nothing after this asks "was it set?".
 
-use super::types::{DatasetSpec, EvalSpec, LossKind, NoiseMode, Spec, TrainingSpec};
-use crate::nn::ModelSpec;
-use crate::sim::SimulatorSpec;
+use super::types::Spec;
+use crate::data::DatasetPlan;
+use crate::eval::EvalSpec;
+use crate::nn::{LossKind, ModelSpec};
+use crate::train::TrainingSpec;
 
 /// One experiment, resolved: no optional values left but those that switch a feature off
 /// (`training.early_stopping: null`, `training.kl_ramp: null`).
@@ -23,25 +25,6 @@ pub struct Plan {
     pub training: TrainingSpec,
     /// What to measure.
     pub eval: EvalSpec,
-}
-
-/// The dataset section, resolved.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DatasetPlan {
-    /// The simulator and its settings.
-    pub simulator: SimulatorSpec,
-    /// Seed of the simulated samples.
-    pub seed: u64,
-    /// Training samples.
-    pub n_train: usize,
-    /// Validation samples.
-    pub n_val: usize,
-    /// Test samples.
-    pub n_test: usize,
-    /// The parameters the estimator infers, in order.
-    pub infer: Vec<String>,
-    /// How training noise is made.
-    pub noise: NoiseMode,
 }
 
 impl Plan {
@@ -85,20 +68,5 @@ impl Plan {
     /// The resolved spec as YAML.
     pub fn to_yaml(&self) -> String {
         serde_norway::to_string(&self.to_spec()).unwrap_or_else(|e| format!("# cannot serialise spec: {e}\n"))
-    }
-}
-
-impl DatasetPlan {
-    /// The section with every value written out.
-    pub fn to_spec(&self) -> DatasetSpec {
-        DatasetSpec {
-            simulator: self.simulator.clone(),
-            seed: Some(self.seed),
-            n_train: self.n_train,
-            n_val: self.n_val,
-            n_test: self.n_test,
-            infer: Some(self.infer.clone()),
-            noise: Some(self.noise),
-        }
     }
 }

@@ -15,7 +15,6 @@ pub mod entry;
 pub mod gc;
 pub mod key;
 pub mod leftovers;
-pub mod memory;
 pub mod npy;
 pub mod output;
 

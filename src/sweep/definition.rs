@@ -10,7 +10,8 @@
 //! seeds: [1, 2, 3]                   # replicates of everything above
 //! ```
 
-use crate::spec::{number, SpecError};
+use crate::config::number;
+use crate::spec::SpecError;
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
 use std::collections::BTreeMap;
@@ -137,7 +138,7 @@ impl SweepDefinition {
     }
 
     fn check(&self, file: &str) -> Result<(), SpecError> {
-        if !crate::spec::validate::is_folder_name(&self.name) {
+        if !crate::config::is_folder_name(&self.name) {
             return Err(SpecError::new(file, format!("`name`: `{}` cannot name a results folder", self.name))
                 .help("use at most 200 letters, digits, `_`, `-` and `.`, not starting with `.`"));
         }

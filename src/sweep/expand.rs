@@ -1,7 +1,7 @@
 //! Expanding a sweep into trials: grid × zip × random draws × seeds, in a fixed order.
 
 use super::definition::{Distribution, SweepDefinition};
-use crate::sim::StreamFamily;
+use crate::math::StreamFamily;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;

@@ -6,7 +6,7 @@
 //! chunks on rayon's threads; the network's tensors then take the new weights in one copy each.
 
 use crate::nn::{Dev, ParamSet};
-use crate::spec::AdamSpec;
+use crate::train::AdamSpec;
 use dfdx::prelude::*;
 use rayon::prelude::*;
 

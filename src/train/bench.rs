@@ -6,8 +6,9 @@
 use super::{gradient_step, Adam};
 use crate::data::Batch;
 use crate::nn::{self, LossContext, NnError};
-use crate::sim::StreamFamily;
-use crate::spec::{OptimizerSpec, Plan};
+use crate::math::StreamFamily;
+use crate::spec::Plan;
+use crate::train::OptimizerSpec;
 use rand::Rng;
 use rand_distr::StandardNormal;
 use std::time::Instant;

@@ -9,15 +9,17 @@ pub mod bench;
 pub mod checkpoint;
 mod memory;
 mod schedule;
+mod settings;
 
 pub use adam::Adam;
 pub use checkpoint::Checkpointing;
 pub use memory::keep_freed_memory;
 pub use schedule::lr_at;
+pub use settings::{AdamSpec, EarlyStoppingSpec, KlRampSpec, LrSchedule, OptimizerSpec, TrainingSpec};
 
 use crate::data::{Batch, Batches, Dataset, FreshNoise, ZScore};
 use crate::nn::{Dev, LossContext, Network, T2};
-use crate::spec::{OptimizerSpec, Shuffle, TrainingSpec};
+use crate::data::Shuffle;
 use crate::ui;
 use checkpoint::{Progress, State, Timer};
 use dfdx::prelude::*;
@@ -99,7 +101,7 @@ fn check_finite(ds: &Dataset) -> Result<(), TrainError> {
 /// time: each epoch then reads it from disk in random order, one page per row.
 fn larger_than_memory(train: &crate::data::Split, shuffle: Shuffle) -> Option<String> {
     let bytes = (train.theta.bytes() + train.data.bytes()) as u64;
-    let memory = crate::store::memory::limit_bytes()?;
+    let memory = crate::config::limits::memory_bytes()?;
     (shuffle == Shuffle::Rows && train.data.is_mapped() && bytes > memory).then(|| {
         format!(
             "note: the training split ({:.1} GB) is larger than the memory available ({:.1} GB), so each epoch reads it from disk \

@@ -1,6 +1,6 @@
 //! Learning-rate schedules, evaluated per step.
 
-use crate::spec::LrSchedule;
+use crate::train::LrSchedule;
 
 /// The learning rate at `step` of `total` steps.
 pub fn lr_at(schedule: LrSchedule, base: f64, step: usize, total: usize) -> f64 {

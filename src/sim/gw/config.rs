@@ -3,8 +3,9 @@
 use super::GwBbh;
 use crate::sim::registry::SimulatorConfig;
 use crate::sim::Simulator;
-use crate::spec::validate::{bad, positive};
-use crate::spec::{number, NoiseMode, Prior, Violation};
+use crate::config::{bad, positive};
+use crate::config::{number, Violation};
+use crate::sim::{NoiseMode, Prior};
 use serde::{Deserialize, Serialize};
 
 /// The `gw_bbh` simulator: Gabbard et al.'s benchmark (arXiv:1909.06296) by default — H1,
@@ -164,7 +165,7 @@ impl SimulatorConfig for GwBbhSpec {
                 None,
             ));
         }
-        let max = crate::spec::validate::MAX_DATA_VALUES as f64;
+        let max = crate::config::MAX_DATA_VALUES as f64;
         if n > max {
             return Err(bad(
                 &format!("{K}.duration"),

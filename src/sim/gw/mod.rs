@@ -14,7 +14,7 @@ pub mod waveform;
 pub mod whiten;
 
 use super::{Parameter, SampleRng, SimError, Simulator};
-use crate::spec::Prior;
+use crate::sim::Prior;
 pub use config::{Approximant, GwBbhSpec, GwPriors, PsdKind};
 use detector::Detector;
 use psd::Psd;

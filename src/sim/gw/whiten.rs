@@ -8,7 +8,7 @@
 
 use super::psd::Psd;
 use super::waveform::Series;
-use crate::sim::SampleRng;
+use crate::math::SampleRng;
 use rand::Rng;
 use rand_distr::StandardNormal;
 use realfft::num_complex::Complex;

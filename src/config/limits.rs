@@ -1,10 +1,27 @@
-//! How much of a memory-mapped file can stay resident: the machine's memory, or its memory
-//! cgroup's limit (a Slurm job's `--mem`, a container's) when that is lower. Decides only how
-//! files are read (read-ahead or not, a hint to the user), never what is computed.
+//! The sizes a spec may ask for: fixed caps that keep every product of sizes far from
+//! overflow, and the memory of this machine (or of its cgroup: a Slurm job's `--mem`, a
+//! container's), which decides what is refused and how files are read, never what is computed.
 
-/// Bytes of memory this process may fill with file pages, or None where it cannot be told.
+/// The most values one data row may hold (all channels together).
+pub const MAX_DATA_VALUES: usize = 1 << 20;
+
+/// The most parameters a simulator may have.
+pub const MAX_PARAMETERS: usize = 1024;
+
+/// The most samples a dataset may hold (its three splits together).
+pub const MAX_SAMPLES: usize = 1 << 40;
+
+/// The widest layer ndelab builds: far above any posterior network, and small enough that
+/// the products of two widths cannot overflow.
+pub const MAX_WIDTH: usize = 1 << 20;
+
+/// The longest name: a folder name, with room for the hidden `.NAME.tmp-PID` beside it, within
+/// the 255 bytes file systems allow.
+pub const MAX_NAME: usize = 200;
+
+/// Bytes of memory this process may fill, or None where it cannot be told.
 #[cfg(target_os = "linux")]
-pub fn limit_bytes() -> Option<u64> {
+pub fn memory_bytes() -> Option<u64> {
     // SAFETY: sysconf only reads system constants.
     let (pages, page) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
     let physical = u64::try_from(pages).ok()?.checked_mul(u64::try_from(page).ok()?)?;
@@ -13,7 +30,7 @@ pub fn limit_bytes() -> Option<u64> {
 
 /// Bytes of memory this process may fill with file pages: not told off Linux.
 #[cfg(not(target_os = "linux"))]
-pub fn limit_bytes() -> Option<u64> {
+pub fn memory_bytes() -> Option<u64> {
     None
 }
 
@@ -37,7 +54,7 @@ fn cgroup_limit() -> Option<u64> {
 mod tests {
     #[test]
     fn the_limit_is_at_most_the_machines_memory() {
-        let limit = super::limit_bytes().expect("Linux tells its memory");
+        let limit = super::memory_bytes().expect("Linux tells its memory");
         assert!(limit > 1 << 26, "{limit}");
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
         let total_kb: u64 = meminfo.lines().next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();

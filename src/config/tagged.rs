@@ -24,7 +24,7 @@ pub fn split_kind<'de, D: Deserializer<'de>>(d: D, kinds: &'static [&'static str
                 match &other {
                     Value::Number(n) => format!("the number {n}"),
                     Value::Bool(b) => format!("`{b}`"),
-                    v => super::load::kind_of(v).to_string(),
+                    v => kind_of(v).to_string(),
                 }
             )))
         }
@@ -69,4 +69,17 @@ pub fn within<E: de::Error>(key: &str, e: E) -> E {
 /// (its key path travels inside the message).
 pub fn relay<E: de::Error>(e: serde_norway::Error) -> E {
     E::custom(e.to_string())
+}
+
+/// What a YAML value is, in words (never its internal form).
+pub fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
 }
