@@ -1,15 +1,13 @@
-//! Command-line arguments, and which library function each command calls. `main.rs` only
-//! parses and reports; the work is in the stages.
+//! Command-line arguments, and which command of src/app/ each calls. `main.rs` only parses
+//! and reports; what a command does is in src/app/, the work in the stages.
 
-use crate::error::Error;
-use crate::pipeline::{self, EvalOptions, ReferenceRequest, RunOptions, SampleRequest};
-use crate::report::{self, table};
-use crate::store::{self, Layout};
-use crate::sweep::command as sweeps;
+use crate::app::{self, EvalOptions, ReferenceRequest, SampleRequest, TableArgs};
+use crate::report::table::TableRequest;
 use crate::sweep::SlurmDefaults;
-use crate::{data, spec};
+use crate::Error;
 use clap::{Parser, Subcommand};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// Reproducible neural-posterior-estimation experiments.
 #[derive(Debug, Parser)]
@@ -19,7 +17,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "NDELAB_RESULTS", default_value = "results")]
     pub results: PathBuf,
     /// Worker threads (default: all cores; RAYON_NUM_THREADS also works).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_parser = at_least_one)]
     pub threads: Option<usize>,
     /// The command.
     #[command(subcommand)]
@@ -47,7 +45,7 @@ pub enum Command {
         #[arg(long)]
         data: PathBuf,
         /// Samples per observation.
-        #[arg(long, default_value_t = 10_000)]
+        #[arg(long, default_value_t = 10_000, value_parser = at_least_one)]
         n: usize,
         /// Output file: .npy, .parquet, or .json (a bilby result; one observation).
         #[arg(long)]
@@ -58,7 +56,7 @@ pub enum Command {
         /// Importance-sample N estimator draws per observation with the simulator's exact
         /// likelihood: OUT then holds --n draws resampled from them, OUT's stem + `.weighted.parquet`
         /// the weighted draws, and `.importance.json` n_eff, the efficiency and log Z.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = at_least_one)]
         importance: Option<usize>,
     },
     /// Check a trained run's posteriors: P-P test (KS p-values, SBC ranks) over test
@@ -105,7 +103,7 @@ pub enum Command {
         #[arg(long)]
         data: PathBuf,
         /// Draws per observation.
-        #[arg(long, default_value_t = 10_000)]
+        #[arg(long, default_value_t = 10_000, value_parser = at_least_one)]
         n: usize,
         /// Output file: .npy, .parquet, or .json (a bilby result; one observation).
         #[arg(long)]
@@ -186,10 +184,10 @@ pub struct SweepCmd {
     /// The sweep file (YAML), e.g. experiments/sweeps/cvae_latent.yaml.
     pub spec: Option<PathBuf>,
     /// Trials at once (local backend). Default: one per core.
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub jobs: Option<usize>,
     /// Threads of each trial. Default: cores / jobs (local), --cpus-per-task (Slurm).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub threads_per_trial: Option<usize>,
     /// Print the trials and whether each is done; run nothing.
     #[arg(long)]
@@ -360,8 +358,8 @@ pub enum CacheAction {
     /// finished runs too only with --force.
     Gc {
         /// Also remove entries finished more than this many days ago.
-        #[arg(long)]
-        older_than_days: Option<f64>,
+        #[arg(long, value_name = "DAYS", value_parser = days)]
+        older_than_days: Option<Duration>,
         /// Remove finished runs older than --older-than-days as well.
         #[arg(long)]
         force: bool,
@@ -371,136 +369,76 @@ pub enum CacheAction {
     },
 }
 
+/// A count of at least 1 (threads, draws, jobs).
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.replace('_', "").parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a whole number")),
+    }
+}
+
+/// A number of days, 0 or more.
+fn days(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(d) if d >= 0.0 && d.is_finite() && d < 1e9 => Ok(Duration::from_secs_f64(d * 86_400.0)),
+        _ => Err(format!("must be a number of days, 0 or more, got {s}")),
+    }
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
-    if let Some(n) = cli.threads {
-        if n == 0 {
-            return Err(Error::Usage("--threads must be at least 1".into()));
-        }
-        rayon::ThreadPoolBuilder::new().num_threads(n).build_global().map_err(|e| Error::Usage(format!("--threads: {e}")))?;
-    }
-    let layout = Layout::new(&cli.results);
-    layout.check().map_err(Error::Usage)?;
+    let layout = app::start(cli.threads, &cli.results)?;
     match cli.command {
-        Command::Run { spec, overrides, force } => run_experiment(&spec, &overrides, force, layout),
+        Command::Run { spec, overrides, force } => app::run(&spec, &overrides, force, layout),
         Command::Sweep(cmd) => sweep(cmd, &layout),
-        Command::Table(cmd) => table(cmd, &layout),
-        Command::Plot { what: PlotAction::Sweep { path, x, y, hue, out } } => plot_sweep(&path, &x, &y, hue.as_deref(), out, &layout),
+        Command::Table(cmd) => {
+            let request = TableRequest {
+                rows: cmd.rows,
+                cols: cmd.cols,
+                metrics: cmd.metrics,
+                agg: cmd.agg,
+                format: cmd.format,
+                caption: cmd.caption,
+                label: cmd.label,
+            };
+            app::table(TableArgs { path: cmd.path, request, out: cmd.out }, &layout)
+        }
+        Command::Plot { what: PlotAction::Sweep { path, x, y, hue, out } } => app::plot_sweep(&path, &x, &y, hue.as_deref(), out, &layout),
         Command::Ls { dir } => {
-            report::listing::ls(&dir.map(Layout::new).unwrap_or(layout));
+            app::ls(&dir.map(crate::store::Layout::new).unwrap_or(layout));
             Ok(())
         }
-        Command::Sample { run, data, n, out, seed, importance } => pipeline::sample(&SampleRequest { run, data, n, out, seed, importance, layout }),
-        Command::Compare { a, b, parameters, seed } => pipeline::compare_files(&a, &b, &parameters, seed),
-        Command::Eval { run, overrides, reference } => pipeline::evaluate(&run, &EvalOptions { layout, overrides, reference }).map(drop),
-        Command::Simulate { spec, overrides, force } => simulate(&spec, &overrides, force, &layout),
+        Command::Sample { run, data, n, out, seed, importance } => app::sample(&SampleRequest { run, data, n, out, seed, importance, layout }),
+        Command::Compare { a, b, parameters, seed } => app::compare_files(&a, &b, &parameters, seed),
+        Command::Eval { run, overrides, reference } => app::evaluate(&run, &EvalOptions { layout, overrides, reference }).map(drop),
+        Command::Simulate { spec, overrides, force } => app::simulate(&spec, &overrides, force, &layout),
         Command::Reference { spec, overrides, data, n, out, seed } => {
-            pipeline::reference_posterior(&spec::load(&spec, &overrides)?, &ReferenceRequest { data, n, out, seed, layout })
+            app::reference_posterior(&crate::spec::load(&spec, &overrides)?, &ReferenceRequest { data, n, out, seed, layout })
         }
-        Command::ExportInjections { spec, overrides, out } => {
-            let plan = spec::load(&spec, &overrides)?;
-            store::output::check_folder_destination(&out, &layout)?;
-            let (ds, _, dir) = data::load_or_build(&plan.dataset, &layout, false)?;
-            let n = data::export_injections(&ds, &dir, &plan.dataset, &out)?;
-            eprintln!("wrote {n} injections to {}", out.display());
-            println!("{}", out.display());
-            Ok(())
-        }
-        Command::Validate { spec, overrides } => {
-            print!("{}", spec::load(&spec, &overrides)?.to_yaml());
-            eprintln!("{}: ok", spec.display());
-            Ok(())
-        }
-        Command::Bench { what: BenchAction::Simulate { spec, overrides, n } } => {
-            let plan = spec::load(&spec, &overrides)?;
-            println!("{}", crate::sim::throughput(plan.dataset.simulator.build().as_ref(), n));
-            Ok(())
-        }
-        Command::Bench { what: BenchAction::Train { spec, overrides, warmup, steps } } => {
-            let plan = spec::load(&spec, &overrides)?;
-            let rate = crate::train::bench::step_rate(&plan, warmup, steps.max(1))?;
-            println!("{}", serde_json::to_string(&rate).unwrap_or_default());
-            Ok(())
-        }
-        Command::Key { action: KeyAction::Explain { spec, overrides } } => {
-            let keys = pipeline::keys(&spec::load(&spec, &overrides)?)?;
-            print!("{}\n{}", keys.dataset.explain(), keys.run.explain());
-            Ok(())
-        }
+        Command::ExportInjections { spec, overrides, out } => app::export_injections(&spec, &overrides, &out, &layout),
+        Command::Validate { spec, overrides } => app::validate(&spec, &overrides),
+        Command::Bench { what: BenchAction::Simulate { spec, overrides, n } } => app::bench_simulate(&spec, &overrides, n),
+        Command::Bench { what: BenchAction::Train { spec, overrides, warmup, steps } } => app::bench_train(&spec, &overrides, warmup, steps),
+        Command::Key { action: KeyAction::Explain { spec, overrides } } => app::key_explain(&spec, &overrides),
         Command::Cache { action: CacheAction::Ls } => {
-            report::listing::cache_ls(&layout);
+            app::cache_ls(&layout);
             Ok(())
         }
-        Command::Cache { action: CacheAction::Verify { fix } } => cache_verify(&layout, fix),
-        Command::Cache { action: CacheAction::Gc { older_than_days, force, dry_run } } => {
-            cache_gc(&layout, older_than_days, force, dry_run)
-        }
+        Command::Cache { action: CacheAction::Verify { fix } } => app::cache_verify(&layout, fix),
+        Command::Cache { action: CacheAction::Gc { older_than_days, force, dry_run } } => app::cache_gc(&layout, older_than_days, force, dry_run),
     }
 }
 
-fn run_experiment(spec: &Path, overrides: &[String], force: bool, layout: Layout) -> Result<(), Error> {
-    if overrides.iter().any(|o| o.split_once('=').is_some_and(|(_, v)| spec::Override::is_comma_list(v))) {
-        if force {
-            return Err(Error::Usage("--force does not apply to a multirun; remove the runs to recompute them".into()));
-        }
-        return sweeps::multirun(spec, overrides, &layout);
-    }
-    let report = pipeline::run(spec, overrides, &RunOptions { layout, force })?;
-    println!("{}", report.dir.display());
-    Ok(())
-}
-
-fn simulate(spec: &Path, overrides: &[String], force: bool, layout: &Layout) -> Result<(), Error> {
-    let plan = spec::load(spec, overrides)?;
-    let (ds, status, dir) = data::load_or_build(&plan.dataset, layout, force)?;
-    let n = ds.train.len() + ds.val.len() + ds.test.len();
-    match status {
-        data::CacheStatus::Hit => eprintln!("dataset: cache hit ({n} samples)"),
-        data::CacheStatus::Built { seconds } => eprintln!(
-            "dataset: simulated {n} samples in {seconds:.2} s ({:.0} samples/s on {} threads)",
-            n as f64 / seconds.max(1e-9),
-            rayon::current_num_threads()
-        ),
-    }
-    let key = dir.file_name().map(|k| k.to_string_lossy().to_string()).unwrap_or_default();
-    println!("{key}\t{}", dir.display());
-    Ok(())
-}
-
-fn cache_verify(layout: &Layout, fix: bool) -> Result<(), Error> {
-    let (_, bad) = store::verify_all(layout, fix)?;
-    if bad > 0 && !fix {
-        return Err(Error::Failed(format!("{bad} corrupt entries; rerun with `ndelab cache verify --fix` to remove them")));
-    }
-    Ok(())
-}
-
-fn cache_gc(layout: &Layout, older_than_days: Option<f64>, force: bool, dry_run: bool) -> Result<(), Error> {
-    let older_than = match older_than_days {
-        Some(d) if !(d >= 0.0 && d.is_finite()) => return Err(Error::Usage(format!("--older-than-days must be 0 or more, got {d}"))),
-        Some(d) => Some(std::time::Duration::from_secs_f64(d * 86_400.0)),
-        None => None,
-    };
-    if force && older_than.is_none() {
-        return Err(Error::Usage("--force removes finished runs older than --older-than-days; give that too".into()));
-    }
-    let report = store::gc::gc(layout, &store::gc::GcOptions { older_than, force, dry_run })?;
-    for (dir, why) in &report.removed {
-        println!("{}{}: {why}", if dry_run { "would remove " } else { "removed " }, dir.display());
-    }
-    println!("{} entries, {:.1} MB{}", report.removed.len(), report.bytes as f64 / 1e6, if dry_run { " (dry run)" } else { "" });
-    Ok(())
-}
-
-fn sweep(cmd: SweepCmd, layout: &Layout) -> Result<(), Error> {
+fn sweep(cmd: SweepCmd, layout: &crate::store::Layout) -> Result<(), Error> {
     match cmd.action {
-        Some(SweepAction::Status { spec }) => sweeps::status(&spec, layout),
-        Some(SweepAction::Trial { plan, index }) => sweeps::trial(&plan, index),
-        Some(SweepAction::Collect { plan }) => sweeps::collect_plan(&plan),
+        Some(SweepAction::Status { spec }) => app::sweep_status(&spec, layout),
+        Some(SweepAction::Trial { plan, index }) => app::trial(&plan, index),
+        Some(SweepAction::Collect { plan }) => app::collect_plan(&plan),
         None => {
-            let path = cmd.spec.ok_or_else(|| Error::Usage("name a sweep file: ndelab sweep experiments/sweeps/<name>.yaml".into()))?;
+            let path = cmd.spec.ok_or(app::BadRequest::NoSweepFile)?;
             match cmd.backend {
-                Backend::Local => sweeps::sweep_local(&path, layout, cmd.jobs, cmd.threads_per_trial, cmd.dry_run),
+                Backend::Local => app::sweep_local(&path, layout, cmd.jobs, cmd.threads_per_trial, cmd.dry_run),
                 Backend::Slurm => {
                     let req = SlurmDefaults {
                         partition: cmd.partition,
@@ -510,54 +448,9 @@ fn sweep(cmd: SweepCmd, layout: &Layout) -> Result<(), Error> {
                         throttle: cmd.throttle,
                         extra: cmd.sbatch_lines,
                     };
-                    sweeps::sweep_slurm(&path, layout, req, cmd.dry_run)
+                    app::sweep_slurm(&path, layout, req, cmd.dry_run)
                 }
             }
         }
     }
-}
-
-fn table(cmd: TableCmd, layout: &Layout) -> Result<(), Error> {
-    let (files, swept, _) = sweeps::summary_files(&cmd.path, layout)?;
-    let records = table::read_records(&files)?;
-    let request = table::TableRequest {
-        rows: cmd.rows,
-        cols: cmd.cols,
-        metrics: cmd.metrics,
-        agg: cmd.agg,
-        format: cmd.format,
-        caption: cmd.caption,
-        label: cmd.label,
-    };
-    let text = table::render(&records, &request.resolve(&records, swept)?)?;
-    match cmd.out {
-        Some(out) => {
-            let inputs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-            store::output::check_destination(&out, layout, &inputs)?;
-            store::entry::write_atomic(&out, text.as_bytes())?;
-            eprintln!("wrote {}", out.display());
-        }
-        None => print!("{text}"),
-    }
-    Ok(())
-}
-
-fn plot_sweep(path: &str, x: &str, y: &str, hue: Option<&str>, out: Option<PathBuf>, layout: &Layout) -> Result<(), Error> {
-    let (files, _, dir) = sweeps::summary_files(path, layout)?;
-    let series = table::series(&table::read_records(&files)?, x, y, hue)?;
-    if let Some(out) = &out {
-        let inputs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-        store::output::check_destination(out, layout, &inputs)?;
-    }
-    let out = out.unwrap_or_else(|| match &dir {
-        Some(d) => d.join("plots").join(format!("{y}_vs_{x}.png")),
-        None => PathBuf::from(format!("{y}_vs_{x}.png")),
-    });
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| store::StoreError::Io { path: parent.to_path_buf(), source: e })?;
-    }
-    report::metric_vs_key(&out, x, y, &series)?;
-    eprintln!("wrote {}", out.display());
-    println!("{}", out.display());
-    Ok(())
 }

@@ -43,7 +43,7 @@ pub fn install() {
         let removed = crate::store::leftovers::clean_up();
         let name = if signal == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
         let what = if removed == 0 { String::new() } else { format!("; removed {removed} unfinished temporary file(s)") };
-        eprintln!("\ninterrupted ({name}){what}; finished results are intact: rerun the same command to resume");
+        crate::ui::note!("\ninterrupted ({name}){what}; finished results are intact: rerun the same command to resume");
         std::process::exit(128 + signal);
     });
     if spawned.is_err() {

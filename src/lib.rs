@@ -18,10 +18,10 @@
 
 #![warn(missing_docs)]
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod data;
-mod error;
 pub mod eval;
 pub mod interrupt;
 pub mod math;
@@ -36,4 +36,4 @@ pub mod sweep;
 pub mod train;
 pub mod ui;
 
-pub use error::Error;
+pub use app::Error;

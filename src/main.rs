@@ -11,7 +11,7 @@ fn main() {
     let result = ndelab::cli::run(cli);
     ndelab::interrupt::wait_if_requested();
     if let Err(err) = result {
-        eprintln!("error: {err}");
+        ndelab::ui::error(&err);
         std::process::exit(err.exit_code());
     }
 }

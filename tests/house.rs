@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// The layers, lowest first: a module may name modules of its own layer's folder and of
 /// earlier layers only. src/lib.rs and docs/architecture.md state the same order.
 const LAYERS: &[&str] =
-    &["ui", "math", "config", "store", "interrupt", "sim", "data", "nn", "train", "reference", "eval", "report", "spec", "pipeline", "sweep", "error", "app", "cli"];
+    &["ui", "math", "config", "store", "interrupt", "sim", "data", "nn", "train", "reference", "eval", "report", "spec", "pipeline", "sweep", "app", "cli"];
 
 /// Longest function body, in lines (signature to closing brace).
 const MAX_FUNCTION_LINES: usize = 80;

@@ -76,6 +76,14 @@ pub enum DataError {
     TooLarge(String),
 }
 
+impl DataError {
+    /// Whether the user's input is at fault (a file the files simulator reads, a dataset too
+    /// large for the disk: exit 2) rather than the work (exit 1).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, DataError::Sim(crate::sim::SimError::File { .. }) | DataError::TooLarge(_))
+    }
+}
+
 /// Refuses to simulate a dataset whose arrays alone need more space than `dir`'s file system
 /// has free, naming both figures.
 fn check_space(dir: &Path, rows: usize, values_per_row: usize, fresh: bool) -> Result<(), DataError> {
@@ -280,7 +288,7 @@ pub fn load_or_build(dataset: &DatasetPlan, layout: &Layout, rebuild: bool) -> R
             bar.finish_and_clear();
             let seconds = start.elapsed().as_secs_f64();
             if failures > 0 {
-                eprintln!(
+                crate::ui::note!(
                     "dataset: {failures} of {} simulations ({:.3}%) failed and were redrawn",
                     total as u64 + failures,
                     100.0 * failures as f64 / (total as u64 + failures) as f64

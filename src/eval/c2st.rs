@@ -153,7 +153,7 @@ mod tests {
         }
         for (set, want) in sets.iter().zip(&sklearn) {
             let got = (0..5u64).map(|seed| c2st(set, &reference, 2, seed)).sum::<f64>() / 5.0;
-            eprintln!("C2ST {got:.4}, scikit-learn {want:.4}");
+            crate::ui::note!("C2ST {got:.4}, scikit-learn {want:.4}");
             assert!((got - want).abs() < 0.015, "C2ST {got} against scikit-learn's {want}");
         }
     }

@@ -11,6 +11,7 @@ mod importance;
 mod kl;
 mod nll;
 mod posterior;
+mod reference_check;
 mod rmse;
 mod settings;
 

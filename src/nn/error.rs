@@ -28,3 +28,11 @@ pub enum NnError {
         source: std::io::Error,
     },
 }
+
+impl NnError {
+    /// Whether the user's input is at fault (a model file, an embedding that does not fit:
+    /// exit 2) rather than the machine (writing, the GPU: exit 1).
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, NnError::Write { .. } | NnError::NoDevice(_))
+    }
+}

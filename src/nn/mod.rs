@@ -341,7 +341,7 @@ mod tests {
     fn every_estimator_integrates_to_one() {
         for model in small_models() {
             let z = integral(&model);
-            eprintln!("{}: ∫q = {z:.5}", model.kind());
+            crate::ui::note!("{}: ∫q = {z:.5}", model.kind());
             assert!((z - 1.0).abs() < 0.01, "{}: ∫q = {z}", model.kind());
         }
     }

@@ -1,7 +1,7 @@
 //! Step 3 of a run: the metrics the eval section asks for, on the test split.
 
 use super::Prepared;
-use crate::error::Error;
+use super::PipelineError as Error;
 use crate::eval::{self, Estimate, PosteriorChecks, ReferenceSource, Rmse};
 use crate::nn::{DensityModel, TrainedModel};
 use crate::reference::NestedSettings;
@@ -36,12 +36,12 @@ impl Measured {
     /// The last lines of a run: the headline numbers and where the time went.
     pub fn print_headline(&self, simulate_s: f64, train_s: f64) {
         if let Some(e) = self.nll {
-            eprintln!("test NLL: {:.4} ± {:.4} nats", e.value, e.std_err);
+            crate::ui::note!("test NLL: {:.4} ± {:.4} nats", e.value, e.std_err);
         }
         if let Some(e) = self.kl {
-            eprintln!("KL(p_true || q): {:.4} ± {:.4} nats", e.value, e.std_err);
+            crate::ui::note!("KL(p_true || q): {:.4} ± {:.4} nats", e.value, e.std_err);
         }
-        eprintln!("wall time: dataset {simulate_s:.1} s, train {train_s:.1} s, eval {:.1} s", self.seconds);
+        crate::ui::note!("wall time: dataset {simulate_s:.1} s, train {train_s:.1} s, eval {:.1} s", self.seconds);
     }
 }
 
@@ -52,7 +52,7 @@ pub fn measure(plan: &Plan, p: &Prepared, model: &TrainedModel, prov: &mut Prove
     let rmse =
         model.point_estimates(p.ds.test.data.values(), p.ds.test.len()).map(|est| eval::rmse(&est, &p.ds.test, &model.card.theta_zscore));
     if rmse.is_some() {
-        eprintln!("regression: point estimates, not a posterior (no NLL, KL or samples)");
+        crate::ui::note!("regression: point estimates, not a posterior (no NLL, KL or samples)");
     }
     let mut m = Measured { rmse, nll: None, kl: None, first: Vec::new(), sample_10k_s: None, checks: None, rng: rng.clone(), seconds: 0.0 };
     if let Some(density) = model.density() {
@@ -61,9 +61,9 @@ pub fn measure(plan: &Plan, p: &Prepared, model: &TrainedModel, prov: &mut Prove
     }
     if let Some(r) = &m.rmse {
         let what = if model.density().is_some() { "of the posterior means (256 draws each)" } else { "of the point estimates" };
-        eprintln!("test RMSE per parameter {what}:");
+        crate::ui::note!("test RMSE per parameter {what}:");
         for (n, v) in model.card.parameters.iter().zip(&r.per_parameter) {
-            eprintln!("  {n:<10} {v:.6}");
+            crate::ui::note!("  {n:<10} {v:.6}");
         }
     }
     m.rng = rng;
@@ -104,14 +104,14 @@ fn measure_density(plan: &Plan, p: &Prepared, model: &DensityModel, m: &mut Meas
     if wants(Metric::KlToTruth) {
         m.kl = eval::kl_to_truth(model, p.sim.as_ref(), &p.keep, &p.ds.test, plan.eval.kl_samples, plan.seed);
         if m.kl.is_none() {
-            eprintln!("kl_to_truth: skipped ({} has no closed-form posterior)", plan.dataset.simulator.kind());
+            crate::ui::note!("kl_to_truth: skipped ({} has no closed-form posterior)", plan.dataset.simulator.kind());
         }
     }
     // Time to draw 10⁴ posterior samples for one observation.
     let ts = Instant::now();
     let (first, acceptance) = model.sample_within(10_000, p.ds.test.data_row(0), rng);
     let secs = ts.elapsed().as_secs_f64();
-    eprintln!("sampling: 10000 draws for one observation in {secs:.3} s (prior-support acceptance {:.1}%)", 100.0 * acceptance);
+    crate::ui::note!("sampling: 10000 draws for one observation in {secs:.3} s (prior-support acceptance {:.1}%)", 100.0 * acceptance);
     (m.first, m.sample_10k_s) = (first, Some(secs));
     if wants(Metric::Pp) || wants(Metric::C2st) {
         let reference = wants(Metric::C2st).then(|| ReferenceSource::Auto(NestedSettings::from(&plan.eval.nested)));
@@ -127,7 +127,7 @@ fn measure_density(plan: &Plan, p: &Prepared, model: &DensityModel, m: &mut Meas
 pub fn print_checks(c: &PosteriorChecks) {
     if !c.calibration.percentiles.is_empty() {
         let ks: Vec<String> = c.parameters.iter().zip(&c.pp.ks_p).map(|(n, p)| format!("{n} {p:.3}")).collect();
-        eprintln!(
+        crate::ui::note!(
             "P-P test over {} injections: KS p-values {}; combined p = {:.4}",
             c.calibration.percentiles.len(),
             ks.join(", "),
@@ -150,7 +150,7 @@ pub fn print_checks(c: &PosteriorChecks) {
             .log_z
             .map(|(z, e)| format!(", reference log Z {z:.2} ± {e:.2} ({} likelihood calls)", r.reference.calls))
             .unwrap_or_default();
-        eprintln!(
+        crate::ui::note!(
             "injection {} vs {} ({:.1} s): JS {}; C2ST {:.3}; kNN sym. KL {:.3}{is}{z}{after}",
             r.injection,
             r.reference.source,

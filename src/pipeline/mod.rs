@@ -2,27 +2,20 @@
 //!
 //! [`run_plan`] is four named steps: [`prepare::prepare`] (dataset and scalings),
 //! [`train_model`], [`measure::measure`] (the metrics the eval section asks for) and
-//! [`write::write_run`] (summary, metrics, plots, provenance). The CLI's `run` and every sweep
-//! executor call it; nothing else does the same work. The commands that work on a finished
-//! run (`ndelab eval`, `ndelab sample`) and `ndelab reference` live here too, beside the steps
-//! they reuse.
+//! [`write::write_run`] (summary, metrics, plots, provenance). `ndelab run` and every sweep
+//! trial call it; nothing else does the same work. The commands that work on a finished run
+//! (src/app/) reuse its steps.
 
-mod compare;
-mod evaluate;
+mod error;
 mod measure;
-mod prepare;
-mod reference;
-mod sample;
+pub mod prepare;
 mod write;
 
-pub use compare::compare_files;
-pub use evaluate::{evaluate, EvalOptions};
+pub use error::PipelineError;
+pub use measure::print_checks;
 pub use prepare::Prepared;
-pub use reference::{reference_posterior, ReferenceRequest};
-pub use sample::{sample, SampleRequest};
 
 use crate::data;
-use crate::error::Error;
 use crate::eval;
 use crate::nn::{self, ModelCard, ModelSpec, TrainedModel, NN_VERSION};
 use crate::report::Provenance;
@@ -58,7 +51,7 @@ pub struct Keys {
 }
 
 /// Builds the dataset and run key recipes of a plan.
-pub fn keys(plan: &Plan) -> Result<Keys, Error> {
+pub fn keys(plan: &Plan) -> Result<Keys, PipelineError> {
     let dataset = data::dataset_recipe(&plan.dataset)?;
     let section = RunSection {
         seed: plan.seed,
@@ -94,25 +87,25 @@ pub struct RunReport {
 }
 
 /// Runs the spec at `path` with `overrides`.
-pub fn run(path: &Path, overrides: &[String], opts: &RunOptions) -> Result<RunReport, Error> {
+pub fn run(path: &Path, overrides: &[String], opts: &RunOptions) -> Result<RunReport, PipelineError> {
     run_plan(&spec::load(path, overrides)?, opts)
 }
 
 /// Runs a plan: prepare the data, train, measure, write the run folder.
-pub fn run_plan(plan: &Plan, opts: &RunOptions) -> Result<RunReport, Error> {
+pub fn run_plan(plan: &Plan, opts: &RunOptions) -> Result<RunReport, PipelineError> {
     let keys = keys(plan)?;
     let (dkey, rkey) = (keys.dataset.key(), keys.run.key());
     let builder = match entry::open(&opts.layout.runs(&plan.name), rkey.short(), opts.force)? {
         Entry::Done(dir) => {
             // "Complete" is a promise that the folder is whole: a file changed or lost since is said.
             entry::check_run(&dir)?;
-            eprintln!("cache hit: run {} of `{}` is complete; nothing to do (--force recomputes)", rkey, plan.name);
+            crate::ui::note!("cache hit: run {} of `{}` is complete; nothing to do (--force recomputes)", rkey, plan.name);
             return Ok(RunReport { dir, cached: true, run_key: rkey });
         }
         Entry::Build(b) => b,
     };
     let mut prov = Provenance::collect(dkey.full(), rkey.full());
-    eprintln!("run {} of `{}` (dataset {})", rkey, plan.name, dkey);
+    crate::ui::note!("run {} of `{}` (dataset {})", rkey, plan.name, dkey);
     let prepared = prepare::prepare(plan, &opts.layout, opts.force, &mut prov)?;
     // Beside the run's folder, under its key: a rerun after a kill picks it up.
     let checkpoint =
@@ -132,7 +125,7 @@ pub fn run_plan(plan: &Plan, opts: &RunOptions) -> Result<RunReport, Error> {
 
 /// The prior's order constraints (m1 ≥ m2) among the inferred parameters `keep`, as indices
 /// into them.
-pub(crate) fn ordered_among(sim: &dyn crate::sim::Simulator, keep: &[usize]) -> Vec<(usize, usize)> {
+pub fn ordered_among(sim: &dyn crate::sim::Simulator, keep: &[usize]) -> Vec<(usize, usize)> {
     let at = |i: usize| keep.iter().position(|&k| k == i);
     sim.ordered().into_iter().filter_map(|(a, b)| Some((at(a)?, at(b)?))).collect()
 }
@@ -150,12 +143,12 @@ pub struct Trained {
 }
 
 /// Step 2: builds the estimator and trains it (resuming from `checkpoint` where one was left).
-pub fn train_model(plan: &Plan, p: &Prepared, checkpoint: Option<&train::Checkpointing>, prov: &mut Provenance) -> Result<Trained, Error> {
+pub fn train_model(plan: &Plan, p: &Prepared, checkpoint: Option<&train::Checkpointing>, prov: &mut Provenance) -> Result<Trained, PipelineError> {
     let t = Instant::now();
     let channels = p.sim.data_channels();
     let mut net = nn::build(&plan.model, p.ds.train.theta.cols, p.ds.train.data.cols, channels, plan.seed)?;
     let n_params = net.network().params().count();
-    eprintln!("model: {} with {} parameters; training on {} threads", plan.model.kind(), n_params, rayon::current_num_threads());
+    crate::ui::note!("model: {} with {} parameters; training on {} threads", plan.model.kind(), n_params, rayon::current_num_threads());
     let outcome = train::train(net.network_mut(), &p.ds, &p.theta_z, &p.data_z, &plan.training, plan.seed, p.noise(), checkpoint)?;
     if let Some(density) = net.density_mut().filter(|d| d.calibrates()) {
         // Held-out rows, scaled as in training: what the estimator fits after training.
@@ -165,7 +158,7 @@ pub fn train_model(plan: &Plan, p: &Prepared, checkpoint: Option<&train::Checkpo
             data.extend(batch.data);
         }
         if let Some(line) = density.calibrate(&theta, &data, p.ds.val.len()) {
-            eprintln!("{line}");
+            crate::ui::note!("{line}");
         }
     }
     let params = p.sim.parameters();
@@ -209,8 +202,8 @@ fn recalibrate(model: &TrainedModel, val: &data::Split, seed: u64) -> Option<nn:
         .collect();
     let fitted = Recalibration::fit(&ranks, model.card.parameters.len());
     match &fitted {
-        Some(_) => eprintln!("recalibrated the marginals on {} validation pairs ({:.1} s)", val.len(), t.elapsed().as_secs_f64()),
-        None => eprintln!("warning: no recalibration: the validation split gave no usable ranks"),
+        Some(_) => crate::ui::note!("recalibrated the marginals on {} validation pairs ({:.1} s)", val.len(), t.elapsed().as_secs_f64()),
+        None => crate::ui::warning!("no recalibration: the validation split gave no usable ranks"),
     }
     fitted
 }

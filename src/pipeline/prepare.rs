@@ -2,7 +2,7 @@
 //! z-scoring of θ and y.
 
 use crate::data::{self, CacheStatus, Dataset, FreshNoise, ZScore};
-use crate::error::Error;
+use super::PipelineError as Error;
 use crate::report::Provenance;
 use crate::sim::Simulator;
 use crate::spec::Plan;
@@ -87,11 +87,11 @@ pub fn prepare(plan: &Plan, layout: &Layout, rebuild: bool, prov: &mut Provenanc
     let n = ds.train.len() + ds.val.len() + ds.test.len();
     let simulate_s = match status {
         CacheStatus::Hit => {
-            eprintln!("dataset: cache hit ({} train / {} val / {} test)", ds.train.len(), ds.val.len(), ds.test.len());
+            crate::ui::note!("dataset: cache hit ({} train / {} val / {} test)", ds.train.len(), ds.val.len(), ds.test.len());
             0.0
         }
         CacheStatus::Built { seconds } => {
-            eprintln!("dataset: simulated {n} samples in {seconds:.2} s ({:.0}/s)", n as f64 / seconds.max(1e-9));
+            crate::ui::note!("dataset: simulated {n} samples in {seconds:.2} s ({:.0}/s)", n as f64 / seconds.max(1e-9));
             seconds
         }
     };

@@ -3,7 +3,7 @@
 
 use super::measure::Measured;
 use super::{Keys, Prepared, Trained};
-use crate::error::Error;
+use super::PipelineError as Error;
 use crate::nn::DensityModel;
 use crate::report::{self, Provenance, Summary};
 use crate::eval::Metric;

@@ -55,10 +55,10 @@ fn read_csv(path: &Path, parameters: &[String]) -> Result<Vec<f64>, SamplesFileE
 
 fn read_parquet(path: &Path, parameters: &[String]) -> Result<Vec<f64>, SamplesFileError> {
     let file = std::fs::File::open(path).map_err(|e| fail(path, e))?;
-    let df = crate::report::read_frame(file).map_err(|e| fail(path, e))?;
+    let df = crate::store::parquet::read_frame(file).map_err(|e| fail(path, e))?;
     let header: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
     let cols = columns(path, &header, parameters)?;
-    let series = cols.iter().map(|&c| crate::report::column_f64(&df, c).map_err(|e| fail(path, e))).collect::<Result<Vec<_>, _>>()?;
+    let series = cols.iter().map(|&c| crate::store::parquet::column_f64(&df, c).map_err(|e| fail(path, e))).collect::<Result<Vec<_>, _>>()?;
     let rows = df.height();
     Ok((0..rows).flat_map(|r| series.iter().map(move |s| s[r])).collect())
 }
@@ -97,9 +97,9 @@ pub fn read_observations(path: &Path, data_dim: usize) -> Result<Vec<Vec<f32>>, 
         }
         "parquet" => {
             let file = std::fs::File::open(path).map_err(|e| fail(path, e))?;
-            let df = crate::report::read_frame(file).map_err(|e| fail(path, e))?;
+            let df = crate::store::parquet::read_frame(file).map_err(|e| fail(path, e))?;
             let cols =
-                (0..df.width()).map(|c| crate::report::column_f64(&df, c).map_err(|e| fail(path, e))).collect::<Result<Vec<_>, _>>()?;
+                (0..df.width()).map(|c| crate::store::parquet::column_f64(&df, c).map_err(|e| fail(path, e))).collect::<Result<Vec<_>, _>>()?;
             (0..df.height()).map(|r| cols.iter().map(|c| c[r]).collect()).collect()
         }
         _ => return Err(fail(path, "observations must be .npy, .csv or .parquet")),

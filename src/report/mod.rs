@@ -4,9 +4,7 @@
 //! Reads the records of training and the numbers of evaluation; writes into a run folder.
 
 mod eval;
-pub mod listing;
 mod parquet;
-mod parquet_check;
 mod plot;
 mod provenance;
 mod samples;
@@ -14,7 +12,7 @@ pub mod table;
 
 pub use eval::{write_checks, EVAL_COLUMNS};
 pub use parquet::{
-    column_f64, read_frame, read_parquet, update_summary, write_metrics, write_rmse, write_summary, EvalAggregates, Summary,
+    read_parquet, update_summary, write_metrics, write_rmse, write_summary, EvalAggregates, Summary,
     METRICS_COLUMNS, SUMMARY_COLUMNS,
 };
 pub use plot::{corner, corner_sets, latent_space, loss_curve, metric_vs_key, pp_plot, sbc_ranks};

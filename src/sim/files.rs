@@ -161,13 +161,13 @@ impl ArraySource {
     fn load_parquet(&self) -> Result<Matrix, SimError> {
         let p = &self.path;
         let file = std::fs::File::open(p).map_err(|e| file_error(p, e))?;
-        let df = crate::report::read_frame(file).map_err(|e| file_error(p, e))?;
+        let df = crate::store::parquet::read_frame(file).map_err(|e| file_error(p, e))?;
         let names: Vec<String> =
             if self.columns.is_empty() { df.get_column_names().iter().map(|s| s.to_string()).collect() } else { self.columns.clone() };
         let mut cols = Vec::with_capacity(names.len());
         for name in &names {
             let c = df.get_column_index(name).ok_or_else(|| file_error(p, format!("has no column `{name}`")))?;
-            let v = crate::report::column_f64(&df, c).map_err(|e| file_error(p, e))?;
+            let v = crate::store::parquet::column_f64(&df, c).map_err(|e| file_error(p, e))?;
             cols.push(v.into_iter().map(|x| x as f32).collect::<Vec<f32>>());
         }
         let rows = df.height();

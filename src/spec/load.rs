@@ -124,7 +124,7 @@ fn parse_spec_at(file: &str, text: &str, overrides: &[String], base: Option<&Pat
     let mut spec: Spec = typed(file, text, &root, overrides)?;
     if let Some(base) = base {
         for note in spec.dataset.simulator.resolve_paths(base) {
-            eprintln!("{note}");
+            crate::ui::note!("{note}");
         }
     }
     validate(&spec).map_err(|v| {

@@ -53,7 +53,7 @@ pub fn open(parent: &Path, name: &str, rebuild: bool) -> Result<Entry, StoreErro
     fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
     let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| io_err(&lock_path, e))?;
     if lock.try_lock().is_err() {
-        eprintln!("waiting for another ndelab process that is building or using {}", dest.display());
+        crate::ui::note!("waiting for another ndelab process that is building or using {}", dest.display());
         lock.lock().map_err(|e| io_err(&lock_path, e))?;
     }
     if !rebuild && dest.join(DONE).is_file() && hold(parent, name, &dest)? {
@@ -260,7 +260,7 @@ pub fn lock_run(dir: &Path) -> Result<File, StoreError> {
     let path = dir.join(RUN_LOCK);
     let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| io_err(&path, e))?;
     if file.try_lock().is_err() {
-        eprintln!("waiting for another ndelab process working on {}", dir.display());
+        crate::ui::note!("waiting for another ndelab process working on {}", dir.display());
         file.lock().map_err(|e| io_err(&path, e))?;
     }
     Ok(file)
@@ -274,7 +274,7 @@ pub fn lock_run_to_read(dir: &Path) -> Result<Option<File>, StoreError> {
     let opened = OpenOptions::new().create(true).truncate(false).write(true).open(&path).or_else(|_| File::open(&path));
     let Ok(file) = opened else { return Ok(None) };
     if file.try_lock_shared().is_err() {
-        eprintln!("waiting for another ndelab process working on {}", dir.display());
+        crate::ui::note!("waiting for another ndelab process working on {}", dir.display());
         file.lock_shared().map_err(|e| io_err(&path, e))?;
     }
     Ok(Some(file))

@@ -191,7 +191,7 @@ pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport, StoreError> {
     // While a run is being built, a dataset no finished run names may be the one it trains on.
     let busy = run_in_progress(layout);
     if busy {
-        eprintln!("a run is in progress: datasets no finished run refers to are kept, and so is every entry a running process uses");
+        crate::ui::note!("a run is in progress: datasets no finished run refers to are kept, and so is every entry a running process uses");
     }
     for ds in subdirs(&layout.datasets()) {
         let key = ds.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();

@@ -17,6 +17,8 @@ pub mod key;
 pub mod leftovers;
 pub mod npy;
 pub mod output;
+pub mod parquet;
+mod parquet_check;
 
 pub use canonical::KeyError;
 pub use entry::{Builder, Entry};
@@ -126,10 +128,26 @@ pub fn subdirs(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// `ndelab cache verify`: re-hashes every cached dataset and run against its SHA256SUMS,
-/// printing one line each; with `fix`, removes the corrupt ones so the next run rebuilds them.
-/// Returns (entries checked, corrupt).
-pub fn verify_all(layout: &Layout, fix: bool) -> Result<(usize, usize), StoreError> {
+/// What `cache verify` found in one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every file matches its sum.
+    Intact,
+    /// The trained model is intact; a killed `ndelab eval` left the checks half-written.
+    EvalPending,
+    /// Files do not match their sums (each problem named); `removed` with `fix`.
+    Corrupt {
+        /// What is wrong, file by file.
+        problems: Vec<String>,
+        /// Whether the entry was removed.
+        removed: bool,
+    },
+}
+
+/// `ndelab cache verify`: re-hashes every cached dataset and run against its SHA256SUMS and
+/// tells `each` what it found; with `fix`, removes the corrupt ones so the next run rebuilds
+/// them. Returns (entries checked, corrupt).
+pub fn verify_all(layout: &Layout, fix: bool, each: &mut dyn FnMut(&Path, &Verdict)) -> Result<(usize, usize), StoreError> {
     let datasets = subdirs(&layout.datasets());
     let mut dirs = datasets.clone();
     for name in subdirs(&layout.root().join("runs")) {
@@ -140,23 +158,18 @@ pub fn verify_all(layout: &Layout, fix: bool) -> Result<(usize, usize), StoreErr
         // A run is checked under its lock, so never while an eval is adding to it.
         let _lock = if datasets.contains(dir) { None } else { entry::lock_run_to_read(dir)? };
         let problems = if datasets.contains(dir) { entry::verify(dir)? } else { entry::run_problems(dir)? };
-        if dir.join(entry::EVAL_PENDING).exists() {
-            if problems.is_empty() {
-                println!("ok       {} (its trained model; a killed `ndelab eval` left the checks half-written: rerun it)", dir.display());
-                continue;
+        let verdict = match (problems.is_empty(), dir.join(entry::EVAL_PENDING).exists()) {
+            (true, true) => Verdict::EvalPending,
+            (true, false) => Verdict::Intact,
+            (false, _) => {
+                bad += 1;
+                if fix {
+                    std::fs::remove_dir_all(dir).map_err(|e| StoreError::Io { path: dir.clone(), source: e })?;
+                }
+                Verdict::Corrupt { problems, removed: fix }
             }
-        }
-        if problems.is_empty() {
-            println!("ok       {}", dir.display());
-            continue;
-        }
-        bad += 1;
-        println!("CORRUPT  {}: {}", dir.display(), problems.join("; "));
-        if fix {
-            std::fs::remove_dir_all(dir).map_err(|e| StoreError::Io { path: dir.clone(), source: e })?;
-            println!("         removed; the next run rebuilds it");
-        }
+        };
+        each(dir, &verdict);
     }
-    println!("{} entries checked, {} corrupt", dirs.len(), bad);
     Ok((dirs.len(), bad))
 }

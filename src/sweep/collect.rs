@@ -3,7 +3,6 @@
 
 use super::SweepError;
 use super::SweepPlan;
-use crate::error::Error;
 use crate::report::{read_parquet, SUMMARY_COLUMNS};
 use crate::store::entry::write_atomic;
 use polars::prelude::*;
@@ -58,7 +57,7 @@ fn typed_column(name: &str, values: &[String]) -> Column {
 /// Writes summary.parquet and trials.jsonl for `plan`; `outcomes` (in trial order) are what an
 /// executor saw; without them a trial is `ok` when its run is complete and `missing` (or
 /// `failed`, when its log says so) otherwise.
-pub fn collect(plan: &SweepPlan, outcomes: Option<&[TrialOutcome]>) -> Result<(usize, usize, usize), Error> {
+pub fn collect(plan: &SweepPlan, outcomes: Option<&[TrialOutcome]>) -> Result<(usize, usize, usize), SweepError> {
     let n = plan.trials.len();
     let mut rows: Vec<TrialOutcome> = Vec::with_capacity(n);
     let mut summaries: Vec<Option<DataFrame>> = Vec::with_capacity(n);
@@ -79,7 +78,7 @@ pub fn collect(plan: &SweepPlan, outcomes: Option<&[TrialOutcome]>) -> Result<(u
         rows.push(outcome);
         summaries.push(summary);
     }
-    let err = |e: PolarsError| Error::Sweep(SweepError::Collect { name: plan.name.clone(), message: e.to_string() });
+    let err = |e: PolarsError| SweepError::Collect { name: plan.name.clone(), message: e.to_string() };
     let mut cols = vec![Column::new("trial".into(), plan.trials.iter().map(|t| t.trial.index as u32).collect::<Vec<_>>())];
     for key in &plan.swept {
         let values: Vec<String> =
@@ -108,9 +107,9 @@ pub fn collect(plan: &SweepPlan, outcomes: Option<&[TrialOutcome]>) -> Result<(u
     let mut df = DataFrame::new(n, cols).map_err(err)?;
     crate::store::entry::replace_atomic(&plan.dir.join("summary.parquet"), |tmp| {
         let file =
-            std::fs::File::create(tmp).map_err(|e| Error::Store(crate::store::StoreError::Io { path: tmp.to_path_buf(), source: e }))?;
+            std::fs::File::create(tmp).map_err(|e| SweepError::Store(crate::store::StoreError::Io { path: tmp.to_path_buf(), source: e }))?;
         ParquetWriter::new(file).finish(&mut df).map_err(err)?;
-        Ok::<(), Error>(())
+        Ok::<(), SweepError>(())
     })?;
     let mut lines = String::new();
     for (t, r) in plan.trials.iter().zip(&rows) {

@@ -105,6 +105,17 @@ impl SweepDefinition {
         Ok(def)
     }
 
+    /// Whether a command line's overrides make a multirun: some value is a comma list
+    /// (`model.latent_dim=2,4,8`).
+    pub fn is_multirun(overrides: &[String]) -> bool {
+        overrides.iter().any(|o| Self::is_swept(o))
+    }
+
+    /// Whether one override sweeps (its value is a comma list).
+    pub fn is_swept(o: &str) -> bool {
+        o.split_once('=').is_some_and(|(_, v)| crate::spec::Override::is_comma_list(v))
+    }
+
     /// A sweep from `ndelab run SPEC key=a,b ...`: comma lists become grid axes (`seed=1,2` too).
     pub fn multirun(spec: &Path, name: &str, overrides: &[String]) -> Result<SweepDefinition, SpecError> {
         let file = spec.display().to_string();

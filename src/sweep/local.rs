@@ -4,7 +4,6 @@
 
 use super::SweepError;
 use super::{collect, SweepPlan, TrialOutcome, TrialStatus};
-use crate::error::Error;
 use crate::ui;
 use rayon::prelude::*;
 use std::process::{Command, Stdio};
@@ -41,15 +40,15 @@ fn last_error(log: &str) -> String {
 
 /// Runs every unfinished trial of `plan`, then collects; a failing trial is recorded and the
 /// others go on. Returns the outcomes in trial order.
-pub fn run_local(plan: &SweepPlan, opts: &LocalOptions) -> Result<Vec<TrialOutcome>, Error> {
+pub fn run_local(plan: &SweepPlan, opts: &LocalOptions) -> Result<Vec<TrialOutcome>, SweepError> {
     plan.save()?;
     let exe = std::env::current_exe().map_err(SweepError::Executable)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if opts.jobs * opts.threads_per_trial > cores {
-        eprintln!("warning: {} jobs × {} threads oversubscribe {cores} cores", opts.jobs, opts.threads_per_trial);
+        crate::ui::warning!("{} jobs × {} threads oversubscribe {cores} cores", opts.jobs, opts.threads_per_trial);
     }
     let todo = plan.trials.iter().filter(|t| !t.run_dir.join("DONE").is_file()).count();
-    eprintln!(
+    crate::ui::note!(
         "sweep `{}`: {} trials, {} finished, {} to run ({} at a time, {} thread(s) each) → {}",
         plan.name,
         plan.trials.len(),

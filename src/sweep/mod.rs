@@ -10,7 +10,6 @@
 //! columns). The shared results/ folder is the only coordination.
 
 mod collect;
-pub mod command;
 pub mod definition;
 mod error;
 pub mod expand;
@@ -23,7 +22,6 @@ pub use error::SweepError;
 pub use expand::{expand, Trial};
 pub use local::{run_local, LocalOptions};
 
-use crate::error::Error;
 use crate::pipeline;
 use crate::spec;
 use crate::store::{KeyRecipe, Layout};
@@ -72,7 +70,7 @@ fn absolute(p: &Path) -> PathBuf {
 }
 
 /// Resolves every trial (a bad trial is a spec error before anything runs) and keys the sweep.
-pub fn plan(def: &SweepDefinition, layout: &Layout) -> Result<SweepPlan, Error> {
+pub fn plan(def: &SweepDefinition, layout: &Layout) -> Result<SweepPlan, SweepError> {
     let trials = expand(def);
     let mut planned = Vec::with_capacity(trials.len());
     for t in trials {
@@ -101,8 +99,8 @@ pub fn plan(def: &SweepDefinition, layout: &Layout) -> Result<SweepPlan, Error> 
 
 impl SweepPlan {
     /// Writes trials.json into the sweep folder (atomically) and creates logs/.
-    pub fn save(&self) -> Result<PathBuf, Error> {
-        let io = |p: &Path, e| Error::Store(crate::store::StoreError::Io { path: p.to_path_buf(), source: e });
+    pub fn save(&self) -> Result<PathBuf, SweepError> {
+        let io = |p: &Path, e| SweepError::Store(crate::store::StoreError::Io { path: p.to_path_buf(), source: e });
         std::fs::create_dir_all(self.dir.join("logs")).map_err(|e| io(&self.dir, e))?;
         let path = self.dir.join("trials.json");
         crate::store::entry::write_atomic(&path, serde_json::to_string_pretty(self).unwrap_or_default().as_bytes())?;
@@ -110,7 +108,7 @@ impl SweepPlan {
     }
 
     /// Reads a saved plan.
-    pub fn load(path: &Path) -> Result<SweepPlan, Error> {
+    pub fn load(path: &Path) -> Result<SweepPlan, SweepError> {
         let bad = |message: String| SweepError::BadPlanFile { path: path.to_path_buf(), message };
         let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
         Ok(serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?)

@@ -3,7 +3,6 @@
 
 use super::SweepError;
 use super::SweepPlan;
-use crate::error::Error;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::process::Command;
@@ -98,7 +97,7 @@ pub struct Jobs {
     pub collect: String,
 }
 
-fn sbatch(args: &[&str], script: &Path) -> Result<String, Error> {
+fn sbatch(args: &[&str], script: &Path) -> Result<String, SweepError> {
     let out = Command::new("sbatch").arg("--parsable").args(args).arg(script).output().map_err(|e| SweepError::Scheduler {
         command: "sbatch".into(),
         message: format!("cannot run it: {e}; is Slurm installed and on PATH? (scripts/slurm-local.sh sets one up)"),
@@ -115,7 +114,7 @@ fn sbatch(args: &[&str], script: &Path) -> Result<String, Error> {
 }
 
 /// Writes the scripts and submits the array and its collect job.
-pub fn submit(plan: &SweepPlan, o: &SlurmOptions) -> Result<Jobs, Error> {
+pub fn submit(plan: &SweepPlan, o: &SlurmOptions) -> Result<Jobs, SweepError> {
     plan.save()?;
     let exe = std::env::current_exe().map_err(SweepError::Executable)?;
     let workdir = std::env::current_dir().map_err(SweepError::Executable)?;
@@ -131,7 +130,7 @@ pub fn submit(plan: &SweepPlan, o: &SlurmOptions) -> Result<Jobs, Error> {
 }
 
 /// `ndelab sweep status`: the Slurm states of a submitted sweep (sacct) and its finished trials.
-pub fn status(plan: &SweepPlan) -> Result<String, Error> {
+pub fn status(plan: &SweepPlan) -> Result<String, SweepError> {
     let done = plan.trials.iter().filter(|t| t.run_dir.join("DONE").is_file()).count();
     let mut s = format!("sweep `{}`: {done} of {} trials complete ({})\n", plan.name, plan.trials.len(), plan.dir.display());
     let jobs: Option<Jobs> = std::fs::read_to_string(plan.dir.join("jobs.json")).ok().and_then(|t| serde_json::from_str(&t).ok());

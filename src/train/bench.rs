@@ -7,8 +7,9 @@ use super::{gradient_step, Adam};
 use crate::data::Batch;
 use crate::nn::{self, LossContext, NnError};
 use crate::math::StreamFamily;
-use crate::spec::Plan;
-use crate::train::OptimizerSpec;
+use super::{OptimizerSpec, TrainingSpec};
+use crate::nn::ModelSpec;
+use crate::sim::SimulatorSpec;
 use rand::Rng;
 use rand_distr::StandardNormal;
 use std::time::Instant;
@@ -30,15 +31,30 @@ pub struct StepRate {
     pub steps_per_s: f64,
 }
 
-/// Times `steps` gradient steps of `plan`'s estimator after `warmup` untimed ones.
-pub fn step_rate(plan: &Plan, warmup: usize, steps: usize) -> Result<StepRate, NnError> {
-    let sim = plan.dataset.simulator.build();
-    let (d, m, batch) = (plan.dataset.infer.len(), sim.data_dim(), plan.training.batch_size);
-    let mut est = nn::build(&plan.model, d, m, sim.data_channels(), plan.seed)?;
+/// What to time: an estimator inferring `parameters` parameters from a simulator's data,
+/// trained as `training` says.
+pub struct BenchSetup<'a> {
+    /// The estimator.
+    pub model: &'a ModelSpec,
+    /// Batch size and optimizer.
+    pub training: &'a TrainingSpec,
+    /// The simulator, for the shape of its data.
+    pub simulator: &'a SimulatorSpec,
+    /// Parameters inferred.
+    pub parameters: usize,
+    /// Seed of the initialisation and of the synthetic batches.
+    pub seed: u64,
+}
+
+/// Times `steps` gradient steps of the estimator after `warmup` untimed ones.
+pub fn step_rate(setup: &BenchSetup, warmup: usize, steps: usize) -> Result<StepRate, NnError> {
+    let sim = setup.simulator.build();
+    let (d, m, batch) = (setup.parameters, sim.data_dim(), setup.training.batch_size);
+    let mut est = nn::build(setup.model, d, m, sim.data_channels(), setup.seed)?;
     let net = est.network_mut();
-    let OptimizerSpec::Adam(cfg) = &plan.training.optimizer;
+    let OptimizerSpec::Adam(cfg) = &setup.training.optimizer;
     let mut adam = Adam::new(cfg, net.params());
-    let streams = StreamFamily::new(plan.seed, "bench-train");
+    let streams = StreamFamily::new(setup.seed, "bench-train");
     let pool: Vec<Batch> = (0..8)
         .map(|i| {
             let mut rng = streams.rng(i);
@@ -57,12 +73,12 @@ pub fn step_rate(plan: &Plan, warmup: usize, steps: usize) -> Result<StepRate, N
             let b = &pool[step % pool.len()];
             let b = Batch { rows: b.rows, theta: b.theta.clone(), data: b.data.clone() };
             // A non-finite loss on random data only skips the update; the timing still counts it.
-            let _ = gradient_step(net, &mut adam, &dev, b, LossContext::seeded(plan.seed, step as u64, 1.0).training(), cfg.lr);
+            let _ = gradient_step(net, &mut adam, &dev, b, LossContext::seeded(setup.seed, step as u64, 1.0).training(), cfg.lr);
         }
         Ok::<f64, NnError>(start.elapsed().as_secs_f64())
     })?;
     Ok(StepRate {
-        kind: plan.model.kind(),
+        kind: setup.model.kind(),
         params: net.params().count(),
         batch,
         threads: rayon::current_num_threads(),

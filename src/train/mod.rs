@@ -261,7 +261,7 @@ fn save(c: &Checkpointing, progress: &Progress, net: &dyn Network, adam: &Adam, 
         best: best.to_vec(),
     };
     if let Err(e) = state.save(&c.path) {
-        eprintln!("warning: could not write the training checkpoint: {e}");
+        crate::ui::warning!("could not write the training checkpoint: {e}");
     }
 }
 
@@ -275,12 +275,12 @@ fn resume(c: &Checkpointing, net: &mut dyn Network, adam: &mut Adam) -> Option<(
             adam.restore(s.progress.adam_t, s.params, s.m, s.v);
             let p = &s.progress;
             let at = if p.finished { "finished training".to_string() } else { format!("epoch {}, batch {}", p.epoch, p.batches_done + 1) };
-            eprintln!("resuming from the checkpoint of an interrupted run: {at}");
+            crate::ui::note!("resuming from the checkpoint of an interrupted run: {at}");
             Some((s.progress, s.best))
         }
         Ok(None) => None,
         Err(why) => {
-            eprintln!("warning: ignoring the checkpoint {} ({why}); training from the start", c.path.display());
+            crate::ui::warning!("ignoring the checkpoint {} ({why}); training from the start", c.path.display());
             None
         }
     }

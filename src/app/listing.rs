@@ -1,6 +1,7 @@
 //! `ndelab ls` and `ndelab cache ls`: what results/ holds, one line per entry.
 
-use super::table::{read_records, Cell};
+use crate::report::table::{read_records, Cell};
+use crate::ui;
 use crate::data::Manifest;
 use crate::store::entry;
 use crate::store::{subdirs as entries, Layout};
@@ -24,13 +25,13 @@ fn status(dir: &Path) -> &'static str {
 
 /// Prints the cached datasets: key, simulator, split sizes, size on disk, status.
 pub fn cache_ls(layout: &Layout) {
-    println!("{:<18} {:<18} {:>10} {:>8} {:>8} {:>10}  status", "key", "simulator", "n_train", "n_val", "n_test", "size");
+    ui::answer(format!("{:<18} {:<18} {:>10} {:>8} {:>8} {:>10}  status", "key", "simulator", "n_train", "n_val", "n_test", "size"));
     for dir in entries(&layout.datasets()) {
         let manifest: Option<Manifest> =
             std::fs::read_to_string(dir.join("manifest.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
         let sim = manifest.as_ref().and_then(|m| m.settings.get("simulator").and_then(|s| s.as_str()).map(str::to_string));
         let count = |f: fn(&Manifest) -> usize| manifest.as_ref().map_or("?".to_string(), |m| f(m).to_string());
-        println!(
+        ui::answer(format!(
             "{:<18} {:<18} {:>10} {:>8} {:>8} {:>8.1} MB  {}",
             name_of(&dir),
             sim.unwrap_or_else(|| "?".into()),
@@ -39,7 +40,7 @@ pub fn cache_ls(layout: &Layout) {
             count(|m| m.n_test),
             dir_size(&dir) as f64 / 1e6,
             status(&dir)
-        );
+        ));
     }
 }
 
@@ -50,20 +51,20 @@ pub fn ls(layout: &Layout) {
         Some(Cell::Text(t)) => t.clone(),
         _ => "—".into(),
     };
-    println!("{:<8} {:<24} {:<18} {:<10} {:<10} {:>10} {:>12}", "kind", "name", "key", "model", "status", "test_nll", "kl_to_truth");
+    ui::answer(format!("{:<8} {:<24} {:<18} {:<10} {:<10} {:>10} {:>12}", "kind", "name", "key", "model", "status", "test_nll", "kl_to_truth"));
     for name_dir in entries(&layout.root().join("runs")) {
         for run in entries(&name_dir) {
             let rec = read_records(&[run.join("summary.parquet")]).ok().and_then(|mut r| r.pop());
             let get = |k: &str| fmt(rec.as_ref().and_then(|r| r.get(k)));
             let (name, key) = (name_of(&name_dir), name_of(&run));
-            println!(
+            ui::answer(format!(
                 "{:<8} {name:<24} {key:<18} {:<10} {:<10} {:>10} {:>12}",
                 "run",
                 get("model"),
                 status(&run),
                 get("test_nll"),
                 get("kl_to_truth")
-            );
+            ));
         }
     }
     for name_dir in entries(&layout.root().join("sweeps")) {
@@ -77,7 +78,7 @@ pub fn ls(layout: &Layout) {
                 .fold(f64::INFINITY, f64::min);
             let best = if best.is_finite() { format!("{best:.4}") } else { "—".into() };
             let (name, key) = (name_of(&name_dir), name_of(&sw));
-            println!("{:<8} {name:<24} {key:<18} {:<10} {state:<10} {best:>10} {:>12}", "sweep", "", "");
+            ui::answer(format!("{:<8} {name:<24} {key:<18} {:<10} {state:<10} {best:>10} {:>12}", "sweep", "", ""));
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `ndelab sample`: posterior draws from a finished run for new observations.
 
-use crate::error::Error;
+use super::{BadRequest, Error};
 use crate::nn::TrainedModel;
 use crate::math::StreamFamily;
 use crate::store::{entry, output, Layout};
@@ -39,40 +39,30 @@ pub(crate) fn check_output(out: &Path, data: &Path, rows: usize, layout: &Layout
     match out.extension().and_then(|e| e.to_str()) {
         Some("npy" | "parquet") => Ok(()),
         Some("json") if rows == 1 => Ok(()),
-        Some("json") => Err(Error::Usage(format!(
-            "{}: a bilby result holds one observation but {} has {rows}; write .npy or .parquet",
-            out.display(),
-            data.display()
-        ))),
-        _ => Err(Error::Usage(format!("{}: name the output .npy, .parquet or .json (bilby result)", out.display()))),
+        Some("json") => Err(BadRequest::BilbyOneObservation { out: out.to_path_buf(), data: data.to_path_buf(), rows }.into()),
+        _ => Err(BadRequest::OutputFormat(out.to_path_buf()).into()),
     }
 }
 
 /// Refuses `--n` (or `--importance`) draws of `d` values for `rows` observations that this
 /// machine cannot hold (as f64, with a copy while writing).
-pub(crate) fn check_draws(flag: &str, n: usize, rows: usize, d: usize) -> Result<(), Error> {
+pub(crate) fn check_draws(flag: &'static str, n: usize, rows: usize, d: usize) -> Result<(), Error> {
     let bytes = (n as u128) * (rows as u128) * (d.max(1) as u128) * 16;
     let Some(memory) = crate::config::limits::memory_bytes() else { return Ok(()) };
     if bytes <= memory as u128 {
         return Ok(());
     }
-    Err(Error::Usage(format!(
-        "{flag} {n}: {n} draws of {d} parameters for {rows} observation(s) need about {:.1} GB, more than the {:.1} GB of memory here; ask for fewer",
-        bytes as f64 / 1e9,
-        memory as f64 / 1e9
-    )))
+    let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+    Err(BadRequest::TooManyDraws { flag, n, parameters: d, rows, bytes, limit: memory }.into())
 }
 
 /// Draws `req.n` posterior samples for every observation in `req.data` and writes them.
 pub fn sample(req: &SampleRequest) -> Result<(), Error> {
     if !req.run.join("model.safetensors").is_file() || !req.run.join(entry::DONE).is_file() {
-        return Err(Error::Usage(format!(
-            "{}: not a finished run folder (no model.safetensors and DONE); runs live in results/runs/<name>/<key>/",
-            req.run.display()
-        )));
+        return Err(BadRequest::NotARun(req.run.clone()).into());
     }
     if req.n == 0 {
-        return Err(Error::Usage("--n must be at least 1".into()));
+        return Err(BadRequest::AtLeastOne("--n").into());
     }
     if req.importance.is_some() {
         let (weighted, summary) = importance_outputs(&req.out);
@@ -84,7 +74,7 @@ pub fn sample(req: &SampleRequest) -> Result<(), Error> {
     entry::check_run(&req.run)?;
     let trained = TrainedModel::load(&req.run)?;
     let Some(model) = trained.density() else {
-        return Err(Error::Usage(format!("{}: a regression gives point estimates, not posterior samples", req.run.display())));
+        return Err(BadRequest::Regression { run: req.run.clone(), wanted: "posterior samples" }.into());
     };
     let m = model.card.data_dim;
     let obs = crate::reference::read_observations(&req.data, m)?;
@@ -108,7 +98,7 @@ pub fn sample(req: &SampleRequest) -> Result<(), Error> {
     }
     let secs = start.elapsed().as_secs_f64();
     crate::report::write_samples(&req.out, &model.card.parameters, &all, req.n)?;
-    eprintln!(
+    crate::ui::note!(
         "{} samples for {rows} observation(s) in {secs:.3} s ({:.0} samples/s; prior-support acceptance {:.1}%) → {}",
         rows * req.n,
         (rows * req.n) as f64 / secs.max(1e-9),
@@ -128,7 +118,7 @@ fn importance(
     rng: &mut crate::math::SampleRng,
 ) -> Result<(), Error> {
     if n_is == 0 {
-        return Err(Error::Usage("--importance must be at least 1".into()));
+        return Err(BadRequest::AtLeastOne("--importance").into());
     }
     let plan = crate::spec::load(&req.run.join("spec.resolved.yaml"), &[])?;
     let sim = plan.dataset.simulator.build();
@@ -141,14 +131,11 @@ fn importance(
         let start = Instant::now();
         let y64: Vec<f64> = y.iter().map(|&v| v as f64).collect();
         let Some(w) = crate::eval::weighted_draws(model, sim.as_ref(), &y64, &keep, n_is, crate::eval::MARGINAL_DRAWS, rng) else {
-            return Err(Error::Usage(format!(
-                "--importance: the `{}` simulator of this run has no exact likelihood or prior to weight the draws with",
-                plan.dataset.simulator.kind()
-            )));
+            return Err(BadRequest::NoLikelihoodToWeight(plan.dataset.simulator.kind().to_string()).into());
         };
         let secs = start.elapsed().as_secs_f64();
         let i = w.summary;
-        eprintln!(
+        crate::ui::note!(
             "observation {r}: {n_is} draws importance-sampled in {secs:.3} s: n_eff {:.0}, efficiency {:.1}%, log Z {:.3} ± {:.3}",
             i.ess,
             100.0 * i.efficiency,
@@ -156,9 +143,7 @@ fn importance(
             i.log_z_err
         );
         if i.ess < 1.0 {
-            return Err(Error::Usage(format!(
-                "observation {r}: every importance weight is zero: the estimator puts no mass where the likelihood is"
-            )));
+            return Err(BadRequest::ZeroWeights(r).into());
         }
         resampled.extend(w.resample(req.n, rng));
         weighted.extend_from_slice(&w.theta);
@@ -175,7 +160,7 @@ fn importance(
     crate::report::write_weighted(&weighted_path, &model.card.parameters, &weighted, &log_w, &weight, &index)?;
     let text = serde_json::to_string_pretty(&summaries).unwrap_or_default();
     crate::store::entry::write_atomic(&json_path, text.as_bytes())?;
-    eprintln!(
+    crate::ui::note!(
         "{} resampled draws for {rows} observation(s) → {}; weighted draws → {}; n_eff and log Z → {}",
         rows * req.n,
         req.out.display(),

@@ -1,8 +1,7 @@
 //! `ndelab eval`: the posterior checks on a finished run, added to its folder.
 
-use super::measure::print_checks;
-use super::prepare;
-use crate::error::Error;
+use super::{BadRequest, Error};
+use crate::pipeline::{self, prepare, print_checks};
 use crate::eval::{self, CheckSettings, PosteriorChecks, ReferenceSource};
 use crate::nn::TrainedModel;
 use crate::reference::NestedSettings;
@@ -36,7 +35,7 @@ fn settings(run_dir: &Path, opts: &EvalOptions) -> Result<(spec::Plan, CheckSett
     }
     let plan = spec::load(&spec_path, &opts.overrides)?;
     let reference = match &opts.reference {
-        Some(dir) if !dir.is_dir() => return Err(Error::Usage(format!("--reference {}: no such folder", dir.display()))),
+        Some(dir) if !dir.is_dir() => return Err(BadRequest::NoReferenceFolder(dir.clone()).into()),
         Some(dir) => ReferenceSource::Dir(dir.clone()),
         None if plan.eval.reference_injections == 0 => ReferenceSource::None,
         None => ReferenceSource::Auto(NestedSettings::from(&plan.eval.nested)),
@@ -50,10 +49,7 @@ fn settings(run_dir: &Path, opts: &EvalOptions) -> Result<(spec::Plan, CheckSett
 /// hashes in SHA256SUMS. A run whose files do not match its sums is refused. Returns the checks.
 pub fn evaluate(run_dir: &Path, opts: &EvalOptions) -> Result<PosteriorChecks, Error> {
     if !run_dir.join(entry::DONE).is_file() {
-        return Err(Error::Usage(format!(
-            "{} is not a complete run folder (no DONE); give a folder under results/runs/<name>/",
-            run_dir.display()
-        )));
+        return Err(BadRequest::Incomplete(run_dir.to_path_buf()).into());
     }
     let (plan, settings) = settings(run_dir, opts)?;
     // One eval of a run at a time: a second waits; the lock dies with its process.
@@ -63,10 +59,10 @@ pub fn evaluate(run_dir: &Path, opts: &EvalOptions) -> Result<PosteriorChecks, E
     let (ds, sim, keep) = prepare::dataset_of_run(&plan, &opts.layout, run_dir)?;
     if model.card.ordered.is_empty() {
         // Runs trained before cards held the prior's order constraints get them from the simulator.
-        model.card.ordered = super::ordered_among(sim.as_ref(), &keep);
+        model.card.ordered = pipeline::ordered_among(sim.as_ref(), &keep);
     }
     let Some(density) = model.density() else {
-        return Err(Error::Usage(format!("{} is a regression: it gives point estimates, not posteriors to check", run_dir.display())));
+        return Err(BadRequest::Regression { run: run_dir.to_path_buf(), wanted: "posteriors to check" }.into());
     };
     let t = Instant::now();
     let checks = eval::posterior_checks(&density, sim.as_ref(), &ds.test, &keep, &settings)?;
@@ -75,7 +71,7 @@ pub fn evaluate(run_dir: &Path, opts: &EvalOptions) -> Result<PosteriorChecks, E
     report::update_summary(&run_dir.join("summary.parquet"), &checks.aggregates())?;
     entry::update_eval_sums(run_dir)?;
     let _ = std::fs::remove_file(run_dir.join(entry::EVAL_PENDING));
-    eprintln!("eval: {:.1} s → {}", t.elapsed().as_secs_f64(), run_dir.join("eval.parquet").display());
+    crate::ui::note!("eval: {:.1} s → {}", t.elapsed().as_secs_f64(), run_dir.join("eval.parquet").display());
     Ok(checks)
 }
 

@@ -1,6 +1,7 @@
 //! `ndelab compare`: two files of posterior samples of the same parameters, side by side.
 
-use crate::error::Error;
+use super::{BadRequest, Error};
+use crate::ui;
 use crate::eval::compare_samples;
 use crate::reference::read_samples;
 use std::path::Path;
@@ -15,14 +16,14 @@ pub fn compare_files(a: &Path, b: &Path, parameters: &[String], seed: u64) -> Re
     let d = parameters.len();
     let (na, nb) = (sa.len() / d, sb.len() / d);
     if na < 10 || nb < 10 {
-        return Err(Error::Usage(format!("{} has {na} samples and {} has {nb}; give at least 10 each", a.display(), b.display())));
+        return Err(BadRequest::TooFewSamples { a: a.to_path_buf(), na, b: b.to_path_buf(), nb }.into());
     }
     let c = compare_samples(&sa, &sb, d, CAP, seed);
-    println!("{:<12} {:>10}", "parameter", "JS (nats)");
+    ui::answer(format!("{:<12} {:>10}", "parameter", "JS (nats)"));
     for (name, v) in parameters.iter().zip(&c.js) {
-        println!("{name:<12} {v:>10.5}");
+        ui::answer(format!("{name:<12} {v:>10.5}"));
     }
-    println!("median JS {:.5} nats ({na} vs {nb} samples)", c.median_js);
-    println!("kNN symmetric KL {:.4} nats, C2ST {:.4} ({} vs {} samples)", c.knn_kl, c.c2st, c.n, c.n);
+    ui::answer(format!("median JS {:.5} nats ({na} vs {nb} samples)", c.median_js));
+    ui::answer(format!("kNN symmetric KL {:.4} nats, C2ST {:.4} ({} vs {} samples)", c.knn_kl, c.c2st, c.n, c.n));
     Ok(())
 }

@@ -125,7 +125,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("s.parquet");
         std::fs::write(&path, bytes).unwrap();
-        let out = crate::report::read_frame(std::fs::File::open(&path).unwrap()).map(|df| df.height());
+        let out = crate::store::parquet::read_frame(std::fs::File::open(&path).unwrap()).map(|df| df.height());
         std::fs::remove_dir_all(&dir).unwrap();
         out
     }

@@ -1,8 +1,9 @@
 //! What the `ndelab sweep` commands (and a multirun of `ndelab run`) do, given their arguments.
 
-use super::slurm::{self, SlurmOptions};
-use super::{collect, plan, run_local, LocalOptions, SlurmDefaults, SweepDefinition, SweepError, SweepPlan, TrialOutcome, TrialStatus};
-use crate::error::Error;
+use super::{BadRequest, Error};
+use crate::sweep::slurm::{self, SlurmOptions};
+use crate::sweep::{collect, plan, run_local, LocalOptions, SlurmDefaults, SweepDefinition, SweepError, SweepPlan, TrialOutcome, TrialStatus};
+use crate::ui;
 use crate::pipeline::{self, RunOptions};
 use crate::spec;
 use crate::store::Layout;
@@ -12,28 +13,23 @@ use std::path::{Path, PathBuf};
 fn report(plan: &SweepPlan, outcomes: &[TrialOutcome]) -> Result<(), Error> {
     let failed = outcomes.iter().filter(|o| o.status == TrialStatus::Failed).count();
     let ran = outcomes.iter().filter(|o| o.status == TrialStatus::Ran).count();
-    eprintln!(
+    ui::note!(
         "sweep `{}`: {} trials ({ran} run now, {} cached, {failed} failed) → {}",
         plan.name,
         outcomes.len(),
         outcomes.len() - ran - failed,
         plan.dir.join("summary.parquet").display()
     );
-    println!("{}", plan.dir.display());
+    ui::answer(plan.dir.display());
     if failed > 0 {
-        return Err(Error::Failed(format!(
-            "{failed} of {} trials failed; their errors are in {}",
-            outcomes.len(),
-            plan.dir.join("trials.jsonl").display()
-        )));
+        return Err(Error::TrialsFailed { failed, total: outcomes.len(), log: plan.dir.join("trials.jsonl") });
     }
     Ok(())
 }
 
 /// `ndelab run SPEC key=a,b,c ...`: every combination, as a local sweep.
 pub fn multirun(spec_path: &Path, overrides: &[String], layout: &Layout) -> Result<(), Error> {
-    let fixed: Vec<String> =
-        overrides.iter().filter(|o| !o.split_once('=').is_some_and(|(_, v)| spec::Override::is_comma_list(v))).cloned().collect();
+    let fixed: Vec<String> = overrides.iter().filter(|o| !SweepDefinition::is_swept(o)).cloned().collect();
     let name = spec::load(spec_path, &fixed)?.name;
     let def = SweepDefinition::multirun(spec_path, &name, overrides)?;
     let plan = plan(&def, layout)?;
@@ -51,11 +47,11 @@ pub fn sweep_local(
 ) -> Result<(), Error> {
     let plan = plan(&SweepDefinition::load(path)?, layout)?;
     if dry_run {
-        print!("{}", plan.table());
+        ui::answer_text(plan.table());
         return Ok(());
     }
     if jobs == Some(0) || threads_per_trial == Some(0) {
-        return Err(Error::Usage("--jobs and --threads-per-trial must be at least 1".into()));
+        return Err(BadRequest::AtLeastOne("--jobs and --threads-per-trial").into());
     }
     let outcomes = run_local(&plan, &LocalOptions::defaults(plan.trials.len(), jobs, threads_per_trial))?;
     report(&plan, &outcomes)
@@ -67,7 +63,7 @@ pub fn sweep_slurm(path: &Path, layout: &Layout, req: SlurmDefaults, dry_run: bo
     let def = SweepDefinition::load(path)?;
     let plan = plan(&def, layout)?;
     if dry_run {
-        print!("{}", plan.table());
+        ui::answer_text(plan.table());
         return Ok(());
     }
     let d = &def.slurm;
@@ -80,7 +76,7 @@ pub fn sweep_slurm(path: &Path, layout: &Layout, req: SlurmDefaults, dry_run: bo
         extra: [d.extra.clone(), req.extra].concat(),
     };
     let jobs = slurm::submit(&plan, &opts)?;
-    eprintln!(
+    ui::note!(
         "submitted sweep `{}`: array job {} ({} tasks), collect job {}; `ndelab sweep status {}` shows progress",
         plan.name,
         jobs.array,
@@ -88,14 +84,14 @@ pub fn sweep_slurm(path: &Path, layout: &Layout, req: SlurmDefaults, dry_run: bo
         jobs.collect,
         path.display()
     );
-    println!("{}", plan.dir.display());
+    ui::answer(plan.dir.display());
     Ok(())
 }
 
 /// `ndelab sweep status FILE`.
 pub fn status(path: &Path, layout: &Layout) -> Result<(), Error> {
     let plan = plan(&SweepDefinition::load(path)?, layout)?;
-    print!("{}", slurm::status(&plan)?);
+    ui::answer_text(slurm::status(&plan)?);
     Ok(())
 }
 
@@ -105,7 +101,7 @@ pub fn trial(plan_path: &Path, index: usize) -> Result<(), Error> {
     let t = plan.trials.get(index).ok_or(SweepError::NoSuchTrial { index, count: plan.trials.len() })?;
     let opts = RunOptions { layout: Layout::new(&plan.results), force: false };
     let report = pipeline::run(&plan.base, &t.trial.overrides, &opts)?;
-    println!("{}", report.dir.display());
+    ui::answer(report.dir.display());
     Ok(())
 }
 
@@ -113,7 +109,7 @@ pub fn trial(plan_path: &Path, index: usize) -> Result<(), Error> {
 pub fn collect_plan(plan_path: &Path) -> Result<(), Error> {
     let plan = SweepPlan::load(plan_path)?;
     let (ok, failed, missing) = collect(&plan, None)?;
-    eprintln!("sweep `{}`: {ok} ok, {failed} failed, {missing} missing → {}", plan.name, plan.dir.join("summary.parquet").display());
+    ui::note!("sweep `{}`: {ok} ok, {failed} failed, {missing} missing → {}", plan.name, plan.dir.join("summary.parquet").display());
     Ok(())
 }
 
@@ -124,11 +120,7 @@ pub fn summary_files(path: &str, layout: &Layout) -> Result<(Vec<PathBuf>, Vec<S
         let plan = plan(&SweepDefinition::load(Path::new(path))?, layout)?;
         let file = plan.dir.join("summary.parquet");
         if !file.is_file() {
-            return Err(Error::Usage(format!(
-                "sweep `{}` has no results yet ({} missing); run `ndelab sweep {path}` first",
-                plan.name,
-                file.display()
-            )));
+            return Err(BadRequest::SweepNotRun { name: plan.name, summary: file, path: path.to_string() }.into());
         }
         let swept = plan.swept.iter().filter(|k| *k != "seed").cloned().collect();
         return Ok((vec![file], swept, Some(plan.dir)));

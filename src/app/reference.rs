@@ -2,7 +2,7 @@
 //! in a file — exact draws where the posterior has a closed form, else the built-in nested
 //! sampler on the exact likelihood (`eval.nested` of the spec).
 
-use crate::error::Error;
+use super::{BadRequest, Error};
 use crate::reference::{self, read_observations, NestedSettings};
 use crate::spec::Plan;
 use std::path::PathBuf;
@@ -27,7 +27,7 @@ pub struct ReferenceRequest {
 /// marginalised by sampling them too.
 pub fn reference_posterior(plan: &Plan, req: &ReferenceRequest) -> Result<(), Error> {
     if req.n == 0 {
-        return Err(Error::Usage("--n must be at least 1".into()));
+        return Err(BadRequest::AtLeastOne("--n").into());
     }
     let sim = plan.dataset.simulator.build();
     let names: Vec<String> = sim.parameters().iter().map(|p| p.name.clone()).collect();
@@ -42,18 +42,14 @@ pub fn reference_posterior(plan: &Plan, req: &ReferenceRequest) -> Result<(), Er
         let found = reference::exact(sim.as_ref(), &y, &keep, req.n, req.seed, i as u64)
             .or_else(|| reference::nested(sim.as_ref(), &y, &keep, req.n, settings, req.seed, i as u64));
         let Some(r) = found else {
-            return Err(Error::Usage(format!(
-                "{}: no reference posterior for observation {i}: simulator `{}` has no likelihood, or its likelihood is zero everywhere under the prior",
-                req.data.display(),
-                plan.dataset.simulator.kind()
-            )));
+            return Err(BadRequest::NoReference { data: req.data.clone(), observation: i, simulator: plan.dataset.simulator.kind().to_string() }.into());
         };
         let z = r.log_z.map(|(z, e)| format!(", log Z {z:.3} ± {e:.3} ({} likelihood calls)", r.calls)).unwrap_or_default();
-        eprintln!("observation {i}: {} draws from the {} posterior in {:.1} s{z}", req.n, r.source, r.seconds);
+        crate::ui::note!("observation {i}: {} draws from the {} posterior in {:.1} s{z}", req.n, r.source, r.seconds);
         all.extend(r.samples);
     }
     let inferred: Vec<String> = keep.iter().map(|&k| names[k].clone()).collect();
     crate::report::write_samples(&req.out, &inferred, &all, req.n)?;
-    eprintln!("wrote {}", req.out.display());
+    crate::ui::note!("wrote {}", req.out.display());
     Ok(())
 }
