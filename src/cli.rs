@@ -1,10 +1,8 @@
 //! Command-line arguments, and which command of src/app/ each calls. `main.rs` only parses
 //! and reports; what a command does is in src/app/, the work in the stages.
 
-use crate::app::{self, EvalOptions, ReferenceRequest, SampleRequest, TableArgs};
-use crate::report::table::TableRequest;
-use crate::sweep::SlurmDefaults;
-use crate::Error;
+use crate::app::args::{at_least_one, days};
+use crate::app::{self, Error, EvalOptions, ReferenceRequest, SampleRequest, SweepArgs, TableArgs};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -146,9 +144,9 @@ pub enum Command {
         what: BenchAction,
     },
     /// Run a sweep: every trial of a sweep file, locally or as a Slurm array.
-    Sweep(SweepCmd),
+    Sweep(SweepArgs),
     /// A paper table from summary.parquet files (a sweep file, a folder, a file or a glob).
-    Table(TableCmd),
+    Table(TableArgs),
     /// Plots of results.
     Plot {
         /// What to plot.
@@ -172,111 +170,6 @@ pub enum Command {
         #[command(subcommand)]
         action: CacheAction,
     },
-}
-
-/// `ndelab sweep ...`.
-#[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct SweepCmd {
-    /// status, or the internal steps of Slurm jobs.
-    #[command(subcommand)]
-    pub action: Option<SweepAction>,
-    /// The sweep file (YAML), e.g. experiments/sweeps/cvae_latent.yaml.
-    pub spec: Option<PathBuf>,
-    /// Trials at once (local backend). Default: one per core.
-    #[arg(long, value_parser = at_least_one)]
-    pub jobs: Option<usize>,
-    /// Threads of each trial. Default: cores / jobs (local), --cpus-per-task (Slurm).
-    #[arg(long, value_parser = at_least_one)]
-    pub threads_per_trial: Option<usize>,
-    /// Print the trials and whether each is done; run nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Where trials run.
-    #[arg(long, value_enum, default_value_t = Backend::Local)]
-    pub backend: Backend,
-    /// Slurm partition.
-    #[arg(long)]
-    pub partition: Option<String>,
-    /// Slurm time limit per trial, e.g. 01:00:00.
-    #[arg(long)]
-    pub time: Option<String>,
-    /// Slurm memory per trial, e.g. 4G.
-    #[arg(long)]
-    pub mem: Option<String>,
-    /// CPUs per Slurm array task.
-    #[arg(long)]
-    pub cpus_per_task: Option<usize>,
-    /// Most Slurm array tasks running at once.
-    #[arg(long)]
-    pub throttle: Option<usize>,
-    /// An extra #SBATCH line (repeatable).
-    #[arg(long = "sbatch-line")]
-    pub sbatch_lines: Vec<String>,
-}
-
-/// Where sweep trials run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Backend {
-    /// Child processes on this machine.
-    Local,
-    /// A Slurm array job.
-    Slurm,
-}
-
-/// `ndelab sweep <action>`.
-#[derive(Debug, Subcommand)]
-pub enum SweepAction {
-    /// Slurm states of a submitted sweep and how many trials are complete.
-    Status {
-        /// The sweep file (YAML).
-        spec: PathBuf,
-    },
-    /// Run one trial of a saved plan (what a Slurm array task runs).
-    #[command(hide = true)]
-    Trial {
-        /// trials.json of the sweep.
-        plan: PathBuf,
-        /// Trial index.
-        index: usize,
-    },
-    /// Write summary.parquet of a saved plan (what the collect job runs).
-    #[command(hide = true)]
-    Collect {
-        /// trials.json of the sweep.
-        plan: PathBuf,
-    },
-}
-
-/// `ndelab table ...`.
-#[derive(Debug, clap::Args)]
-pub struct TableCmd {
-    /// experiments/sweeps/<name>.yaml (its latest summary), a summary.parquet, a folder of them, or a glob.
-    pub path: String,
-    /// Keys whose values make the rows (default: the swept keys but seed, else `model`).
-    #[arg(long, value_delimiter = ',')]
-    pub rows: Vec<String>,
-    /// Keys whose values make column groups.
-    #[arg(long, value_delimiter = ',')]
-    pub cols: Vec<String>,
-    /// Metrics (default: test_nll and kl_to_truth, where present).
-    #[arg(long, value_delimiter = ',')]
-    pub metrics: Vec<String>,
-    /// Aggregates to show: mean, std, n.
-    #[arg(long, value_delimiter = ',', default_value = "mean,std,n")]
-    pub agg: Vec<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = crate::report::table::TableFormat::Md)]
-    pub format: crate::report::table::TableFormat,
-    /// Write to this file instead of standard output.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Caption (LaTeX, Typst).
-    #[arg(long)]
-    pub caption: Option<String>,
-    /// Label (LaTeX).
-    #[arg(long)]
-    pub label: Option<String>,
 }
 
 /// `ndelab plot ...`.
@@ -369,41 +262,13 @@ pub enum CacheAction {
     },
 }
 
-/// A count of at least 1 (threads, draws, jobs).
-fn at_least_one(s: &str) -> Result<usize, String> {
-    match s.replace('_', "").parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("`{s}` is not a whole number")),
-    }
-}
-
-/// A number of days, 0 or more.
-fn days(s: &str) -> Result<Duration, String> {
-    match s.parse::<f64>() {
-        Ok(d) if d >= 0.0 && d.is_finite() && d < 1e9 => Ok(Duration::from_secs_f64(d * 86_400.0)),
-        _ => Err(format!("must be a number of days, 0 or more, got {s}")),
-    }
-}
-
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
     let layout = app::start(cli.threads, &cli.results)?;
     match cli.command {
         Command::Run { spec, overrides, force } => app::run(&spec, &overrides, force, layout),
-        Command::Sweep(cmd) => sweep(cmd, &layout),
-        Command::Table(cmd) => {
-            let request = TableRequest {
-                rows: cmd.rows,
-                cols: cmd.cols,
-                metrics: cmd.metrics,
-                agg: cmd.agg,
-                format: cmd.format,
-                caption: cmd.caption,
-                label: cmd.label,
-            };
-            app::table(TableArgs { path: cmd.path, request, out: cmd.out }, &layout)
-        }
+        Command::Sweep(args) => app::sweep(args, &layout),
+        Command::Table(args) => app::table(args, &layout),
         Command::Plot { what: PlotAction::Sweep { path, x, y, hue, out } } => app::plot_sweep(&path, &x, &y, hue.as_deref(), out, &layout),
         Command::Ls { dir } => {
             app::ls(&dir.map(crate::store::Layout::new).unwrap_or(layout));
@@ -427,30 +292,5 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Cache { action: CacheAction::Verify { fix } } => app::cache_verify(&layout, fix),
         Command::Cache { action: CacheAction::Gc { older_than_days, force, dry_run } } => app::cache_gc(&layout, older_than_days, force, dry_run),
-    }
-}
-
-fn sweep(cmd: SweepCmd, layout: &crate::store::Layout) -> Result<(), Error> {
-    match cmd.action {
-        Some(SweepAction::Status { spec }) => app::sweep_status(&spec, layout),
-        Some(SweepAction::Trial { plan, index }) => app::trial(&plan, index),
-        Some(SweepAction::Collect { plan }) => app::collect_plan(&plan),
-        None => {
-            let path = cmd.spec.ok_or(app::BadRequest::NoSweepFile)?;
-            match cmd.backend {
-                Backend::Local => app::sweep_local(&path, layout, cmd.jobs, cmd.threads_per_trial, cmd.dry_run),
-                Backend::Slurm => {
-                    let req = SlurmDefaults {
-                        partition: cmd.partition,
-                        time: cmd.time,
-                        mem: cmd.mem,
-                        cpus_per_task: cmd.cpus_per_task.or(cmd.threads_per_trial),
-                        throttle: cmd.throttle,
-                        extra: cmd.sbatch_lines,
-                    };
-                    app::sweep_slurm(&path, layout, req, cmd.dry_run)
-                }
-            }
-        }
     }
 }

@@ -3,6 +3,7 @@
 //! [`crate::ui`]; src/cli.rs only parses and dispatches. The library's other layers never
 //! print and never exit.
 
+pub mod args;
 mod bench;
 mod cache;
 mod compare;
@@ -24,7 +25,7 @@ pub use listing::{cache_ls, ls};
 pub use reference::{reference_posterior, ReferenceRequest};
 pub use run::{export_injections, key_explain, run, simulate, validate};
 pub use sample::{sample, SampleRequest};
-pub use sweep::{collect_plan, multirun, status as sweep_status, summary_files, sweep_local, sweep_slurm, trial};
+pub use sweep::{collect_plan, multirun, status as sweep_status, summary_files, sweep, sweep_local, sweep_slurm, trial, SweepArgs};
 pub use table::{plot_sweep, table, TableArgs};
 
 use crate::store::Layout;

@@ -4,6 +4,7 @@ use super::{BadRequest, Error};
 use crate::sweep::slurm::{self, SlurmOptions};
 use crate::sweep::{collect, plan, run_local, LocalOptions, SlurmDefaults, SweepDefinition, SweepError, SweepPlan, TrialOutcome, TrialStatus};
 use crate::ui;
+use super::args::at_least_one;
 use crate::pipeline::{self, RunOptions};
 use crate::spec;
 use crate::store::Layout;
@@ -126,4 +127,104 @@ pub fn summary_files(path: &str, layout: &Layout) -> Result<(Vec<PathBuf>, Vec<S
         return Ok((vec![file], swept, Some(plan.dir)));
     }
     Ok((crate::report::table::resolve_paths(path)?, Vec::new(), None))
+}
+
+/// `ndelab sweep ...`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SweepArgs {
+    /// status, or the internal steps of Slurm jobs.
+    #[command(subcommand)]
+    pub action: Option<SweepAction>,
+    /// The sweep file (YAML), e.g. experiments/sweeps/cvae_latent.yaml.
+    pub spec: Option<PathBuf>,
+    /// Trials at once (local backend). Default: one per core.
+    #[arg(long, value_parser = at_least_one)]
+    pub jobs: Option<usize>,
+    /// Threads of each trial. Default: cores / jobs (local), --cpus-per-task (Slurm).
+    #[arg(long, value_parser = at_least_one)]
+    pub threads_per_trial: Option<usize>,
+    /// Print the trials and whether each is done; run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where trials run.
+    #[arg(long, value_enum, default_value_t = Backend::Local)]
+    pub backend: Backend,
+    /// Slurm partition.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Slurm time limit per trial, e.g. 01:00:00.
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Slurm memory per trial, e.g. 4G.
+    #[arg(long)]
+    pub mem: Option<String>,
+    /// CPUs per Slurm array task.
+    #[arg(long)]
+    pub cpus_per_task: Option<usize>,
+    /// Most Slurm array tasks running at once.
+    #[arg(long)]
+    pub throttle: Option<usize>,
+    /// An extra #SBATCH line (repeatable).
+    #[arg(long = "sbatch-line")]
+    pub sbatch_lines: Vec<String>,
+}
+
+/// Where sweep trials run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// Child processes on this machine.
+    Local,
+    /// A Slurm array job.
+    Slurm,
+}
+
+/// `ndelab sweep <action>`.
+#[derive(Debug, clap::Subcommand)]
+pub enum SweepAction {
+    /// Slurm states of a submitted sweep and how many trials are complete.
+    Status {
+        /// The sweep file (YAML).
+        spec: PathBuf,
+    },
+    /// Run one trial of a saved plan (what a Slurm array task runs).
+    #[command(hide = true)]
+    Trial {
+        /// trials.json of the sweep.
+        plan: PathBuf,
+        /// Trial index.
+        index: usize,
+    },
+    /// Write summary.parquet of a saved plan (what the collect job runs).
+    #[command(hide = true)]
+    Collect {
+        /// trials.json of the sweep.
+        plan: PathBuf,
+    },
+}
+
+/// `ndelab sweep ...`: runs, submits, shows or collects a sweep.
+pub fn sweep(cmd: SweepArgs, layout: &Layout) -> Result<(), Error> {
+    match cmd.action {
+        Some(SweepAction::Status { spec }) => status(&spec, layout),
+        Some(SweepAction::Trial { plan, index }) => trial(&plan, index),
+        Some(SweepAction::Collect { plan }) => collect_plan(&plan),
+        None => {
+            let path = cmd.spec.ok_or(BadRequest::NoSweepFile)?;
+            match cmd.backend {
+                Backend::Local => sweep_local(&path, layout, cmd.jobs, cmd.threads_per_trial, cmd.dry_run),
+                Backend::Slurm => {
+                    let req = SlurmDefaults {
+                        partition: cmd.partition,
+                        time: cmd.time,
+                        mem: cmd.mem,
+                        cpus_per_task: cmd.cpus_per_task.or(cmd.threads_per_trial),
+                        throttle: cmd.throttle,
+                        extra: cmd.sbatch_lines,
+                    };
+                    sweep_slurm(&path, layout, req, cmd.dry_run)
+                }
+            }
+        }
+    }
 }

@@ -6,21 +6,52 @@ use crate::store::{self, Layout};
 use crate::ui;
 use std::path::{Path, PathBuf};
 
-/// What `ndelab table` was asked.
+/// `ndelab table ...`.
+#[derive(Debug, clap::Args)]
 pub struct TableArgs {
-    /// A sweep file, a folder, a summary file or a glob.
+    /// experiments/sweeps/<name>.yaml (its latest summary), a summary.parquet, a folder of them, or a glob.
     pub path: String,
-    /// Rows, columns, metrics, aggregates, format, caption and label.
-    pub request: table::TableRequest,
-    /// Write here instead of stdout.
+    /// Keys whose values make the rows (default: the swept keys but seed, else `model`).
+    #[arg(long, value_delimiter = ',')]
+    pub rows: Vec<String>,
+    /// Keys whose values make column groups.
+    #[arg(long, value_delimiter = ',')]
+    pub cols: Vec<String>,
+    /// Metrics (default: test_nll and kl_to_truth, where present).
+    #[arg(long, value_delimiter = ',')]
+    pub metrics: Vec<String>,
+    /// Aggregates to show: mean, std, n.
+    #[arg(long, value_delimiter = ',', default_value = "mean,std,n")]
+    pub agg: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = table::TableFormat::Md)]
+    pub format: table::TableFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Caption (LaTeX, Typst).
+    #[arg(long)]
+    pub caption: Option<String>,
+    /// Label (LaTeX).
+    #[arg(long)]
+    pub label: Option<String>,
 }
+
 
 /// Renders the table; writes it to `out` (never over its inputs or a finished entry) or stdout.
 pub fn table(args: TableArgs, layout: &Layout) -> Result<(), Error> {
     let (files, swept, _) = super::summary_files(&args.path, layout)?;
     let records = table::read_records(&files)?;
-    let text = table::render(&records, &args.request.resolve(&records, swept)?)?;
+    let request = table::TableRequest {
+        rows: args.rows,
+        cols: args.cols,
+        metrics: args.metrics,
+        agg: args.agg,
+        format: args.format,
+        caption: args.caption,
+        label: args.label,
+    };
+    let text = table::render(&records, &request.resolve(&records, swept)?)?;
     match args.out {
         Some(out) => {
             let inputs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();

@@ -338,6 +338,12 @@ fn pool_window(window: &[f32], c: usize, out: &mut [MaybeUninit<f32>], winner: &
 
 /// [`pool_window`] for the channels in whole blocks of 16, one 16-lane vector each, the
 /// maximum and the winner kept in registers over the pool; returns how many channels it did.
+///
+/// # Safety
+///
+/// The CPU must have AVX-512F (`gemm::avx512_available`); `window` must hold a whole number
+/// of rows of `c` values and `out` and `winner` at least `c` each: every 16-lane load and
+/// store lies inside them.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn pool_window_avx512(window: &[f32], c: usize, out: &mut [MaybeUninit<f32>], winner: &mut [MaybeUninit<u32>]) -> usize {
@@ -380,6 +386,11 @@ fn unpool_window(window: &mut [f32], c: usize, winner: &[u32], g: &[f32]) {
 /// [`unpool_window`] for the channels in whole blocks of 16: each row of the pool adds the
 /// gradient where it won (a masked add leaves the other lanes as they were); returns how many
 /// channels it did.
+///
+/// # Safety
+///
+/// The CPU must have AVX-512F (`gemm::avx512_available`); `window` must hold a whole number
+/// of rows of `c` values and `winner` and `g` at least `c` each.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn unpool_window_avx512(window: &mut [f32], c: usize, winner: &[u32], g: &[f32]) -> usize {

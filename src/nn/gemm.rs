@@ -371,6 +371,12 @@ mod avx512 {
 
     /// C[0..rows, 0..cols] (row stride ldc) = [C +] A · B-panel over kc steps, for an R-row
     /// panel of A laid out as `LAYOUT` says and a packed kc × 16V panel of B.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have AVX-512F. `a` must be readable for R rows of kc values as `LAYOUT`
+    /// lays them out (stride `lda`), `b` for kc · 16V values, and `c` writable (and, with
+    /// `load`, readable) for `rows` ≤ R rows of `cols` ≤ 16V values at stride `ldc`.
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
     unsafe fn kernel<const R: usize, const V: usize, const LAYOUT: u8>(
@@ -456,6 +462,12 @@ mod avx512 {
     /// accumulators each (constant bounds keep them in registers: the rows past the last are
     /// the last again, their sums dropped; Bᵀ's rows past n are zeros); the last partial 16
     /// values of k loaded under a mask.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have AVX-512F. `a` must be readable for `rows` rows of k values at stride
+    /// `lda`, `bt` for N rows of `kp` ≥ k values (zeros past k and past n), and `c` must hold
+    /// `rows` · n values.
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
     unsafe fn dot_kernel<const N: usize, const RB: usize>(

@@ -77,36 +77,11 @@ pub fn linear_sum<Tp: Tape<f32, Dev>>(inputs: Vec<Input<'_, Tp>>, biases: &[&Par
         }
         parts.push((host(&x), wv, x, w.clone(), n_in, grad, mask.map(<[f32]>::to_vec)));
     }
-    // Each row starts as the biases' sum (0 + b₁ + b₂ … in that order, as a zeroed row would),
-    // written once rather than zeroed first.
-    let mut bias = vec![0.0f32; n_out];
-    for b in biases {
-        let b = host(*b);
-        assert_eq!(b.len(), n_out, "linear: bias length");
-        bias.iter_mut().zip(&b).for_each(|(s, b)| *s += b);
-    }
-    let mut y = Vec::<f32>::with_capacity(rows * n_out);
-    y.spare_capacity_mut()[..rows * n_out].chunks_exact_mut(n_out.max(1)).for_each(|row| {
-        row.iter_mut().zip(&bias).for_each(|(d, b)| {
-            d.write(*b);
-        })
-    });
-    // SAFETY: the rows of n_out values cover all rows · n_out, each value written above.
-    unsafe { y.set_len(rows * n_out) };
+    let mut y = bias_rows(biases, rows, n_out);
     for (xv, wv, _, _, n_in, _, _) in &parts {
         gemm(rows, n_out, *n_in, &mut y, true, (xv, *n_in, 1), (wv, n_out, 1));
     }
-    // Where ReLU passed its input: the backward pass needs only this.
-    let open: Vec<bool> = match act {
-        Activation::Relu => y
-            .iter_mut()
-            .map(|v| {
-                *v = v.max(0.0);
-                *v > 0.0
-            })
-            .collect(),
-        Activation::Identity => Vec::new(),
-    };
+    let open = activate(&mut y, act);
     let device = parts[0].2.device().clone();
     let y: T2 = device.tensor_from_vec(y, (rows, n_out));
     if Tp::OWNS_TAPE {
@@ -143,6 +118,43 @@ pub fn linear_sum<Tp: Tape<f32, Dev>>(inputs: Vec<Input<'_, Tp>>, biases: &[&Par
         });
     }
     y.put_tape(tape)
+}
+
+/// `rows` rows, each the biases' sum (0 + b₁ + b₂ … in that order, as a zeroed row would),
+/// written once rather than zeroed first.
+#[cfg(not(feature = "cuda"))]
+fn bias_rows(biases: &[&Param], rows: usize, n_out: usize) -> Vec<f32> {
+    let mut bias = vec![0.0f32; n_out];
+    for b in biases {
+        let b = host(*b);
+        assert_eq!(b.len(), n_out, "linear: bias length");
+        bias.iter_mut().zip(&b).for_each(|(s, b)| *s += b);
+    }
+    let mut y = Vec::<f32>::with_capacity(rows * n_out);
+    y.spare_capacity_mut()[..rows * n_out].chunks_exact_mut(n_out.max(1)).for_each(|row| {
+        row.iter_mut().zip(&bias).for_each(|(d, b)| {
+            d.write(*b);
+        })
+    });
+    // SAFETY: the rows of n_out values cover all rows · n_out, each value written above.
+    unsafe { y.set_len(rows * n_out) };
+    y
+}
+
+/// Applies `act` in place; returns where ReLU passed its input (all the backward pass needs),
+/// empty for the identity.
+#[cfg(not(feature = "cuda"))]
+fn activate(y: &mut [f32], act: Activation) -> Vec<bool> {
+    match act {
+        Activation::Relu => y
+            .iter_mut()
+            .map(|v| {
+                *v = v.max(0.0);
+                *v > 0.0
+            })
+            .collect(),
+        Activation::Identity => Vec::new(),
+    }
 }
 
 #[cfg(test)]

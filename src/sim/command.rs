@@ -234,39 +234,9 @@ impl CommandSimulator {
             };
             s.failure(chunk, message, String::new())
         })?;
-        // Read stderr on a thread so that a chatty program cannot fill the pipe and block; what
-        // it has read is there to show even when the pipe never closes.
-        let captured = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        if let Some(mut pipe) = child.stderr.take() {
-            let sink = captured.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                while let Ok(n) = pipe.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    if let Ok(mut v) = sink.lock() {
-                        v.extend_from_slice(&buf[..n]);
-                        // Only the end is ever shown.
-                        if v.len() > STDERR_KEPT * 2 {
-                            let cut = v.len() - STDERR_KEPT;
-                            v.drain(..cut);
-                        }
-                    }
-                }
-                let _ = done_tx.send(());
-            });
-        } else {
-            let _ = done_tx.send(());
-        }
         let pid = child.id();
+        let stderr = drain_stderr(&mut child);
         let _group = ProcessGroup::register(pid);
-        let stderr = move |wait: Duration| {
-            // The pipe closes when every process of the group is gone; wait a moment for that.
-            let _ = done_rx.recv_timeout(wait);
-            captured.lock().map(|v| printable(&v)).unwrap_or_default()
-        };
         let started = Instant::now();
         let status = loop {
             match child.try_wait() {
@@ -396,6 +366,41 @@ impl Simulator for CommandSimulator {
 
     fn block_rows(&self) -> Option<usize> {
         Some(self.spec.chunk)
+    }
+}
+
+/// The end of a child's stderr, read on a thread so that a chatty program cannot fill the pipe
+/// and block; what it has read is there to show even when the pipe never closes. The returned
+/// function waits up to its argument for the pipe to close (when every process of the group
+/// is gone), then gives what was read.
+fn drain_stderr(child: &mut std::process::Child) -> impl Fn(Duration) -> String {
+    let captured = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    if let Some(mut pipe) = child.stderr.take() {
+        let sink = captured.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut v) = sink.lock() {
+                    v.extend_from_slice(&buf[..n]);
+                    // Only the end is ever shown.
+                    if v.len() > STDERR_KEPT * 2 {
+                        let cut = v.len() - STDERR_KEPT;
+                        v.drain(..cut);
+                    }
+                }
+            }
+            let _ = done_tx.send(());
+        });
+    } else {
+        let _ = done_tx.send(());
+    }
+    move |wait: Duration| {
+        let _ = done_rx.recv_timeout(wait);
+        captured.lock().map(|v| printable(&v)).unwrap_or_default()
     }
 }
 
