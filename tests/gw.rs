@@ -71,10 +71,10 @@ fn antenna_patterns_and_delays_match_bilby() {
 /// The reference injection: m1 = 50, m2 = 40, d_L = 2000 Mpc, t0 = 0.25 s, face-on.
 fn reference_injection() -> (GwBbh, Vec<f64>) {
     let mut spec = GwBbhSpec::default();
-    spec.priors.m1 = Prior::Fixed(50.0);
-    spec.priors.m2 = Prior::Fixed(40.0);
-    spec.priors.d_l = Prior::Fixed(2000.0);
-    spec.priors.t0 = Prior::Fixed(0.25);
+    spec.priors.m1 = Prior::Fixed { value: 50.0 };
+    spec.priors.m2 = Prior::Fixed { value: 40.0 };
+    spec.priors.d_l = Prior::Fixed { value: 2000.0 };
+    spec.priors.t0 = Prior::Fixed { value: 0.25 };
     spec.priors.phase = Prior::Uniform { min: 0.0, max: 1.0 };
     let sim = GwBbh::new(&spec);
     let mut h = vec![0.0; 256];

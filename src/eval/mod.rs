@@ -4,7 +4,7 @@
 //! report stage writes files).
 
 mod c2st;
-mod calibration;
+mod coverage;
 mod compare;
 mod divergence;
 mod importance;
@@ -16,7 +16,7 @@ mod rmse;
 mod settings;
 
 pub use c2st::c2st;
-pub use calibration::{pp_band, Calibration, PpTest};
+pub use coverage::{pp_band, Coverage, PpTest};
 pub use compare::{compare_samples, marginal_js, SampleComparison};
 pub use divergence::{js_marginal, knn_symmetric_kl};
 pub use importance::{importance_sample, weighted_draws, Importance, Weighted};

@@ -2,7 +2,7 @@
 //! comparison with a reference posterior (JS divergence per marginal, kNN symmetric KL, C2ST)
 //! and importance sampling with the exact likelihood.
 
-use super::calibration::{Calibration, PpTest};
+use super::coverage::{Coverage, PpTest};
 use super::{c2st, knn_symmetric_kl, marginal_js, weighted_draws, Importance};
 use crate::data::Split;
 use crate::nn::DensityModel;
@@ -126,7 +126,7 @@ pub struct PosteriorChecks {
     /// One row per injection and parameter.
     pub rows: Vec<EvalRow>,
     /// Percentiles and ranks.
-    pub calibration: Calibration,
+    pub calibration: Coverage,
     /// KS p-values.
     pub pp: PpTest,
     /// Reference comparisons.
@@ -341,7 +341,7 @@ pub fn posterior_checks(
 ) -> Result<PosteriorChecks, SamplesFileError> {
     let names = model.card.parameters.clone();
     let d = names.len();
-    let mut cal = Calibration::new(names.clone(), settings.rank_samples);
+    let mut cal = Coverage::new(names.clone(), settings.rank_samples);
     let mut rows = Vec::new();
     let n_pp = settings.pp_injections.min(test.len());
     let streams = StreamFamily::new(settings.seed, "eval/posterior");

@@ -59,7 +59,7 @@ pub enum Metric {
     LatentPlot,
     /// plots/corner_{0,1,2}.png: 10⁴ posterior samples of three test injections with their true values.
     Corner,
-    /// Calibration: eval.parquet, plots/pp.png (P-P with binomial bands, KS p-values) and
+    /// Coverage: eval.parquet, plots/pp.png (P-P with binomial bands, KS p-values) and
     /// plots/sbc.png (rank histograms) over `pp_injections` test injections.
     Pp,
     /// Comparison with reference posteriors (exact, or the built-in nested sampler) on

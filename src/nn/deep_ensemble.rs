@@ -270,12 +270,12 @@ fn spread_log_prob(pool: &[(f64, MvNormal)], x: &[f64], c: &[f64], log_c: f64) -
 const CALIBRATION_CHUNK: usize = 4096;
 
 impl DensityEstimator for DeepEnsembleNet {
-    fn calibrates(&self) -> bool {
+    fn fits_after_training(&self) -> bool {
         self.spread.is_some()
     }
 
     /// Fits the spread factors of `pool: spread_adjusted` on held-out rows.
-    fn calibrate(&mut self, theta: &[f32], data: &[f32], rows: usize) -> Option<String> {
+    fn fit_after_training(&mut self, theta: &[f32], data: &[f32], rows: usize) -> Option<String> {
         let index = self.spread?;
         if rows == 0 {
             return None;
@@ -427,7 +427,7 @@ mod tests {
             set_spread(&mut net, &[1.0, 1.0]);
             let (_, before, after) = net.fit_spread(&theta, &data, rows);
             assert!(after > before + 0.01, "components {components}: mean log q {before} → {after}");
-            let line = net.calibrate(&theta, &data, rows).unwrap();
+            let line = net.fit_after_training(&theta, &data, rows).unwrap();
             let c = net.spread().unwrap();
             assert!((c[0] - 1.6).abs() < 0.06 && (c[1] - 0.7).abs() < 0.03, "components {components}: {c:?}");
             assert!(line.starts_with("pool: spread factors ["), "{line}");

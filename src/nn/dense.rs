@@ -3,8 +3,8 @@
 //! Layers hold indices into a [`ParamSet`], not tensors, so the optimizer can update the
 //! set in place and every layer sees the new values.
 
-pub use super::linear::Activation;
-use super::linear::{linear, linear_sum, Input};
+pub use super::kernels::linear::Activation;
+use super::kernels::linear::{linear, linear_sum, Input};
 use super::params::ParamSet;
 use super::{Dev, T2};
 use dfdx::prelude::*;

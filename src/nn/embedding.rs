@@ -7,7 +7,7 @@
 //! of the time-major activations (with stride 1, one for the whole batch), fused with ReLU and
 //! max-pooling into one layer with its own backward pass.
 
-use super::conv1d::{conv1d_relu_pool, ConvShape};
+use super::kernels::conv1d::{conv1d_relu_pool, ConvShape};
 use super::dense::{Dense, Mlp};
 use super::params::ParamSet;
 use super::NnError;
@@ -207,10 +207,10 @@ impl DensityEstimator for Embedded<dyn DensityEstimator> {
     fn latent(&self, data: &[f32], rows: usize) -> Option<(usize, Vec<f64>)> {
         self.inner.latent(&self.features(data, rows), rows)
     }
-    fn calibrates(&self) -> bool {
-        self.inner.calibrates()
+    fn fits_after_training(&self) -> bool {
+        self.inner.fits_after_training()
     }
-    fn calibrate(&mut self, theta: &[f32], data: &[f32], rows: usize) -> Option<String> {
+    fn fit_after_training(&mut self, theta: &[f32], data: &[f32], rows: usize) -> Option<String> {
         // The features a chunk at a time: a convolution's activations for every row at once
         // would be large.
         let mut features = Vec::new();
@@ -218,7 +218,7 @@ impl DensityEstimator for Embedded<dyn DensityEstimator> {
             let end = (start + 4096).min(rows);
             features.extend(self.features(&data[start * self.data_dim..end * self.data_dim], end - start));
         }
-        self.inner.calibrate(theta, &features, rows)
+        self.inner.fit_after_training(theta, &features, rows)
     }
 }
 

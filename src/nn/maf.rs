@@ -11,7 +11,7 @@
 //! their embedding, `model.embedding`) enter every MADE as context.
 
 use super::dense::{Activation, Dense};
-use super::linear::linear_sum;
+use super::kernels::linear::linear_sum;
 use super::params::ParamSet;
 use super::registry::{BuildContext, EstimatorConfig};
 use super::Estimator;

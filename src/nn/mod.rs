@@ -43,14 +43,12 @@ macro_rules! thread_safe_on_gpu {
     };
 }
 
-mod conv1d;
 mod coupling;
 mod dense;
 mod embedding;
 mod error;
-mod gemm;
 pub mod heads;
-mod linear;
+mod kernels;
 mod loss_kind;
 mod mixture;
 mod model;
@@ -196,13 +194,13 @@ pub trait DensityEstimator: Network {
     fn log_prob_z(&self, theta: &[f32], data: &[f32], rows: usize) -> Vec<f64>;
     /// `n` draws of z-scored θ for one z-scored y, row-major.
     fn sample_z(&self, n: usize, data: &[f32], rng: &mut SampleRng) -> Vec<f64>;
-    /// Whether the estimator fits something on held-out data after training (`calibrate`).
-    fn calibrates(&self) -> bool {
+    /// Whether the estimator fits something on held-out data after training (`fit_after_training`).
+    fn fits_after_training(&self) -> bool {
         false
     }
     /// Fits what is fitted after training on held-out rows (θ and y z-scored, row-major);
     /// returns a line saying what was fitted.
-    fn calibrate(&mut self, _theta: &[f32], _data: &[f32], _rows: usize) -> Option<String> {
+    fn fit_after_training(&mut self, _theta: &[f32], _data: &[f32], _rows: usize) -> Option<String> {
         None
     }
     /// (latent dimension, latent means of `rows` z-scored y) for latent-variable models.

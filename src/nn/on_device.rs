@@ -12,14 +12,14 @@
 // The CPU build compiles this module for its tests alone.
 #![cfg_attr(not(feature = "cuda"), allow(dead_code))]
 
-use super::conv1d::ConvShape;
-use super::linear::{Activation, Input};
+use super::kernels::conv1d::ConvShape;
+use super::kernels::linear::{Activation, Input};
 use super::{Dev, Param, T2};
 use dfdx::prelude::*;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-/// act(Σᵢ xᵢ Wᵢ + Σⱼ bⱼ), as [`super::linear::linear_sum`] on the CPU.
+/// act(Σᵢ xᵢ Wᵢ + Σⱼ bⱼ), as [`super::kernels::linear::linear_sum`] on the CPU.
 pub fn linear_sum<Tp: Tape<f32, Dev>>(inputs: Vec<Input<'_, Tp>>, biases: &[&Param], n_out: usize, act: Activation) -> T2<Tp> {
     let mut sum: Option<T2<Tp>> = None;
     for Input { x, w, grad: _, mask } in inputs {
@@ -84,7 +84,7 @@ pub fn conv1d<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, bias: &Param, s: ConvSha
     y + bias.retaped::<Tp>().broadcast_like::<_, Axis<0>>(&(rows, s.c_out))
 }
 
-/// The convolution, then ReLU + max-pooling, as [`super::conv1d::conv1d_relu_pool`] on the CPU.
+/// The convolution, then ReLU + max-pooling, as [`super::kernels::conv1d::conv1d_relu_pool`] on the CPU.
 pub fn conv1d_relu_pool<Tp: Tape<f32, Dev>>(x: T2<Tp>, w: &Param, bias: &Param, s: ConvShape, pool: usize, input_grad: bool) -> T2<Tp> {
     relu_max_pool(conv1d(x, w, bias, s, input_grad), s.batch, pool)
 }
@@ -111,7 +111,7 @@ mod tests {
     //! The dfdx formulations against the host kernels of the CPU build (run on whichever
     //! device the build trains on): values and every gradient.
     use super::*;
-    use crate::nn::conv1d::{add_input_grad, filter_grads, forward_values, padded};
+    use crate::nn::kernels::conv1d::{add_input_grad, filter_grads, forward_values, padded};
 
     fn values(n: usize, scale: f32, phase: f32) -> Vec<f32> {
         (0..n).map(|i| scale * ((i as f32) * 0.61 + phase).sin()).collect()

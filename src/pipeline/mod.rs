@@ -150,14 +150,14 @@ pub fn train_model(plan: &Plan, p: &Prepared, checkpoint: Option<&train::Checkpo
     let n_params = net.network().params().count();
     crate::ui::note!("model: {} with {} parameters; training on {} threads", plan.model.kind(), n_params, rayon::current_num_threads());
     let outcome = train::train(net.network_mut(), &p.ds, &p.theta_z, &p.data_z, &plan.training, plan.seed, p.noise(), checkpoint)?;
-    if let Some(density) = net.density_mut().filter(|d| d.calibrates()) {
+    if let Some(density) = net.density_mut().filter(|d| d.fits_after_training()) {
         // Held-out rows, scaled as in training: what the estimator fits after training.
         let (mut theta, mut data) = (Vec::new(), Vec::new());
         for batch in data::Batches::new(&p.ds.val, 4096, None, &p.theta_z, &p.data_z, None) {
             theta.extend(batch.theta);
             data.extend(batch.data);
         }
-        if let Some(line) = density.calibrate(&theta, &data, p.ds.val.len()) {
+        if let Some(line) = density.fit_after_training(&theta, &data, p.ds.val.len()) {
             crate::ui::note!("{line}");
         }
     }

@@ -3,14 +3,14 @@
 //!
 //! Reads the records of training and the numbers of evaluation; writes into a run folder.
 
-mod eval;
+mod checks;
 mod parquet;
 mod plot;
 mod provenance;
 mod samples;
 pub mod table;
 
-pub use eval::{write_checks, EVAL_COLUMNS};
+pub use checks::{write_checks, EVAL_COLUMNS};
 pub use parquet::{
     read_parquet, update_summary, write_metrics, write_rmse, write_summary, EvalAggregates, Summary,
     METRICS_COLUMNS, SUMMARY_COLUMNS,

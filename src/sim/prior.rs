@@ -1,5 +1,6 @@
-//! Priors of parameters that a user declares (for simulators ndelab does not know the physics
-//! of: an external program, files): fixed, uniform, normal or log-uniform.
+//! The prior of one parameter — fixed, uniform, normal or log-uniform — as every simulator's
+//! settings write it, and the declared parameter lists of simulators ndelab does not know the
+//! physics of (an external program, files).
 
 use super::{Parameter, SampleRng};
 use crate::math::stats::normal_quantile;
@@ -18,13 +19,14 @@ pub struct ParameterSpec {
     pub name: String,
     /// Its prior: a number fixes it; `{ kind: uniform, min, max }`, `{ kind: normal, mean, std }`
     /// or `{ kind: log_uniform, min, max }`.
-    pub prior: ParameterPrior,
+    pub prior: Prior,
 }
 
-/// A prior over one parameter.
+/// A prior over one parameter. In YAML a number fixes it; `{ min, max }` is uniform; other
+/// families are named by `kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ParameterPrior {
+pub enum Prior {
     /// Fixed to a value: not sampled, not inferred.
     Fixed {
         /// The value.
@@ -53,7 +55,7 @@ pub enum ParameterPrior {
     },
 }
 
-impl<'de> Deserialize<'de> for ParameterPrior {
+impl<'de> Deserialize<'de> for Prior {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -72,9 +74,14 @@ impl<'de> Deserialize<'de> for ParameterPrior {
             std: f64,
         }
         let v = serde_norway::Value::deserialize(d)?;
+        // `{ min, max }` without a kind is a uniform range (how gw_bbh's priors are written).
+        if v.as_mapping().is_some_and(|m| !m.contains_key("kind") && m.contains_key("min") && m.contains_key("max")) {
+            let r: Range = tagged::variant(v)?;
+            return Ok(Prior::Uniform { min: r.min, max: r.max });
+        }
         if !v.is_mapping() {
             use serde::de::Error;
-            return number::f64(v).map(|value| ParameterPrior::Fixed { value }).map_err(|_| {
+            return number::f64(v).map(|value| Prior::Fixed { value }).map_err(|_| {
                 D::Error::custom("expected a number (fixed value) or a section with `kind: uniform`, `normal` or `log_uniform`")
             });
         }
@@ -83,7 +90,7 @@ impl<'de> Deserialize<'de> for ParameterPrior {
         Ok(match kind.as_str() {
             "normal" => {
                 let m: Moments = tagged::variant(rest)?;
-                ParameterPrior::Normal { mean: m.mean, std: m.std }
+                Prior::Normal { mean: m.mean, std: m.std }
             }
             "fixed" => {
                 #[derive(Deserialize)]
@@ -92,63 +99,63 @@ impl<'de> Deserialize<'de> for ParameterPrior {
                     #[serde(deserialize_with = "number::f64")]
                     value: f64,
                 }
-                ParameterPrior::Fixed { value: tagged::variant::<Value, D::Error>(rest)?.value }
+                Prior::Fixed { value: tagged::variant::<Value, D::Error>(rest)?.value }
             }
             log_or_uniform => {
                 let r: Range = tagged::variant(rest)?;
                 match log_or_uniform {
-                    "log_uniform" => ParameterPrior::LogUniform { min: r.min, max: r.max },
-                    _ => ParameterPrior::Uniform { min: r.min, max: r.max },
+                    "log_uniform" => Prior::LogUniform { min: r.min, max: r.max },
+                    _ => Prior::Uniform { min: r.min, max: r.max },
                 }
             }
         })
     }
 }
 
-impl ParameterPrior {
+impl Prior {
     /// Checks the numbers; `key` names the prior in messages.
     pub fn validate(&self, key: &str) -> Result<(), Violation> {
         let finite = |v: f64| v.is_finite();
         match *self {
-            ParameterPrior::Fixed { value } if finite(value) => Ok(()),
-            ParameterPrior::Uniform { min, max } if finite(min) && finite(max) && min < max => Ok(()),
-            ParameterPrior::LogUniform { min, max } if finite(max) && min > 0.0 && min < max => Ok(()),
-            ParameterPrior::Normal { mean, std } if finite(mean) && finite(std) && std > 0.0 => Ok(()),
-            ParameterPrior::Fixed { .. } => Err(bad(key, "a fixed value must be finite", None)),
-            ParameterPrior::Normal { .. } => Err(bad(key, "needs a finite mean and std > 0", None)),
-            ParameterPrior::LogUniform { .. } => Err(bad(key, "needs 0 < min < max", None)),
-            ParameterPrior::Uniform { .. } => Err(bad(key, "needs finite min < max", None)),
+            Prior::Fixed { value } if finite(value) => Ok(()),
+            Prior::Uniform { min, max } if finite(min) && finite(max) && min < max => Ok(()),
+            Prior::LogUniform { min, max } if finite(max) && min > 0.0 && min < max => Ok(()),
+            Prior::Normal { mean, std } if finite(mean) && finite(std) && std > 0.0 => Ok(()),
+            Prior::Fixed { .. } => Err(bad(key, "a fixed value must be finite", None)),
+            Prior::Normal { .. } => Err(bad(key, "needs a finite mean and std > 0", None)),
+            Prior::LogUniform { .. } => Err(bad(key, "needs 0 < min < max", None)),
+            Prior::Uniform { .. } => Err(bad(key, "needs finite min < max", None)),
         }
     }
 
     /// Whether the parameter is sampled (not fixed).
     pub fn is_sampled(&self) -> bool {
-        !matches!(self, ParameterPrior::Fixed { .. })
+        !matches!(self, Prior::Fixed { .. })
     }
 
     /// The support [lower, upper] (±∞ where unbounded).
     pub fn bounds(&self) -> (f64, f64) {
         match *self {
-            ParameterPrior::Fixed { value } => (value, value),
-            ParameterPrior::Uniform { min, max } | ParameterPrior::LogUniform { min, max } => (min, max),
-            ParameterPrior::Normal { .. } => (f64::NEG_INFINITY, f64::INFINITY),
+            Prior::Fixed { value } => (value, value),
+            Prior::Uniform { min, max } | Prior::LogUniform { min, max } => (min, max),
+            Prior::Normal { .. } => (f64::NEG_INFINITY, f64::INFINITY),
         }
     }
 
     /// The value at quantile `u` ∈ (0, 1): what nested sampling explores, and how draws are made.
     pub fn transform(&self, u: f64) -> f64 {
         match *self {
-            ParameterPrior::Fixed { value } => value,
-            ParameterPrior::Uniform { min, max } => min + (max - min) * u,
-            ParameterPrior::LogUniform { min, max } => (min.ln() + (max.ln() - min.ln()) * u).exp(),
-            ParameterPrior::Normal { mean, std } => mean + std * normal_quantile(u),
+            Prior::Fixed { value } => value,
+            Prior::Uniform { min, max } => min + (max - min) * u,
+            Prior::LogUniform { min, max } => (min.ln() + (max.ln() - min.ln()) * u).exp(),
+            Prior::Normal { mean, std } => mean + std * normal_quantile(u),
         }
     }
 
     /// One draw.
     pub fn sample(&self, rng: &mut SampleRng) -> f64 {
         match *self {
-            ParameterPrior::Normal { mean, std } => mean + std * rng.sample::<f64, _>(StandardNormal),
+            Prior::Normal { mean, std } => mean + std * rng.sample::<f64, _>(StandardNormal),
             _ => self.transform(rng.gen::<f64>()),
         }
     }
@@ -160,11 +167,28 @@ impl ParameterPrior {
             return f64::NEG_INFINITY;
         }
         match *self {
-            ParameterPrior::Fixed { .. } => 0.0,
-            ParameterPrior::Uniform { min, max } => -(max - min).ln(),
-            ParameterPrior::LogUniform { min, max } => -(x.ln() + (max.ln() - min.ln()).ln()),
-            ParameterPrior::Normal { mean, std } => -0.5 * ((x - mean) / std).powi(2) - std.ln() - 0.5 * LN_2PI,
+            Prior::Fixed { .. } => 0.0,
+            Prior::Uniform { min, max } => -(max - min).ln(),
+            Prior::LogUniform { min, max } => -(x.ln() + (max.ln() - min.ln()).ln()),
+            Prior::Normal { mean, std } => -0.5 * ((x - mean) / std).powi(2) - std.ln() - 0.5 * LN_2PI,
         }
+    }
+}
+
+/// Writes a prior as gw_bbh's section always has: a fixed value as the number, a uniform range
+/// as `{ min, max }` (so that the keys of its datasets stay what they were), any other family
+/// with its `kind`.
+pub fn compact<S: serde::Serializer>(prior: &Prior, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    match *prior {
+        Prior::Fixed { value } => s.serialize_f64(value),
+        Prior::Uniform { min, max } => {
+            let mut map = s.serialize_map(Some(2))?;
+            map.serialize_entry("min", &min)?;
+            map.serialize_entry("max", &max)?;
+            map.end()
+        }
+        _ => prior.serialize(s),
     }
 }
 
@@ -226,9 +250,9 @@ mod tests {
     #[test]
     fn draws_transforms_and_densities_agree() {
         let priors = [
-            ParameterPrior::Uniform { min: -1.0, max: 3.0 },
-            ParameterPrior::Normal { mean: 2.0, std: 0.5 },
-            ParameterPrior::LogUniform { min: 0.1, max: 10.0 },
+            Prior::Uniform { min: -1.0, max: 3.0 },
+            Prior::Normal { mean: 2.0, std: 0.5 },
+            Prior::LogUniform { min: 0.1, max: 10.0 },
         ];
         let mut rng = StreamFamily::new(1, "t").rng(0);
         for p in priors {
@@ -252,45 +276,6 @@ mod tests {
             let median = p.transform(0.5);
             let below: f64 = (0..m).map(|i| lo + (i as f64 + 0.5) * h).filter(|&x| x < median).map(|x| p.log_density(x).exp() * h).sum();
             assert!((below - 0.5).abs() < 1e-3, "{p:?}: P(x < transform(½)) = {below}");
-        }
-    }
-}
-
-/// A prior: a fixed value or a uniform range.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Prior {
-    /// The parameter is fixed to this value (not sampled, not inferred).
-    Fixed(f64),
-    /// Uniform on [min, max).
-    Uniform {
-        /// Lower bound.
-        min: f64,
-        /// Upper bound.
-        max: f64,
-    },
-}
-
-impl<'de> Deserialize<'de> for Prior {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let v = serde_norway::Value::deserialize(d)?;
-        match &v {
-            serde_norway::Value::Mapping(_) => {
-                #[derive(Deserialize)]
-                #[serde(deny_unknown_fields)]
-                struct Range {
-                    #[serde(deserialize_with = "number::f64")]
-                    min: f64,
-                    #[serde(deserialize_with = "number::f64")]
-                    max: f64,
-                }
-                let r: Range = tagged::variant(v)?;
-                Ok(Prior::Uniform { min: r.min, max: r.max })
-            }
-            _ => number::f64(v)
-                .map(Prior::Fixed)
-                .map_err(|_| D::Error::custom("expected a number (fixed value) or `{ min, max }` (uniform prior)")),
         }
     }
 }

@@ -11,7 +11,7 @@
 
 use super::gw::psd::Psd;
 use super::gw::whiten::Whitener;
-use super::prior::{log_density_all, sample_all, transform_all, ParameterPrior, ParameterSpec};
+use super::prior::{log_density_all, sample_all, transform_all, Prior, ParameterSpec};
 use super::registry::SimulatorConfig;
 use super::{Parameter, SampleRng, SimError, Simulator};
 use crate::config::{bad, positive};
@@ -100,26 +100,26 @@ impl Default for RingdownSpec {
 #[serde(deny_unknown_fields, default)]
 pub struct RingdownPriors {
     /// Remnant mass, detector frame, M☉. Default U[50, 150].
-    pub mass_final: ParameterPrior,
+    pub mass_final: Prior,
     /// Remnant dimensionless spin. Default U[0, 0.9].
-    pub spin_final: ParameterPrior,
+    pub spin_final: Prior,
     /// (2,2,0) frequency, Hz (parametrization qnm). Default U[100, 300].
-    pub f_220: ParameterPrior,
+    pub f_220: Prior,
     /// (2,2,0) damping time, ms (parametrization qnm). Default U[2, 12].
-    pub tau_220: ParameterPrior,
+    pub tau_220: Prior,
     /// Optimal SNR of the whitened signal. Default U[10, 30].
-    pub snr: ParameterPrior,
+    pub snr: Prior,
     /// Phase of the (2,2,0) mode at the onset, rad. Default U[0, 2π).
-    pub phase_220: ParameterPrior,
+    pub phase_220: Prior,
     /// Amplitude of the overtone relative to the fundamental at the onset. Default U[0, 1].
-    pub amplitude_221: ParameterPrior,
+    pub amplitude_221: Prior,
     /// Phase of the overtone at the onset, rad. Default U[0, 2π).
-    pub phase_221: ParameterPrior,
+    pub phase_221: Prior,
 }
 
 impl Default for RingdownPriors {
     fn default() -> Self {
-        let uniform = |min: f64, max: f64| ParameterPrior::Uniform { min, max };
+        let uniform = |min: f64, max: f64| Prior::Uniform { min, max };
         RingdownPriors {
             mass_final: uniform(50.0, 150.0),
             spin_final: uniform(0.0, 0.9),

@@ -7,13 +7,13 @@
 mod adam;
 pub mod bench;
 pub mod checkpoint;
-mod memory;
+mod allocator;
 mod schedule;
 mod settings;
 
 pub use adam::Adam;
 pub use checkpoint::Checkpointing;
-pub use memory::keep_freed_memory;
+pub use allocator::keep_freed_memory;
 pub use schedule::lr_at;
 pub use settings::{AdamSpec, EarlyStoppingSpec, KlRampSpec, LrSchedule, OptimizerSpec, TrainingSpec};
 
@@ -300,7 +300,7 @@ pub fn train(
     noise: Option<FreshNoise>,
     checkpoint: Option<&Checkpointing>,
 ) -> Result<TrainOutcome, TrainError> {
-    memory::keep_freed_memory();
+    allocator::keep_freed_memory();
     on_workers(|| {
         check_finite(ds)?;
         let dev = Dev::default();

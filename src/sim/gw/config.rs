@@ -5,6 +5,7 @@ use crate::sim::registry::SimulatorConfig;
 use crate::sim::Simulator;
 use crate::config::{bad, positive};
 use crate::config::{number, Violation};
+use crate::sim::prior::compact;
 use crate::sim::{NoiseMode, Prior};
 use serde::{Deserialize, Serialize};
 
@@ -85,23 +86,31 @@ pub enum PsdKind {
 #[serde(deny_unknown_fields, default)]
 pub struct GwPriors {
     /// Primary mass, solar masses (m1 ≥ m2 is enforced by swapping). Default U[35, 80].
+    #[serde(serialize_with = "compact")]
     pub m1: Prior,
     /// Secondary mass, solar masses. Default U[35, 80].
+    #[serde(serialize_with = "compact")]
     pub m2: Prior,
     /// Luminosity distance, Mpc. Default U[1000, 3000].
-    #[serde(rename = "d_L")]
+    #[serde(rename = "d_L", serialize_with = "compact")]
     pub d_l: Prior,
     /// Merger time at the geocentre after the reference time, s. Default U[0.15, 0.35].
+    #[serde(serialize_with = "compact")]
     pub t0: Prior,
     /// Orbital phase at f_ref, rad. Default U[0, 2π).
+    #[serde(serialize_with = "compact")]
     pub phase: Prior,
     /// Right ascension, rad. Default 1.375.
+    #[serde(serialize_with = "compact")]
     pub ra: Prior,
     /// Declination, rad. Default −1.2108.
+    #[serde(serialize_with = "compact")]
     pub dec: Prior,
     /// Polarisation angle, rad. Default 0.
+    #[serde(serialize_with = "compact")]
     pub psi: Prior,
     /// Inclination (angle between total angular momentum and line of sight), rad. Default 0 (face-on).
+    #[serde(serialize_with = "compact")]
     pub theta_jn: Prior,
 }
 
@@ -113,10 +122,10 @@ impl Default for GwPriors {
             d_l: Prior::Uniform { min: 1000.0, max: 3000.0 },
             t0: Prior::Uniform { min: 0.15, max: 0.35 },
             phase: Prior::Uniform { min: 0.0, max: 2.0 * std::f64::consts::PI },
-            ra: Prior::Fixed(1.375),
-            dec: Prior::Fixed(-1.2108),
-            psi: Prior::Fixed(0.0),
-            theta_jn: Prior::Fixed(0.0),
+            ra: Prior::Fixed { value: 1.375 },
+            dec: Prior::Fixed { value: -1.2108 },
+            psi: Prior::Fixed { value: 0.0 },
+            theta_jn: Prior::Fixed { value: 0.0 },
         }
     }
 }
@@ -191,12 +200,15 @@ impl SimulatorConfig for GwBbhSpec {
         for (name, prior) in self.priors.named() {
             let key = format!("{K}.priors.{name}");
             let (lo, hi) = match prior {
-                Prior::Fixed(v) => (v, v),
+                Prior::Fixed { value: v } => (v, v),
                 Prior::Uniform { min, max } => {
                     if !(min < max) || !min.is_finite() || !max.is_finite() {
                         return Err(bad(&key, format!("needs min < max, got min {min} and max {max}"), None));
                     }
                     (min, max)
+                }
+                Prior::Normal { .. } | Prior::LogUniform { .. } => {
+                    return Err(bad(&key, "gw_bbh fixes a parameter (a number) or samples it uniformly (`{ min, max }`)", None))
                 }
             };
             let ok = match name {
@@ -243,8 +255,8 @@ impl SimulatorConfig for GwBbhSpec {
             .named()
             .iter()
             .filter_map(|(k, p)| match p {
-                Prior::Fixed(v) => Some((k.to_string(), serde_json::json!(v))),
-                Prior::Uniform { .. } => None,
+                Prior::Fixed { value: v } => Some((k.to_string(), serde_json::json!(v))),
+                _ => None,
             })
             .collect();
         Some(serde_json::json!({

@@ -60,8 +60,10 @@ impl GwBbh {
         let mut params = Vec::new();
         for (i, (name, prior)) in named.iter().enumerate() {
             match *prior {
-                Prior::Fixed(v) => base[i] = v,
-                Prior::Uniform { min, max } => {
+                Prior::Fixed { value } => base[i] = value,
+                // Validation admits only fixed values and uniform ranges here.
+                sampled_prior => {
+                    let (min, max) = sampled_prior.bounds();
                     sampled.push(i);
                     // An angle whose prior spans exactly one period is periodic in the posterior too.
                     let period = match i {

@@ -17,13 +17,13 @@
 
 use super::gemm::gemm;
 use super::linear::host;
-use super::{Dev, Param, T2};
+use crate::nn::{Dev, Param, T2};
 use dfdx::prelude::*;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 #[cfg(feature = "cuda")]
-pub use super::on_device::{conv1d, conv1d_relu_pool, relu_max_pool};
+pub use crate::nn::on_device::{conv1d, conv1d_relu_pool, relu_max_pool};
 
 /// The shape of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

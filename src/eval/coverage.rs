@@ -1,4 +1,4 @@
-//! Calibration over many test injections: the percentile of each true parameter in its
+//! Coverage over many test injections: the percentile of each true parameter in its
 //! posterior (the P-P test, as bilby's `make_pp_plot`), Kolmogorov–Smirnov p-values against
 //! uniformity, their Fisher combination, and simulation-based-calibration ranks (Talts et al.
 //! 2018).
@@ -7,7 +7,7 @@ use crate::math::stats::{binomial_quantile, fisher_combined, ks_uniform};
 
 /// Percentiles and ranks of the true values, one row per injection.
 #[derive(Debug, Clone, Default)]
-pub struct Calibration {
+pub struct Coverage {
     /// Parameter names.
     pub parameters: Vec<String>,
     /// percentiles[i][j]: fraction of injection i's posterior samples below its true θⱼ.
@@ -27,10 +27,10 @@ pub struct PpTest {
     pub combined_p: f64,
 }
 
-impl Calibration {
+impl Coverage {
     /// An empty table for these parameters, ranking among `rank_samples` draws.
-    pub fn new(parameters: Vec<String>, rank_samples: usize) -> Calibration {
-        Calibration { parameters, rank_samples, ..Default::default() }
+    pub fn new(parameters: Vec<String>, rank_samples: usize) -> Coverage {
+        Coverage { parameters, rank_samples, ..Default::default() }
     }
 
     /// Adds one injection: its true values and its posterior samples (row-major).
@@ -87,7 +87,7 @@ mod tests {
     /// the exact one and shifted by `shift`.
     fn run_with(n: usize, width: f64, shift: f64, keep: impl Fn(&[f64]) -> bool) -> PpTest {
         let mut rng = StreamFamily::new(1, "pp").rng(0);
-        let mut cal = Calibration::new(vec!["a".into(), "b".into()], 100);
+        let mut cal = Coverage::new(vec!["a".into(), "b".into()], 100);
         let mut kept = 0;
         while kept < n {
             let theta: Vec<f64> = (0..2).map(|_| rng.sample(StandardNormal)).collect();

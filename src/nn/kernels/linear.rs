@@ -11,7 +11,7 @@
 #![cfg_attr(feature = "cuda", allow(dead_code, unused_imports))]
 
 use super::gemm::gemm;
-use super::{Dev, Param, T2};
+use crate::nn::{Dev, Param, T2};
 use dfdx::prelude::*;
 
 /// What follows the affine map.
@@ -54,7 +54,7 @@ pub struct Input<'a, Tp> {
 }
 
 #[cfg(feature = "cuda")]
-pub use super::on_device::linear_sum;
+pub use crate::nn::on_device::linear_sum;
 
 /// act(Σᵢ xᵢ Wᵢ + Σⱼ bⱼ) as one operation: the first layer of a network that reads two inputs
 /// with a bias each, on the inputs' merged tapes.
