@@ -19,8 +19,12 @@ build:
 build-cuda:
 	$(CARGO) build --release --features cuda
 
+# Experiments whose data a script of the user's makes first.
+PREPARE_files_example := python3 examples/files/make_files.py examples/files/data
+
 experiment: build
 	@test -f experiments/$(NAME).yaml || { echo "error: experiments/$(NAME).yaml does not exist; choose one of: $$(ls experiments/*.yaml | xargs -n1 basename | sed 's/\.yaml$$//' | tr '\n' ' ')" >&2; exit 2; }
+	$(PREPARE_$(NAME))
 	$(BIN) run experiments/$(NAME).yaml $(ARGS)
 
 # A sweep in experiments/sweeps/ on this machine: make sweep NAME=cvae_latent [JOBS=2]

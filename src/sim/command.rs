@@ -12,9 +12,10 @@
 //! stops with the chunk and the end of the program's stderr when the program fails, runs past
 //! `timeout_s`, or writes the wrong shape, NaN or infinities.
 
-use super::prior::{log_density_all, sample_all, to_parameters, transform_all, validate_parameters, ParameterSpec};
+use super::declared::DeclaredBlocks;
+use super::prior::{sample_all, to_parameters, validate_parameters, ParameterSpec};
 use super::registry::SimulatorConfig;
-use super::{Parameter, SampleRng, SimError, Simulator, StreamFamily};
+use super::{Parameter, SimError, Simulator, StreamFamily};
 use crate::config::{at_least, bad, positive};
 use crate::config::{number, Violation};
 use crate::sim::NoiseMode;
@@ -83,7 +84,15 @@ impl Default for CommandSpec {
 
 impl CommandSpec {
     /// sha256 of the program file, hex.
+    /// The program's digest (part of the dataset key): where ndelab first opens the program,
+    /// so where a missing one is said (validation reads no file).
     fn program_sha256(&self) -> Result<String, SimError> {
+        if !self.program.is_file() {
+            return Err(SimError::File {
+                path: self.program.clone(),
+                message: "is not a file; dataset.command.program names the simulator program (relative paths are read from the spec's folder)".into(),
+            });
+        }
         let bytes =
             std::fs::read(&self.program).map_err(|e| self.failure("setup", format!("cannot read the program: {e}"), String::new()))?;
         Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
@@ -108,13 +117,6 @@ impl SimulatorConfig for CommandSpec {
         const K: &str = "dataset.command";
         if self.program.as_os_str().is_empty() {
             return Err(bad(&format!("{K}.program"), "is missing", Some("name the simulator program, e.g. examples/simulators/moons.py")));
-        }
-        if !self.program.is_file() {
-            return Err(bad(
-                &format!("{K}.program"),
-                format!("{} is not a file", self.program.display()),
-                Some("relative paths are read from the spec's folder"),
-            ));
         }
         validate_parameters(&format!("{K}.parameters"), &self.parameters)?;
         at_least(&format!("{K}.data_dim"), self.data_dim, 1)?;
@@ -279,12 +281,18 @@ impl CommandSimulator {
     }
 }
 
-impl Simulator for CommandSimulator {
+impl DeclaredBlocks for CommandSimulator {
+    const NAME: &'static str = "the command simulator";
+
     fn version(&self) -> &'static str {
         "command/1"
     }
 
-    fn parameters(&self) -> &[Parameter] {
+    fn declared(&self) -> &[ParameterSpec] {
+        &self.spec.parameters
+    }
+
+    fn sampled(&self) -> &[Parameter] {
         &self.params
     }
 
@@ -296,35 +304,7 @@ impl Simulator for CommandSimulator {
         self.spec.data_channels
     }
 
-    fn sample_prior(&self, rng: &mut SampleRng, theta: &mut [f64]) {
-        sample_all(&self.spec.parameters, rng, theta);
-    }
-
-    fn simulate_signal(&self, _theta: &[f64], _signal: &mut [f64]) -> Result<(), SimError> {
-        Err(SimError::BlocksOnly("the command simulator"))
-    }
-
-    fn sample_noise(&self, _rng: &mut SampleRng, noise: &mut [f64]) {
-        noise.fill(0.0);
-    }
-
-    fn prior_transform(&self, u: &[f64], theta: &mut [f64]) -> Option<()> {
-        transform_all(&self.spec.parameters, u, theta);
-        Some(())
-    }
-
-    fn log_prior(&self, theta: &[f64]) -> Option<f64> {
-        Some(log_density_all(&self.spec.parameters, theta))
-    }
-
-    fn simulate_block(
-        &self,
-        seed: u64,
-        split: &str,
-        _offset: usize,
-        start: usize,
-        end: usize,
-    ) -> Option<Result<(Vec<f32>, Vec<f32>), SimError>> {
+    fn block(&self, seed: u64, split: &str, _offset: usize, start: usize, end: usize) -> Result<(Vec<f32>, Vec<f32>), SimError> {
         let chunk = format!("{split} rows {start}..{end}");
         let (d, m, rows) = (self.params.len(), self.spec.data_dim, end - start);
         let block = || -> Result<(Vec<f32>, Vec<f32>), SimError> {
@@ -361,11 +341,11 @@ impl Simulator for CommandSimulator {
             let data = self.read(&chunk, &scratch.0, "data.npy", rows, m, &stderr)?;
             Ok((theta, data))
         };
-        Some(block())
+        block()
     }
 
-    fn block_rows(&self) -> Option<usize> {
-        Some(self.spec.chunk)
+    fn rows_per_block(&self) -> usize {
+        self.spec.chunk
     }
 }
 

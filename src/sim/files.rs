@@ -11,9 +11,10 @@
 //! the system's libhdf5) are mapped when contiguous and uncompressed float32, else read whole
 //! (`sim/hdf5.rs`).
 
-use super::prior::{log_density_all, sample_all, to_parameters, transform_all, validate_parameters, ParameterSpec};
+use super::declared::DeclaredBlocks;
+use super::prior::{to_parameters, validate_parameters, ParameterSpec};
 use super::registry::SimulatorConfig;
-use super::{Parameter, SampleRng, SimError, Simulator, StreamFamily};
+use super::{Parameter, SimError, Simulator, StreamFamily};
 use crate::config::{at_least, bad};
 use crate::config::{number, Violation};
 use crate::sim::NoiseMode;
@@ -95,6 +96,13 @@ fn sha256_file(path: &Path) -> Result<String, SimError> {
     type Seen = std::collections::HashMap<(PathBuf, u64, std::time::SystemTime), String>;
     static SEEN: std::sync::LazyLock<std::sync::Mutex<Seen>> = std::sync::LazyLock::new(Default::default);
     let meta = std::fs::metadata(path).map_err(|e| file_error(path, e))?;
+    // A device or a pipe would be read without end (or block) when hashed.
+    if !meta.is_file() {
+        return Err(file_error(
+            path,
+            "is not a regular file; name an .npy, .npz, .parquet or .csv file (relative paths are read from the spec's folder)",
+        ));
+    }
     let id = meta.modified().ok().map(|t| (std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()), meta.len(), t));
     let known = id.as_ref().and_then(|id| SEEN.lock().ok()?.get(id).cloned());
     if let Some(digest) = known {
@@ -192,14 +200,6 @@ impl SimulatorConfig for FilesSpec {
         for (key, src) in [("theta", &self.theta), ("data", &self.data)] {
             if src.path.as_os_str().is_empty() {
                 return Err(bad(&format!("{K}.{key}.path"), "is missing", Some("name the file, e.g. `{ path: theta.npy }`")));
-            }
-            // A device or a pipe would be read without end (or block) when hashed.
-            if src.path.exists() && !src.path.is_file() {
-                return Err(bad(
-                    &format!("{K}.{key}.path"),
-                    format!("{} is not a regular file", src.path.display()),
-                    Some("name an .npy, .npz, .parquet or .csv file (relative paths are read from the spec's folder)"),
-                ));
             }
         }
         validate_parameters(&format!("{K}.parameters"), &self.parameters)?;
@@ -327,12 +327,18 @@ impl FilesSimulator {
     }
 }
 
-impl Simulator for FilesSimulator {
+impl DeclaredBlocks for FilesSimulator {
+    const NAME: &'static str = "the files simulator";
+
     fn version(&self) -> &'static str {
         "files/1"
     }
 
-    fn parameters(&self) -> &[Parameter] {
+    fn declared(&self) -> &[ParameterSpec] {
+        &self.spec.parameters
+    }
+
+    fn sampled(&self) -> &[Parameter] {
         &self.params
     }
 
@@ -344,58 +350,25 @@ impl Simulator for FilesSimulator {
         self.spec.data_channels
     }
 
-    fn sample_prior(&self, rng: &mut SampleRng, theta: &mut [f64]) {
-        sample_all(&self.spec.parameters, rng, theta);
-    }
-
-    fn simulate_signal(&self, _theta: &[f64], _signal: &mut [f64]) -> Result<(), SimError> {
-        Err(SimError::BlocksOnly("the files simulator"))
-    }
-
-    fn sample_noise(&self, _rng: &mut SampleRng, noise: &mut [f64]) {
-        noise.fill(0.0);
-    }
-
-    fn prior_transform(&self, u: &[f64], theta: &mut [f64]) -> Option<()> {
-        transform_all(&self.spec.parameters, u, theta);
-        Some(())
-    }
-
-    fn log_prior(&self, theta: &[f64]) -> Option<f64> {
-        Some(log_density_all(&self.spec.parameters, theta))
-    }
-
-    fn simulate_block(
-        &self,
-        seed: u64,
-        split: &str,
-        offset: usize,
-        start: usize,
-        end: usize,
-    ) -> Option<Result<(Vec<f32>, Vec<f32>), SimError>> {
-        let loaded = match self.loaded.get_or_init(|| self.load(seed)) {
-            Ok(l) => l,
-            Err(e) => return Some(Err(e.clone())),
-        };
+    fn block(&self, seed: u64, split: &str, offset: usize, start: usize, end: usize) -> Result<(Vec<f32>, Vec<f32>), SimError> {
+        let loaded = self.loaded.get_or_init(|| self.load(seed)).as_ref().map_err(Clone::clone)?;
         let (a, b) = (offset + start, offset + end);
         if b > loaded.order.len() {
             let message = format!(
                 "holds {} samples, fewer than the {split} split needs (rows {a}..{b}); lower n_train, n_val or n_test",
                 loaded.order.len()
             );
-            return Some(Err(file_error(&self.spec.data.path, message)));
+            return Err(file_error(&self.spec.data.path, message));
         }
         let rows = &loaded.order[a..b];
-        if let Err(e) = self.check_rows(loaded, rows) {
-            return Some(Err(e));
-        }
+        self.check_rows(loaded, rows)?;
         let theta = rows.iter().flat_map(|&r| loaded.theta.row(r).iter().copied()).collect();
         let data = rows.iter().flat_map(|&r| loaded.data.row(r).iter().copied()).collect();
-        Some(Ok((theta, data)))
+        Ok((theta, data))
     }
 
-    fn block_rows(&self) -> Option<usize> {
-        Some(8192)
+    fn rows_per_block(&self) -> usize {
+        8192
     }
 }
 

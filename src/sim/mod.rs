@@ -3,6 +3,7 @@
 //!
 //! Reads the dataset section of a spec; writes nothing (the data stage caches what it makes).
 
+mod declared;
 mod error;
 #[cfg(feature = "hdf5")]
 mod hdf5;

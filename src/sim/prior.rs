@@ -74,8 +74,8 @@ impl<'de> Deserialize<'de> for Prior {
             std: f64,
         }
         let v = serde_norway::Value::deserialize(d)?;
-        // `{ min, max }` without a kind is a uniform range (how gw_bbh's priors are written).
-        if v.as_mapping().is_some_and(|m| !m.contains_key("kind") && m.contains_key("min") && m.contains_key("max")) {
+        // A mapping without a kind is a uniform range `{ min, max }` (how gw_bbh's priors are written).
+        if v.as_mapping().is_some_and(|m| !m.contains_key("kind")) {
             let r: Range = tagged::variant(v)?;
             return Ok(Prior::Uniform { min: r.min, max: r.max });
         }

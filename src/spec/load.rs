@@ -12,16 +12,16 @@ use std::path::Path;
 
 /// Reads, parses, overrides, validates and resolves the spec at `path`: the one way to a [`Plan`].
 pub fn load(path: &Path, overrides: &[String]) -> Result<Plan, SpecError> {
-    load_spec(path, overrides).map(Plan::resolve)
+    read_spec(path, overrides).map(Plan::resolve)
 }
 
 /// Parses, overrides, validates and resolves spec `text` (named `file` in messages).
 pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Plan, SpecError> {
-    parse_spec(file, text, overrides).map(Plan::resolve)
+    parse_text(file, text, overrides).map(Plan::resolve)
 }
 
 /// Reads, parses, overrides and validates the spec at `path`, as written (defaults undecided).
-pub fn load_spec(path: &Path, overrides: &[String]) -> Result<Spec, SpecError> {
+fn read_spec(path: &Path, overrides: &[String]) -> Result<Spec, SpecError> {
     let file = path.display().to_string();
     if path.exists() && !path.is_file() {
         return Err(SpecError::new(&file, "is not a regular file").help("a spec is a YAML text file, e.g. experiments/linear_gaussian.yaml"));
@@ -96,11 +96,11 @@ fn too_deep(text: &str) -> Option<usize> {
 
 /// Parses spec `text` (named `file` in messages), applies `overrides` and validates; relative
 /// paths in it are read from the working folder.
-pub fn parse_spec(file: &str, text: &str, overrides: &[String]) -> Result<Spec, SpecError> {
+fn parse_text(file: &str, text: &str, overrides: &[String]) -> Result<Spec, SpecError> {
     parse_spec_at(file, text, overrides, None)
 }
 
-/// [`parse_spec`], with the relative paths the spec names resolved against `base`.
+/// [`parse_text`], with the relative paths the spec names resolved against `base`.
 fn parse_spec_at(file: &str, text: &str, overrides: &[String], base: Option<&Path>) -> Result<Spec, SpecError> {
     // Editors on Windows may start a UTF-8 file with a byte-order mark; it is not content.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);

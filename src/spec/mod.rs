@@ -18,7 +18,7 @@ mod types;
 pub mod validate;
 
 pub use error::SpecError;
-pub use load::{load, load_spec, parse, parse_spec, typed, yaml_tree};
+pub use load::{load, parse, typed, yaml_tree};
 pub use overrides::Override;
 pub use plan::Plan;
 pub use types::Spec;

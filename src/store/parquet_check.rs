@@ -97,8 +97,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ndelab-parquet-check-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("s.parquet");
-        let names = vec!["a".to_string(), "b".to_string()];
-        crate::report::write_samples(&path, &names, &[0.5; 8], 4).unwrap();
+        // What `sample` writes for one observation of 4 draws of (a, b).
+        let mut df = polars::prelude::df!("observation" => [0u32; 4], "a" => [0.5f64; 4], "b" => [0.5f64; 4]).unwrap();
+        polars::prelude::ParquetWriter::new(std::fs::File::create(&path).unwrap()).finish(&mut df).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         let meta = polars_parquet::parquet::read::read_metadata(&mut std::io::Cursor::new(&bytes)).unwrap();

@@ -79,7 +79,7 @@ fn forward_rows(x: &[f32], w: &[f32], bias: &[f32], s: ConvShape) -> (Vec<f32>, 
 }
 
 /// y[b·L' + t, o] = bias[o] + Σ_{k,c} x[b·L + t·s + k, c] · w[k·C + c, o].
-pub(super) fn forward_values(x: &[f32], w: &[f32], bias: &[f32], s: ConvShape) -> Vec<f32> {
+pub(in crate::nn) fn forward_values(x: &[f32], w: &[f32], bias: &[f32], s: ConvShape) -> Vec<f32> {
     let (l_out, win) = (s.len_out(), s.window());
     let mut y = vec![0.0f32; s.batch * l_out * s.c_out];
     y.par_chunks_mut(l_out * s.c_out).enumerate().for_each(|(b, yb)| {
@@ -108,7 +108,7 @@ fn item_grad(g: &[f32], b: usize, s: ConvShape) -> &[f32] {
 
 /// `g` (batch · len_out, c_out) copied into the padded layout.
 #[cfg(test)]
-pub(super) fn padded(g: &[f32], s: ConvShape) -> Vec<f32> {
+pub(in crate::nn) fn padded(g: &[f32], s: ConvShape) -> Vec<f32> {
     let mut out = vec![0.0f32; padded_len(s)];
     let l = s.len_out() * s.c_out;
     for b in 0..s.batch {
@@ -119,7 +119,7 @@ pub(super) fn padded(g: &[f32], s: ConvShape) -> Vec<f32> {
 
 /// Gradients of the filters (win × c_out) and the bias from the output gradient `g` (padded
 /// layout).
-pub(super) fn filter_grads(x: &[f32], g: &[f32], s: ConvShape) -> (Vec<f32>, Vec<f32>) {
+pub(in crate::nn) fn filter_grads(x: &[f32], g: &[f32], s: ConvShape) -> (Vec<f32>, Vec<f32>) {
     let (l_out, win) = (s.len_out(), s.window());
     let threads = rayon::current_num_threads().max(1);
     let per = s.batch.div_ceil(threads).max(1);
@@ -155,7 +155,7 @@ pub(super) fn filter_grads(x: &[f32], g: &[f32], s: ConvShape) -> (Vec<f32>, Vec
 /// kernel · c_out values from row r) and W′ the filters with the taps reversed,
 /// W′[(j, o), c] = w[(kernel − 1 − j, c), o]. Other strides: each window's gradient g_b · wᵀ,
 /// laid back on the (overlapping) input rows it came from.
-pub(super) fn add_input_grad(gx: &mut [f32], w: &[f32], g: &[f32], s: ConvShape) {
+pub(in crate::nn) fn add_input_grad(gx: &mut [f32], w: &[f32], g: &[f32], s: ConvShape) {
     let (l_out, win) = (s.len_out(), s.window());
     if s.stride == 1 {
         let (k, ci, co) = (s.kernel, s.c_in, s.c_out);

@@ -48,7 +48,7 @@ pub fn gemm(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, lhs
 
 /// Whether this CPU has AVX-512F (checked once), for the other kernels of `nn`.
 #[cfg(target_arch = "x86_64")]
-pub(super) fn avx512_available() -> bool {
+pub(in crate::nn) fn avx512_available() -> bool {
     avx512::available()
 }
 
