@@ -70,18 +70,13 @@ fn an_unknown_column_is_named() {
     );
 }
 
-/// The LaTeX output compiles. Skipped where pdflatex is not installed, except where
-/// NDELAB_REQUIRE_PDFLATEX is set (CI installs it): there a missing pdflatex fails.
+/// The LaTeX output compiles. Ignored by `make test`, so that it never passes without running;
+/// `.ci/run` installs pdflatex and runs it (`make test TEST_ARGS=--include-ignored`).
 #[test]
+#[ignore = "needs pdflatex: apt-get install texlive-latex-recommended, then --include-ignored"]
 fn latex_compiles_with_pdflatex() {
-    if std::process::Command::new("pdflatex").arg("--version").output().is_err() {
-        assert!(
-            std::env::var_os("NDELAB_REQUIRE_PDFLATEX").is_none(),
-            "NDELAB_REQUIRE_PDFLATEX is set but pdflatex is not installed (apt-get install texlive-latex-recommended)"
-        );
-        eprintln!("skipped: pdflatex is not installed (apt-get install texlive-latex-recommended)");
-        return;
-    }
+    let found = std::process::Command::new("pdflatex").arg("--version").output().is_ok();
+    assert!(found, "pdflatex is not installed (apt-get install texlive-latex-recommended)");
     let tmp = TempDir::new("latex");
     let body = table("latex", &["--caption", "c", "--label", "tab:l"]);
     let doc = format!("\\documentclass{{article}}\n\\usepackage{{booktabs}}\n\\begin{{document}}\n{body}\\end{{document}}\n");

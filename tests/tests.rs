@@ -4,6 +4,7 @@
 mod util;
 
 mod cli;
+mod docs;
 mod evaluation;
 mod fuzz;
 mod gw;

@@ -1,0 +1,132 @@
+//! The documentation points at things that exist: every relative link of README.md,
+//! CHANGELOG.md, docs/ and results/README.md resolves to a file (and its `#anchor` to a
+//! heading), and every experiment they name is shipped.
+
+use crate::util::root;
+use std::path::{Path, PathBuf};
+
+fn pages() -> Vec<PathBuf> {
+    let mut pages = vec![root().join("README.md"), root().join("CHANGELOG.md"), root().join("results/README.md")];
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root().join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    docs.sort();
+    pages.extend(docs);
+    pages
+}
+
+/// The text outside fenced code blocks (links in code are examples, not links).
+fn prose(text: &str) -> String {
+    let mut out = String::new();
+    let mut fenced = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if !fenced {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The targets of `[text](target)` links.
+fn links(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("](") {
+        rest = &rest[at + 2..];
+        if let Some(end) = rest.find(')') {
+            out.push(rest[..end].trim().to_string());
+            rest = &rest[end..];
+        }
+    }
+    out
+}
+
+/// GitHub's anchor of a heading: lower case, spaces to `-`, other punctuation dropped.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+fn anchors(page: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(page).unwrap_or_default();
+    prose(&text).lines().filter(|l| l.starts_with('#')).map(|l| anchor(l.trim_start_matches('#'))).collect()
+}
+
+#[test]
+fn every_relative_link_resolves() {
+    let mut broken = Vec::new();
+    let mut checked = 0;
+    for page in pages() {
+        let text = std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+        for target in links(&prose(&text)) {
+            if target.starts_with("http://") || target.starts_with("https://") || target.starts_with("mailto:") {
+                continue;
+            }
+            checked += 1;
+            let (file, hash) = target.split_once('#').map_or((target.as_str(), None), |(f, h)| (f, Some(h)));
+            let dest = if file.is_empty() { page.clone() } else { page.parent().unwrap().join(file) };
+            let name = page.strip_prefix(root()).unwrap().display().to_string();
+            if !dest.exists() {
+                broken.push(format!("{name}: `{target}`: no such file"));
+            } else if let Some(h) = hash.filter(|_| dest.extension().is_some_and(|x| x == "md")) {
+                if !anchors(&dest).iter().any(|a| a == h) {
+                    broken.push(format!("{name}: `{target}`: no heading with that anchor"));
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+    assert!(checked > 40, "only {checked} links found; is the scanner reading the pages?");
+}
+
+#[test]
+fn every_experiment_the_docs_name_is_shipped() {
+    let mut missing = Vec::new();
+    for page in pages() {
+        let text = std::fs::read_to_string(&page).unwrap();
+        let name = page.strip_prefix(root()).unwrap().display().to_string();
+        for (at, _) in text.match_indices("experiments/") {
+            let path: String =
+                text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/')).collect();
+            if path.ends_with(".yaml") && !root().join(&path).is_file() {
+                missing.push(format!("{name}: {path}"));
+            }
+        }
+        for (at, _) in text.match_indices("NAME=") {
+            let exp: String = text[at + 5..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let shipped = root().join(format!("experiments/{exp}.yaml")).is_file() || root().join(format!("experiments/sweeps/{exp}.yaml")).is_file();
+            if !exp.is_empty() && exp != "NAME" && !shipped {
+                missing.push(format!("{name}: NAME={exp}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "named but not shipped:\n{}", missing.join("\n"));
+}
+
+#[test]
+fn the_readme_is_a_front_door() {
+    let lines = std::fs::read_to_string(root().join("README.md")).unwrap().lines().count();
+    assert!(lines <= 200, "README.md has {lines} lines; move what is not the front door into docs/");
+}
+
+#[test]
+fn the_link_scanner_sees_links_and_anchors() {
+    assert_eq!(links("see [a](docs/a.md#b) and [c](https://x.y)."), ["docs/a.md#b", "https://x.y"]);
+    assert_eq!(anchor(" The GW benchmark (`gw_bbh`) and ringdown"), "the-gw-benchmark-gw_bbh-and-ringdown");
+    assert_eq!(prose("a\n```\n[x](y)\n```\nb"), "a\n\nb\n");
+}
