@@ -130,3 +130,63 @@ fn the_link_scanner_sees_links_and_anchors() {
     assert_eq!(anchor(" The GW benchmark (`gw_bbh`) and ringdown"), "the-gw-benchmark-gw_bbh-and-ringdown");
     assert_eq!(prose("a\n```\n[x](y)\n```\nb"), "a\n\nb\n");
 }
+
+/// docs/defaults.md: every section with nothing set, resolved as `ndelab validate` resolves it.
+/// The defaults are written once, in the code (each section's `Default`); this page is made
+/// from them, so it cannot drift.
+fn defaults_page() -> String {
+    use ndelab::nn::ModelSpec;
+    use ndelab::sim::SimulatorSpec;
+    let resolve = |text: &str| ndelab::spec::parse("defaults.yaml", text, &[]).unwrap_or_else(|e| panic!("{e}")).to_spec();
+    let yaml = |v: &dyn erased::Yaml| v.yaml();
+    let mut page = String::from(
+        "# Every default\n\nWhat ndelab fills in for a value a spec leaves out, section by section. The defaults are \
+         written once, in the code; this page is made from them by the test suite (`NDELAB_BLESS=1 cargo test --release \
+         --test tests docs::` rewrites it) and checked against them, so it cannot drift. `ndelab validate SPEC` prints the \
+         same for any spec, as `spec.resolved.yaml` stores it. What each value means is on its section's page of the \
+         [guide](README.md) and in the doc comments of its type.\n",
+    );
+    let base = resolve("name: defaults\ndataset:\n  simulator: linear_gaussian\nmodel:\n  kind: gaussian\n");
+    page += &format!("\n## The top level\n\n```yaml\nseed: {}\n```\n", base.seed);
+    page += &format!("\n## `training`\n\n```yaml\n{}```\n", yaml(&base.training));
+    page += &format!("\n## `eval`\n\n```yaml\n{}```\n", yaml(&base.eval));
+    for kind in SimulatorSpec::KINDS {
+        // The two simulators of declared parameters have fields without a default.
+        let own = match *kind {
+            "command" => "  command:\n    program: simulator.py\n    parameters: [{ name: a, prior: { kind: uniform, min: 0, max: 1 } }]\n    data_dim: 8\n",
+            "files" => "  files:\n    theta: { path: theta.npy }\n    data: { path: data.npy }\n    parameters: [{ name: a, prior: { kind: uniform, min: 0, max: 1 } }]\n    data_dim: 8\n",
+            _ => "",
+        };
+        let spec = resolve(&format!("name: defaults\ndataset:\n  simulator: {kind}\n{own}model:\n  kind: gaussian\n"));
+        let note = if own.is_empty() { String::new() } else { " (with the fields that have no default given)".to_string() };
+        page += &format!("\n## `dataset`, simulator `{kind}`{note}\n\n```yaml\n{}```\n", yaml(&spec.dataset));
+    }
+    for kind in ModelSpec::KINDS {
+        let spec = resolve(&format!("name: defaults\ndataset:\n  simulator: linear_gaussian\nmodel:\n  kind: {kind}\n"));
+        page += &format!("\n## `model`, kind `{kind}`\n\n```yaml\n{}```\n", yaml(&spec.model));
+    }
+    page
+}
+
+mod erased {
+    /// Anything serde can write, as YAML.
+    pub trait Yaml {
+        fn yaml(&self) -> String;
+    }
+    impl<T: serde::Serialize> Yaml for T {
+        fn yaml(&self) -> String {
+            serde_norway::to_string(self).unwrap()
+        }
+    }
+}
+
+#[test]
+fn docs_defaults_md_is_what_the_code_fills_in() {
+    let want = defaults_page();
+    let path = root().join("docs/defaults.md");
+    if std::env::var_os("NDELAB_BLESS").is_some() {
+        std::fs::write(&path, &want).unwrap();
+    }
+    let got = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(got == want, "docs/defaults.md is not what the code fills in; NDELAB_BLESS=1 cargo test --release --test tests docs:: rewrites it");
+}

@@ -15,11 +15,11 @@ pub struct DatasetSpec {
     pub simulator: SimulatorSpec,
     /// Seed of the simulated samples; defaults to the top-level `seed`.
     pub seed: Option<u64>,
-    /// Training samples. Default 100_000.
+    /// Training samples.
     pub n_train: usize,
-    /// Validation samples (early stopping, best epoch). Default 10_000.
+    /// Validation samples (early stopping, best epoch).
     pub n_val: usize,
-    /// Test samples (NLL, KL to the true posterior). Default 1_000.
+    /// Test samples (NLL, KL to the true posterior).
     pub n_test: usize,
     /// Parameters the estimator infers, by name; the others are marginalised. Default: the
     /// simulator's choice (all sampled parameters for `linear_gaussian`; m1, m2, d_L, t0 for

@@ -8,23 +8,22 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvalSpec {
-    /// Metrics to compute. Default [test_nll, kl_to_truth, loss_curve]; `kl_to_truth` needs a
-    /// simulator with an analytic posterior.
+    /// Metrics to compute; `kl_to_truth` needs a simulator with an analytic posterior.
     pub metrics: Vec<Metric>,
-    /// Posterior draws per test observation for the Monte Carlo KL. Default 256.
+    /// Posterior draws per test observation for the Monte Carlo KL.
     #[serde(deserialize_with = "number::usize")]
     pub kl_samples: usize,
-    /// Test injections in the P-P test (`pp`); at most n_test. Default 256.
+    /// Test injections in the P-P test (`pp`); at most n_test.
     #[serde(deserialize_with = "number::usize")]
     pub pp_injections: usize,
-    /// Posterior draws per injection for `pp` and `c2st`. Default 2000.
+    /// Posterior draws per injection for `pp` and `c2st`.
     #[serde(deserialize_with = "number::usize")]
     pub posterior_samples: usize,
-    /// Injections compared with a reference posterior by `c2st`. Default 4.
+    /// Injections compared with a reference posterior by `c2st`.
     #[serde(deserialize_with = "number::usize")]
     pub reference_injections: usize,
     /// Estimator draws importance-sampled with the exact likelihood per reference injection
-    /// (0: none). Default 5000.
+    /// (0: none).
     #[serde(deserialize_with = "number::usize")]
     pub importance_samples: usize,
     /// The built-in nested sampler that makes reference posteriors where no exact one exists.

@@ -29,16 +29,16 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CvaeSpec {
-    /// Dimension of the latent space z (8 in Gabbard et al.; 2 for pictures). Default 8.
+    /// Dimension of the latent space z (8 in Gabbard et al.; 2 for pictures).
     #[serde(deserialize_with = "number::usize")]
     pub latent_dim: usize,
-    /// Widths of the hidden layers of each of the three networks (ReLU). Default [128, 128].
+    /// Widths of the hidden layers of each of the three networks (ReLU).
     #[serde(deserialize_with = "number::vec_usize")]
     pub hidden: Vec<usize>,
-    /// Importance samples per point when estimating log q(x|y). Default 64.
+    /// Importance samples per point when estimating log q(x|y).
     #[serde(deserialize_with = "number::usize")]
     pub is_samples: usize,
-    /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
+    /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN).
     #[serde(deserialize_with = "crate::nn::embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
 }

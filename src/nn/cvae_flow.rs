@@ -36,22 +36,22 @@ const TAIL_BOUND: f64 = 5.0;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CvaeFlowSpec {
-    /// Dimension of the latent space z. Default 8.
+    /// Dimension of the latent space z.
     #[serde(deserialize_with = "number::usize")]
     pub latent_dim: usize,
-    /// Hidden widths of the encoder q(z|x,y) and of every coupling conditioner (ReLU). Default [128, 128].
+    /// Hidden widths of the encoder q(z|x,y) and of every coupling conditioner (ReLU).
     #[serde(deserialize_with = "number::vec_usize")]
     pub hidden: Vec<usize>,
-    /// Coupling transforms in each of the two flows (the prior r(z|y) and the decoder r(x|z,y)). Default 4.
+    /// Coupling transforms in each of the two flows (the prior r(z|y) and the decoder r(x|z,y)).
     #[serde(deserialize_with = "number::usize")]
     pub blocks: usize,
-    /// Bins of each spline. Default 8.
+    /// Bins of each spline.
     #[serde(deserialize_with = "number::usize")]
     pub bins: usize,
-    /// Importance samples per point when estimating log q(x|y). Default 64.
+    /// Importance samples per point when estimating log q(x|y).
     #[serde(deserialize_with = "number::usize")]
     pub is_samples: usize,
-    /// Network that embeds y for all three parts: a list of MLP widths or a `conv1d` section. Default [128, 128].
+    /// Network that embeds y for all three parts: a list of MLP widths or a `conv1d` section.
     #[serde(deserialize_with = "crate::nn::embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
 }

@@ -47,18 +47,18 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeepEnsembleSpec {
-    /// Members of the ensemble, each a regression network with a Gaussian output. Default 5.
+    /// Members of the ensemble, each a regression network with a Gaussian output.
     #[serde(deserialize_with = "number::usize")]
     pub members: usize,
-    /// Widths of the hidden layers of each member (ReLU). Default [64, 64].
+    /// Widths of the hidden layers of each member (ReLU).
     #[serde(deserialize_with = "number::vec_usize")]
     pub hidden: Vec<usize>,
     /// Gaussians in each member's output: 1, a Gaussian (Lakshminarayanan et al.); K > 1, a
     /// mixture of K (each member an `mdn`), for posteriors a Gaussian cannot take (skewed,
-    /// cut by the prior's edges). Default 1.
+    /// cut by the prior's edges).
     #[serde(deserialize_with = "number::usize")]
     pub components: usize,
-    /// Network that embeds the data y, shared by the members (MLP or 1-D CNN). Default none.
+    /// Network that embeds the data y, shared by the members (MLP or 1-D CNN).
     #[serde(deserialize_with = "crate::nn::embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
     /// How the members' densities make q: `linear` (default) or `spread_adjusted`.

@@ -355,19 +355,19 @@ pub struct MlpEmbeddingSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Conv1dSpec {
-    /// Output channels of each convolution layer. Default [16, 16, 32].
+    /// Output channels of each convolution layer.
     #[serde(deserialize_with = "number::vec_usize")]
     pub channels: Vec<usize>,
-    /// Kernel size of every convolution. Default 7.
+    /// Kernel size of every convolution.
     #[serde(deserialize_with = "number::usize")]
     pub kernel: usize,
-    /// Stride of every convolution. Default 1.
+    /// Stride of every convolution.
     #[serde(deserialize_with = "number::usize")]
     pub stride: usize,
-    /// Max-pooling size after every convolution (1: none). Default 2.
+    /// Max-pooling size after every convolution (1: none).
     #[serde(deserialize_with = "number::usize")]
     pub pool: usize,
-    /// Dense layers after the convolutions (ReLU). Default [128].
+    /// Dense layers after the convolutions (ReLU).
     #[serde(deserialize_with = "number::vec_usize")]
     pub dense: Vec<usize>,
 }

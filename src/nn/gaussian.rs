@@ -20,10 +20,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GaussianSpec {
-    /// Widths of the hidden layers of the MLP (ReLU). Default [64, 64].
+    /// Widths of the hidden layers of the MLP (ReLU).
     #[serde(deserialize_with = "number::vec_usize")]
     pub hidden: Vec<usize>,
-    /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN). Default none.
+    /// Network that embeds the data y before the estimator sees it (MLP or 1-D CNN).
     #[serde(deserialize_with = "crate::nn::embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
 }

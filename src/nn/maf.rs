@@ -188,17 +188,17 @@ impl BatchNorm {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MafSpec {
-    /// Number of MADE blocks (the parameter order is reversed between them). Default 5.
+    /// Number of MADE blocks (the parameter order is reversed between them).
     #[serde(deserialize_with = "number::usize")]
     pub blocks: usize,
-    /// Hidden widths of each MADE (ReLU). Default [64, 64].
+    /// Hidden widths of each MADE (ReLU).
     #[serde(deserialize_with = "number::vec_usize")]
     pub hidden: Vec<usize>,
-    /// Network that embeds y for every block: a list of MLP widths or a `conv1d` section. Default [64, 64].
+    /// Network that embeds y for every block: a list of MLP widths or a `conv1d` section.
     #[serde(deserialize_with = "crate::nn::embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
     /// Batch normalisation between blocks (batch statistics in training, running averages
-    /// otherwise; Papamakarios et al. 2017). Default false.
+    /// otherwise; Papamakarios et al. 2017).
     pub batch_norm: bool,
 }
 

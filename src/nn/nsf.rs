@@ -24,19 +24,19 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NsfSpec {
-    /// Number of rational-quadratic coupling transforms (the halves swap between them). Default 5.
+    /// Number of rational-quadratic coupling transforms (the halves swap between them).
     #[serde(deserialize_with = "number::usize")]
     pub blocks: usize,
-    /// Hidden widths of each coupling's conditioner network (ReLU). Default [64, 64].
+    /// Hidden widths of each coupling's conditioner network (ReLU).
     #[serde(deserialize_with = "number::vec_usize")]
     pub hidden: Vec<usize>,
-    /// Bins of each spline. Default 8.
+    /// Bins of each spline.
     #[serde(deserialize_with = "number::usize")]
     pub bins: usize,
-    /// The splines act on [−B, B] of the z-scored parameters and are the identity outside. Default 5.
+    /// The splines act on [−B, B] of the z-scored parameters and are the identity outside.
     #[serde(deserialize_with = "number::f64")]
     pub tail_bound: f64,
-    /// Network that embeds y for every block: a list of MLP widths or a `conv1d` section. Default [64, 64].
+    /// Network that embeds y for every block: a list of MLP widths or a `conv1d` section.
     #[serde(deserialize_with = "crate::nn::embedding_or_none")]
     pub embedding: Option<EmbeddingSpec>,
 }

@@ -278,13 +278,13 @@ mod tests {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NestedSpec {
-    /// Live points. Default 2000 (what matches bilby + dynesty to JS < 0.002 on a GW injection).
+    /// Live points.
     #[serde(deserialize_with = "number::usize")]
     pub live: usize,
-    /// Random-walk proposals per replacement. Default 100.
+    /// Random-walk proposals per replacement.
     #[serde(deserialize_with = "number::usize")]
     pub walks: usize,
-    /// Stop when the remaining evidence is below this (log units). Default 0.05.
+    /// Stop when the remaining evidence is below this (log units).
     #[serde(deserialize_with = "number::f64")]
     pub dlogz: f64,
 }

@@ -53,15 +53,15 @@ pub struct CommandSpec {
     /// Values in one data row.
     #[serde(deserialize_with = "number::usize")]
     pub data_dim: usize,
-    /// Equal-length series a data row is made of (for convolutional embeddings). Default 1.
+    /// Equal-length series a data row is made of (for convolutional embeddings).
     #[serde(deserialize_with = "number::usize")]
     pub data_channels: usize,
     /// `ndelab` (default) or `program`: who draws θ from the prior.
     pub theta: ThetaSource,
-    /// Rows per run of the program. Default 10_000.
+    /// Rows per run of the program.
     #[serde(deserialize_with = "number::usize")]
     pub chunk: usize,
-    /// Seconds one run may take before it is stopped. Default 600.
+    /// Seconds one run may take before it is stopped.
     #[serde(deserialize_with = "number::f64")]
     pub timeout_s: f64,
 }

@@ -65,7 +65,7 @@ pub struct FilesSpec {
     /// Values in one data row.
     #[serde(deserialize_with = "number::usize")]
     pub data_dim: usize,
-    /// Equal-length series a data row is made of (for convolutional embeddings). Default 1.
+    /// Equal-length series a data row is made of (for convolutional embeddings).
     #[serde(deserialize_with = "number::usize")]
     pub data_channels: usize,
     /// `shuffled` (default): rows dealt into splits by the dataset seed; `ordered`: in file order.

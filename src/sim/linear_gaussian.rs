@@ -17,21 +17,21 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LinearGaussianSpec {
-    /// d, the number of parameters x. Default 5.
+    /// d, the number of parameters x.
     #[serde(deserialize_with = "number::usize")]
     pub theta_dim: usize,
-    /// m, the number of data values y. Default 10.
+    /// m, the number of data values y.
     #[serde(deserialize_with = "number::usize")]
     pub data_dim: usize,
     /// The matrix A: `random` (entries N(0, 1/d), drawn from `matrix_seed`) or `identity` (needs m = d).
     pub matrix: MatrixKind,
-    /// Seed of the random matrix A, separate from the sample seed so that replicates share one problem. Default 0.
+    /// Seed of the random matrix A, separate from the sample seed so that replicates share one problem.
     #[serde(deserialize_with = "number::u64")]
     pub matrix_seed: u64,
-    /// Prior standard deviation of every parameter. Default 1.0.
+    /// Prior standard deviation of every parameter.
     #[serde(deserialize_with = "number::f64")]
     pub prior_std: f64,
-    /// Noise standard deviation of every data value. Default 1.0.
+    /// Noise standard deviation of every data value.
     #[serde(deserialize_with = "number::f64")]
     pub noise_std: f64,
 }

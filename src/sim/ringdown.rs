@@ -64,19 +64,19 @@ pub enum Parametrization {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RingdownSpec {
-    /// Sampling rate in Hz; its Nyquist frequency must lie above the highest mode frequency. Default 2048.
+    /// Sampling rate in Hz; its Nyquist frequency must lie above the highest mode frequency.
     #[serde(deserialize_with = "number::f64")]
     pub sampling_frequency: f64,
-    /// Segment length in seconds. Default 0.25.
+    /// Segment length in seconds.
     #[serde(deserialize_with = "number::f64")]
     pub duration: f64,
     /// Onset t₀ of the ringdown, seconds after the segment's start (known, as in a ringdown
-    /// analysis that starts at a chosen time after the peak). Default 0.0625.
+    /// analysis that starts at a chosen time after the peak).
     #[serde(deserialize_with = "number::f64")]
     pub onset: f64,
-    /// `remnant` (mass_final, spin_final) or `qnm` (f_220, tau_220). Default remnant.
+    /// `remnant` (mass_final, spin_final) or `qnm` (f_220, tau_220).
     pub parametrization: Parametrization,
-    /// Add the first overtone (2,2,1), with amplitude ratio `amplitude_221` and phase `phase_221` (remnant only). Default false.
+    /// Add the first overtone (2,2,1), with amplitude ratio `amplitude_221` and phase `phase_221` (remnant only).
     pub overtone: bool,
     /// Priors: a number fixes a parameter; `{ kind: uniform, min, max }`, `normal` or `log_uniform` samples it.
     pub priors: RingdownPriors,
@@ -99,21 +99,21 @@ impl Default for RingdownSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RingdownPriors {
-    /// Remnant mass, detector frame, M☉. Default U[50, 150].
+    /// Remnant mass, detector frame, M☉.
     pub mass_final: Prior,
-    /// Remnant dimensionless spin. Default U[0, 0.9].
+    /// Remnant dimensionless spin.
     pub spin_final: Prior,
-    /// (2,2,0) frequency, Hz (parametrization qnm). Default U[100, 300].
+    /// (2,2,0) frequency, Hz (parametrization qnm).
     pub f_220: Prior,
-    /// (2,2,0) damping time, ms (parametrization qnm). Default U[2, 12].
+    /// (2,2,0) damping time, ms (parametrization qnm).
     pub tau_220: Prior,
-    /// Optimal SNR of the whitened signal. Default U[10, 30].
+    /// Optimal SNR of the whitened signal.
     pub snr: Prior,
-    /// Phase of the (2,2,0) mode at the onset, rad. Default U[0, 2π).
+    /// Phase of the (2,2,0) mode at the onset, rad.
     pub phase_220: Prior,
-    /// Amplitude of the overtone relative to the fundamental at the onset. Default U[0, 1].
+    /// Amplitude of the overtone relative to the fundamental at the onset.
     pub amplitude_221: Prior,
-    /// Phase of the overtone at the onset, rad. Default U[0, 2π).
+    /// Phase of the overtone at the onset, rad.
     pub phase_221: Prior,
 }
 

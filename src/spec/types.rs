@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub struct Spec {
     /// Name of the experiment; the run folder is `results/runs/<name>/<key>/`. Letters, digits, `_`, `-`, `.`.
     pub name: String,
-    /// Master seed: network initialisation, shuffling, and the dataset when `dataset.seed` is unset. Default 1.
+    /// Master seed: network initialisation, shuffling, and the dataset when `dataset.seed` is unset.
     #[serde(default = "default_seed", deserialize_with = "number::u64")]
     pub seed: u64,
     /// The simulated data.

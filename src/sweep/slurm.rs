@@ -16,7 +16,7 @@ pub struct SlurmOptions {
     pub time: Option<String>,
     /// `--mem`.
     pub mem: Option<String>,
-    /// `--cpus-per-task` (also the threads of each trial). Default 1.
+    /// `--cpus-per-task` (also the threads of each trial).
     pub cpus_per_task: usize,
     /// Most array tasks at once.
     pub throttle: Option<usize>,

@@ -9,20 +9,20 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainingSpec {
-    /// Samples per gradient step. Default 512.
+    /// Samples per gradient step.
     #[serde(deserialize_with = "number::usize")]
     pub batch_size: usize,
-    /// Most epochs to train (early stopping may end sooner). Default 60.
+    /// Most epochs to train (early stopping may end sooner).
     #[serde(deserialize_with = "number::usize")]
     pub epochs: usize,
-    /// The optimizer. Default `{ kind: adam, lr: 1.0e-3 }`.
+    /// The optimizer.
     pub optimizer: OptimizerSpec,
-    /// Learning-rate schedule over the epochs: `constant` or `cosine` (to 0 at the last epoch). Default cosine.
+    /// Learning-rate schedule over the epochs: `constant` or `cosine` (to 0 at the last epoch).
     pub lr_schedule: LrSchedule,
     /// Stop when the validation loss has not improved for `patience` epochs; `null` trains every epoch.
     pub early_stopping: Option<EarlyStoppingSpec>,
     /// Weight of the KL term of `elbo` rising linearly from 0 at `from_epoch` to 1 at
-    /// `to_epoch` (1-based); `null` keeps it at 1. Only for `loss: elbo`. Default null.
+    /// `to_epoch` (1-based); `null` keeps it at 1. Only for `loss: elbo`.
     pub kl_ramp: Option<KlRampSpec>,
     /// The order of an epoch's samples: `rows` (default) or `blocks` (for a training split far
     /// larger than memory).
@@ -30,7 +30,7 @@ pub struct TrainingSpec {
     pub shuffle: Shuffle,
     /// After training, recalibrate the posterior's marginals on the validation split so that
     /// its pairs' true parameters rank uniformly among the draws (quantile recalibration,
-    /// Kuleshov et al. 2018); applies to draws, not to log q. Default false.
+    /// Kuleshov et al. 2018); applies to draws, not to log q.
     #[serde(skip_serializing_if = "is_false")]
     pub recalibrate: bool,
 }
@@ -106,16 +106,16 @@ impl Default for OptimizerSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdamSpec {
-    /// Learning rate. Default 1.0e-3.
+    /// Learning rate.
     #[serde(deserialize_with = "number::f64")]
     pub lr: f64,
-    /// Decay of the first moment. Default 0.9.
+    /// Decay of the first moment.
     #[serde(deserialize_with = "number::f64")]
     pub beta1: f64,
-    /// Decay of the second moment. Default 0.999.
+    /// Decay of the second moment.
     #[serde(deserialize_with = "number::f64")]
     pub beta2: f64,
-    /// Added to the root of the second moment. Default 1.0e-8.
+    /// Added to the root of the second moment.
     #[serde(deserialize_with = "number::f64")]
     pub eps: f64,
 }
@@ -140,7 +140,7 @@ pub enum LrSchedule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EarlyStoppingSpec {
-    /// Epochs without improvement before stopping. Default 20.
+    /// Epochs without improvement before stopping.
     #[serde(deserialize_with = "number::usize")]
     pub patience: usize,
 }

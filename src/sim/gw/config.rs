@@ -14,30 +14,30 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GwBbhSpec {
-    /// Detectors, each giving one whitened segment: any of H1, L1, V1. Default [H1].
+    /// Detectors, each giving one whitened segment: any of H1, L1, V1.
     pub detectors: Vec<String>,
-    /// Sampling rate in Hz. Default 256.
+    /// Sampling rate in Hz.
     #[serde(deserialize_with = "number::f64")]
     pub sampling_frequency: f64,
-    /// Segment length in seconds. Default 1.
+    /// Segment length in seconds.
     #[serde(deserialize_with = "number::f64")]
     pub duration: f64,
-    /// Lowest frequency of the signal in Hz. Default 20.
+    /// Lowest frequency of the signal in Hz.
     #[serde(deserialize_with = "number::f64")]
     pub f_min: f64,
-    /// Reference frequency of the phase in Hz. Default 20.
+    /// Reference frequency of the phase in Hz.
     #[serde(deserialize_with = "number::f64")]
     pub f_ref: f64,
-    /// Waveform model: IMRPhenomD, TaylorF2 or IMRPhenomXAS. Default IMRPhenomD.
+    /// Waveform model: IMRPhenomD, TaylorF2 or IMRPhenomXAS.
     pub approximant: Approximant,
-    /// GPS reference time; the segment is [reference_time − duration/2, reference_time + duration/2). Default 1126259642.5.
+    /// GPS reference time; the segment is [reference_time − duration/2, reference_time + duration/2).
     #[serde(deserialize_with = "number::f64")]
     pub reference_time: f64,
-    /// Noise PSD. Default (and only): aLIGO_ZERO_DET_high_P, the aLIGO design curve bilby uses.
+    /// Noise PSD.
     pub psd: PsdKind,
     /// Reference comparisons (`c2st`) use the test injections whose network optimal SNR reaches
     /// this (0: the first ones, whatever their SNR). The test split itself is drawn from the
-    /// prior without a cut, so that the P-P test is valid. Default 8.
+    /// prior without a cut, so that the P-P test is valid.
     #[serde(deserialize_with = "number::f64")]
     pub min_reference_snr: f64,
     /// Priors: a number fixes a parameter, `{ min, max }` samples it uniformly.
@@ -85,31 +85,31 @@ pub enum PsdKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GwPriors {
-    /// Primary mass, solar masses (m1 ≥ m2 is enforced by swapping). Default U[35, 80].
+    /// Primary mass, solar masses (m1 ≥ m2 is enforced by swapping).
     #[serde(serialize_with = "compact")]
     pub m1: Prior,
-    /// Secondary mass, solar masses. Default U[35, 80].
+    /// Secondary mass, solar masses.
     #[serde(serialize_with = "compact")]
     pub m2: Prior,
-    /// Luminosity distance, Mpc. Default U[1000, 3000].
+    /// Luminosity distance, Mpc.
     #[serde(rename = "d_L", serialize_with = "compact")]
     pub d_l: Prior,
-    /// Merger time at the geocentre after the reference time, s. Default U[0.15, 0.35].
+    /// Merger time at the geocentre after the reference time, s.
     #[serde(serialize_with = "compact")]
     pub t0: Prior,
-    /// Orbital phase at f_ref, rad. Default U[0, 2π).
+    /// Orbital phase at f_ref, rad.
     #[serde(serialize_with = "compact")]
     pub phase: Prior,
-    /// Right ascension, rad. Default 1.375.
+    /// Right ascension, rad.
     #[serde(serialize_with = "compact")]
     pub ra: Prior,
-    /// Declination, rad. Default −1.2108.
+    /// Declination, rad.
     #[serde(serialize_with = "compact")]
     pub dec: Prior,
-    /// Polarisation angle, rad. Default 0.
+    /// Polarisation angle, rad.
     #[serde(serialize_with = "compact")]
     pub psi: Prior,
-    /// Inclination (angle between total angular momentum and line of sight), rad. Default 0 (face-on).
+    /// Inclination (angle between total angular momentum and line of sight), rad.
     #[serde(serialize_with = "compact")]
     pub theta_jn: Prior,
 }
