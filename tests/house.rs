@@ -290,6 +290,22 @@ fn every_unsafe_fn_says_what_its_caller_must_ensure() {
 }
 
 #[test]
+fn every_unsafe_block_says_why_it_is_sound() {
+    let mut missing = Vec::new();
+    for s in sources() {
+        let lines: Vec<&str> = s.text.lines().collect();
+        for (at, _) in s.code.match_indices("unsafe {") {
+            let line = line_of(&s.code, at);
+            // A `// SAFETY:` comment on the block's line or in the few lines above it.
+            if !lines[line.saturating_sub(9)..line].iter().any(|l| l.contains("SAFETY")) {
+                missing.push(format!("{}:{line}", s.name));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "`unsafe` blocks without a `// SAFETY:` comment:\n{}", missing.join("\n"));
+}
+
+#[test]
 fn only_the_interface_and_the_commands_print() {
     let mut printing = Vec::new();
     for s in sources().iter().filter(|s| !may_print(&s.name)) {

@@ -1,7 +1,7 @@
 //! Step 3 of a run: the metrics the eval section asks for, on the test split.
 
 use super::Prepared;
-use super::PipelineError as Error;
+use super::PipelineError;
 use crate::eval::{self, Estimate, PosteriorChecks, ReferenceSource, Rmse};
 use crate::nn::{DensityModel, TrainedModel};
 use crate::reference::NestedSettings;
@@ -46,7 +46,7 @@ impl Measured {
 }
 
 /// Step 3: the metrics of `plan.eval` for a trained model.
-pub fn measure(plan: &Plan, p: &Prepared, model: &TrainedModel, prov: &mut Provenance) -> Result<Measured, Error> {
+pub fn measure(plan: &Plan, p: &Prepared, model: &TrainedModel, prov: &mut Provenance) -> Result<Measured, PipelineError> {
     let t = Instant::now();
     let mut rng = StreamFamily::new(plan.seed, "eval/samples").rng(0);
     let rmse =
@@ -96,7 +96,7 @@ fn posterior_mean_rmse(plan: &Plan, p: &Prepared, model: &DensityModel, card: &c
 }
 
 /// The metrics of a density estimator.
-fn measure_density(plan: &Plan, p: &Prepared, model: &DensityModel, m: &mut Measured, rng: &mut SampleRng) -> Result<(), Error> {
+fn measure_density(plan: &Plan, p: &Prepared, model: &DensityModel, m: &mut Measured, rng: &mut SampleRng) -> Result<(), PipelineError> {
     let wants = |k: Metric| plan.eval.metrics.contains(&k);
     if wants(Metric::TestNll) {
         m.nll = Some(eval::test_nll(model, &p.ds.test));

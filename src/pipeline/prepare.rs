@@ -2,7 +2,7 @@
 //! z-scoring of θ and y.
 
 use crate::data::{self, CacheStatus, Dataset, FreshNoise, ZScore};
-use super::PipelineError as Error;
+use super::PipelineError;
 use crate::report::Provenance;
 use crate::sim::Simulator;
 use crate::spec::Plan;
@@ -42,7 +42,7 @@ impl Prepared {
 
 /// The dataset of `plan` with only the inferred parameters, the simulator, and the indices of
 /// the kept parameters.
-pub fn dataset(plan: &Plan, layout: &Layout, rebuild: bool) -> Result<(Dataset, Box<dyn Simulator>, Vec<usize>, CacheStatus), Error> {
+pub fn dataset(plan: &Plan, layout: &Layout, rebuild: bool) -> Result<(Dataset, Box<dyn Simulator>, Vec<usize>, CacheStatus), PipelineError> {
     let (ds, status, dir) = data::load_or_build(&plan.dataset, layout, rebuild)?;
     let (ds, keep) = inferred(plan, ds, &dir)?;
     Ok((ds, plan.dataset.simulator.build(), keep, status))
@@ -51,7 +51,7 @@ pub fn dataset(plan: &Plan, layout: &Layout, rebuild: bool) -> Result<(Dataset, 
 /// The dataset a finished run was trained on, read from the cache entry its provenance names
 /// when that entry is there: a `files` or `command` run is then evaluated without its source
 /// files or program. Otherwise as [`dataset`] (rebuilt if need be).
-pub fn dataset_of_run(plan: &Plan, layout: &Layout, run_dir: &Path) -> Result<(Dataset, Box<dyn Simulator>, Vec<usize>), Error> {
+pub fn dataset_of_run(plan: &Plan, layout: &Layout, run_dir: &Path) -> Result<(Dataset, Box<dyn Simulator>, Vec<usize>), PipelineError> {
     let key = std::fs::read_to_string(run_dir.join("provenance.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
@@ -70,18 +70,18 @@ pub fn dataset_of_run(plan: &Plan, layout: &Layout, run_dir: &Path) -> Result<(D
 
 /// The columns of `dataset.infer` selected from a dataset read from `dir`, and their indices
 /// among the sampled parameters.
-fn inferred(plan: &Plan, ds: Dataset, dir: &Path) -> Result<(Dataset, Vec<usize>), Error> {
+fn inferred(plan: &Plan, ds: Dataset, dir: &Path) -> Result<(Dataset, Vec<usize>), PipelineError> {
     let sampled = ds.manifest.parameters.clone();
     let infer = &plan.dataset.infer;
     let keep: Vec<usize> = infer.iter().filter_map(|n| sampled.iter().position(|p| p == n)).collect();
     let ds = ds.select(infer).ok_or_else(|| {
-        Error::Store(StoreError::Corrupt { path: dir.to_path_buf(), message: format!("lacks a parameter of dataset.infer {infer:?}") })
+        PipelineError::Store(StoreError::Corrupt { path: dir.to_path_buf(), message: format!("lacks a parameter of dataset.infer {infer:?}") })
     })?;
     Ok((ds, keep))
 }
 
 /// Step 1: the dataset and its scalings.
-pub fn prepare(plan: &Plan, layout: &Layout, rebuild: bool, prov: &mut Provenance) -> Result<Prepared, Error> {
+pub fn prepare(plan: &Plan, layout: &Layout, rebuild: bool, prov: &mut Provenance) -> Result<Prepared, PipelineError> {
     let t0 = Instant::now();
     let (ds, sim, keep, status) = dataset(plan, layout, rebuild)?;
     let n = ds.train.len() + ds.val.len() + ds.test.len();

@@ -3,7 +3,7 @@
 
 use super::measure::Measured;
 use super::{Keys, Prepared, Trained};
-use super::PipelineError as Error;
+use super::PipelineError;
 use crate::nn::DensityModel;
 use crate::report::{self, Provenance, Summary};
 use crate::eval::Metric;
@@ -22,7 +22,7 @@ pub fn write_run(
     m: &Measured,
     dir: &Path,
     prov: &mut Provenance,
-) -> Result<(), Error> {
+) -> Result<(), PipelineError> {
     let start = Instant::now();
     write_synced(&dir.join("spec.resolved.yaml"), plan.to_yaml().as_bytes())?;
     report::write_metrics(&dir.join("metrics.parquet"), &t.outcome.history)?;
@@ -71,7 +71,7 @@ fn summary(plan: &Plan, keys: &Keys, p: &Prepared, t: &Trained, m: &Measured) ->
 }
 
 /// plots/: the loss curve, the latent space, corner plots and the posterior checks' pictures.
-fn write_plots(plan: &Plan, p: &Prepared, t: &Trained, m: &Measured, dir: &Path) -> Result<(), Error> {
+fn write_plots(plan: &Plan, p: &Prepared, t: &Trained, m: &Measured, dir: &Path) -> Result<(), PipelineError> {
     let wants = |k: Metric| plan.eval.metrics.contains(&k);
     let plots = dir.join("plots");
     std::fs::create_dir_all(&plots).map_err(|e| StoreError::Io { path: plots.clone(), source: e })?;
@@ -94,7 +94,7 @@ fn write_plots(plan: &Plan, p: &Prepared, t: &Trained, m: &Measured, dir: &Path)
 }
 
 /// plots/latent_space.png: latent means of up to 2000 test signals, coloured by each parameter.
-fn latent_plot(p: &Prepared, model: &DensityModel, plots: &Path, title: &str) -> Result<(), Error> {
+fn latent_plot(p: &Prepared, model: &DensityModel, plots: &Path, title: &str) -> Result<(), PipelineError> {
     let test = &p.ds.test;
     let names = &model.card.parameters;
     let rows = test.len().min(2000);
@@ -107,7 +107,7 @@ fn latent_plot(p: &Prepared, model: &DensityModel, plots: &Path, title: &str) ->
 }
 
 /// plots/corner_{0,1,2}.png: 10⁴ posterior draws of three test injections with their true values.
-fn corner_plots(p: &Prepared, model: &DensityModel, m: &Measured, plots: &Path, title: &str) -> Result<(), Error> {
+fn corner_plots(p: &Prepared, model: &DensityModel, m: &Measured, plots: &Path, title: &str) -> Result<(), PipelineError> {
     let test = &p.ds.test;
     let mut rng = m.rng.clone();
     for i in 0..test.len().min(3) {
