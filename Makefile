@@ -14,7 +14,7 @@ RESULTS := $(or $(NDELAB_RESULTS),results)
 build:
 	$(CARGO) build --release
 
-# Training on an NVIDIA GPU (needs the CUDA toolkit; README, "On a GPU"). The binary replaces
+# Training on an NVIDIA GPU (needs the CUDA toolkit; docs/gpu.md). The binary replaces
 # the CPU one in target/release.
 build-cuda:
 	$(CARGO) build --release --features cuda
@@ -53,7 +53,7 @@ test:
 test-hdf5:
 	$(CARGO) test --release --features hdf5 -- hdf5 a_dataset_exported_to_files
 
-# The README's reliability figures: hostile input (fuzzed readers, pinned bad specs, extreme
+# The reliability figures of docs/reliability.md: hostile input (fuzzed readers, pinned bad specs, extreme
 # numbers in every field), a test per class of damage, kills at random moments of run, eval,
 # sweep, sample and reference, corruption and concurrency, a full disk. About 10 minutes.
 KILLS ?= 250

@@ -119,6 +119,31 @@ fn every_experiment_the_docs_name_is_shipped() {
 }
 
 #[test]
+fn every_source_file_the_docs_name_exists() {
+    let mut missing = Vec::new();
+    for page in pages() {
+        let text = std::fs::read_to_string(&page).unwrap();
+        let name = page.strip_prefix(root()).unwrap().display().to_string();
+        for folder in ["src/", "bench/", "scripts/", "examples/", "tests/"] {
+            for (at, _) in text.match_indices(folder) {
+                if at > 0 && text.as_bytes()[at - 1].is_ascii_alphanumeric() {
+                    continue;
+                }
+                let path: String =
+                    text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/')).collect();
+                let path = path.trim_end_matches(['.', '/']);
+                // A file or a folder; not a pattern (src/nn/<kind>.rs) or what `make bench` makes (bench/.venv).
+                let made = path.contains("/.venv");
+                if path.len() > folder.len() && !made && !text[at + path.len()..].starts_with('<') && !root().join(path).exists() {
+                    missing.push(format!("{name}: {path}"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "named in the docs but not in the tree:\n{}", missing.join("\n"));
+}
+
+#[test]
 fn the_readme_is_a_front_door() {
     let lines = std::fs::read_to_string(root().join("README.md")).unwrap().lines().count();
     assert!(lines <= 200, "README.md has {lines} lines; move what is not the front door into docs/");
