@@ -10,6 +10,7 @@ mod fuzz;
 mod gw;
 mod house;
 mod pipeline;
+mod priors;
 mod reliability;
 mod spec;
 mod store;

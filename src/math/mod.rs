@@ -2,6 +2,7 @@
 //! normal in f64 (closed-form posteriors, KL divergences), statistics, and the per-sample
 //! random streams that make every draw a function of (seed, purpose, index).
 
+pub mod cosmology;
 mod linalg;
 mod mvnormal;
 mod rng;

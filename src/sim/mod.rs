@@ -4,6 +4,7 @@
 //! Reads the dataset section of a spec; writes nothing (the data stage caches what it makes).
 
 mod declared;
+mod distance_prior;
 mod error;
 #[cfg(feature = "hdf5")]
 mod hdf5;

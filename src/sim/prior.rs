@@ -2,6 +2,7 @@
 //! settings write it, and the declared parameter lists of simulators ndelab does not know the
 //! physics of (an external program, files).
 
+use super::distance_prior::{DistanceTable, Volume};
 use super::{Parameter, SampleRng};
 use crate::math::stats::normal_quantile;
 use crate::math::LN_2PI;
@@ -17,8 +18,9 @@ use serde::{Deserialize, Serialize};
 pub struct ParameterSpec {
     /// Name used in specs (`dataset.infer`), tables and plots.
     pub name: String,
-    /// Its prior: a number fixes it; `{ kind: uniform, min, max }`, `{ kind: normal, mean, std }`
-    /// or `{ kind: log_uniform, min, max }`.
+    /// Its prior: a number fixes it; `{ min, max }` is uniform; `{ kind: normal, mean, std }`,
+    /// `{ kind: log_uniform, min, max }` and bilby's families (`sine`, `cosine`, `power_law`,
+    /// `aligned_spin`, `uniform_comoving_volume`, `uniform_source_frame`) are named by `kind`.
     pub prior: Prior,
 }
 
@@ -53,7 +55,59 @@ pub enum Prior {
         /// Upper bound.
         max: f64,
     },
+    /// p(x) ∝ sin x on [min, max] ⊆ [0, π] (bilby's `Sine`: an inclination or a polar angle
+    /// isotropic on the sphere).
+    Sine {
+        /// Lower bound (default 0).
+        min: f64,
+        /// Upper bound (default π).
+        max: f64,
+    },
+    /// p(x) ∝ cos x on [min, max] ⊆ [−π/2, π/2] (bilby's `Cosine`: a declination isotropic on
+    /// the sky).
+    Cosine {
+        /// Lower bound (default −π/2).
+        min: f64,
+        /// Upper bound (default π/2).
+        max: f64,
+    },
+    /// p(x) ∝ x^alpha on [min, max] (bilby's `PowerLaw`; alpha = −1 is log-uniform).
+    PowerLaw {
+        /// The exponent.
+        alpha: f64,
+        /// Lower bound (> 0).
+        min: f64,
+        /// Upper bound.
+        max: f64,
+    },
+    /// The aligned spin component χ = a cos θ of a spin of magnitude a ~ U[0, a_max] and
+    /// isotropic direction: p(χ) = −ln(|χ|/a_max) / (2 a_max) on [−a_max, a_max] (bilby's
+    /// `AlignedSpin` with its default magnitude and direction priors).
+    AlignedSpin {
+        /// Largest spin magnitude (default 1).
+        a_max: f64,
+    },
+    /// A luminosity distance in Mpc uniform in comoving volume under Planck15 (bilby's
+    /// `UniformComovingVolume`).
+    UniformComovingVolume {
+        /// Lower bound, Mpc.
+        min: f64,
+        /// Upper bound, Mpc.
+        max: f64,
+    },
+    /// A luminosity distance in Mpc uniform in comoving volume and source-frame time under
+    /// Planck15: p ∝ dV_c/dd_L / (1 + z) (bilby's `UniformSourceFrame`).
+    UniformSourceFrame {
+        /// Lower bound, Mpc.
+        min: f64,
+        /// Upper bound, Mpc.
+        max: f64,
+    },
 }
+
+/// The prior families' names as a spec writes them after `kind:`.
+pub const PRIOR_KINDS: &[&str] =
+    &["uniform", "normal", "log_uniform", "fixed", "sine", "cosine", "power_law", "aligned_spin", "uniform_comoving_volume", "uniform_source_frame"];
 
 impl<'de> Deserialize<'de> for Prior {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -82,11 +136,10 @@ impl<'de> Deserialize<'de> for Prior {
         if !v.is_mapping() {
             use serde::de::Error;
             return number::f64(v).map(|value| Prior::Fixed { value }).map_err(|_| {
-                D::Error::custom("expected a number (fixed value) or a section with `kind: uniform`, `normal` or `log_uniform`")
+                D::Error::custom("expected a number (fixed value), `{ min, max }` (uniform) or a section with a `kind` (uniform, normal, log_uniform, sine, cosine, power_law, aligned_spin, uniform_comoving_volume, uniform_source_frame)")
             });
         }
-        let (kind, rest) =
-            tagged::split_kind(v, &["uniform", "normal", "log_uniform", "fixed"]).map_err(|e| tagged::relay::<D::Error>(e))?;
+        let (kind, rest) = tagged::split_kind(v, PRIOR_KINDS).map_err(|e| tagged::relay::<D::Error>(e))?;
         Ok(match kind.as_str() {
             "normal" => {
                 let m: Moments = tagged::variant(rest)?;
@@ -101,10 +154,51 @@ impl<'de> Deserialize<'de> for Prior {
                 }
                 Prior::Fixed { value: tagged::variant::<Value, D::Error>(rest)?.value }
             }
-            log_or_uniform => {
+            "sine" | "cosine" => {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Angle {
+                    #[serde(default, deserialize_with = "opt_f64")]
+                    min: Option<f64>,
+                    #[serde(default, deserialize_with = "opt_f64")]
+                    max: Option<f64>,
+                }
+                let a: Angle = tagged::variant(rest)?;
+                use std::f64::consts::{FRAC_PI_2, PI};
+                match kind.as_str() {
+                    "sine" => Prior::Sine { min: a.min.unwrap_or(0.0), max: a.max.unwrap_or(PI) },
+                    _ => Prior::Cosine { min: a.min.unwrap_or(-FRAC_PI_2), max: a.max.unwrap_or(FRAC_PI_2) },
+                }
+            }
+            "power_law" => {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Power {
+                    #[serde(deserialize_with = "number::f64")]
+                    alpha: f64,
+                    #[serde(deserialize_with = "number::f64")]
+                    min: f64,
+                    #[serde(deserialize_with = "number::f64")]
+                    max: f64,
+                }
+                let r: Power = tagged::variant(rest)?;
+                Prior::PowerLaw { alpha: r.alpha, min: r.min, max: r.max }
+            }
+            "aligned_spin" => {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Spin {
+                    #[serde(default, deserialize_with = "opt_f64")]
+                    a_max: Option<f64>,
+                }
+                Prior::AlignedSpin { a_max: tagged::variant::<Spin, D::Error>(rest)?.a_max.unwrap_or(1.0) }
+            }
+            range => {
                 let r: Range = tagged::variant(rest)?;
-                match log_or_uniform {
+                match range {
                     "log_uniform" => Prior::LogUniform { min: r.min, max: r.max },
+                    "uniform_comoving_volume" => Prior::UniformComovingVolume { min: r.min, max: r.max },
+                    "uniform_source_frame" => Prior::UniformSourceFrame { min: r.min, max: r.max },
                     _ => Prior::Uniform { min: r.min, max: r.max },
                 }
             }
@@ -112,19 +206,39 @@ impl<'de> Deserialize<'de> for Prior {
     }
 }
 
+fn opt_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    number::f64(d).map(Some)
+}
+
 impl Prior {
     /// Checks the numbers; `key` names the prior in messages.
     pub fn validate(&self, key: &str) -> Result<(), Violation> {
+        use std::f64::consts::{FRAC_PI_2, PI};
         let finite = |v: f64| v.is_finite();
+        let range = |min: f64, max: f64| finite(min) && finite(max) && min < max;
+        // A cosmological distance table reaches z ≈ 50 at most (d_L ≈ 5·10⁵ Mpc).
+        let distance = |min: f64, max: f64| range(min, max) && min > 0.0 && max <= 5e5;
         match *self {
             Prior::Fixed { value } if finite(value) => Ok(()),
-            Prior::Uniform { min, max } if finite(min) && finite(max) && min < max => Ok(()),
-            Prior::LogUniform { min, max } if finite(max) && min > 0.0 && min < max => Ok(()),
+            Prior::Uniform { min, max } if range(min, max) => Ok(()),
+            Prior::LogUniform { min, max } if range(min, max) && min > 0.0 => Ok(()),
             Prior::Normal { mean, std } if finite(mean) && finite(std) && std > 0.0 => Ok(()),
+            Prior::Sine { min, max } if range(min, max) && min >= 0.0 && max <= PI => Ok(()),
+            Prior::Cosine { min, max } if range(min, max) && min >= -FRAC_PI_2 && max <= FRAC_PI_2 => Ok(()),
+            Prior::PowerLaw { alpha, min, max } if finite(alpha) && range(min, max) && min > 0.0 => Ok(()),
+            Prior::AlignedSpin { a_max } if finite(a_max) && a_max > 0.0 && a_max <= 1.0 => Ok(()),
+            Prior::UniformComovingVolume { min, max } | Prior::UniformSourceFrame { min, max } if distance(min, max) => Ok(()),
             Prior::Fixed { .. } => Err(bad(key, "a fixed value must be finite", None)),
             Prior::Normal { .. } => Err(bad(key, "needs a finite mean and std > 0", None)),
             Prior::LogUniform { .. } => Err(bad(key, "needs 0 < min < max", None)),
             Prior::Uniform { .. } => Err(bad(key, "needs finite min < max", None)),
+            Prior::Sine { .. } => Err(bad(key, "needs 0 <= min < max <= π", None)),
+            Prior::Cosine { .. } => Err(bad(key, "needs −π/2 <= min < max <= π/2", None)),
+            Prior::PowerLaw { .. } => Err(bad(key, "needs a finite alpha and 0 < min < max", None)),
+            Prior::AlignedSpin { .. } => Err(bad(key, "needs 0 < a_max <= 1", None)),
+            Prior::UniformComovingVolume { .. } | Prior::UniformSourceFrame { .. } => {
+                Err(bad(key, "needs 0 < min < max <= 500000 (Mpc)", Some("luminosity distances are in Mpc")))
+            }
         }
     }
 
@@ -137,7 +251,14 @@ impl Prior {
     pub fn bounds(&self) -> (f64, f64) {
         match *self {
             Prior::Fixed { value } => (value, value),
-            Prior::Uniform { min, max } | Prior::LogUniform { min, max } => (min, max),
+            Prior::Uniform { min, max }
+            | Prior::LogUniform { min, max }
+            | Prior::Sine { min, max }
+            | Prior::Cosine { min, max }
+            | Prior::PowerLaw { min, max, .. }
+            | Prior::UniformComovingVolume { min, max }
+            | Prior::UniformSourceFrame { min, max } => (min, max),
+            Prior::AlignedSpin { a_max } => (-a_max, a_max),
             Prior::Normal { .. } => (f64::NEG_INFINITY, f64::INFINITY),
         }
     }
@@ -149,6 +270,16 @@ impl Prior {
             Prior::Uniform { min, max } => min + (max - min) * u,
             Prior::LogUniform { min, max } => (min.ln() + (max.ln() - min.ln()) * u).exp(),
             Prior::Normal { mean, std } => mean + std * normal_quantile(u),
+            Prior::Sine { min, max } => (min.cos() - u * (min.cos() - max.cos())).clamp(-1.0, 1.0).acos(),
+            Prior::Cosine { min, max } => (min.sin() + u * (max.sin() - min.sin())).clamp(-1.0, 1.0).asin(),
+            Prior::PowerLaw { alpha, min, max } if (alpha + 1.0).abs() < 1e-12 => (min.ln() + (max.ln() - min.ln()) * u).exp(),
+            Prior::PowerLaw { alpha, min, max } => {
+                let k = alpha + 1.0;
+                (min.powf(k) + u * (max.powf(k) - min.powf(k))).powf(1.0 / k)
+            }
+            Prior::AlignedSpin { a_max } => aligned_spin_quantile(u, a_max),
+            Prior::UniformComovingVolume { min, max } => DistanceTable::get(Volume::Comoving, min, max).transform(u),
+            Prior::UniformSourceFrame { min, max } => DistanceTable::get(Volume::SourceFrame, min, max).transform(u),
         }
     }
 
@@ -171,8 +302,35 @@ impl Prior {
             Prior::Uniform { min, max } => -(max - min).ln(),
             Prior::LogUniform { min, max } => -(x.ln() + (max.ln() - min.ln()).ln()),
             Prior::Normal { mean, std } => -0.5 * ((x - mean) / std).powi(2) - std.ln() - 0.5 * LN_2PI,
+            Prior::Sine { min, max } => (x.sin() / (min.cos() - max.cos())).ln(),
+            Prior::Cosine { min, max } => (x.cos() / (max.sin() - min.sin())).ln(),
+            Prior::PowerLaw { alpha, min, max } if (alpha + 1.0).abs() < 1e-12 => -(x.ln() + (max.ln() - min.ln()).ln()),
+            Prior::PowerLaw { alpha, min, max } => {
+                let k = alpha + 1.0;
+                alpha * x.ln() + (k / (max.powf(k) - min.powf(k))).abs().ln()
+            }
+            Prior::AlignedSpin { a_max } => (-(x.abs() / a_max).ln() / (2.0 * a_max)).ln(),
+            Prior::UniformComovingVolume { min, max } => DistanceTable::get(Volume::Comoving, min, max).log_density(x),
+            Prior::UniformSourceFrame { min, max } => DistanceTable::get(Volume::SourceFrame, min, max).log_density(x),
         }
     }
+}
+
+/// The inverse of the aligned-spin prior's distribution function
+/// F(χ) = ½ + sign(χ) (|χ| / 2a)(1 − ln(|χ| / a)), by bisection on its monotone half.
+fn aligned_spin_quantile(u: f64, a_max: f64) -> f64 {
+    let half = |x: f64| if x <= 0.0 { 0.0 } else { x / (2.0 * a_max) * (1.0 - (x / a_max).ln()) };
+    let target = (u - 0.5).abs();
+    let (mut lo, mut hi) = (0.0, a_max);
+    for _ in 0..64 {
+        let mid = 0.5 * (lo + hi);
+        if half(mid) < target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (0.5 * (lo + hi)).copysign(u - 0.5)
 }
 
 /// Writes a prior as gw_bbh's section always has: a fixed value as the number, a uniform range
@@ -253,6 +411,13 @@ mod tests {
             Prior::Uniform { min: -1.0, max: 3.0 },
             Prior::Normal { mean: 2.0, std: 0.5 },
             Prior::LogUniform { min: 0.1, max: 10.0 },
+            Prior::Sine { min: 0.3, max: 2.5 },
+            Prior::Cosine { min: -1.0, max: 1.5 },
+            Prior::PowerLaw { alpha: 2.0, min: 10.0, max: 100.0 },
+            Prior::PowerLaw { alpha: -1.0, min: 1.0, max: 100.0 },
+            Prior::AlignedSpin { a_max: 0.9 },
+            Prior::UniformSourceFrame { min: 100.0, max: 5000.0 },
+            Prior::UniformComovingVolume { min: 1000.0, max: 3000.0 },
         ];
         let mut rng = StreamFamily::new(1, "t").rng(0);
         for p in priors {
@@ -272,7 +437,8 @@ mod tests {
                 first += x * w;
             }
             assert!((mass - 1.0).abs() < 1e-3, "{p:?}: ∫p = {mass}");
-            assert!((mean - first).abs() < 0.02, "{p:?}: mean of draws {mean}, of the density {first}");
+            let scale = (hi - lo).abs().max(1.0);
+            assert!((mean - first).abs() < 0.005 * scale, "{p:?}: mean of draws {mean}, of the density {first}");
             let median = p.transform(0.5);
             let below: f64 = (0..m).map(|i| lo + (i as f64 + 0.5) * h).filter(|&x| x < median).map(|x| p.log_density(x).exp() * h).sum();
             assert!((below - 0.5).abs() < 1e-3, "{p:?}: P(x < transform(½)) = {below}");

@@ -207,7 +207,7 @@ impl SimulatorConfig for GwBbhSpec {
                     }
                     (min, max)
                 }
-                Prior::Normal { .. } | Prior::LogUniform { .. } => {
+                _ => {
                     return Err(bad(&key, "gw_bbh fixes a parameter (a number) or samples it uniformly (`{ min, max }`)", None))
                 }
             };
