@@ -67,8 +67,10 @@ def main():
                                 minimum_frequency=gw["f_min"]))
     ifos = bilby.gw.detector.InterferometerList(gw["detectors"])
     for ifo in ifos:
-        # The PSD ndelab whitens with (bilby ships the file; its default H1 PSD is another one).
-        ifo.power_spectral_density = bilby.gw.detector.PowerSpectralDensity(psd_file="aLIGO_ZERO_DET_high_P_psd.txt")
+        # The curve ndelab whitens this detector with (bilby ships the file; its default H1 PSD
+        # is another one). injections.json names it per detector; older exports meant the design curve.
+        curve = gw["psd"].get(ifo.name, {}).get("bilby") if isinstance(gw.get("psd"), dict) else None
+        ifo.power_spectral_density = bilby.gw.detector.PowerSpectralDensity(**(curve or {"psd_file": "aLIGO_ZERO_DET_high_P_psd.txt"}))
         ifo.set_strain_data_from_power_spectral_density(sampling_frequency=fs, duration=T, start_time=start)
         ifo.minimum_frequency = gw["f_min"]
     asds = [ifo.amplitude_spectral_density_array for ifo in ifos]

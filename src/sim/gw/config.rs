@@ -33,8 +33,9 @@ pub struct GwBbhSpec {
     /// GPS reference time; the segment is [reference_time − duration/2, reference_time + duration/2).
     #[serde(deserialize_with = "number::f64")]
     pub reference_time: f64,
-    /// Noise PSD.
-    pub psd: PsdKind,
+    /// Noise curve: `aLIGO_ZERO_DET_high_P` (the design curve), `aLIGO_O4_high` or `AdV`, for
+    /// every detector or per detector (`{ H1: aLIGO_O4_high, L1: aLIGO_O4_high, V1: AdV }`).
+    pub psd: PsdSetting,
     /// Reference comparisons (`c2st`) use the test injections whose network optimal SNR reaches
     /// this (0: the first ones, whatever their SNR). The test split itself is drawn from the
     /// prior without a cut, so that the P-P test is valid.
@@ -54,7 +55,7 @@ impl Default for GwBbhSpec {
             f_ref: 20.0,
             approximant: Approximant::IMRPhenomD,
             reference_time: 1_126_259_642.5,
-            psd: PsdKind::AligoZeroDetHighP,
+            psd: PsdSetting::All(PsdKind::AligoZeroDetHighP),
             min_reference_snr: 8.0,
             priors: GwPriors::default(),
         }
@@ -73,12 +74,50 @@ pub enum Approximant {
     IMRPhenomXAS,
 }
 
-/// Noise PSDs shipped with ndelab.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Noise curves shipped with ndelab: the files bilby ships (data/README.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum PsdKind {
-    /// data/aLIGO_ZERO_DET_high_P_psd.txt (LIGO-T0900288).
+    /// data/aLIGO_ZERO_DET_high_P_psd.txt: the Advanced LIGO design PSD (LIGO-T0900288).
     #[serde(rename = "aLIGO_ZERO_DET_high_P")]
     AligoZeroDetHighP,
+    /// data/aLIGO_O4_high_asd.txt: the aLIGO O4 high-sensitivity curve (LIGO-T2000012).
+    #[serde(rename = "aLIGO_O4_high")]
+    AligoO4High,
+    /// data/AdV_asd.txt: the Advanced Virgo curve (LIGO-P1200087).
+    #[serde(rename = "AdV")]
+    AdVirgo,
+}
+
+/// The `psd` setting: one curve for every detector (`aLIGO_O4_high`), or a curve per detector
+/// (`{ H1: aLIGO_O4_high, L1: aLIGO_O4_high, V1: AdV }`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum PsdSetting {
+    /// The same curve for every detector.
+    All(PsdKind),
+    /// A curve for each detector, by name.
+    PerDetector(std::collections::BTreeMap<String, PsdKind>),
+}
+
+impl<'de> Deserialize<'de> for PsdSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_norway::Value::deserialize(d)?;
+        if v.is_mapping() {
+            crate::config::tagged::variant(v).map(PsdSetting::PerDetector)
+        } else {
+            crate::config::tagged::variant(v).map(PsdSetting::All)
+        }
+    }
+}
+
+impl PsdSetting {
+    /// The curve of detector `name`, where the setting gives one.
+    pub fn of(&self, name: &str) -> Option<PsdKind> {
+        match self {
+            PsdSetting::All(k) => Some(*k),
+            PsdSetting::PerDetector(m) => m.get(name).copied(),
+        }
+    }
 }
 
 /// Priors of the `gw_bbh` parameters.
@@ -162,6 +201,14 @@ impl SimulatorConfig for GwBbhSpec {
             }
             if self.detectors[..i].contains(det) {
                 return Err(bad(&format!("{K}.detectors"), format!("`{det}` is listed twice"), None));
+            }
+            if self.psd.of(det).is_none() {
+                return Err(bad(&format!("{K}.psd"), format!("gives no noise curve for `{det}`"), Some("name a curve for every detector")));
+            }
+        }
+        if let PsdSetting::PerDetector(m) = &self.psd {
+            if let Some(extra) = m.keys().find(|d| !self.detectors.contains(d)) {
+                return Err(bad(&format!("{K}.psd"), format!("names `{extra}`, which is not in `detectors`"), None));
             }
         }
         positive(&format!("{K}.sampling_frequency"), self.sampling_frequency)?;
@@ -269,7 +316,14 @@ impl SimulatorConfig for GwBbhSpec {
             "f_min": self.f_min,
             "f_ref": self.f_ref,
             "approximant": self.approximant,
-            "psd": "aLIGO_ZERO_DET_high_P (bilby's aLIGO_ZERO_DET_high_P_psd.txt)",
+            "psd": self.detectors.iter().map(|d| {
+                let (curve, file) = match self.psd.of(d).unwrap_or(PsdKind::AligoZeroDetHighP) {
+                    PsdKind::AligoZeroDetHighP => ("aLIGO_ZERO_DET_high_P", serde_json::json!({ "psd_file": "aLIGO_ZERO_DET_high_P_psd.txt" })),
+                    PsdKind::AligoO4High => ("aLIGO_O4_high", serde_json::json!({ "asd_file": "aLIGO_O4_high_asd.txt" })),
+                    PsdKind::AdVirgo => ("AdV", serde_json::json!({ "asd_file": "AdV_asd.txt" })),
+                };
+                (d.clone(), serde_json::json!({ "curve": curve, "bilby": file }))
+            }).collect::<serde_json::Map<String, serde_json::Value>>(),
             "fixed_parameters": fixed,
             "data_layout": "each row is the detectors' whitened segments one after another, in the order of `detectors`",
             "whitening": "d_w = sqrt(2 fs) * irfft(d_f / ASD) with d_f = rfft(d) / fs and numpy's irfft; so d_f = rfft(d_w) * ASD / sqrt(2 fs) (bins with an infinite PSD are zero)",

@@ -15,7 +15,7 @@ pub mod whiten;
 
 use super::{Parameter, SampleRng, SimError, Simulator};
 use crate::sim::Prior;
-pub use config::{Approximant, GwBbhSpec, GwPriors, PsdKind};
+pub use config::{Approximant, GwBbhSpec, GwPriors, PsdKind, PsdSetting};
 use detector::Detector;
 use psd::Psd;
 use rand::Rng;
@@ -46,7 +46,8 @@ pub struct GwBbh {
     base: [f64; 9],
     priors: [Prior; 9],
     detectors: Vec<Detector>,
-    whitener: Whitener,
+    /// One whitener per detector (each with its noise curve).
+    whiteners: Vec<Whitener>,
     band: Band,
     n: usize,
 }
@@ -85,7 +86,11 @@ impl GwBbh {
             base,
             priors: named.map(|(_, p)| p),
             detectors,
-            whitener: Whitener::new(n, spec.sampling_frequency, &Psd::aligo_design()),
+            whiteners: spec
+                .detectors
+                .iter()
+                .map(|d| Whitener::new(n, spec.sampling_frequency, &Psd::shipped(spec.psd.of(d).unwrap_or(PsdKind::AligoZeroDetHighP))))
+                .collect(),
             band: Band::new(spec.approximant, spec.f_min, spec.sampling_frequency / 2.0, 1.0 / spec.duration, n / 2 + 1),
             n,
         }
@@ -108,7 +113,7 @@ impl GwBbh {
     /// Detector-frame strain h̃(f) of every detector for full parameters `p`.
     pub fn detector_strain(&self, p: &[f64; 9]) -> Result<Vec<Vec<Complex<f64>>>, SimError> {
         let src = Source { m1: p[M1], m2: p[M2], d_l: p[DL], theta_jn: p[THETA_JN], phase: p[PHASE] };
-        let bins = self.whitener.bins();
+        let bins = self.n / 2 + 1;
         let df = 1.0 / self.spec.duration;
         let (hp, hc) = self.band.polarizations(&src, self.spec.f_ref)?;
         let tc = self.spec.reference_time + p[T0];
@@ -175,14 +180,14 @@ impl Simulator for GwBbh {
     }
     fn simulate_signal(&self, theta: &[f64], signal: &mut [f64]) -> Result<(), SimError> {
         let strain = self.detector_strain(&self.full(theta))?;
-        for (h, out) in strain.iter().zip(signal.chunks_exact_mut(self.n)) {
-            self.whitener.whiten(h, out);
+        for ((h, out), w) in strain.iter().zip(signal.chunks_exact_mut(self.n)).zip(&self.whiteners) {
+            w.whiten(h, out);
         }
         Ok(())
     }
     fn sample_noise(&self, rng: &mut SampleRng, noise: &mut [f64]) {
-        for out in noise.chunks_exact_mut(self.n) {
-            self.whitener.noise(rng, out);
+        for (out, w) in noise.chunks_exact_mut(self.n).zip(&self.whiteners) {
+            w.noise(rng, out);
         }
     }
     fn prior_transform(&self, u: &[f64], theta: &mut [f64]) -> Option<()> {

@@ -13,6 +13,12 @@ pub struct Psd {
 /// The Advanced LIGO design PSD (zero detuning, high power) that bilby uses by default.
 pub const ALIGO_ZERO_DET_HIGH_P: &str = include_str!("../../../data/aLIGO_ZERO_DET_high_P_psd.txt");
 
+/// The aLIGO O4 high-sensitivity ASD that bilby ships (LIGO-T2000012).
+pub const ALIGO_O4_HIGH_ASD: &str = include_str!("../../../data/aLIGO_O4_high_asd.txt");
+
+/// The Advanced Virgo ASD that bilby ships (LIGO-P1200087).
+pub const ADV_ASD: &str = include_str!("../../../data/AdV_asd.txt");
+
 impl Psd {
     /// Parses two whitespace-separated columns, f and S(f), with increasing f.
     pub fn parse(text: &str) -> Result<Psd, SimError> {
@@ -40,9 +46,26 @@ impl Psd {
         Ok(Psd { freqs, values })
     }
 
+    /// Parses two columns f and the amplitude spectral density √S(f), and squares the second.
+    pub fn parse_asd(text: &str) -> Result<Psd, SimError> {
+        let mut psd = Self::parse(text)?;
+        psd.values.iter_mut().for_each(|v| *v *= *v);
+        Ok(psd)
+    }
+
     /// The built-in aLIGO design PSD.
     pub fn aligo_design() -> Psd {
         Self::parse(ALIGO_ZERO_DET_HIGH_P).expect("the shipped PSD file parses")
+    }
+
+    /// One of the curves ndelab ships.
+    pub fn shipped(kind: super::PsdKind) -> Psd {
+        use super::PsdKind;
+        match kind {
+            PsdKind::AligoZeroDetHighP => Self::aligo_design(),
+            PsdKind::AligoO4High => Self::parse_asd(ALIGO_O4_HIGH_ASD).expect("the shipped ASD file parses"),
+            PsdKind::AdVirgo => Self::parse_asd(ADV_ASD).expect("the shipped ASD file parses"),
+        }
     }
 
     /// S(f), linearly interpolated; +∞ outside the tabulated range.
@@ -61,6 +84,20 @@ impl Psd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The ASD files are read as bilby reads them: S(f) = ASD(f)², linear between the rows.
+    #[test]
+    fn shipped_asd_curves_are_squared() {
+        let o4 = Psd::shipped(super::super::PsdKind::AligoO4High);
+        assert_eq!(o4.at(10.21659), 6.662774e-21f64.powi(2));
+        assert!(o4.at(10.0).is_infinite() && o4.at(4995.379).is_infinite());
+        let adv = Psd::shipped(super::super::PsdKind::AdVirgo);
+        assert_eq!(adv.at(10.0), 1.1075847e-21f64.powi(2));
+        assert!(adv.at(9.99).is_infinite());
+        // At 100 Hz both sit near 4e-24/√Hz (O4) and 6e-24/√Hz (AdV): the curves' scale is right.
+        assert!((3e-24..5e-24).contains(&o4.at(100.0).sqrt()), "{}", o4.at(100.0).sqrt());
+        assert!((4e-24..8e-24).contains(&adv.at(100.0).sqrt()), "{}", adv.at(100.0).sqrt());
+    }
 
     #[test]
     fn interpolates_and_is_infinite_outside() {
