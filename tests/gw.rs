@@ -19,7 +19,7 @@ fn csv(name: &str) -> Vec<Vec<String>> {
 }
 
 fn check_waveform(file: &str, approximant: Approximant) {
-    let src = Source { m1: 50.0, m2: 40.0, d_l: 2000.0, theta_jn: 0.0, phase: 0.0 };
+    let src = Source::non_spinning(50.0, 40.0, 2000.0, 0.0, 0.0);
     let (hp, hc) = Band::new(approximant, 20.0, 128.0, 1.0, 129).polarizations(&src, 20.0).unwrap();
     let mut worst: f64 = 0.0;
     for row in csv(file) {

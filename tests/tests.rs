@@ -2,6 +2,7 @@
 //! shared helpers in `util`.
 
 mod util;
+mod waveforms;
 
 mod cli;
 mod docs;

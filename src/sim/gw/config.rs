@@ -28,7 +28,7 @@ pub struct GwBbhSpec {
     /// Reference frequency of the phase in Hz.
     #[serde(deserialize_with = "number::f64")]
     pub f_ref: f64,
-    /// Waveform model: IMRPhenomD, TaylorF2 or IMRPhenomXAS.
+    /// Waveform model: IMRPhenomD, TaylorF2, IMRPhenomXAS or IMRPhenomXPHM.
     pub approximant: Approximant,
     /// GPS reference time; the segment is [reference_time − duration/2, reference_time + duration/2).
     #[serde(deserialize_with = "number::f64")]
@@ -72,6 +72,9 @@ pub enum Approximant {
     IMRPhenomD,
     /// Aligned-spin IMRPhenomX, dominant mode (Pratten et al. 2020).
     IMRPhenomXAS,
+    /// Precessing IMRPhenomX with higher modes (Pratten et al. 2021); without spins, as
+    /// `gw_bbh` draws its binaries, its higher modes are what it adds to IMRPhenomXAS.
+    IMRPhenomXPHM,
 }
 
 /// Noise curves shipped with ndelab: the files bilby ships (data/README.md).

@@ -112,7 +112,7 @@ impl GwBbh {
 
     /// Detector-frame strain h̃(f) of every detector for full parameters `p`.
     pub fn detector_strain(&self, p: &[f64; 9]) -> Result<Vec<Vec<Complex<f64>>>, SimError> {
-        let src = Source { m1: p[M1], m2: p[M2], d_l: p[DL], theta_jn: p[THETA_JN], phase: p[PHASE] };
+        let src = Source::non_spinning(p[M1], p[M2], p[DL], p[THETA_JN], p[PHASE]);
         let bins = self.n / 2 + 1;
         let df = 1.0 / self.spec.duration;
         let (hp, hc) = self.band.polarizations(&src, self.spec.f_ref)?;
@@ -147,8 +147,14 @@ impl GwBbh {
 
 impl Simulator for GwBbh {
     /// The simulator's own version and the waveform library's, whose models make the signals.
+    /// gw_bbh/3 for the IMRPhenomX models: their band now ends at f_max inclusive, as
+    /// LALSimulation's does (the Nyquist bin was zero before); the other models' data are as
+    /// they were under gw_bbh/2.
     fn version(&self) -> &'static str {
-        concat!("gw_bbh/2+waveformrs-", env!("NDELAB_WAVEFORMRS_VERSION"))
+        match self.spec.approximant {
+            Approximant::IMRPhenomXAS | Approximant::IMRPhenomXPHM => concat!("gw_bbh/3+waveformrs-", env!("NDELAB_WAVEFORMRS_VERSION")),
+            Approximant::TaylorF2 | Approximant::IMRPhenomD => concat!("gw_bbh/2+waveformrs-", env!("NDELAB_WAVEFORMRS_VERSION")),
+        }
     }
     fn parameters(&self) -> &[Parameter] {
         &self.params

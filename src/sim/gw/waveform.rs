@@ -1,6 +1,7 @@
 //! Frequency-domain polarisations from waveformrs (LALSimulation's models in Rust), on the
 //! frequency grid of a segment, with LALSimulation's band edges as `SimInspiralChooseFDWaveform`
-//! returns them: zero below f_min; the IMRPhenom models stop below f_max, TaylorF2 includes it.
+//! returns them: zero below f_min; IMRPhenomD stops below f_max, TaylorF2 and the IMRPhenomX
+//! models include it.
 
 use super::Approximant;
 use crate::sim::SimError;
@@ -24,6 +25,18 @@ pub struct Source {
     pub theta_jn: f64,
     /// Orbital phase at f_ref, rad.
     pub phase: f64,
+    /// Dimensionless spin of the first body in LAL's source frame (z along the orbital angular
+    /// momentum at f_ref); only the z components for the aligned-spin models.
+    pub spin_1: [f64; 3],
+    /// Dimensionless spin of the second body.
+    pub spin_2: [f64; 3],
+}
+
+impl Source {
+    /// A binary without spins.
+    pub fn non_spinning(m1: f64, m2: f64, d_l: f64, theta_jn: f64, phase: f64) -> Source {
+        Source { m1, m2, d_l, theta_jn, phase, spin_1: [0.0; 3], spin_2: [0.0; 3] }
+    }
 }
 
 fn model_name(a: Approximant) -> waveformrs::Approximant {
@@ -31,6 +44,7 @@ fn model_name(a: Approximant) -> waveformrs::Approximant {
         Approximant::TaylorF2 => waveformrs::Approximant::TaylorF2,
         Approximant::IMRPhenomD => waveformrs::Approximant::IMRPhenomD,
         Approximant::IMRPhenomXAS => waveformrs::Approximant::IMRPhenomXAS,
+        Approximant::IMRPhenomXPHM => waveformrs::Approximant::IMRPhenomXPHM,
     }
 }
 
@@ -51,8 +65,8 @@ impl Band {
     pub fn new(approximant: Approximant, f_min: f64, f_max: f64, df: f64, bins: usize) -> Band {
         let k_min = (f_min / df).ceil() as usize;
         let last = match approximant {
-            Approximant::TaylorF2 => (f_max / df).floor() as usize + 1,
-            Approximant::IMRPhenomD | Approximant::IMRPhenomXAS => (f_max / df).ceil() as usize,
+            Approximant::TaylorF2 | Approximant::IMRPhenomXAS | Approximant::IMRPhenomXPHM => (f_max / df).floor() as usize + 1,
+            Approximant::IMRPhenomD => (f_max / df).ceil() as usize,
         };
         let k_max = last.min(bins).max(k_min);
         let freqs: Vec<f64> = (k_min..k_max).map(|k| k as f64 * df).collect();
@@ -69,14 +83,15 @@ impl Band {
         let binary = Binary {
             mass_1: src.m1,
             mass_2: src.m2,
-            spin_1: [0.0; 3],
-            spin_2: [0.0; 3],
+            spin_1: src.spin_1,
+            spin_2: src.spin_2,
             luminosity_distance: src.d_l,
             inclination: src.theta_jn,
             phi_ref: src.phase,
             f_ref,
         };
-        let model = choose_fd_model(model_name(self.approximant), &binary, &WaveformOptions::default()).map_err(|e| SimError::Waveform(e.to_string()))?;
+        // LALSimulation's own defaults (the MSA precession angles), as bilby calls it.
+        let model = choose_fd_model(model_name(self.approximant), &binary, &WaveformOptions::lalsimulation_defaults()).map_err(|e| SimError::Waveform(e.to_string()))?;
         let zero = Complex::new(0.0, 0.0);
         let mut hp = vec![zero; self.bins];
         let mut hc = vec![zero; self.bins];
