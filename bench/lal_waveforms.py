@@ -9,7 +9,9 @@ precession version.
     bench/.venv/bin/python bench/lal_waveforms.py tests/data
 
 Writes tests/data/lal_waveforms.csv: one row per (approximant, point, frequency bin) with the
-point's parameters in tests/data/lal_waveform_points.csv.
+point's parameters in tests/data/lal_waveform_points.csv; and tests/data/lal_precessing_spins.csv:
+SimInspiralTransformPrecessingNewInitialConditions at 100 points (bilby's spin angles in, the
+inclination and Cartesian spins out).
 """
 import csv
 import sys
@@ -68,4 +70,16 @@ with open(out / "lal_waveforms.csv", "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(["approximant", "point", "bin", "hp_re", "hp_im", "hc_re", "hc_im"])
     w.writerows([[a, i, k] + ["%.10e" % v for v in rest] for a, i, k, *rest in rows])
-print(f"lalsimulation {ls.__version__}: {len(meta)} points, {len(rows)} bins")
+with open(out / "lal_precessing_spins.csv", "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["theta_jn", "phi_jl", "tilt_1", "tilt_2", "phi_12", "a_1", "a_2", "m1", "m2", "f_ref", "phase",
+                "iota", "s1x", "s1y", "s1z", "s2x", "s2y", "s2z"])
+    for _ in range(100):
+        inp = [np.arccos(rng.uniform(-1, 1)), rng.uniform(0, 2 * np.pi), np.arccos(rng.uniform(-1, 1)), np.arccos(rng.uniform(-1, 1)),
+               rng.uniform(0, 2 * np.pi), rng.uniform(0, 0.99), rng.uniform(0, 0.99), rng.uniform(10, 80), rng.uniform(5, 60),
+               rng.choice([20.0, 50.0]), rng.uniform(0, 2 * np.pi)]
+        m1, m2 = max(inp[7], inp[8]), min(inp[7], inp[8])
+        inp[7], inp[8] = m1, m2
+        res = ls.SimInspiralTransformPrecessingNewInitialConditions(*inp[:7], m1 * lal.MSUN_SI, m2 * lal.MSUN_SI, inp[9], inp[10])
+        w.writerow([repr(float(v)) for v in inp] + [repr(float(v)) for v in res])
+print(f"lalsimulation {ls.__version__}: {len(meta)} points, {len(rows)} bins, 100 spin transformations")

@@ -9,6 +9,7 @@
 mod config;
 pub mod detector;
 pub mod psd;
+pub mod spins;
 pub mod time;
 pub mod waveform;
 pub mod whiten;
