@@ -43,6 +43,46 @@ pub struct GwBbhSpec {
     pub min_reference_snr: f64,
     /// Priors: a number fixes a parameter, `{ min, max }` samples it uniformly.
     pub priors: GwPriors,
+    /// What a data row holds per detector: `time`, the whitened segment (VItamin's
+    /// representation), or `frequency`, the real then the imaginary parts of the whitened
+    /// strain in the bins from f_min to `f_max` (DINGO's), scaled so that noise is N(0, 1)
+    /// in each and Σ x² is the optimal SNR² in both.
+    #[serde(skip_serializing_if = "Domain::is_time")]
+    pub domain: Domain,
+    /// Highest frequency of the frequency-domain data, Hz; default (null) the Nyquist frequency.
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "opt_f64")]
+    pub f_max: Option<f64>,
+}
+
+fn opt_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    number::f64(d).map(Some)
+}
+
+/// The representation of a data row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Domain {
+    /// Whitened time series.
+    #[default]
+    Time,
+    /// Whitened frequency series between f_min and f_max, real parts then imaginary parts.
+    Frequency,
+}
+
+impl Domain {
+    fn is_time(&self) -> bool {
+        *self == Domain::Time
+    }
+}
+
+impl GwBbhSpec {
+    /// The frequency bins [k_lo, k_hi] (inclusive) of frequency-domain data.
+    pub fn frequency_bins(&self) -> (usize, usize) {
+        let df = 1.0 / self.duration;
+        let nyquist = self.sampling_frequency / 2.0;
+        let f_max = self.f_max.unwrap_or(nyquist).min(nyquist);
+        ((self.f_min / df).ceil().max(1.0) as usize, (f_max / df + 1e-9).floor() as usize)
+    }
 }
 
 impl Default for GwBbhSpec {
@@ -58,6 +98,8 @@ impl Default for GwBbhSpec {
             psd: PsdSetting::All(PsdKind::AligoZeroDetHighP),
             min_reference_snr: 8.0,
             priors: GwPriors::default(),
+            domain: Domain::Time,
+            f_max: None,
         }
     }
 }
@@ -209,6 +251,18 @@ impl SimulatorConfig for GwBbhSpec {
                 return Err(bad(&format!("{K}.psd"), format!("gives no noise curve for `{det}`"), Some("name a curve for every detector")));
             }
         }
+        if let Some(f_max) = self.f_max {
+            if !(f_max > self.f_min && f_max <= self.sampling_frequency / 2.0) {
+                return Err(bad(
+                    &format!("{K}.f_max"),
+                    format!("must lie above f_min ({}) and at most at the Nyquist frequency ({}), got {f_max}", self.f_min, self.sampling_frequency / 2.0),
+                    None,
+                ));
+            }
+            if self.domain == Domain::Time {
+                return Err(bad(&format!("{K}.f_max"), "applies to `domain: frequency` only", Some("set `domain: frequency`, or remove f_max")));
+            }
+        }
         if let PsdSetting::PerDetector(m) = &self.psd {
             if let Some(extra) = m.keys().find(|d| !self.detectors.contains(d)) {
                 return Err(bad(&format!("{K}.psd"), format!("names `{extra}`, which is not in `detectors`"), None));
@@ -290,7 +344,14 @@ impl SimulatorConfig for GwBbhSpec {
     }
 
     fn data_shape(&self) -> (usize, usize) {
-        (self.detectors.len().max(1), (self.sampling_frequency * self.duration).round() as usize)
+        let per_detector = match self.domain {
+            Domain::Time => (self.sampling_frequency * self.duration).round() as usize,
+            Domain::Frequency => {
+                let (lo, hi) = self.frequency_bins();
+                2 * (hi + 1).saturating_sub(lo)
+            }
+        };
+        (self.detectors.len().max(1), per_detector)
     }
 
     fn build(&self) -> Box<dyn Simulator> {
@@ -328,8 +389,18 @@ impl SimulatorConfig for GwBbhSpec {
                 (d.clone(), serde_json::json!({ "curve": curve, "bilby": file }))
             }).collect::<serde_json::Map<String, serde_json::Value>>(),
             "fixed_parameters": fixed,
-            "data_layout": "each row is the detectors' whitened segments one after another, in the order of `detectors`",
-            "whitening": "d_w = sqrt(2 fs) * irfft(d_f / ASD) with d_f = rfft(d) / fs and numpy's irfft; so d_f = rfft(d_w) * ASD / sqrt(2 fs) (bins with an infinite PSD are zero)",
+            "domain": self.domain,
+            "data_layout": match self.domain {
+                Domain::Time => "each row is the detectors' whitened segments one after another, in the order of `detectors`".to_string(),
+                Domain::Frequency => {
+                    let (lo, hi) = self.frequency_bins();
+                    format!("each row is, for each detector in the order of `detectors`, the real parts then the imaginary parts of the whitened strain in frequency bins {lo}..={hi} (f = k / duration)")
+                }
+            },
+            "whitening": match self.domain {
+                Domain::Time => "d_w = sqrt(2 fs) * irfft(d_f / ASD) with d_f = rfft(d) / fs and numpy's irfft; so d_f = rfft(d_w) * ASD / sqrt(2 fs) (bins with an infinite PSD are zero)",
+                Domain::Frequency => "x = 2 / sqrt(duration) * d_f / ASD with d_f = rfft(d) / fs, so noise is N(0, 1) in each real and imaginary part (bins with an infinite PSD are zero)",
+            },
             "likelihood": "log L = -1/2 sum (d_w - h_w)^2 + const",
         }))
     }

@@ -16,7 +16,7 @@ pub mod whiten;
 
 use super::{Parameter, SampleRng, SimError, Simulator};
 use crate::sim::Prior;
-pub use config::{Approximant, GwBbhSpec, GwPriors, PsdKind, PsdSetting};
+pub use config::{Approximant, Domain, GwBbhSpec, GwPriors, PsdKind, PsdSetting};
 use detector::Detector;
 use psd::Psd;
 use rand::Rng;
@@ -106,6 +106,17 @@ impl GwBbh {
         p
     }
 
+    /// Values of a data row per detector: the segment's samples, or twice the frequency bins.
+    fn per_detector(&self) -> usize {
+        match self.spec.domain {
+            Domain::Time => self.n,
+            Domain::Frequency => {
+                let (lo, hi) = self.spec.frequency_bins();
+                2 * (hi + 1).saturating_sub(lo)
+            }
+        }
+    }
+
     /// Start of the segment, GPS seconds.
     pub fn start_time(&self) -> f64 {
         self.spec.reference_time - self.spec.duration / 2.0
@@ -161,7 +172,7 @@ impl Simulator for GwBbh {
         &self.params
     }
     fn data_dim(&self) -> usize {
-        self.n * self.detectors.len()
+        self.per_detector() * self.detectors.len()
     }
     fn data_channels(&self) -> usize {
         self.detectors.len()
@@ -187,14 +198,22 @@ impl Simulator for GwBbh {
     }
     fn simulate_signal(&self, theta: &[f64], signal: &mut [f64]) -> Result<(), SimError> {
         let strain = self.detector_strain(&self.full(theta))?;
-        for ((h, out), w) in strain.iter().zip(signal.chunks_exact_mut(self.n)).zip(&self.whiteners) {
-            w.whiten(h, out);
+        let (lo, hi) = self.spec.frequency_bins();
+        for ((h, out), w) in strain.iter().zip(signal.chunks_exact_mut(self.per_detector())).zip(&self.whiteners) {
+            match self.spec.domain {
+                Domain::Time => w.whiten(h, out),
+                Domain::Frequency => w.whiten_frequency(h, lo, hi, out),
+            }
         }
         Ok(())
     }
     fn sample_noise(&self, rng: &mut SampleRng, noise: &mut [f64]) {
-        for (out, w) in noise.chunks_exact_mut(self.n).zip(&self.whiteners) {
-            w.noise(rng, out);
+        let (lo, hi) = self.spec.frequency_bins();
+        for (out, w) in noise.chunks_exact_mut(self.per_detector()).zip(&self.whiteners) {
+            match self.spec.domain {
+                Domain::Time => w.noise(rng, out),
+                Domain::Frequency => w.noise_frequency(rng, lo, hi, out),
+            }
         }
     }
     fn prior_transform(&self, u: &[f64], theta: &mut [f64]) -> Option<()> {

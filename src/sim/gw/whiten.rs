@@ -91,6 +91,31 @@ impl Whitener {
         self.to_time(spec, out);
     }
 
+    /// The whitened frequency series of a strain in bins [lo, hi]: x = (2/√T) h̃/ASD, real parts
+    /// into the first half of `out`, imaginary parts into the second. Noise is then N(0, 1) in
+    /// each value where the PSD is finite, and Σ x² = 4/T Σ |h̃|²/S, the optimal SNR².
+    pub fn whiten_frequency(&self, strain: &Series, lo: usize, hi: usize, out: &mut [f64]) {
+        let scale = 2.0 / self.duration.sqrt();
+        let (re, im) = out.split_at_mut(hi + 1 - lo);
+        for (j, k) in (lo..=hi).enumerate() {
+            let x = strain[k] * (self.inv_asd[k] * scale);
+            re[j] = x.re;
+            im[j] = x.im;
+        }
+    }
+
+    /// One realisation of whitened frequency-domain noise in bins [lo, hi], laid out as
+    /// [`Whitener::whiten_frequency`] lays out a signal (zero where the PSD is infinite).
+    pub fn noise_frequency(&self, rng: &mut SampleRng, lo: usize, hi: usize, out: &mut [f64]) {
+        let (re, im) = out.split_at_mut(hi + 1 - lo);
+        for (j, k) in (lo..=hi).enumerate() {
+            let (a, b): (f64, f64) = (rng.sample(StandardNormal), rng.sample(StandardNormal));
+            let on = self.inv_asd[k] > 0.0;
+            re[j] = if on { a } else { 0.0 };
+            im[j] = if on { b } else { 0.0 };
+        }
+    }
+
     /// Optimal SNR² = 4/T Σ |h̃|²/S of a detector-frame strain.
     pub fn snr_squared(&self, strain: &Series) -> f64 {
         4.0 / self.duration * strain.iter().zip(&self.inv_asd).map(|(h, w)| h.norm_sqr() * w * w).sum::<f64>()
