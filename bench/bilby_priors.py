@@ -28,6 +28,8 @@ families = [
     ("power_law", "alpha=-2.35 min=5 max=80", P.PowerLaw(alpha=-2.35, minimum=5, maximum=80), 5, 80),
     ("aligned_spin", "a_max=1", G.AlignedSpin(), -1, 1),
     ("aligned_spin", "a_max=0.8", G.AlignedSpin(a_prior=P.Uniform(0, 0.8)), -0.8, 0.8),
+    ("uniform_in_components_chirp_mass", "min=25 max=100", G.UniformInComponentsChirpMass(minimum=25, maximum=100), 25, 100),
+    ("uniform_in_components_mass_ratio", "min=0.125 max=1", G.UniformInComponentsMassRatio(minimum=0.125, maximum=1), 0.125, 1),
     ("uniform_comoving_volume", "min=100 max=5000", G.UniformComovingVolume(minimum=100, maximum=5000, name="luminosity_distance"), 100, 5000),
     ("uniform_source_frame", "min=100 max=5000", G.UniformSourceFrame(minimum=100, maximum=5000, name="luminosity_distance"), 100, 5000),
     ("uniform_source_frame", "min=1000 max=3000", G.UniformSourceFrame(minimum=1000, maximum=3000, name="luminosity_distance"), 1000, 3000),

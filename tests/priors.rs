@@ -23,6 +23,8 @@ fn prior(family: &str, settings: &str) -> Prior {
         ("power_law", "alpha=-2.35 min=5 max=80") => Prior::PowerLaw { alpha: -2.35, min: 5.0, max: 80.0 },
         ("aligned_spin", "a_max=1") => Prior::AlignedSpin { a_max: 1.0 },
         ("aligned_spin", "a_max=0.8") => Prior::AlignedSpin { a_max: 0.8 },
+        ("uniform_in_components_chirp_mass", _) => Prior::UniformInComponentsChirpMass { min: 25.0, max: 100.0 },
+        ("uniform_in_components_mass_ratio", _) => Prior::UniformInComponentsMassRatio { min: 0.125, max: 1.0 },
         ("uniform_comoving_volume", _) => Prior::UniformComovingVolume { min: 100.0, max: 5000.0 },
         ("uniform_source_frame", "min=100 max=5000") => Prior::UniformSourceFrame { min: 100.0, max: 5000.0 },
         ("uniform_source_frame", "min=1000 max=3000") => Prior::UniformSourceFrame { min: 1000.0, max: 3000.0 },

@@ -20,7 +20,8 @@ pub struct ParameterSpec {
     pub name: String,
     /// Its prior: a number fixes it; `{ min, max }` is uniform; `{ kind: normal, mean, std }`,
     /// `{ kind: log_uniform, min, max }` and bilby's families (`sine`, `cosine`, `power_law`,
-    /// `aligned_spin`, `uniform_comoving_volume`, `uniform_source_frame`) are named by `kind`.
+    /// `aligned_spin`, `uniform_in_components_chirp_mass`, `uniform_in_components_mass_ratio`,
+    /// `uniform_comoving_volume`, `uniform_source_frame`) are named by `kind`.
     pub prior: Prior,
 }
 
@@ -87,6 +88,22 @@ pub enum Prior {
         /// Largest spin magnitude (default 1).
         a_max: f64,
     },
+    /// A chirp mass whose component masses are uniform: p ∝ M_c on [min, max] (bilby's
+    /// `UniformInComponentsChirpMass`).
+    UniformInComponentsChirpMass {
+        /// Lower bound (> 0).
+        min: f64,
+        /// Upper bound.
+        max: f64,
+    },
+    /// A mass ratio q = m2/m1 ≤ 1 whose component masses are uniform:
+    /// p ∝ (1 + q)^(2/5) / q^(6/5) on [min, max] (bilby's `UniformInComponentsMassRatio`).
+    UniformInComponentsMassRatio {
+        /// Lower bound (> 0).
+        min: f64,
+        /// Upper bound (at most 1).
+        max: f64,
+    },
     /// A luminosity distance in Mpc uniform in comoving volume under Planck15 (bilby's
     /// `UniformComovingVolume`).
     UniformComovingVolume {
@@ -107,7 +124,20 @@ pub enum Prior {
 
 /// The prior families' names as a spec writes them after `kind:`.
 pub const PRIOR_KINDS: &[&str] =
-    &["uniform", "normal", "log_uniform", "fixed", "sine", "cosine", "power_law", "aligned_spin", "uniform_comoving_volume", "uniform_source_frame"];
+    &[
+    "uniform",
+    "normal",
+    "log_uniform",
+    "fixed",
+    "sine",
+    "cosine",
+    "power_law",
+    "aligned_spin",
+    "uniform_in_components_chirp_mass",
+    "uniform_in_components_mass_ratio",
+    "uniform_comoving_volume",
+    "uniform_source_frame",
+];
 
 impl<'de> Deserialize<'de> for Prior {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -199,6 +229,8 @@ impl<'de> Deserialize<'de> for Prior {
                     "log_uniform" => Prior::LogUniform { min: r.min, max: r.max },
                     "uniform_comoving_volume" => Prior::UniformComovingVolume { min: r.min, max: r.max },
                     "uniform_source_frame" => Prior::UniformSourceFrame { min: r.min, max: r.max },
+                    "uniform_in_components_chirp_mass" => Prior::UniformInComponentsChirpMass { min: r.min, max: r.max },
+                    "uniform_in_components_mass_ratio" => Prior::UniformInComponentsMassRatio { min: r.min, max: r.max },
                     _ => Prior::Uniform { min: r.min, max: r.max },
                 }
             }
@@ -227,6 +259,8 @@ impl Prior {
             Prior::Cosine { min, max } if range(min, max) && min >= -FRAC_PI_2 && max <= FRAC_PI_2 => Ok(()),
             Prior::PowerLaw { alpha, min, max } if finite(alpha) && range(min, max) && min > 0.0 => Ok(()),
             Prior::AlignedSpin { a_max } if finite(a_max) && a_max > 0.0 && a_max <= 1.0 => Ok(()),
+            Prior::UniformInComponentsChirpMass { min, max } if range(min, max) && min > 0.0 => Ok(()),
+            Prior::UniformInComponentsMassRatio { min, max } if range(min, max) && min > 0.0 && max <= 1.0 => Ok(()),
             Prior::UniformComovingVolume { min, max } | Prior::UniformSourceFrame { min, max } if distance(min, max) => Ok(()),
             Prior::Fixed { .. } => Err(bad(key, "a fixed value must be finite", None)),
             Prior::Normal { .. } => Err(bad(key, "needs a finite mean and std > 0", None)),
@@ -236,6 +270,8 @@ impl Prior {
             Prior::Cosine { .. } => Err(bad(key, "needs −π/2 <= min < max <= π/2", None)),
             Prior::PowerLaw { .. } => Err(bad(key, "needs a finite alpha and 0 < min < max", None)),
             Prior::AlignedSpin { .. } => Err(bad(key, "needs 0 < a_max <= 1", None)),
+            Prior::UniformInComponentsChirpMass { .. } => Err(bad(key, "needs 0 < min < max (solar masses)", None)),
+            Prior::UniformInComponentsMassRatio { .. } => Err(bad(key, "needs 0 < min < max <= 1", None)),
             Prior::UniformComovingVolume { .. } | Prior::UniformSourceFrame { .. } => {
                 Err(bad(key, "needs 0 < min < max <= 500000 (Mpc)", Some("luminosity distances are in Mpc")))
             }
@@ -256,6 +292,8 @@ impl Prior {
             | Prior::Sine { min, max }
             | Prior::Cosine { min, max }
             | Prior::PowerLaw { min, max, .. }
+            | Prior::UniformInComponentsChirpMass { min, max }
+            | Prior::UniformInComponentsMassRatio { min, max }
             | Prior::UniformComovingVolume { min, max }
             | Prior::UniformSourceFrame { min, max } => (min, max),
             Prior::AlignedSpin { a_max } => (-a_max, a_max),
@@ -278,6 +316,8 @@ impl Prior {
                 (min.powf(k) + u * (max.powf(k) - min.powf(k))).powf(1.0 / k)
             }
             Prior::AlignedSpin { a_max } => aligned_spin_quantile(u, a_max),
+            Prior::UniformInComponentsChirpMass { min, max } => (min * min + u * (max * max - min * min)).sqrt(),
+            Prior::UniformInComponentsMassRatio { min, max } => mass_ratio_quantile(u, min, max),
             Prior::UniformComovingVolume { min, max } => DistanceTable::get(Volume::Comoving, min, max).transform(u),
             Prior::UniformSourceFrame { min, max } => DistanceTable::get(Volume::SourceFrame, min, max).transform(u),
         }
@@ -310,10 +350,47 @@ impl Prior {
                 alpha * x.ln() + (k / (max.powf(k) - min.powf(k))).abs().ln()
             }
             Prior::AlignedSpin { a_max } => (-(x.abs() / a_max).ln() / (2.0 * a_max)).ln(),
+            Prior::UniformInComponentsChirpMass { min, max } => (2.0 * x / (max * max - min * min)).ln(),
+            Prior::UniformInComponentsMassRatio { min, max } => {
+                0.4 * (1.0 + x).ln() - 1.2 * x.ln() - (mass_ratio_integral(max) - mass_ratio_integral(min)).ln()
+            }
             Prior::UniformComovingVolume { min, max } => DistanceTable::get(Volume::Comoving, min, max).log_density(x),
             Prior::UniformSourceFrame { min, max } => DistanceTable::get(Volume::SourceFrame, min, max).log_density(x),
         }
     }
+}
+
+/// ∫ (1 + q)^(2/5) q^(−6/5) dq = −5 q^(−1/5) ₂F₁(−2/5, −1/5; 4/5; −q), evaluated after Pfaff's
+/// transformation as −5 q^(−1/5) (1 + q)^(2/5) ₂F₁(−2/5, 1; 4/5; q/(1 + q)), whose series in
+/// q/(1 + q) ≤ ½ converges geometrically.
+fn mass_ratio_integral(q: f64) -> f64 {
+    let w = q / (1.0 + q);
+    let (mut term, mut sum) = (1.0, 1.0);
+    for n in 0..200 {
+        let n = n as f64;
+        term *= (-0.4 + n) / (0.8 + n) * w;
+        sum += term;
+        if term.abs() < 1e-17 * sum.abs() {
+            break;
+        }
+    }
+    -5.0 * q.powf(-0.2) * (1.0 + q).powf(0.4) * sum
+}
+
+/// The inverse of the mass-ratio prior's distribution function, by bisection.
+fn mass_ratio_quantile(u: f64, min: f64, max: f64) -> f64 {
+    let (i_min, i_max) = (mass_ratio_integral(min), mass_ratio_integral(max));
+    let target = i_min + u.clamp(0.0, 1.0) * (i_max - i_min);
+    let (mut lo, mut hi) = (min, max);
+    for _ in 0..64 {
+        let mid = 0.5 * (lo + hi);
+        if mass_ratio_integral(mid) < target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
 }
 
 /// The inverse of the aligned-spin prior's distribution function
@@ -416,6 +493,8 @@ mod tests {
             Prior::PowerLaw { alpha: 2.0, min: 10.0, max: 100.0 },
             Prior::PowerLaw { alpha: -1.0, min: 1.0, max: 100.0 },
             Prior::AlignedSpin { a_max: 0.9 },
+            Prior::UniformInComponentsChirpMass { min: 25.0, max: 100.0 },
+            Prior::UniformInComponentsMassRatio { min: 0.125, max: 1.0 },
             Prior::UniformSourceFrame { min: 100.0, max: 5000.0 },
             Prior::UniformComovingVolume { min: 1000.0, max: 3000.0 },
         ];
