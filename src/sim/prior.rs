@@ -123,8 +123,7 @@ pub enum Prior {
 }
 
 /// The prior families' names as a spec writes them after `kind:`.
-pub const PRIOR_KINDS: &[&str] =
-    &[
+pub const PRIOR_KINDS: &[&str] = &[
     "uniform",
     "normal",
     "log_uniform",
@@ -139,24 +138,28 @@ pub const PRIOR_KINDS: &[&str] =
     "uniform_source_frame",
 ];
 
+/// `{ min, max }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Range {
+    #[serde(deserialize_with = "number::f64")]
+    min: f64,
+    #[serde(deserialize_with = "number::f64")]
+    max: f64,
+}
+
+/// `{ mean, std }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Moments {
+    #[serde(deserialize_with = "number::f64")]
+    mean: f64,
+    #[serde(deserialize_with = "number::f64")]
+    std: f64,
+}
+
 impl<'de> Deserialize<'de> for Prior {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Range {
-            #[serde(deserialize_with = "number::f64")]
-            min: f64,
-            #[serde(deserialize_with = "number::f64")]
-            max: f64,
-        }
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Moments {
-            #[serde(deserialize_with = "number::f64")]
-            mean: f64,
-            #[serde(deserialize_with = "number::f64")]
-            std: f64,
-        }
         let v = serde_norway::Value::deserialize(d)?;
         // A mapping without a kind is a uniform range `{ min, max }` (how gw_bbh's priors are written).
         if v.as_mapping().is_some_and(|m| !m.contains_key("kind")) {
@@ -166,11 +169,18 @@ impl<'de> Deserialize<'de> for Prior {
         if !v.is_mapping() {
             use serde::de::Error;
             return number::f64(v).map(|value| Prior::Fixed { value }).map_err(|_| {
-                D::Error::custom("expected a number (fixed value), `{ min, max }` (uniform) or a section with a `kind` (uniform, normal, log_uniform, sine, cosine, power_law, aligned_spin, uniform_comoving_volume, uniform_source_frame)")
+                D::Error::custom(format!("expected a number (fixed value), `{{ min, max }}` (uniform) or a section with a `kind`: one of {}", PRIOR_KINDS.join(", ")))
             });
         }
         let (kind, rest) = tagged::split_kind(v, PRIOR_KINDS).map_err(|e| tagged::relay::<D::Error>(e))?;
-        Ok(match kind.as_str() {
+        Prior::of_kind::<D::Error>(&kind, rest)
+    }
+}
+
+impl Prior {
+    /// The prior of family `kind` from the rest of its section.
+    fn of_kind<E: serde::de::Error>(kind: &str, rest: serde_norway::Value) -> Result<Prior, E> {
+        Ok(match kind {
             "normal" => {
                 let m: Moments = tagged::variant(rest)?;
                 Prior::Normal { mean: m.mean, std: m.std }
@@ -182,7 +192,7 @@ impl<'de> Deserialize<'de> for Prior {
                     #[serde(deserialize_with = "number::f64")]
                     value: f64,
                 }
-                Prior::Fixed { value: tagged::variant::<Value, D::Error>(rest)?.value }
+                Prior::Fixed { value: tagged::variant::<Value, E>(rest)?.value }
             }
             "sine" | "cosine" => {
                 #[derive(Deserialize)]
@@ -195,7 +205,7 @@ impl<'de> Deserialize<'de> for Prior {
                 }
                 let a: Angle = tagged::variant(rest)?;
                 use std::f64::consts::{FRAC_PI_2, PI};
-                match kind.as_str() {
+                match kind {
                     "sine" => Prior::Sine { min: a.min.unwrap_or(0.0), max: a.max.unwrap_or(PI) },
                     _ => Prior::Cosine { min: a.min.unwrap_or(-FRAC_PI_2), max: a.max.unwrap_or(FRAC_PI_2) },
                 }
@@ -221,7 +231,7 @@ impl<'de> Deserialize<'de> for Prior {
                     #[serde(default, deserialize_with = "opt_f64")]
                     a_max: Option<f64>,
                 }
-                Prior::AlignedSpin { a_max: tagged::variant::<Spin, D::Error>(rest)?.a_max.unwrap_or(1.0) }
+                Prior::AlignedSpin { a_max: tagged::variant::<Spin, E>(rest)?.a_max.unwrap_or(1.0) }
             }
             range => {
                 let r: Range = tagged::variant(rest)?;

@@ -231,6 +231,69 @@ impl GwPriors {
     }
 }
 
+impl GwBbhSpec {
+    /// Each prior: a number or a uniform range, with masses and distance positive and the
+    /// merger inside the segment.
+    fn validate_priors(&self) -> Result<(), Violation> {
+        const K: &str = "dataset.gw_bbh";
+        for (name, prior) in self.priors.named() {
+            let key = format!("{K}.priors.{name}");
+            let (lo, hi) = match prior {
+                Prior::Fixed { value: v } => (v, v),
+                Prior::Uniform { min, max } => {
+                    if !(min < max) || !min.is_finite() || !max.is_finite() {
+                        return Err(bad(&key, format!("needs min < max, got min {min} and max {max}"), None));
+                    }
+                    (min, max)
+                }
+                _ => {
+                    return Err(bad(&key, "gw_bbh fixes a parameter (a number) or samples it uniformly (`{ min, max }`)", None))
+                }
+            };
+            let ok = match name {
+                "m1" | "m2" => lo > 0.0,
+                "d_L" => lo > 0.0,
+                "t0" => lo > -self.duration / 2.0 && hi < self.duration / 2.0,
+                _ => lo.is_finite() && hi.is_finite(),
+            };
+            if !ok {
+                let why = match name {
+                    "m1" | "m2" => "masses must be positive (solar masses)".to_string(),
+                    "d_L" => "the distance must be positive (Mpc)".to_string(),
+                    "t0" => format!("the merger must fall inside the segment: t0 in (−{0}, {0}) s", self.duration / 2.0),
+                    _ => "must be finite".to_string(),
+                };
+                return Err(bad(&key, why, None));
+            }
+        }
+        Ok(())
+    }
+
+    /// The frequency-domain band and the noise curves: `f_max` inside (f_min, Nyquist] and only
+    /// with `domain: frequency`; a curve named for each detector, and only for those.
+    fn validate_band_and_noise(&self) -> Result<(), Violation> {
+        const K: &str = "dataset.gw_bbh";
+        if let Some(f_max) = self.f_max {
+            if !(f_max > self.f_min && f_max <= self.sampling_frequency / 2.0) {
+                return Err(bad(
+                    &format!("{K}.f_max"),
+                    format!("must lie above f_min ({}) and at most at the Nyquist frequency ({}), got {f_max}", self.f_min, self.sampling_frequency / 2.0),
+                    None,
+                ));
+            }
+            if self.domain == Domain::Time {
+                return Err(bad(&format!("{K}.f_max"), "applies to `domain: frequency` only", Some("set `domain: frequency`, or remove f_max")));
+            }
+        }
+        if let PsdSetting::PerDetector(m) = &self.psd {
+            if let Some(extra) = m.keys().find(|d| !self.detectors.contains(d)) {
+                return Err(bad(&format!("{K}.psd"), format!("names `{extra}`, which is not in `detectors`"), None));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl SimulatorConfig for GwBbhSpec {
     const KIND: &'static str = "gw_bbh";
     const DEFAULT_NOISE: NoiseMode = NoiseMode::Fresh;
@@ -251,23 +314,7 @@ impl SimulatorConfig for GwBbhSpec {
                 return Err(bad(&format!("{K}.psd"), format!("gives no noise curve for `{det}`"), Some("name a curve for every detector")));
             }
         }
-        if let Some(f_max) = self.f_max {
-            if !(f_max > self.f_min && f_max <= self.sampling_frequency / 2.0) {
-                return Err(bad(
-                    &format!("{K}.f_max"),
-                    format!("must lie above f_min ({}) and at most at the Nyquist frequency ({}), got {f_max}", self.f_min, self.sampling_frequency / 2.0),
-                    None,
-                ));
-            }
-            if self.domain == Domain::Time {
-                return Err(bad(&format!("{K}.f_max"), "applies to `domain: frequency` only", Some("set `domain: frequency`, or remove f_max")));
-            }
-        }
-        if let PsdSetting::PerDetector(m) = &self.psd {
-            if let Some(extra) = m.keys().find(|d| !self.detectors.contains(d)) {
-                return Err(bad(&format!("{K}.psd"), format!("names `{extra}`, which is not in `detectors`"), None));
-            }
-        }
+        self.validate_band_and_noise()?;
         positive(&format!("{K}.sampling_frequency"), self.sampling_frequency)?;
         positive(&format!("{K}.duration"), self.duration)?;
         let n = self.sampling_frequency * self.duration;
@@ -301,36 +348,7 @@ impl SimulatorConfig for GwBbhSpec {
         if !(self.min_reference_snr >= 0.0 && self.min_reference_snr.is_finite()) {
             return Err(bad(&format!("{K}.min_reference_snr"), format!("must be 0 or more, got {}", self.min_reference_snr), None));
         }
-        for (name, prior) in self.priors.named() {
-            let key = format!("{K}.priors.{name}");
-            let (lo, hi) = match prior {
-                Prior::Fixed { value: v } => (v, v),
-                Prior::Uniform { min, max } => {
-                    if !(min < max) || !min.is_finite() || !max.is_finite() {
-                        return Err(bad(&key, format!("needs min < max, got min {min} and max {max}"), None));
-                    }
-                    (min, max)
-                }
-                _ => {
-                    return Err(bad(&key, "gw_bbh fixes a parameter (a number) or samples it uniformly (`{ min, max }`)", None))
-                }
-            };
-            let ok = match name {
-                "m1" | "m2" => lo > 0.0,
-                "d_L" => lo > 0.0,
-                "t0" => lo > -self.duration / 2.0 && hi < self.duration / 2.0,
-                _ => lo.is_finite() && hi.is_finite(),
-            };
-            if !ok {
-                let why = match name {
-                    "m1" | "m2" => "masses must be positive (solar masses)".to_string(),
-                    "d_L" => "the distance must be positive (Mpc)".to_string(),
-                    "t0" => format!("the merger must fall inside the segment: t0 in (−{0}, {0}) s", self.duration / 2.0),
-                    _ => "must be finite".to_string(),
-                };
-                return Err(bad(&key, why, None));
-            }
-        }
+        self.validate_priors()?;
         Ok(())
     }
 
