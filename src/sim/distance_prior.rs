@@ -135,28 +135,6 @@ impl DistanceTable {
         let slope = (1.0 - s) * self.slope[i - 1] + s * self.slope[i];
         (weight / self.norm / slope).ln()
     }
-
-    /// The cumulative probability at d_L (by bisection on the transform; for checks).
-    #[cfg(test)]
-    pub fn cdf(&self, d_l: f64) -> f64 {
-        let (lo, hi) = (self.d_l[0], self.d_l[INTERVALS]);
-        if d_l <= lo {
-            return 0.0;
-        }
-        if d_l >= hi {
-            return 1.0;
-        }
-        let (mut a, mut b) = (0.0, 1.0);
-        for _ in 0..60 {
-            let m = 0.5 * (a + b);
-            if self.transform(m) < d_l {
-                a = m;
-            } else {
-                b = m;
-            }
-        }
-        0.5 * (a + b)
-    }
 }
 
 /// ∫ₐᵇ f by Simpson's rule on one interval (the grid is fine: its error is far below 1e-10).
