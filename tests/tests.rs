@@ -9,6 +9,7 @@ mod docs;
 mod evaluation;
 mod fuzz;
 mod gw;
+mod gw_network;
 mod house;
 mod pipeline;
 mod priors;

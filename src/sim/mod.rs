@@ -27,6 +27,7 @@ use crate::math::{SampleRng, StreamFamily};
 simulators! {
     linear_gaussian::LinearGaussian(LinearGaussianSpec),
     gw::GwBbh(GwBbhSpec),
+    gw_network::GwNetwork(GwNetworkSpec),
     gaussian_linear::GaussianLinear(GaussianLinearSpec),
     two_moons::TwoMoons(TwoMoonsSpec),
     command::Command(CommandSpec),
