@@ -5,6 +5,7 @@
 //! between digits are dropped, and reject anything else with serde's usual message.
 
 use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
 use std::fmt;
 
 fn clean(s: &str) -> Option<String> {
@@ -90,6 +91,15 @@ pub fn usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
 /// An `f64` written as a YAML number, `1e-4`, or `1_000.5`.
 pub fn f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     d.deserialize_any(FloatVisitor)
+}
+
+/// An optional number: `null` (or absent, with `#[serde(default)]`) is none.
+pub fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let v = serde_norway::Value::deserialize(d)?;
+    if v.is_null() {
+        return Ok(None);
+    }
+    f64(v).map(Some).map_err(de::Error::custom)
 }
 
 /// A list of `usize`, each written in any of the forms [`usize`] accepts.

@@ -198,9 +198,9 @@ impl Prior {
                 #[derive(Deserialize)]
                 #[serde(deny_unknown_fields)]
                 struct Angle {
-                    #[serde(default, deserialize_with = "opt_f64")]
+                    #[serde(default, deserialize_with = "number::opt_f64")]
                     min: Option<f64>,
-                    #[serde(default, deserialize_with = "opt_f64")]
+                    #[serde(default, deserialize_with = "number::opt_f64")]
                     max: Option<f64>,
                 }
                 let a: Angle = tagged::variant(rest)?;
@@ -228,7 +228,7 @@ impl Prior {
                 #[derive(Deserialize)]
                 #[serde(deny_unknown_fields)]
                 struct Spin {
-                    #[serde(default, deserialize_with = "opt_f64")]
+                    #[serde(default, deserialize_with = "number::opt_f64")]
                     a_max: Option<f64>,
                 }
                 Prior::AlignedSpin { a_max: tagged::variant::<Spin, E>(rest)?.a_max.unwrap_or(1.0) }
@@ -246,10 +246,6 @@ impl Prior {
             }
         })
     }
-}
-
-fn opt_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    number::f64(d).map(Some)
 }
 
 impl Prior {

@@ -50,12 +50,8 @@ pub struct GwBbhSpec {
     #[serde(skip_serializing_if = "Domain::is_time")]
     pub domain: Domain,
     /// Highest frequency of the frequency-domain data, Hz; default (null) the Nyquist frequency.
-    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "opt_f64")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "number::opt_f64")]
     pub f_max: Option<f64>,
-}
-
-fn opt_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    number::f64(d).map(Some)
 }
 
 /// The representation of a data row.
@@ -78,10 +74,7 @@ impl Domain {
 impl GwBbhSpec {
     /// The frequency bins [k_lo, k_hi] (inclusive) of frequency-domain data.
     pub fn frequency_bins(&self) -> (usize, usize) {
-        let df = 1.0 / self.duration;
-        let nyquist = self.sampling_frequency / 2.0;
-        let f_max = self.f_max.unwrap_or(nyquist).min(nyquist);
-        ((self.f_min / df).ceil().max(1.0) as usize, (f_max / df + 1e-9).floor() as usize)
+        super::network::frequency_bins(self.f_min, self.f_max, self.sampling_frequency, self.duration)
     }
 }
 
@@ -362,14 +355,8 @@ impl SimulatorConfig for GwBbhSpec {
     }
 
     fn data_shape(&self) -> (usize, usize) {
-        let per_detector = match self.domain {
-            Domain::Time => (self.sampling_frequency * self.duration).round() as usize,
-            Domain::Frequency => {
-                let (lo, hi) = self.frequency_bins();
-                2 * (hi + 1).saturating_sub(lo)
-            }
-        };
-        (self.detectors.len().max(1), per_detector)
+        let n = (self.sampling_frequency * self.duration).round() as usize;
+        (self.detectors.len().max(1), super::network::values_per_detector(self.domain, n, self.frequency_bins()))
     }
 
     fn build(&self) -> Box<dyn Simulator> {
@@ -399,12 +386,8 @@ impl SimulatorConfig for GwBbhSpec {
             "f_ref": self.f_ref,
             "approximant": self.approximant,
             "psd": self.detectors.iter().map(|d| {
-                let (curve, file) = match self.psd.of(d).unwrap_or(PsdKind::AligoZeroDetHighP) {
-                    PsdKind::AligoZeroDetHighP => ("aLIGO_ZERO_DET_high_P", serde_json::json!({ "psd_file": "aLIGO_ZERO_DET_high_P_psd.txt" })),
-                    PsdKind::AligoO4High => ("aLIGO_O4_high", serde_json::json!({ "asd_file": "aLIGO_O4_high_asd.txt" })),
-                    PsdKind::AdVirgo => ("AdV", serde_json::json!({ "asd_file": "AdV_asd.txt" })),
-                };
-                (d.clone(), serde_json::json!({ "curve": curve, "bilby": file }))
+                let kind = self.psd.of(d).unwrap_or(PsdKind::AligoZeroDetHighP);
+                (d.clone(), serde_json::json!({ "curve": kind, "bilby": kind.bilby_file() }))
             }).collect::<serde_json::Map<String, serde_json::Value>>(),
             "fixed_parameters": fixed,
             "domain": self.domain,

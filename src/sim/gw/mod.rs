@@ -8,6 +8,7 @@
 
 mod config;
 pub mod detector;
+pub mod network;
 pub mod psd;
 pub mod spins;
 pub mod time;
@@ -17,13 +18,11 @@ pub mod whiten;
 use super::{Parameter, SampleRng, SimError, Simulator};
 use crate::sim::Prior;
 pub use config::{Approximant, Domain, GwBbhSpec, GwPriors, PsdKind, PsdSetting};
-use detector::Detector;
-use psd::Psd;
+use network::Network;
 use rand::Rng;
 use realfft::num_complex::Complex;
 use std::f64::consts::PI;
 use waveform::{Band, Source};
-use whiten::Whitener;
 
 /// Indices of the parameters in the full parameter vector.
 const M1: usize = 0;
@@ -46,11 +45,8 @@ pub struct GwBbh {
     /// Full parameter vector with the fixed values filled in.
     base: [f64; 9],
     priors: [Prior; 9],
-    detectors: Vec<Detector>,
-    /// One whitener per detector (each with its noise curve).
-    whiteners: Vec<Whitener>,
+    network: Network,
     band: Band,
-    n: usize,
 }
 
 impl GwBbh {
@@ -79,21 +75,22 @@ impl GwBbh {
             }
         }
         let n = (spec.sampling_frequency * spec.duration).round() as usize;
-        let detectors = spec.detectors.iter().map(|d| Detector::by_name(d).expect("validated detector name")).collect();
         GwBbh {
             spec: spec.clone(),
             params,
             sampled,
             base,
             priors: named.map(|(_, p)| p),
-            detectors,
-            whiteners: spec
-                .detectors
-                .iter()
-                .map(|d| Whitener::new(n, spec.sampling_frequency, &Psd::shipped(spec.psd.of(d).unwrap_or(PsdKind::AligoZeroDetHighP))))
-                .collect(),
+            network: Network::new(
+                &spec.detectors,
+                |d| spec.psd.of(d).unwrap_or(PsdKind::AligoZeroDetHighP),
+                n,
+                spec.sampling_frequency,
+                spec.duration,
+                spec.domain,
+                spec.frequency_bins(),
+            ),
             band: Band::new(spec.approximant, spec.f_min, spec.sampling_frequency / 2.0, 1.0 / spec.duration, n / 2 + 1),
-            n,
         }
     }
 
@@ -106,17 +103,6 @@ impl GwBbh {
         p
     }
 
-    /// Values of a data row per detector: the segment's samples, or twice the frequency bins.
-    fn per_detector(&self) -> usize {
-        match self.spec.domain {
-            Domain::Time => self.n,
-            Domain::Frequency => {
-                let (lo, hi) = self.spec.frequency_bins();
-                2 * (hi + 1).saturating_sub(lo)
-            }
-        }
-    }
-
     /// Start of the segment, GPS seconds.
     pub fn start_time(&self) -> f64 {
         self.spec.reference_time - self.spec.duration / 2.0
@@ -125,28 +111,9 @@ impl GwBbh {
     /// Detector-frame strain h̃(f) of every detector for full parameters `p`.
     pub fn detector_strain(&self, p: &[f64; 9]) -> Result<Vec<Vec<Complex<f64>>>, SimError> {
         let src = Source::non_spinning(p[M1], p[M2], p[DL], p[THETA_JN], p[PHASE]);
-        let bins = self.n / 2 + 1;
-        let df = 1.0 / self.spec.duration;
         let (hp, hc) = self.band.polarizations(&src, self.spec.f_ref)?;
         let tc = self.spec.reference_time + p[T0];
-        let k_min = self.band.k_min();
-        Ok(self
-            .detectors
-            .iter()
-            .map(|det| {
-                let (fp, fx) = det.antenna_response(p[RA], p[DEC], p[PSI], tc);
-                let dt = tc - self.start_time() + det.time_delay_from_geocenter(p[RA], p[DEC], tc);
-                // The time shift e^{-2πi f dt} by recurrence from k_min: one complex product per bin.
-                let step = Complex::from_polar(1.0, -2.0 * PI * df * dt);
-                let mut shift = Complex::from_polar(1.0, -2.0 * PI * k_min as f64 * df * dt);
-                let mut h = vec![Complex::new(0.0, 0.0); bins];
-                for k in k_min..bins {
-                    h[k] = (hp[k] * fp + hc[k] * fx) * shift;
-                    shift *= step;
-                }
-                h
-            })
-            .collect())
+        Ok(self.network.project(&hp, &hc, self.band.k_min(), p[RA], p[DEC], p[PSI], tc, self.start_time()))
     }
 }
 
@@ -172,10 +139,10 @@ impl Simulator for GwBbh {
         &self.params
     }
     fn data_dim(&self) -> usize {
-        self.per_detector() * self.detectors.len()
+        self.network.per_detector() * self.network.len()
     }
     fn data_channels(&self) -> usize {
-        self.detectors.len()
+        self.network.len()
     }
     /// m1 ≥ m2, where both are sampled.
     fn ordered(&self) -> Vec<(usize, usize)> {
@@ -198,23 +165,11 @@ impl Simulator for GwBbh {
     }
     fn simulate_signal(&self, theta: &[f64], signal: &mut [f64]) -> Result<(), SimError> {
         let strain = self.detector_strain(&self.full(theta))?;
-        let (lo, hi) = self.spec.frequency_bins();
-        for ((h, out), w) in strain.iter().zip(signal.chunks_exact_mut(self.per_detector())).zip(&self.whiteners) {
-            match self.spec.domain {
-                Domain::Time => w.whiten(h, out),
-                Domain::Frequency => w.whiten_frequency(h, lo, hi, out),
-            }
-        }
+        self.network.whiten(&strain, signal);
         Ok(())
     }
     fn sample_noise(&self, rng: &mut SampleRng, noise: &mut [f64]) {
-        let (lo, hi) = self.spec.frequency_bins();
-        for (out, w) in noise.chunks_exact_mut(self.per_detector()).zip(&self.whiteners) {
-            match self.spec.domain {
-                Domain::Time => w.noise(rng, out),
-                Domain::Frequency => w.noise_frequency(rng, lo, hi, out),
-            }
-        }
+        self.network.noise(rng, noise);
     }
     fn prior_transform(&self, u: &[f64], theta: &mut [f64]) -> Option<()> {
         for (j, &i) in self.sampled.iter().enumerate() {

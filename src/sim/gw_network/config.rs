@@ -40,7 +40,7 @@ pub struct GwNetworkSpec {
     #[serde(deserialize_with = "number::f64")]
     pub f_min: f64,
     /// Highest frequency of frequency-domain data, Hz; null: the Nyquist frequency.
-    #[serde(deserialize_with = "opt_f64")]
+    #[serde(deserialize_with = "number::opt_f64")]
     pub f_max: Option<f64>,
     /// Reference frequency of the phase and the spins, Hz.
     #[serde(deserialize_with = "number::f64")]
@@ -76,10 +76,6 @@ pub struct MassConstraint {
     /// Upper bound, solar masses.
     #[serde(deserialize_with = "number::f64")]
     pub max: f64,
-}
-
-fn opt_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    Option::<serde_norway::Value>::deserialize(d)?.map(|v| number::f64(v).map_err(serde::de::Error::custom)).transpose()
 }
 
 impl Default for GwNetworkSpec {
@@ -157,10 +153,7 @@ impl GwNetworkSpec {
 
     /// The frequency bins [lo, hi] of frequency-domain data.
     pub fn frequency_bins(&self) -> (usize, usize) {
-        let df = 1.0 / self.duration;
-        let nyquist = self.sampling_frequency / 2.0;
-        let f_max = self.f_max.unwrap_or(nyquist).min(nyquist);
-        ((self.f_min / df).ceil().max(1.0) as usize, (f_max / df + 1e-9).floor() as usize)
+        crate::sim::gw::network::frequency_bins(self.f_min, self.f_max, self.sampling_frequency, self.duration)
     }
 
     /// Samples of the segment.
@@ -223,6 +216,28 @@ impl GwNetworkSpec {
         if !(c.min > 0.0 && c.min < c.max && c.max.is_finite()) {
             return Err(bad(&format!("{K}.mass_constraint"), "needs 0 < min < max (solar masses)", None));
         }
+        // Prior draws are rejected until both masses meet the constraint: a prior that meets it
+        // almost nowhere would loop for ever. Its share on a grid of the mass priors' quantiles:
+        let priors = self.resolved_priors();
+        let prior_of = |name: &str| priors.iter().find(|(n, _)| *n == name).map(|(_, p)| *p);
+        if let (Some(mc), Some(q)) = (prior_of("chirp_mass"), prior_of("mass_ratio")) {
+            let grid = (0..64).map(|i| (i as f64 + 0.5) / 64.0);
+            let inside = grid
+                .clone()
+                .flat_map(|u| grid.clone().map(move |v| (mc.transform(u), q.transform(v))))
+                .filter(|&(mc, q)| {
+                    let m1 = mc * (1.0 + q).powf(0.2) / q.powf(0.6);
+                    (c.min..=c.max).contains(&m1) && (c.min..=c.max).contains(&(q * m1))
+                })
+                .count();
+            if inside < 41 {
+                return Err(bad(
+                    &format!("{K}.mass_constraint"),
+                    format!("keeps {:.1}% of the chirp_mass and mass_ratio priors' draws; at least 1% must meet it", 100.0 * inside as f64 / 4096.0),
+                    Some("widen the constraint or move the chirp_mass and mass_ratio priors inside it"),
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -264,14 +279,7 @@ impl SimulatorConfig for GwNetworkSpec {
     }
 
     fn data_shape(&self) -> (usize, usize) {
-        let per_detector = match self.domain {
-            Domain::Time => self.samples(),
-            Domain::Frequency => {
-                let (lo, hi) = self.frequency_bins();
-                2 * (hi + 1).saturating_sub(lo)
-            }
-        };
-        (self.detectors.len().max(1), per_detector)
+        (self.detectors.len().max(1), crate::sim::gw::network::values_per_detector(self.domain, self.samples(), self.frequency_bins()))
     }
 
     fn build(&self) -> Box<dyn Simulator> {
@@ -286,11 +294,7 @@ impl SimulatorConfig for GwNetworkSpec {
             .detectors
             .iter()
             .map(|d| {
-                let file = match self.curve(d) {
-                    Some(PsdKind::AligoZeroDetHighP) => serde_json::json!({ "psd_file": "aLIGO_ZERO_DET_high_P_psd.txt" }),
-                    Some(PsdKind::AdVirgo) => serde_json::json!({ "asd_file": "AdV_asd.txt" }),
-                    _ => serde_json::json!({ "asd_file": "aLIGO_O4_high_asd.txt" }),
-                };
+                let file = self.curve(d).unwrap_or(PsdKind::AligoO4High).bilby_file();
                 (d.clone(), serde_json::json!({ "bilby": file }))
             })
             .collect();

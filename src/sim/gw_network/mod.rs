@@ -12,12 +12,9 @@ mod config;
 
 pub use config::{default_priors, GwNetworkSpec, MassConstraint, Spins};
 
-use super::gw::detector::Detector;
-use super::gw::psd::Psd;
+use super::gw::network::Network;
 use super::gw::spins::{waveform_spins, SpinAngles};
 use super::gw::waveform::{Band, Source};
-use super::gw::whiten::Whitener;
-use super::gw::Domain;
 use super::{Parameter, SampleRng, SimError, Simulator};
 use crate::sim::Prior;
 use realfft::num_complex::Complex;
@@ -35,10 +32,8 @@ pub struct GwNetwork {
     /// Indices (into `priors`) of the sampled parameters: θ's columns.
     sampled: Vec<usize>,
     params: Vec<Parameter>,
-    detectors: Vec<Detector>,
-    whiteners: Vec<Whitener>,
+    network: Network,
     band: Band,
-    n: usize,
 }
 
 impl GwNetwork {
@@ -61,14 +56,17 @@ impl GwNetwork {
             })
             .collect();
         let n = spec.samples();
-        let detectors = spec.detectors.iter().filter_map(|d| Detector::by_name(d)).collect();
-        let whiteners = spec
-            .detectors
-            .iter()
-            .map(|d| Whitener::new(n, spec.sampling_frequency, &Psd::shipped(spec.curve(d).unwrap_or(super::gw::PsdKind::AligoO4High))))
-            .collect();
+        let network = Network::new(
+            &spec.detectors,
+            |d| spec.curve(d).unwrap_or(super::gw::PsdKind::AligoO4High),
+            n,
+            spec.sampling_frequency,
+            spec.duration,
+            spec.domain,
+            spec.frequency_bins(),
+        );
         let band = Band::new(spec.approximant, spec.f_min, spec.sampling_frequency / 2.0, 1.0 / spec.duration, n / 2 + 1);
-        GwNetwork { spec: spec.clone(), priors, sampled, params, detectors, whiteners, band, n }
+        GwNetwork { spec: spec.clone(), priors, sampled, params, network, band }
     }
 
     /// The value of parameter `name` in θ, or its fixed value.
@@ -130,29 +128,7 @@ impl GwNetwork {
         let (hp, hc) = self.band.polarizations(&self.source(theta), self.spec.f_ref)?;
         let (ra, dec, psi) = (self.value(theta, "ra"), self.value(theta, "dec"), self.value(theta, "psi"));
         let tc = self.spec.reference_time + self.value(theta, "geocent_time");
-        let df = 1.0 / self.spec.duration;
-        let (bins, k_min) = (self.n / 2 + 1, self.band.k_min());
-        Ok(self
-            .detectors
-            .iter()
-            .map(|det| {
-                let (fp, fx) = det.antenna_response(ra, dec, psi, tc);
-                let dt = tc - self.start_time() + det.time_delay_from_geocenter(ra, dec, tc);
-                let step = Complex::from_polar(1.0, -2.0 * PI * df * dt);
-                let mut shift = Complex::from_polar(1.0, -2.0 * PI * k_min as f64 * df * dt);
-                let mut h = vec![Complex::new(0.0, 0.0); bins];
-                for k in k_min..bins {
-                    h[k] = (hp[k] * fp + hc[k] * fx) * shift;
-                    shift *= step;
-                }
-                h
-            })
-            .collect())
-    }
-
-    /// Values of a data row per detector.
-    fn per_detector(&self) -> usize {
-        crate::sim::registry::SimulatorConfig::data_shape(&self.spec).1
+        Ok(self.network.project(&hp, &hc, self.band.k_min(), ra, dec, psi, tc, self.start_time()))
     }
 }
 
@@ -164,10 +140,10 @@ impl Simulator for GwNetwork {
         &self.params
     }
     fn data_dim(&self) -> usize {
-        self.per_detector() * self.detectors.len()
+        self.network.per_detector() * self.network.len()
     }
     fn data_channels(&self) -> usize {
-        self.detectors.len()
+        self.network.len()
     }
     /// Draws from the priors until the component masses meet the constraint, as bilby does.
     fn sample_prior(&self, rng: &mut SampleRng, theta: &mut [f64]) {
@@ -182,23 +158,11 @@ impl Simulator for GwNetwork {
     }
     fn simulate_signal(&self, theta: &[f64], signal: &mut [f64]) -> Result<(), SimError> {
         let strain = self.detector_strain(theta)?;
-        let (lo, hi) = self.spec.frequency_bins();
-        for ((h, out), w) in strain.iter().zip(signal.chunks_exact_mut(self.per_detector())).zip(&self.whiteners) {
-            match self.spec.domain {
-                Domain::Time => w.whiten(h, out),
-                Domain::Frequency => w.whiten_frequency(h, lo, hi, out),
-            }
-        }
+        self.network.whiten(&strain, signal);
         Ok(())
     }
     fn sample_noise(&self, rng: &mut SampleRng, noise: &mut [f64]) {
-        let (lo, hi) = self.spec.frequency_bins();
-        for (out, w) in noise.chunks_exact_mut(self.per_detector()).zip(&self.whiteners) {
-            match self.spec.domain {
-                Domain::Time => w.noise(rng, out),
-                Domain::Frequency => w.noise_frequency(rng, lo, hi, out),
-            }
-        }
+        self.network.noise(rng, noise);
     }
     fn prior_transform(&self, u: &[f64], theta: &mut [f64]) -> Option<()> {
         for ((t, &v), &i) in theta.iter_mut().zip(u).zip(&self.sampled) {

@@ -1,0 +1,129 @@
+//! What `gw_bbh` and `gw_network` share once a waveform's polarisations are made: projecting
+//! them onto each detector of a network (antenna pattern and time delay), whitening each with
+//! its noise curve, and whitened noise, as a time series or in the frequency domain.
+
+use super::detector::Detector;
+use super::psd::Psd;
+use super::waveform::Series;
+use super::whiten::Whitener;
+use super::{Domain, PsdKind};
+use crate::math::SampleRng;
+use realfft::num_complex::Complex;
+use std::f64::consts::PI;
+
+/// The frequency bins [lo, hi] (inclusive) of frequency-domain data from `f_min` to `f_max`
+/// (default and at most the Nyquist frequency).
+pub fn frequency_bins(f_min: f64, f_max: Option<f64>, sampling_frequency: f64, duration: f64) -> (usize, usize) {
+    let df = 1.0 / duration;
+    let nyquist = sampling_frequency / 2.0;
+    let f_max = f_max.unwrap_or(nyquist).min(nyquist);
+    ((f_min / df).ceil().max(1.0) as usize, (f_max / df + 1e-9).floor() as usize)
+}
+
+/// Values of a data row per detector: the segment's `n` samples, or the real and imaginary
+/// parts of the bins [lo, hi].
+pub fn values_per_detector(domain: Domain, n: usize, (lo, hi): (usize, usize)) -> usize {
+    match domain {
+        Domain::Time => n,
+        Domain::Frequency => 2 * (hi + 1).saturating_sub(lo),
+    }
+}
+
+impl PsdKind {
+    /// The noise-curve file bilby ships for this curve, as `PowerSpectralDensity`'s keyword.
+    pub fn bilby_file(self) -> serde_json::Value {
+        match self {
+            PsdKind::AligoZeroDetHighP => serde_json::json!({ "psd_file": "aLIGO_ZERO_DET_high_P_psd.txt" }),
+            PsdKind::AligoO4High => serde_json::json!({ "asd_file": "aLIGO_O4_high_asd.txt" }),
+            PsdKind::AdVirgo => serde_json::json!({ "asd_file": "AdV_asd.txt" }),
+        }
+    }
+}
+
+/// The detectors of a simulator with their whiteners and data layout.
+#[derive(Debug)]
+pub struct Network {
+    detectors: Vec<Detector>,
+    whiteners: Vec<Whitener>,
+    n: usize,
+    duration: f64,
+    domain: Domain,
+    bins: (usize, usize),
+}
+
+impl Network {
+    /// `names` (validated) with the curve `curve(name)` each, `n` samples at `fs` Hz lasting
+    /// `duration` s.
+    pub fn new(names: &[String], curve: impl Fn(&str) -> PsdKind, n: usize, fs: f64, duration: f64, domain: Domain, bins: (usize, usize)) -> Network {
+        Network {
+            detectors: names.iter().filter_map(|d| Detector::by_name(d)).collect(),
+            whiteners: names.iter().map(|d| Whitener::new(n, fs, &Psd::shipped(curve(d)))).collect(),
+            n,
+            duration,
+            domain,
+            bins,
+        }
+    }
+
+    /// Detectors in the network.
+    pub fn len(&self) -> usize {
+        self.detectors.len()
+    }
+
+    /// Whether the network has no detector.
+    pub fn is_empty(&self) -> bool {
+        self.detectors.is_empty()
+    }
+
+    /// Values of a data row per detector.
+    pub fn per_detector(&self) -> usize {
+        values_per_detector(self.domain, self.n, self.bins)
+    }
+
+    /// Each detector's strain h̃(f) of polarisations (h+, h×) filled from bin `k_min`, for a
+    /// source at (ra, dec) with polarisation `psi` merging at the geocentre at GPS `tc`, in a
+    /// segment starting at GPS `start`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn project(&self, hp: &Series, hc: &Series, k_min: usize, ra: f64, dec: f64, psi: f64, tc: f64, start: f64) -> Vec<Series> {
+        let bins = self.n / 2 + 1;
+        let df = 1.0 / self.duration;
+        self.detectors
+            .iter()
+            .map(|det| {
+                let (fp, fx) = det.antenna_response(ra, dec, psi, tc);
+                let dt = tc - start + det.time_delay_from_geocenter(ra, dec, tc);
+                // The time shift e^{-2πi f dt} by recurrence from k_min: one complex product per bin.
+                let step = Complex::from_polar(1.0, -2.0 * PI * df * dt);
+                let mut shift = Complex::from_polar(1.0, -2.0 * PI * k_min as f64 * df * dt);
+                let mut h = vec![Complex::new(0.0, 0.0); bins];
+                for k in k_min..bins {
+                    h[k] = (hp[k] * fp + hc[k] * fx) * shift;
+                    shift *= step;
+                }
+                h
+            })
+            .collect()
+    }
+
+    /// Writes each detector's whitened strain into its part of `signal`.
+    pub fn whiten(&self, strain: &[Series], signal: &mut [f64]) {
+        let (lo, hi) = self.bins;
+        for ((h, out), w) in strain.iter().zip(signal.chunks_exact_mut(self.per_detector())).zip(&self.whiteners) {
+            match self.domain {
+                Domain::Time => w.whiten(h, out),
+                Domain::Frequency => w.whiten_frequency(h, lo, hi, out),
+            }
+        }
+    }
+
+    /// One realisation of each detector's whitened noise.
+    pub fn noise(&self, rng: &mut SampleRng, noise: &mut [f64]) {
+        let (lo, hi) = self.bins;
+        for (out, w) in noise.chunks_exact_mut(self.per_detector()).zip(&self.whiteners) {
+            match self.domain {
+                Domain::Time => w.noise(rng, out),
+                Domain::Frequency => w.noise_frequency(rng, lo, hi, out),
+            }
+        }
+    }
+}
