@@ -1,6 +1,6 @@
 //! The `gw_network` simulator against bilby 2.8.2 (bench/gw_network_likelihood.py): an H1, L1
 //! and V1 network with IMRPhenomXAS and aligned spins, its whitened signal and optimal SNRs,
-//! and the log-likelihood of noisy data at 40 parameter points against bilby's
+//! and the log-likelihood of noisy data at 100 parameter points (10 injections) against bilby's
 //! GravitationalWaveTransient; and a small run from a spec.
 
 use crate::util::{ndelab, root, run, stderr, TempDir};
@@ -14,40 +14,77 @@ fn network() -> GwNetworkSpec {
     spec
 }
 
+/// Rows of a C-ordered float32 or float64 `.npy` file written by NumPy, as f64.
+fn npy_rows(name: &str) -> Vec<Vec<f64>> {
+    let bytes = std::fs::read(root().join("tests/data").join(name)).unwrap();
+    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = String::from_utf8_lossy(&bytes[10..10 + len]).to_string();
+    let shape = &header[header.find("'shape': (").unwrap() + 10..];
+    let dims: Vec<usize> = shape[..shape.find(')').unwrap()].split(',').filter_map(|d| d.trim().parse().ok()).collect();
+    let body = &bytes[10 + len..];
+    let values: Vec<f64> = if header.contains("'<f8'") {
+        body.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()
+    } else {
+        body.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect()
+    };
+    values.chunks(dims[1]).map(|r| r.to_vec()).collect()
+}
+
+fn csv_rows(name: &str) -> Vec<Vec<f64>> {
+    let text = std::fs::read_to_string(root().join("tests/data").join(name)).unwrap();
+    text.lines().skip(1).map(|l| l.split(',').map(|x| x.parse().unwrap()).collect()).collect()
+}
+
+/// Ten injections from bilby's prior: each detector's whitened signal (relative L2) and optimal
+/// SNR, and the log-likelihood of the noisy data at 100 points, against bilby's.
 #[test]
 fn the_network_signal_and_likelihood_match_bilby() {
     let spec = network();
     spec.validate().unwrap();
     let sim = spec.build();
-    let text = std::fs::read_to_string(root().join("tests/data/network_injection.csv")).unwrap();
-    let header = text.lines().next().unwrap();
-    let value = |name: &str| -> f64 {
-        let at = header.find(&format!(" {name}=")).unwrap() + name.len() + 2;
-        header[at..].split([' ', ';']).next().unwrap().parse().unwrap()
-    };
     let names = sim.parameters().iter().map(|p| p.name.clone()).collect::<Vec<_>>();
     assert_eq!(names, ["chirp_mass", "mass_ratio", "chi_1", "chi_2", "luminosity_distance", "dec", "ra", "theta_jn", "psi", "phase", "geocent_time"]);
-    let theta: Vec<f64> = names.iter().map(|n| value(n)).collect();
-    let snrs: Vec<f64> = header.rsplit("optimal SNR ").next().unwrap().split(' ').map(|v| v.parse().unwrap()).collect();
-    let data: Vec<f64> = text.lines().skip(1).map(|l| l.trim().parse().unwrap()).collect();
-    assert_eq!(data.len(), sim.data_dim());
-    let mut h = vec![0.0; sim.data_dim()];
-    sim.simulate_signal(&theta, &mut h).unwrap();
+    let injections = csv_rows("network_injections.csv");
+    let (signals, data) = (npy_rows("network_signal.npy"), npy_rows("network_data.npy"));
+    assert_eq!((injections.len(), signals.len(), data.len()), (10, 10, 10));
     let per = sim.data_dim() / 3;
-    for (d, want) in snrs.iter().enumerate() {
-        let snr = h[d * per..(d + 1) * per].iter().map(|v| v * v).sum::<f64>().sqrt();
-        assert!((snr / want - 1.0).abs() < 1e-6, "detector {d}: SNR {snr} against bilby's {want}");
+    let (mut worst_l2, mut worst_snr) = (0.0f64, 0.0f64);
+    for (row, want) in injections.iter().zip(&signals) {
+        assert_eq!(want.len(), sim.data_dim());
+        let mut h = vec![0.0; sim.data_dim()];
+        sim.simulate_signal(&row[..11], &mut h).unwrap();
+        for d in 0..3 {
+            let (ours, theirs) = (&h[d * per..(d + 1) * per], &want[d * per..(d + 1) * per]);
+            let diff = ours.iter().zip(theirs).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+            let l2 = diff / theirs.iter().map(|b| b * b).sum::<f64>().sqrt();
+            let snr = ours.iter().map(|v| v * v).sum::<f64>().sqrt();
+            let snr_error = (snr / row[11 + d] - 1.0).abs();
+            assert!(l2 < 1e-5, "detector {d}: whitened signal {l2:.1e} (relative L2) from bilby's at {:?}", &row[..11]);
+            assert!(snr_error < 1e-6, "detector {d}: SNR {snr} against bilby's {}", row[11 + d]);
+            (worst_l2, worst_snr) = (worst_l2.max(l2), worst_snr.max(snr_error));
+        }
     }
     let mut worst = 0.0f64;
-    let points = std::fs::read_to_string(root().join("tests/data/network_likelihood.csv")).unwrap();
-    for line in points.lines().skip(1) {
-        let v: Vec<f64> = line.split(',').map(|x| x.parse().unwrap()).collect();
-        let ours = sim.log_likelihood(&v[..11], &data).unwrap();
-        let diff = (ours - v[11]).abs();
+    let points = csv_rows("network_likelihood.csv");
+    assert_eq!(points.len(), 100);
+    let mut outside = 0;
+    for v in &points {
+        let ours = sim.log_likelihood(&v[1..12], &data[v[0] as usize]).unwrap();
+        // bilby's likelihood ignores the prior's mass constraint; ndelab's is -inf outside it
+        // (so that nested sampling, which explores the unconstrained priors, meets it).
+        let (mc, q) = (v[1], v[2]);
+        let m1 = mc * (1.0 + q).powf(0.2) / q.powf(0.6);
+        if !(5.0..=100.0).contains(&m1) || !(5.0..=100.0).contains(&(q * m1)) {
+            assert_eq!(ours, f64::NEG_INFINITY, "outside the mass constraint at {:?}", &v[1..12]);
+            outside += 1;
+            continue;
+        }
+        let diff = (ours - v[12]).abs();
         worst = worst.max(diff);
-        assert!(diff < 1e-3 || diff < 1e-6 * v[11].abs(), "log L {ours} against bilby's {} at {:?}", v[11], &v[..11]);
+        assert!(diff < 1e-3 || diff < 1e-6 * v[12].abs(), "log L {ours} against bilby's {} at {:?}", v[12], &v[1..12]);
     }
-    eprintln!("gw_network: SNRs {snrs:?} as bilby's; log-likelihood at 40 points within {worst:.1e} of bilby's");
+    assert!(outside < 10, "{outside} points outside the constraint");
+    eprintln!("gw_network, 10 injections: whitened signals within {worst_l2:.1e} (relative L2) and SNRs within {worst_snr:.1e} (relative) of bilby's; log-likelihood at {} points within {worst:.1e} ({outside} outside the mass constraint)", 100 - outside);
 }
 
 #[test]
