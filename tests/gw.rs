@@ -76,7 +76,7 @@ fn reference_injection() -> (GwBbh, Vec<f64>) {
     spec.priors.d_l = Prior::Fixed { value: 2000.0 };
     spec.priors.t0 = Prior::Fixed { value: 0.25 };
     spec.priors.phase = Prior::Uniform { min: 0.0, max: 1.0 };
-    let sim = GwBbh::new(&spec);
+    let sim = GwBbh::new(&spec).unwrap();
     let mut h = vec![0.0; 256];
     sim.simulate_signal(&[0.0], &mut h).unwrap();
     (sim, h)
@@ -100,10 +100,10 @@ fn whitened_injection_and_snr_match_bilby() {
 /// of every detector and its optimal SNR against bilby's (bench/gw_network_reference.py).
 #[test]
 fn a_network_with_a_curve_per_detector_matches_bilby() {
-    use ndelab::sim::gw::{PsdKind, PsdSetting};
+    use ndelab::sim::gw::{NoiseCurve, PsdKind, PsdSetting};
     let mut spec = GwBbhSpec { detectors: vec!["H1".into(), "L1".into(), "V1".into()], sampling_frequency: 512.0, ..Default::default() };
     spec.psd = PsdSetting::PerDetector(
-        [("H1", PsdKind::AligoO4High), ("L1", PsdKind::AligoO4High), ("V1", PsdKind::AdVirgo)].into_iter().map(|(d, k)| (d.to_string(), k)).collect(),
+        [("H1", PsdKind::AligoO4High), ("L1", PsdKind::AligoO4High), ("V1", PsdKind::AdVirgo)].into_iter().map(|(d, k)| (d.to_string(), NoiseCurve::Shipped(k))).collect(),
     );
     for (prior, value) in [(&mut spec.priors.m1, 50.0), (&mut spec.priors.m2, 40.0), (&mut spec.priors.d_l, 2000.0), (&mut spec.priors.t0, 0.25)] {
         *prior = Prior::Fixed { value };
@@ -113,7 +113,7 @@ fn a_network_with_a_curve_per_detector_matches_bilby() {
     }
     spec.priors.phase = Prior::Fixed { value: 1.1 };
     spec.priors.ra = Prior::Uniform { min: 1.0, max: 2.0 };
-    let sim = GwBbh::new(&spec);
+    let sim = GwBbh::new(&spec).unwrap();
     let mut h = vec![0.0; 3 * 512];
     sim.simulate_signal(&[1.375], &mut h).unwrap();
     let text = std::fs::read_to_string(root().join("tests/data/network_whitened_IMRPhenomD.csv")).unwrap();
@@ -154,7 +154,7 @@ fn whitened_noise_has_the_variance_of_the_finite_psd_bins() {
 /// (from Cargo.lock), so that a new waveformrs cannot serve stale cached signals.
 #[test]
 fn the_dataset_key_follows_the_waveform_library() {
-    let sim = GwBbh::new(&GwBbhSpec::default());
+    let sim = GwBbh::new(&GwBbhSpec::default()).unwrap();
     let v = sim.version();
     let lib = v.split_once("+waveformrs-").map(|(_, l)| l).unwrap_or_else(|| panic!("{v}"));
     assert!(lib.split('.').count() == 3 && lib.split('.').all(|p| p.parse::<u32>().is_ok()), "{v}");
@@ -175,7 +175,7 @@ fn frequency_domain_data_carry_the_snr_and_unit_noise() {
     };
     let mut spec = GwBbhSpec { domain: Domain::Frequency, ..Default::default() };
     fixed(&mut spec);
-    let sim = GwBbh::new(&spec);
+    let sim = GwBbh::new(&spec).unwrap();
     // 20..=128 Hz at 1 Hz: 109 bins, real and imaginary parts.
     assert_eq!(sim.data_dim(), 2 * 109);
     let mut x = vec![0.0; sim.data_dim()];

@@ -41,7 +41,7 @@ fn csv_rows(name: &str) -> Vec<Vec<f64>> {
 fn the_network_signal_and_likelihood_match_bilby() {
     let spec = network();
     spec.validate().unwrap();
-    let sim = spec.build();
+    let sim = spec.build().unwrap();
     let names = sim.parameters().iter().map(|p| p.name.clone()).collect::<Vec<_>>();
     assert_eq!(names, ["chirp_mass", "mass_ratio", "chi_1", "chi_2", "luminosity_distance", "dec", "ra", "theta_jn", "psi", "phase", "geocent_time"]);
     let injections = csv_rows("network_injections.csv");
@@ -131,7 +131,7 @@ fn a_precessing_network_run_trains() {
 #[test]
 fn the_network_prior_draws_as_bilby_does() {
     use ndelab::math::StreamFamily;
-    let sim = GwNetworkSpec::default().build();
+    let sim = GwNetworkSpec::default().build().unwrap();
     let names: Vec<String> = sim.parameters().iter().map(|p| p.name.clone()).collect();
     let n = 100_000;
     let streams = StreamFamily::new(11, "t/network-prior");
@@ -162,4 +162,86 @@ fn the_network_prior_draws_as_bilby_does() {
         assert!(p > 1e-3, "{name}: KS p {p} of the network prior against bilby's draws (D = {d})");
     }
     eprintln!("gw_network prior against bilby, KS p: {}", report.join(", "));
+}
+
+/// A user's noise-curve file per detector: an ASD file and a PSD file holding bilby's O4 curve
+/// whiten exactly as the shipped curve does; the dataset key follows the file's contents, not
+/// its path; the export carries each detector's curve; a bad file is refused with its line.
+#[test]
+fn users_noise_curve_files_whiten_as_the_shipped_curve() {
+    use ndelab::sim::gw::{NoiseCurve, PsdSetting};
+    let tmp = TempDir::new("gw-curves");
+    let o4 = std::fs::read_to_string(root().join("data/aLIGO_O4_high_asd.txt")).unwrap();
+    std::fs::write(tmp.path().join("h1_asd.txt"), &o4).unwrap();
+    let squared: String = o4
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Vec<f64> = l.split_whitespace().map(|x| x.parse().unwrap()).collect();
+            format!("{:e} {:e}\n", v[0], v[1] * v[1])
+        })
+        .collect();
+    std::fs::write(tmp.path().join("l1_psd.txt"), squared).unwrap();
+    let mut spec = network();
+    spec.detectors = vec!["H1".into(), "L1".into()];
+    let shipped = spec.build().unwrap();
+    spec.psd = Some(PsdSetting::PerDetector(
+        [
+            ("H1".to_string(), NoiseCurve::AsdFile { asd_file: tmp.path().join("h1_asd.txt") }),
+            ("L1".to_string(), NoiseCurve::PsdFile { psd_file: tmp.path().join("l1_psd.txt") }),
+        ]
+        .into_iter()
+        .collect(),
+    ));
+    let users = spec.build().unwrap();
+    let theta = csv_rows("network_injections.csv")[0][..11].to_vec();
+    let (mut a, mut b) = (vec![0.0; shipped.data_dim()], vec![0.0; users.data_dim()]);
+    shipped.simulate_signal(&theta, &mut a).unwrap();
+    users.simulate_signal(&theta, &mut b).unwrap();
+    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f64, f64::max);
+    assert!(worst < 1e-12 * a.iter().fold(0.0f64, |m, v| m.max(v.abs())), "largest difference {worst}");
+
+    // From a spec: relative paths are read from the spec's folder; the key holds the contents.
+    let yaml = |curve: &str| {
+        format!("name: c\ndataset:\n  simulator: gw_network\n  n_train: 300\n  n_val: 30\n  n_test: 8\n  gw_network:\n    detectors: [H1, L1]\n    sampling_frequency: 256\n    duration: 2\n    post_trigger_duration: 1\n    psd: {{ H1: {curve}, L1: aLIGO_O4_high }}\nmodel:\n  kind: gaussian\n  hidden: [16]\ntraining:\n  epochs: 1\n  batch_size: 100\neval:\n  metrics: [test_nll]\n")
+    };
+    let spec_file = tmp.path().join("c.yaml");
+    let key = |curve: &str| {
+        std::fs::write(&spec_file, yaml(curve)).unwrap();
+        let out = run(ndelab(&tmp.path().join("results")).arg("key").arg("explain").arg(&spec_file));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let line = text.lines().find(|l| l.contains("dataset key")).unwrap_or_default().to_string();
+        (line, text)
+    };
+    let (k_file, explained) = key("{ asd_file: h1_asd.txt }");
+    assert!(explained.contains("sha256:"), "{explained}");
+    std::fs::copy(tmp.path().join("h1_asd.txt"), tmp.path().join("copy.txt")).unwrap();
+    assert_eq!(key("{ asd_file: copy.txt }").0, k_file, "the same contents under another name");
+    assert_ne!(key("aLIGO_O4_high").0, k_file);
+    std::fs::write(tmp.path().join("copy.txt"), o4.replacen("e-21", "e-22", 1)).unwrap();
+    assert_ne!(key("{ asd_file: copy.txt }").0, k_file, "changed contents");
+
+    // The export holds each detector's curve as bilby reads it.
+    std::fs::write(&spec_file, yaml("{ asd_file: h1_asd.txt }")).unwrap();
+    let inj = tmp.path().join("inj");
+    let out = run(ndelab(&tmp.path().join("results")).arg("export-injections").arg(&spec_file).arg("--out").arg(&inj));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(inj.join("H1_asd.txt")).unwrap(), o4);
+    assert!(inj.join("L1_asd.txt").is_file());
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(inj.join("injections.json")).unwrap()).unwrap();
+    assert_eq!(manifest["gw_network"]["psd"]["H1"]["file"], "H1_asd.txt");
+    assert_eq!(manifest["gw_network"]["psd"]["L1"]["bilby"]["asd_file"], "aLIGO_O4_high_asd.txt");
+
+    // A malformed file or a missing one: exit 2, the file and the fault named.
+    std::fs::write(tmp.path().join("bad.txt"), "10 1e-21\n20 -3e-22\n").unwrap();
+    std::fs::write(&spec_file, yaml("{ asd_file: bad.txt }")).unwrap();
+    let out = run(ndelab(&tmp.path().join("results")).arg("run").arg(&spec_file));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("bad.txt: line 2: needs a finite frequency ≥ 0 and a finite noise level > 0, found 2e1 -3e-22 (a noise curve is two whitespace-separated columns: frequency in Hz, then the ASD or PSD)"), "{}", stderr(&out));
+    std::fs::write(&spec_file, yaml("{ asd_file: missing.txt }")).unwrap();
+    let out = run(ndelab(&tmp.path().join("results")).arg("run").arg(&spec_file));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("missing.txt: No such file or directory"), "{}", stderr(&out));
+    assert!(!tmp.path().join("results/runs").exists() || std::fs::read_dir(tmp.path().join("results/runs")).unwrap().next().is_none());
 }

@@ -8,7 +8,8 @@ use std::path::Path;
 /// Samples per second of the spec's simulator over `n` samples.
 pub fn bench_simulate(spec: &Path, overrides: &[String], n: usize) -> Result<(), Error> {
     let plan = spec::load(spec, overrides)?;
-    ui::answer(crate::sim::throughput(plan.dataset.simulator.build().as_ref(), n));
+    let sim = plan.dataset.simulator.build().map_err(crate::data::DataError::from)?;
+    ui::answer(crate::sim::throughput(sim.as_ref(), n));
     Ok(())
 }
 

@@ -29,7 +29,7 @@ pub fn reference_posterior(plan: &Plan, req: &ReferenceRequest) -> Result<(), Er
     if req.n == 0 {
         return Err(BadRequest::AtLeastOne("--n").into());
     }
-    let sim = plan.dataset.simulator.build();
+    let sim = plan.dataset.simulator.build().map_err(crate::data::DataError::from)?;
     let names: Vec<String> = sim.parameters().iter().map(|p| p.name.clone()).collect();
     let keep: Vec<usize> = plan.dataset.infer.iter().filter_map(|n| names.iter().position(|p| p == n)).collect();
     let obs = read_observations(&req.data, sim.data_dim())?;

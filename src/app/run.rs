@@ -52,7 +52,8 @@ pub fn export_injections(spec: &Path, overrides: &[String], out: &Path, layout: 
     let plan = spec::load(spec, overrides)?;
     store::output::check_folder_destination(out, layout)?;
     let (ds, _, dir) = data::load_or_build(&plan.dataset, layout, false)?;
-    let n = data::export_injections(&ds, &dir, &plan.dataset, out)?;
+    let files = plan.dataset.simulator.export_files().map_err(data::DataError::from)?;
+    let n = data::export_injections(&ds, &dir, &plan.dataset, &files, out)?;
     ui::note!("wrote {n} injections to {}", out.display());
     ui::answer(out.display());
     Ok(())

@@ -121,7 +121,7 @@ fn importance(
         return Err(BadRequest::AtLeastOne("--importance").into());
     }
     let plan = crate::spec::load(&req.run.join("spec.resolved.yaml"), &[])?;
-    let sim = plan.dataset.simulator.build();
+    let sim = plan.dataset.simulator.build().map_err(crate::data::DataError::from)?;
     let names: Vec<String> = sim.parameters().iter().map(|p| p.name.clone()).collect();
     let keep: Vec<usize> = model.card.parameters.iter().filter_map(|p| names.iter().position(|n| n == p)).collect();
     let rows = obs.len();

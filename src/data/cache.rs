@@ -38,7 +38,7 @@ pub enum CacheStatus {
 /// `infer` only chooses which columns a model trains on, so it is left out: runs that infer
 /// different parameters share one cached dataset.
 pub fn dataset_recipe(dataset: &DatasetPlan) -> Result<KeyRecipe, DataError> {
-    let sim = dataset.simulator.build();
+    let sim = dataset.simulator.build()?;
     let version = format!("{DATA_VERSION}+{}", sim.version());
     let mut section = dataset.to_spec();
     section.infer = None;
@@ -271,7 +271,7 @@ pub fn load_or_build(dataset: &DatasetPlan, layout: &Layout, rebuild: bool) -> R
         }
         Entry::Build(builder) => {
             let start = Instant::now();
-            let sim = dataset.simulator.build();
+            let sim = dataset.simulator.build()?;
             let (seed, train_noise) = (dataset.seed, dataset.noise);
             let counts = [dataset.n_train, dataset.n_val, dataset.n_test];
             // Validation bounds the sum; saturating keeps this safe for plans built in code.

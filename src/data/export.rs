@@ -9,9 +9,10 @@ use crate::store::entry::{io_err, write_synced};
 use crate::store::{npy, StoreError};
 use std::path::Path;
 
-/// Writes the test injections of `ds` (cached at `entry`) into `out`, which must not exist yet
-/// or be empty; the folder appears complete or not at all.
-pub fn export_injections(ds: &Dataset, entry: &Path, spec: &DatasetPlan, out: &Path) -> Result<usize, StoreError> {
+/// Writes the test injections of `ds` (cached at `entry`) and the simulator's text `files`
+/// (name, contents: its noise curves) into `out`, which must not exist yet or be empty; the
+/// folder appears complete or not at all.
+pub fn export_injections(ds: &Dataset, entry: &Path, spec: &DatasetPlan, files: &[(String, String)], out: &Path) -> Result<usize, StoreError> {
     if out.exists() && std::fs::read_dir(out).map_err(|e| io_err(out, e))?.next().is_some() {
         return Err(StoreError::Io {
             path: out.to_path_buf(),
@@ -51,6 +52,9 @@ pub fn export_injections(ds: &Dataset, entry: &Path, spec: &DatasetPlan, out: &P
         });
         if let Some(conventions) = spec.simulator.export_conventions() {
             manifest[spec.simulator.kind()] = conventions;
+        }
+        for (name, text) in files {
+            write_synced(&tmp.join(name), text.as_bytes())?;
         }
         let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
         write_synced(&tmp.join("injections.json"), text.as_bytes())?;

@@ -390,7 +390,7 @@ mod tests {
     /// `min_reference_snr` (8 by default); calibration uses them all.
     #[test]
     fn references_go_to_the_loud_test_injections() {
-        let sim = crate::sim::GwBbh::new(&crate::sim::GwBbhSpec::default());
+        let sim = crate::sim::GwBbh::new(&crate::sim::GwBbhSpec::default()).unwrap();
         let snr = [3.0f32, 9.0, 7.9, 12.0, 8.0, 20.0, 1.0];
         let n = snr.len();
         let test = Split {

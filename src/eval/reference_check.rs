@@ -38,7 +38,7 @@ mod tests {
     #[test]
     fn nested_sampling_matches_rejection_on_the_two_moons() {
         use crate::sim::SimulatorConfig;
-        let sim = crate::sim::TwoMoonsSpec::default().build();
+        let sim = crate::sim::TwoMoonsSpec::default().build().unwrap();
         let (_, y) = sim.observations()[0].clone();
         let n = 3000;
         let settings = reference::NestedSettings { live: 1000, walks: 40, dlogz: 0.05 };

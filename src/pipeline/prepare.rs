@@ -45,7 +45,7 @@ impl Prepared {
 pub fn dataset(plan: &Plan, layout: &Layout, rebuild: bool) -> Result<(Dataset, Box<dyn Simulator>, Vec<usize>, CacheStatus), PipelineError> {
     let (ds, status, dir) = data::load_or_build(&plan.dataset, layout, rebuild)?;
     let (ds, keep) = inferred(plan, ds, &dir)?;
-    Ok((ds, plan.dataset.simulator.build(), keep, status))
+    Ok((ds, plan.dataset.simulator.build().map_err(data::DataError::from)?, keep, status))
 }
 
 /// The dataset a finished run was trained on, read from the cache entry its provenance names
@@ -65,7 +65,7 @@ pub fn dataset_of_run(plan: &Plan, layout: &Layout, run_dir: &Path) -> Result<(D
         return Ok((ds, sim, keep));
     };
     let (ds, keep) = inferred(plan, ds, &dir)?;
-    Ok((ds, plan.dataset.simulator.build(), keep))
+    Ok((ds, plan.dataset.simulator.build().map_err(data::DataError::from)?, keep))
 }
 
 /// The columns of `dataset.infer` selected from a dataset read from `dir`, and their indices

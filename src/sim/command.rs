@@ -155,9 +155,9 @@ impl SimulatorConfig for CommandSpec {
         Ok(Some(v))
     }
 
-    fn build(&self) -> Box<dyn Simulator> {
+    fn build(&self) -> Result<Box<dyn Simulator>, crate::sim::SimError> {
         let params = to_parameters(&self.parameters);
-        Box::new(CommandSimulator { spec: self.clone(), params })
+        Ok(Box::new(CommandSimulator { spec: self.clone(), params }))
     }
 }
 

@@ -92,7 +92,7 @@ fn file_error(path: &Path, message: impl ToString) -> SimError {
 /// sha256 of a file's contents, read in blocks. A command asks for the dataset key more than
 /// once (the run's key, then the cache's), and a 10 GB file takes seconds to hash: the digest
 /// is kept for the process while the file's length and modification time stay the same.
-fn sha256_file(path: &Path) -> Result<String, SimError> {
+pub(crate) fn sha256_file(path: &Path) -> Result<String, SimError> {
     type Seen = std::collections::HashMap<(PathBuf, u64, std::time::SystemTime), String>;
     static SEEN: std::sync::LazyLock<std::sync::Mutex<Seen>> = std::sync::LazyLock::new(Default::default);
     let meta = std::fs::metadata(path).map_err(|e| file_error(path, e))?;
@@ -242,9 +242,9 @@ impl SimulatorConfig for FilesSpec {
         Ok(Some(v))
     }
 
-    fn build(&self) -> Box<dyn Simulator> {
+    fn build(&self) -> Result<Box<dyn Simulator>, crate::sim::SimError> {
         let params = to_parameters(&self.parameters);
-        Box::new(FilesSimulator { spec: self.clone(), params, loaded: OnceLock::new() })
+        Ok(Box::new(FilesSimulator { spec: self.clone(), params, loaded: OnceLock::new() }))
     }
 }
 

@@ -54,7 +54,7 @@ impl SimulatorConfig for GaussianLinearSpec {
         (1, DIM)
     }
 
-    fn build(&self) -> Box<dyn Simulator> {
+    fn build(&self) -> Result<Box<dyn Simulator>, crate::sim::SimError> {
         let spec = LinearGaussianSpec {
             theta_dim: DIM,
             data_dim: DIM,
@@ -64,7 +64,7 @@ impl SimulatorConfig for GaussianLinearSpec {
             noise_std: VARIANCE.sqrt(),
         };
         let observations = OBSERVATIONS.iter().map(|(t, x)| (t.to_vec(), x.to_vec())).collect();
-        Box::new(LinearGaussian::task(&spec, self.sampled_parameters(), "gaussian_linear/1", observations))
+        Ok(Box::new(LinearGaussian::task(&spec, self.sampled_parameters(), "gaussian_linear/1", observations)))
     }
 }
 
@@ -75,7 +75,7 @@ mod tests {
     /// The posterior of the benchmark's definition: N(x/2, 0.05·I).
     #[test]
     fn posterior_is_half_the_observation_with_variance_a_twentieth() {
-        let sim = GaussianLinearSpec::default().build();
+        let sim = GaussianLinearSpec::default().build().unwrap();
         let (_, x) = &sim.observations()[0];
         let post = sim.reference_posterior(x).expect("exact posterior");
         let half: Vec<f64> = x.iter().map(|v| v / 2.0).collect();

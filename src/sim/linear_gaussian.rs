@@ -91,8 +91,8 @@ impl SimulatorConfig for LinearGaussianSpec {
         (1, self.data_dim)
     }
 
-    fn build(&self) -> Box<dyn super::Simulator> {
-        Box::new(LinearGaussian::new(self))
+    fn build(&self) -> Result<Box<dyn super::Simulator>, super::SimError> {
+        Ok(Box::new(LinearGaussian::new(self)))
     }
 }
 

@@ -31,8 +31,8 @@ pub trait SimulatorConfig: Clone + Default + Debug + PartialEq + Serialize + Des
     }
     /// (channels, samples per channel) of a data vector: the series a convolutional embedding sees.
     fn data_shape(&self) -> (usize, usize);
-    /// Builds the simulator.
-    fn build(&self) -> Box<dyn Simulator>;
+    /// Builds the simulator; fails where a file it reads (a user's noise curve) cannot be used.
+    fn build(&self) -> Result<Box<dyn Simulator>, super::SimError>;
     /// The training-noise modes it supports (`fresh` needs noise-free signals and a noise model).
     fn noise_modes(&self) -> &'static [NoiseMode] {
         &[NoiseMode::Fixed, NoiseMode::Fresh]
@@ -52,6 +52,10 @@ pub trait SimulatorConfig: Clone + Default + Debug + PartialEq + Serialize + Des
     /// written into the export's manifest under the simulator's name.
     fn export_conventions(&self) -> Option<serde_json::Value> {
         None
+    }
+    /// Text files another tool needs beside exported injections (noise curves), by name.
+    fn export_files(&self) -> Result<Vec<(String, String)>, super::SimError> {
+        Ok(Vec::new())
     }
 }
 
@@ -147,8 +151,13 @@ macro_rules! simulators {
                 match self { $(SimulatorSpec::$variant(c) => c.export_conventions()),* }
             }
 
-            /// Builds the simulator.
-            pub fn build(&self) -> Box<dyn $crate::sim::Simulator> {
+            /// Text files to write beside exported injections.
+            pub fn export_files(&self) -> Result<Vec<(String, String)>, $crate::sim::SimError> {
+                match self { $(SimulatorSpec::$variant(c) => c.export_files()),* }
+            }
+
+            /// Builds the simulator; fails where a file it reads cannot be used.
+            pub fn build(&self) -> Result<Box<dyn $crate::sim::Simulator>, $crate::sim::SimError> {
                 match self { $(SimulatorSpec::$variant(c) => c.build()),* }
             }
 

@@ -233,8 +233,8 @@ impl SimulatorConfig for RingdownSpec {
         (1, self.samples())
     }
 
-    fn build(&self) -> Box<dyn Simulator> {
-        Box::new(Ringdown::new(self))
+    fn build(&self) -> Result<Box<dyn Simulator>, crate::sim::SimError> {
+        Ok(Box::new(Ringdown::new(self)))
     }
 
     fn export_conventions(&self) -> Option<serde_json::Value> {

@@ -57,8 +57,8 @@ impl SimulatorConfig for TwoMoonsSpec {
         (1, 2)
     }
 
-    fn build(&self) -> Box<dyn Simulator> {
-        Box::new(TwoMoons::new())
+    fn build(&self) -> Result<Box<dyn Simulator>, crate::sim::SimError> {
+        Ok(Box::new(TwoMoons::new()))
     }
 }
 

@@ -48,9 +48,9 @@ pub struct BenchSetup<'a> {
 
 /// Times `steps` gradient steps of the estimator after `warmup` untimed ones.
 pub fn step_rate(setup: &BenchSetup, warmup: usize, steps: usize) -> Result<StepRate, NnError> {
-    let sim = setup.simulator.build();
-    let (d, m, batch) = (setup.parameters, sim.data_dim(), setup.training.batch_size);
-    let mut est = nn::build(setup.model, d, m, sim.data_channels(), setup.seed)?;
+    let (channels, per_channel) = setup.simulator.data_shape();
+    let (d, m, batch) = (setup.parameters, channels * per_channel, setup.training.batch_size);
+    let mut est = nn::build(setup.model, d, m, channels, setup.seed)?;
     let net = est.network_mut();
     let OptimizerSpec::Adam(cfg) = &setup.training.optimizer;
     let mut adam = Adam::new(cfg, net.params());

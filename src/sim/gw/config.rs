@@ -2,7 +2,7 @@
 
 use super::GwBbh;
 use crate::sim::registry::SimulatorConfig;
-use crate::sim::Simulator;
+use crate::sim::{SimError, Simulator};
 use crate::config::{bad, positive};
 use crate::config::{number, Violation};
 use crate::sim::prior::compact;
@@ -72,6 +72,11 @@ impl Domain {
 }
 
 impl GwBbhSpec {
+    /// The noise curve of a detector (validation makes sure every detector has one).
+    pub fn curve(&self, detector: &str) -> NoiseCurve {
+        self.psd.of(detector).cloned().unwrap_or(NoiseCurve::Shipped(PsdKind::AligoZeroDetHighP))
+    }
+
     /// The frequency bins [k_lo, k_hi] (inclusive) of frequency-domain data.
     pub fn frequency_bins(&self) -> (usize, usize) {
         super::network::frequency_bins(self.f_min, self.f_max, self.sampling_frequency, self.duration)
@@ -88,7 +93,7 @@ impl Default for GwBbhSpec {
             f_ref: 20.0,
             approximant: Approximant::IMRPhenomD,
             reference_time: 1_126_259_642.5,
-            psd: PsdSetting::All(PsdKind::AligoZeroDetHighP),
+            psd: PsdSetting::All(NoiseCurve::Shipped(PsdKind::AligoZeroDetHighP)),
             min_reference_snr: 8.0,
             priors: GwPriors::default(),
             domain: Domain::Time,
@@ -124,23 +129,109 @@ pub enum PsdKind {
     /// data/AdV_asd.txt: the Advanced Virgo curve (LIGO-P1200087).
     #[serde(rename = "AdV")]
     AdVirgo,
+    /// data/aLIGO_O3low_asd.txt: Advanced LIGO in O3 (LIGO-T1800545, "O3 low").
+    #[serde(rename = "aLIGO_O3low")]
+    AligoO3Low,
+    /// data/AdV_O3low_asd.txt: Advanced Virgo in O3 (LIGO-T1800545, "O3 low").
+    #[serde(rename = "AdV_O3low")]
+    AdVirgoO3Low,
 }
 
-/// The `psd` setting: one curve for every detector (`aLIGO_O4_high`), or a curve per detector
-/// (`{ H1: aLIGO_O4_high, L1: aLIGO_O4_high, V1: AdV }`).
+/// A detector's noise curve: one ndelab ships, or a two-column text file of the user's
+/// (frequency in Hz, then the ASD in 1/√Hz or the PSD in 1/Hz), read as bilby reads its own.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum NoiseCurve {
+    /// A shipped curve, by name.
+    Shipped(PsdKind),
+    /// `{ asd_file: PATH }`: amplitude spectral density.
+    AsdFile {
+        /// The file.
+        asd_file: std::path::PathBuf,
+    },
+    /// `{ psd_file: PATH }`: power spectral density.
+    PsdFile {
+        /// The file.
+        psd_file: std::path::PathBuf,
+    },
+}
+
+/// The keys of a curve file entry.
+const FILE_KEYS: [&str; 2] = ["asd_file", "psd_file"];
+
+impl<'de> Deserialize<'de> for NoiseCurve {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let v = serde_norway::Value::deserialize(d)?;
+        let Some(map) = v.as_mapping() else {
+            return crate::config::tagged::variant(v).map(NoiseCurve::Shipped);
+        };
+        let keys: Vec<&str> = map.keys().filter_map(|k| k.as_str()).collect();
+        let path = |key: &str| -> Result<std::path::PathBuf, D::Error> {
+            match map.get(key) {
+                Some(serde_norway::Value::String(s)) if !s.is_empty() => Ok(s.into()),
+                _ => Err(D::Error::custom(format!("`{key}` must be the path of a two-column text file"))),
+            }
+        };
+        match keys.as_slice() {
+            ["asd_file"] => Ok(NoiseCurve::AsdFile { asd_file: path("asd_file")? }),
+            ["psd_file"] => Ok(NoiseCurve::PsdFile { psd_file: path("psd_file")? }),
+            _ => Err(D::Error::custom(format!(
+                "a noise curve is a name ({}) or one of {{ asd_file: PATH }}, {{ psd_file: PATH }}; found the keys {}",
+                PsdKind::NAMES.join(", "),
+                keys.join(", ")
+            ))),
+        }
+    }
+}
+
+impl NoiseCurve {
+    /// The curve's file, when it is the user's.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        match self {
+            NoiseCurve::Shipped(_) => None,
+            NoiseCurve::AsdFile { asd_file: f } | NoiseCurve::PsdFile { psd_file: f } => Some(f),
+        }
+    }
+
+    /// The user's file as an absolute path (relative ones against `base`, the spec's folder).
+    fn resolve(&mut self, base: &std::path::Path, key: &str, notes: &mut Vec<String>) {
+        if let NoiseCurve::AsdFile { asd_file: f } | NoiseCurve::PsdFile { psd_file: f } = self {
+            crate::sim::registry::resolve_path(f, base, key, notes);
+        }
+    }
+
+    /// The curve as the dataset key sees it: a user's file by the sha256 of its contents.
+    pub fn key_value(&self) -> Result<serde_json::Value, crate::sim::SimError> {
+        Ok(match self {
+            NoiseCurve::Shipped(k) => serde_json::to_value(k).unwrap_or_default(),
+            NoiseCurve::AsdFile { asd_file: f } => serde_json::json!({ "asd_file": format!("sha256:{}", crate::sim::files::sha256_file(f)?) }),
+            NoiseCurve::PsdFile { psd_file: f } => serde_json::json!({ "psd_file": format!("sha256:{}", crate::sim::files::sha256_file(f)?) }),
+        })
+    }
+}
+
+impl PsdKind {
+    /// The names specs use.
+    pub const NAMES: [&'static str; 5] = ["aLIGO_ZERO_DET_high_P", "aLIGO_O4_high", "AdV", "aLIGO_O3low", "AdV_O3low"];
+}
+
+/// The `psd` setting: one curve for every detector (`aLIGO_O4_high`, `{ asd_file: my.txt }`),
+/// or a curve per detector (`{ H1: aLIGO_O4_high, L1: { asd_file: L1.txt }, V1: AdV }`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum PsdSetting {
     /// The same curve for every detector.
-    All(PsdKind),
+    All(NoiseCurve),
     /// A curve for each detector, by name.
-    PerDetector(std::collections::BTreeMap<String, PsdKind>),
+    PerDetector(std::collections::BTreeMap<String, NoiseCurve>),
 }
 
 impl<'de> Deserialize<'de> for PsdSetting {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_norway::Value::deserialize(d)?;
-        if v.is_mapping() {
+        let names_a_file = v.as_mapping().is_some_and(|m| m.keys().any(|k| k.as_str().is_some_and(|k| FILE_KEYS.contains(&k))));
+        if v.is_mapping() && !names_a_file {
             crate::config::tagged::variant(v).map(PsdSetting::PerDetector)
         } else {
             crate::config::tagged::variant(v).map(PsdSetting::All)
@@ -150,10 +241,38 @@ impl<'de> Deserialize<'de> for PsdSetting {
 
 impl PsdSetting {
     /// The curve of detector `name`, where the setting gives one.
-    pub fn of(&self, name: &str) -> Option<PsdKind> {
+    pub fn of(&self, name: &str) -> Option<&NoiseCurve> {
         match self {
-            PsdSetting::All(k) => Some(*k),
-            PsdSetting::PerDetector(m) => m.get(name).copied(),
+            PsdSetting::All(k) => Some(k),
+            PsdSetting::PerDetector(m) => m.get(name),
+        }
+    }
+
+    /// Makes the user's curve files absolute (relative ones against the spec's folder `base`).
+    pub fn resolve_paths(&mut self, base: &std::path::Path, key: &str) -> Vec<String> {
+        let mut notes = Vec::new();
+        match self {
+            PsdSetting::All(c) => c.resolve(base, key, &mut notes),
+            PsdSetting::PerDetector(m) => m.iter_mut().for_each(|(d, c)| c.resolve(base, &format!("{key}.{d}"), &mut notes)),
+        }
+        notes
+    }
+
+    /// The setting as the dataset key sees it: users' files by their contents.
+    pub fn key_value(&self) -> Result<serde_json::Value, crate::sim::SimError> {
+        Ok(match self {
+            PsdSetting::All(c) => c.key_value()?,
+            PsdSetting::PerDetector(m) => {
+                serde_json::Value::Object(m.iter().map(|(d, c)| Ok((d.clone(), c.key_value()?))).collect::<Result<_, crate::sim::SimError>>()?)
+            }
+        })
+    }
+
+    /// Whether any curve is a user's file.
+    pub fn names_a_file(&self) -> bool {
+        match self {
+            PsdSetting::All(c) => c.file().is_some(),
+            PsdSetting::PerDetector(m) => m.values().any(|c| c.file().is_some()),
         }
     }
 }
@@ -359,8 +478,27 @@ impl SimulatorConfig for GwBbhSpec {
         (self.detectors.len().max(1), super::network::values_per_detector(self.domain, n, self.frequency_bins()))
     }
 
-    fn build(&self) -> Box<dyn Simulator> {
-        Box::new(GwBbh::new(self))
+    fn build(&self) -> Result<Box<dyn Simulator>, SimError> {
+        Ok(Box::new(GwBbh::new(self)?))
+    }
+
+    /// A user's noise-curve file enters the key by its contents.
+    fn key_section(&self) -> Result<Option<serde_json::Value>, SimError> {
+        if !self.psd.names_a_file() {
+            return Ok(None);
+        }
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        v["psd"] = self.psd.key_value()?;
+        Ok(Some(v))
+    }
+
+    fn resolve_paths(&mut self, base: &std::path::Path) -> Vec<String> {
+        self.psd.resolve_paths(base, "dataset.gw_bbh.psd")
+    }
+
+    /// Each detector's noise curve as a text file bilby reads.
+    fn export_files(&self) -> Result<Vec<(String, String)>, SimError> {
+        Ok(super::network::export_curves(&self.detectors, |d| self.curve(d))?.0)
     }
 
     /// How to read exported injections with another tool (bilby): the segment, the fixed
@@ -385,10 +523,7 @@ impl SimulatorConfig for GwBbhSpec {
             "f_min": self.f_min,
             "f_ref": self.f_ref,
             "approximant": self.approximant,
-            "psd": self.detectors.iter().map(|d| {
-                let kind = self.psd.of(d).unwrap_or(PsdKind::AligoZeroDetHighP);
-                (d.clone(), serde_json::json!({ "curve": kind, "bilby": kind.bilby_file() }))
-            }).collect::<serde_json::Map<String, serde_json::Value>>(),
+            "psd": super::network::export_curves(&self.detectors, |d| self.curve(d)).map(|(_, entries)| entries).unwrap_or_default(),
             "fixed_parameters": fixed,
             "domain": self.domain,
             "data_layout": match self.domain {

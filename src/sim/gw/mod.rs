@@ -17,7 +17,7 @@ pub mod whiten;
 
 use super::{Parameter, SampleRng, SimError, Simulator};
 use crate::sim::Prior;
-pub use config::{Approximant, Domain, GwBbhSpec, GwPriors, PsdKind, PsdSetting};
+pub use config::{Approximant, Domain, GwBbhSpec, GwPriors, NoiseCurve, PsdKind, PsdSetting};
 use network::Network;
 use rand::Rng;
 use realfft::num_complex::Complex;
@@ -51,7 +51,7 @@ pub struct GwBbh {
 
 impl GwBbh {
     /// Builds the simulator from a validated spec section.
-    pub fn new(spec: &GwBbhSpec) -> GwBbh {
+    pub fn new(spec: &GwBbhSpec) -> Result<GwBbh, SimError> {
         let named = spec.priors.named();
         let mut base = [0.0; 9];
         let mut sampled = Vec::new();
@@ -75,7 +75,7 @@ impl GwBbh {
             }
         }
         let n = (spec.sampling_frequency * spec.duration).round() as usize;
-        GwBbh {
+        Ok(GwBbh {
             spec: spec.clone(),
             params,
             sampled,
@@ -83,7 +83,7 @@ impl GwBbh {
             priors: named.map(|(_, p)| p),
             network: Network::new(
                 &spec.detectors,
-                |d| spec.psd.of(d).unwrap_or(PsdKind::AligoZeroDetHighP),
+                &network::load_curves(&spec.detectors, |d| spec.curve(d))?,
                 n,
                 spec.sampling_frequency,
                 spec.duration,
@@ -91,7 +91,7 @@ impl GwBbh {
                 spec.frequency_bins(),
             ),
             band: Band::new(spec.approximant, spec.f_min, spec.sampling_frequency / 2.0, 1.0 / spec.duration, n / 2 + 1),
-        }
+        })
     }
 
     /// The full parameter vector (m1, m2, d_L, t0, phase, ra, dec, psi, theta_jn) of sampled θ.

@@ -6,7 +6,8 @@ use super::detector::Detector;
 use super::psd::Psd;
 use super::waveform::Series;
 use super::whiten::Whitener;
-use super::{Domain, PsdKind};
+use super::{Domain, NoiseCurve, PsdKind};
+use crate::sim::SimError;
 use crate::math::SampleRng;
 use realfft::num_complex::Complex;
 use std::f64::consts::PI;
@@ -30,14 +31,43 @@ pub fn values_per_detector(domain: Domain, n: usize, (lo, hi): (usize, usize)) -
 }
 
 impl PsdKind {
-    /// The noise-curve file bilby ships for this curve, as `PowerSpectralDensity`'s keyword.
-    pub fn bilby_file(self) -> serde_json::Value {
+    /// The noise-curve file bilby ships for this curve, as `PowerSpectralDensity`'s keyword
+    /// (bilby ships no O3 curve: an export holds the file itself).
+    pub fn bilby_file(self) -> Option<serde_json::Value> {
         match self {
-            PsdKind::AligoZeroDetHighP => serde_json::json!({ "psd_file": "aLIGO_ZERO_DET_high_P_psd.txt" }),
-            PsdKind::AligoO4High => serde_json::json!({ "asd_file": "aLIGO_O4_high_asd.txt" }),
-            PsdKind::AdVirgo => serde_json::json!({ "asd_file": "AdV_asd.txt" }),
+            PsdKind::AligoZeroDetHighP => Some(serde_json::json!({ "psd_file": "aLIGO_ZERO_DET_high_P_psd.txt" })),
+            PsdKind::AligoO4High => Some(serde_json::json!({ "asd_file": "aLIGO_O4_high_asd.txt" })),
+            PsdKind::AdVirgo => Some(serde_json::json!({ "asd_file": "AdV_asd.txt" })),
+            PsdKind::AligoO3Low | PsdKind::AdVirgoO3Low => None,
         }
     }
+}
+
+/// Each detector's curve, loaded: the shipped ones, or the user's files read and checked.
+pub fn load_curves(names: &[String], curve: impl Fn(&str) -> NoiseCurve) -> Result<Vec<Psd>, SimError> {
+    names.iter().map(|d| Psd::load(&curve(d))).collect()
+}
+
+/// What an export holds of each detector's curve: its text as `{DETECTOR}_{asd|psd}.txt`
+/// (the files), and how the manifest names it (the entries).
+pub fn export_curves(names: &[String], curve: impl Fn(&str) -> NoiseCurve) -> Result<(Vec<(String, String)>, serde_json::Map<String, serde_json::Value>), SimError> {
+    let mut files = Vec::new();
+    let mut entries = serde_json::Map::new();
+    for d in names {
+        let c = curve(d);
+        let (text, kind) = Psd::source_text(&c)?;
+        let file = format!("{d}_{kind}.txt");
+        let mut entry = serde_json::json!({ "file": file, "kind": kind, "curve": c });
+        if let Some(file) = match c {
+            NoiseCurve::Shipped(k) => k.bilby_file(),
+            _ => None,
+        } {
+            entry["bilby"] = file;
+        }
+        entries.insert(d.clone(), entry);
+        files.push((file, text));
+    }
+    Ok((files, entries))
 }
 
 /// The detectors of a simulator with their whiteners and data layout.
@@ -52,12 +82,12 @@ pub struct Network {
 }
 
 impl Network {
-    /// `names` (validated) with the curve `curve(name)` each, `n` samples at `fs` Hz lasting
-    /// `duration` s.
-    pub fn new(names: &[String], curve: impl Fn(&str) -> PsdKind, n: usize, fs: f64, duration: f64, domain: Domain, bins: (usize, usize)) -> Network {
+    /// `names` (validated) with the noise curve `curves[i]` each, `n` samples at `fs` Hz
+    /// lasting `duration` s.
+    pub fn new(names: &[String], curves: &[Psd], n: usize, fs: f64, duration: f64, domain: Domain, bins: (usize, usize)) -> Network {
         Network {
             detectors: names.iter().filter_map(|d| Detector::by_name(d)).collect(),
-            whiteners: names.iter().map(|d| Whitener::new(n, fs, &Psd::shipped(curve(d)))).collect(),
+            whiteners: curves.iter().map(|psd| Whitener::new(n, fs, psd)).collect(),
             n,
             duration,
             domain,

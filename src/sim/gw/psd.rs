@@ -19,6 +19,11 @@ pub const ALIGO_O4_HIGH_ASD: &str = include_str!("../../../data/aLIGO_O4_high_as
 /// The Advanced Virgo ASD that bilby ships (LIGO-P1200087).
 pub const ADV_ASD: &str = include_str!("../../../data/AdV_asd.txt");
 
+/// The O3 curves of LIGO-T1800545 that LALSimulation reads (aLIGO and AdV, "O3 low").
+pub const ALIGO_O3LOW_ASD: &str = include_str!("../../../data/aLIGO_O3low_asd.txt");
+/// See [`ALIGO_O3LOW_ASD`].
+pub const ADV_O3LOW_ASD: &str = include_str!("../../../data/AdV_O3low_asd.txt");
+
 impl Psd {
     /// Parses two whitespace-separated columns, f and S(f), with increasing f.
     pub fn parse(text: &str) -> Result<Psd, SimError> {
@@ -36,6 +41,14 @@ impl Psd {
             }
             if freqs.last().is_some_and(|&f| cols[0] <= f) {
                 return Err(SimError::Psd(format!("line {}: frequencies must increase", i + 1)));
+            }
+            if !(cols[0].is_finite() && cols[0] >= 0.0 && cols[1].is_finite() && cols[1] > 0.0) {
+                return Err(SimError::Psd(format!(
+                    "line {}: needs a finite frequency ≥ 0 and a finite noise level > 0, found {:e} {:e}",
+                    i + 1,
+                    cols[0],
+                    cols[1]
+                )));
             }
             freqs.push(cols[0]);
             values.push(cols[1]);
@@ -65,7 +78,33 @@ impl Psd {
             PsdKind::AligoZeroDetHighP => Self::aligo_design(),
             PsdKind::AligoO4High => Self::parse_asd(ALIGO_O4_HIGH_ASD).expect("the shipped ASD file parses"),
             PsdKind::AdVirgo => Self::parse_asd(ADV_ASD).expect("the shipped ASD file parses"),
+            PsdKind::AligoO3Low => Self::parse_asd(ALIGO_O3LOW_ASD).expect("the shipped ASD file parses"),
+            PsdKind::AdVirgoO3Low => Self::parse_asd(ADV_O3LOW_ASD).expect("the shipped ASD file parses"),
         }
+    }
+
+    /// The curve `curve` names: a shipped one, or the user's file read and checked.
+    pub fn load(curve: &super::NoiseCurve) -> Result<Psd, SimError> {
+        use super::NoiseCurve;
+        match curve {
+            NoiseCurve::Shipped(kind) => Ok(Self::shipped(*kind)),
+            NoiseCurve::AsdFile { asd_file: f } => Self::parse_asd(&read_curve(f)?).map_err(|e| in_file(f, e)),
+            NoiseCurve::PsdFile { psd_file: f } => Self::parse(&read_curve(f)?).map_err(|e| in_file(f, e)),
+        }
+    }
+
+    /// The curve's text as bilby would read it, and whether it holds an ASD (`asd`) or a PSD.
+    pub fn source_text(curve: &super::NoiseCurve) -> Result<(String, &'static str), SimError> {
+        use super::{NoiseCurve, PsdKind};
+        Ok(match curve {
+            NoiseCurve::Shipped(PsdKind::AligoZeroDetHighP) => (ALIGO_ZERO_DET_HIGH_P.to_string(), "psd"),
+            NoiseCurve::Shipped(PsdKind::AligoO4High) => (ALIGO_O4_HIGH_ASD.to_string(), "asd"),
+            NoiseCurve::Shipped(PsdKind::AdVirgo) => (ADV_ASD.to_string(), "asd"),
+            NoiseCurve::Shipped(PsdKind::AligoO3Low) => (ALIGO_O3LOW_ASD.to_string(), "asd"),
+            NoiseCurve::Shipped(PsdKind::AdVirgoO3Low) => (ADV_O3LOW_ASD.to_string(), "asd"),
+            NoiseCurve::AsdFile { asd_file: f } => (read_curve(f)?, "asd"),
+            NoiseCurve::PsdFile { psd_file: f } => (read_curve(f)?, "psd"),
+        })
     }
 
     /// S(f), linearly interpolated; +∞ outside the tabulated range.
@@ -79,6 +118,30 @@ impl Psd {
         let (s0, s1) = (self.values[i - 1], self.values[i]);
         s0 + (s1 - s0) * (f - f0) / (f1 - f0)
     }
+}
+
+/// The text of a user's curve file; a folder, device or pipe is refused before it is read.
+fn read_curve(path: &std::path::Path) -> Result<String, SimError> {
+    let fail = |message: String| SimError::File { path: path.to_path_buf(), message };
+    let meta = std::fs::metadata(path).map_err(|e| fail(format!("{e}; name the noise curve's two-column text file (relative paths are read from the spec's folder)")))?;
+    if !meta.is_file() {
+        return Err(fail("is not a regular file; name the noise curve's two-column text file".into()));
+    }
+    // Tabulated curves are kilobytes; a large file is not one.
+    if meta.len() > 64 << 20 {
+        return Err(fail(format!("is {} bytes, too large for a noise curve (two columns: frequency, ASD or PSD)", meta.len())));
+    }
+    let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|_| fail("is not text; a noise curve is two whitespace-separated columns (frequency, ASD or PSD)".into()))
+}
+
+/// A parse error of a user's file, named by the file.
+fn in_file(path: &std::path::Path, e: SimError) -> SimError {
+    let message = match e {
+        SimError::Psd(m) => format!("{m} (a noise curve is two whitespace-separated columns: frequency in Hz, then the ASD or PSD)"),
+        other => other.to_string(),
+    };
+    SimError::File { path: path.to_path_buf(), message }
 }
 
 #[cfg(test)]
@@ -97,6 +160,19 @@ mod tests {
         // At 100 Hz both sit near 4e-24/√Hz (O4) and 6e-24/√Hz (AdV): the curves' scale is right.
         assert!((3e-24..5e-24).contains(&o4.at(100.0).sqrt()), "{}", o4.at(100.0).sqrt());
         assert!((4e-24..8e-24).contains(&adv.at(100.0).sqrt()), "{}", adv.at(100.0).sqrt());
+    }
+
+    /// The O3 curves of LIGO-T1800545 are read as ASDs: aLIGO near 5.6e-24/√Hz and AdV
+    /// near 1e-23/√Hz at 100 Hz, infinite below their first row.
+    #[test]
+    fn o3_curves_are_the_t1800545_asds() {
+        let o3 = Psd::shipped(super::super::PsdKind::AligoO3Low);
+        assert_eq!(o3.at(9.0), 1.745156e-21f64.powi(2));
+        assert!(o3.at(8.9).is_infinite());
+        assert!((5.5e-24..5.8e-24).contains(&o3.at(100.0).sqrt()), "{}", o3.at(100.0).sqrt());
+        let adv = Psd::shipped(super::super::PsdKind::AdVirgoO3Low);
+        assert!(adv.at(9.9).is_infinite() && adv.at(10.0).is_finite());
+        assert!((5e-24..2e-23).contains(&adv.at(100.0).sqrt()), "{}", adv.at(100.0).sqrt());
     }
 
     #[test]

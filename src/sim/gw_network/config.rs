@@ -3,9 +3,9 @@
 
 use super::GwNetwork;
 use crate::config::{bad, number, positive, Violation};
-use crate::sim::gw::{Approximant, Domain, PsdKind, PsdSetting};
+use crate::sim::gw::{Approximant, Domain, NoiseCurve, PsdKind, PsdSetting};
 use crate::sim::registry::SimulatorConfig;
-use crate::sim::{NoiseMode, Prior, Simulator};
+use crate::sim::{NoiseMode, Prior, SimError, Simulator};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::f64::consts::{FRAC_PI_2, PI};
@@ -142,13 +142,19 @@ impl GwNetworkSpec {
         default_priors(self.spins).into_iter().map(|(n, p)| (n, self.priors.get(n).copied().unwrap_or(p))).collect()
     }
 
-    /// The noise curve of a detector.
-    pub fn curve(&self, detector: &str) -> Option<PsdKind> {
+    /// The noise curve of a detector, where the setting gives one (by default O4 for H1 and
+    /// L1, AdV for V1).
+    pub fn curve(&self, detector: &str) -> Option<NoiseCurve> {
         match &self.psd {
-            Some(setting) => setting.of(detector),
-            None if detector == "V1" => Some(PsdKind::AdVirgo),
-            None => Some(PsdKind::AligoO4High),
+            Some(setting) => setting.of(detector).cloned(),
+            None if detector == "V1" => Some(NoiseCurve::Shipped(PsdKind::AdVirgo)),
+            None => Some(NoiseCurve::Shipped(PsdKind::AligoO4High)),
         }
+    }
+
+    /// The curve of a detector validation has seen.
+    pub fn curve_of(&self, detector: &str) -> NoiseCurve {
+        self.curve(detector).unwrap_or(NoiseCurve::Shipped(PsdKind::AligoO4High))
     }
 
     /// The frequency bins [lo, hi] of frequency-domain data.
@@ -282,22 +288,32 @@ impl SimulatorConfig for GwNetworkSpec {
         (self.detectors.len().max(1), crate::sim::gw::network::values_per_detector(self.domain, self.samples(), self.frequency_bins()))
     }
 
-    fn build(&self) -> Box<dyn Simulator> {
-        Box::new(GwNetwork::new(self))
+    fn build(&self) -> Result<Box<dyn Simulator>, SimError> {
+        Ok(Box::new(GwNetwork::new(self)?))
+    }
+
+    /// A user's noise-curve file enters the key by its contents.
+    fn key_section(&self) -> Result<Option<serde_json::Value>, SimError> {
+        let Some(psd) = self.psd.as_ref().filter(|p| p.names_a_file()) else { return Ok(None) };
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        v["psd"] = psd.key_value()?;
+        Ok(Some(v))
+    }
+
+    fn resolve_paths(&mut self, base: &std::path::Path) -> Vec<String> {
+        self.psd.as_mut().map(|p| p.resolve_paths(base, "dataset.gw_network.psd")).unwrap_or_default()
+    }
+
+    /// Each detector's noise curve as a text file bilby reads.
+    fn export_files(&self) -> Result<Vec<(String, String)>, SimError> {
+        Ok(crate::sim::gw::network::export_curves(&self.detectors, |d| self.curve_of(d))?.0)
     }
 
     /// How bilby reads the exported injections: the segment, each detector's curve, the data
     /// layout, and the priors as lines of a bilby prior file.
     fn export_conventions(&self) -> Option<serde_json::Value> {
         let (lo, hi) = self.frequency_bins();
-        let psd: serde_json::Map<String, serde_json::Value> = self
-            .detectors
-            .iter()
-            .map(|d| {
-                let file = self.curve(d).unwrap_or(PsdKind::AligoO4High).bilby_file();
-                (d.clone(), serde_json::json!({ "bilby": file }))
-            })
-            .collect();
+        let psd = crate::sim::gw::network::export_curves(&self.detectors, |d| self.curve_of(d)).map(|(_, entries)| entries).unwrap_or_default();
         let c = self.mass_constraint;
         let mut prior_file = vec![
             format!("mass_1 = Constraint(name='mass_1', minimum={}, maximum={})", c.min, c.max),

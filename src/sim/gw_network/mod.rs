@@ -38,7 +38,7 @@ pub struct GwNetwork {
 
 impl GwNetwork {
     /// Builds the simulator from a validated spec section.
-    pub fn new(spec: &GwNetworkSpec) -> GwNetwork {
+    pub fn new(spec: &GwNetworkSpec) -> Result<GwNetwork, SimError> {
         let priors = spec.resolved_priors();
         let sampled: Vec<usize> = (0..priors.len()).filter(|&i| priors[i].1.is_sampled()).collect();
         let params = sampled
@@ -58,7 +58,7 @@ impl GwNetwork {
         let n = spec.samples();
         let network = Network::new(
             &spec.detectors,
-            |d| spec.curve(d).unwrap_or(super::gw::PsdKind::AligoO4High),
+            &crate::sim::gw::network::load_curves(&spec.detectors, |d| spec.curve_of(d))?,
             n,
             spec.sampling_frequency,
             spec.duration,
@@ -66,7 +66,7 @@ impl GwNetwork {
             spec.frequency_bins(),
         );
         let band = Band::new(spec.approximant, spec.f_min, spec.sampling_frequency / 2.0, 1.0 / spec.duration, n / 2 + 1);
-        GwNetwork { spec: spec.clone(), priors, sampled, params, network, band }
+        Ok(GwNetwork { spec: spec.clone(), priors, sampled, params, network, band })
     }
 
     /// The value of parameter `name` in θ, or its fixed value.
