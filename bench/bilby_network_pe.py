@@ -67,7 +67,9 @@ wfg = bilby.gw.WaveformGenerator(
     waveform_arguments=dict(waveform_approximant=conv["approximant"], reference_frequency=conv["f_ref"],
                             minimum_frequency=conv["f_min"]))
 like = bilby.gw.likelihood.GravitationalWaveTransient(ifos, wfg)
-inj = {k: v + (tref if k == "geocent_time" else 0.0) for k, v in truth.items()}
+# The fixed parameters (DeltaFunction priors) complete the injection.
+inj = {k: float(v.peak) for k, v in priors.items() if isinstance(v, bilby.core.prior.DeltaFunction)}
+inj.update({k: v + (tref if k == "geocent_time" else 0.0) for k, v in truth.items()})
 like.parameters.update(inj)
 print(f"injection {args.index}: network SNR {np.load(args.export / 'snr.npy')[args.index][0]:.2f}, "
       f"log L at the truth {like.log_likelihood_ratio() + like.noise_log_likelihood():.3f}")

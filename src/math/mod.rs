@@ -3,6 +3,7 @@
 //! random streams that make every draw a function of (seed, purpose, index).
 
 pub mod cosmology;
+pub mod ode;
 mod linalg;
 mod mvnormal;
 mod rng;
