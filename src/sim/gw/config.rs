@@ -397,11 +397,6 @@ impl GwBbhSpec {
                 return Err(bad(&format!("{K}.f_max"), "applies to `domain: frequency` only", Some("set `domain: frequency`, or remove f_max")));
             }
         }
-        if let PsdSetting::PerDetector(m) = &self.psd {
-            if let Some(extra) = m.keys().find(|d| !self.detectors.contains(d)) {
-                return Err(bad(&format!("{K}.psd"), format!("names `{extra}`, which is not in `detectors`"), None));
-            }
-        }
         Ok(())
     }
 }
@@ -412,20 +407,7 @@ impl SimulatorConfig for GwBbhSpec {
 
     fn validate(&self) -> Result<(), Violation> {
         const K: &str = "dataset.gw_bbh";
-        if self.detectors.is_empty() {
-            return Err(bad(&format!("{K}.detectors"), "is empty", Some("name at least one of H1, L1, V1")));
-        }
-        for (i, det) in self.detectors.iter().enumerate() {
-            if !["H1", "L1", "V1"].contains(&det.as_str()) {
-                return Err(bad(&format!("{K}.detectors"), format!("unknown detector `{det}`"), Some("expected one of: H1, L1, V1")));
-            }
-            if self.detectors[..i].contains(det) {
-                return Err(bad(&format!("{K}.detectors"), format!("`{det}` is listed twice"), None));
-            }
-            if self.psd.of(det).is_none() {
-                return Err(bad(&format!("{K}.psd"), format!("gives no noise curve for `{det}`"), Some("name a curve for every detector")));
-            }
-        }
+        super::network::check_detectors(K, &self.detectors, Some(&self.psd), |d| self.psd.of(d).cloned())?;
         self.validate_band_and_noise()?;
         positive(&format!("{K}.sampling_frequency"), self.sampling_frequency)?;
         positive(&format!("{K}.duration"), self.duration)?;

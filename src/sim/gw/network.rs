@@ -43,6 +43,32 @@ impl PsdKind {
     }
 }
 
+/// Checks a simulator's `detectors` (known, each once, at least one) and that its `psd`
+/// setting gives each a curve and names no other (`key`: `dataset.<kind>`).
+pub fn check_detectors(key: &str, detectors: &[String], psd: Option<&super::PsdSetting>, curve: impl Fn(&str) -> Option<NoiseCurve>) -> Result<(), crate::config::Violation> {
+    use crate::config::bad;
+    if detectors.is_empty() {
+        return Err(bad(&format!("{key}.detectors"), "is empty", Some("name at least one of H1, L1, V1")));
+    }
+    for (i, det) in detectors.iter().enumerate() {
+        if !["H1", "L1", "V1"].contains(&det.as_str()) {
+            return Err(bad(&format!("{key}.detectors"), format!("unknown detector `{det}`"), Some("expected one of: H1, L1, V1")));
+        }
+        if detectors[..i].contains(det) {
+            return Err(bad(&format!("{key}.detectors"), format!("`{det}` is listed twice"), None));
+        }
+        if curve(det).is_none() {
+            return Err(bad(&format!("{key}.psd"), format!("gives no noise curve for `{det}`"), Some("name a curve for every detector")));
+        }
+    }
+    if let Some(super::PsdSetting::PerDetector(m)) = psd {
+        if let Some(extra) = m.keys().find(|d| !detectors.contains(d)) {
+            return Err(bad(&format!("{key}.psd"), format!("names `{extra}`, which is not in `detectors`"), None));
+        }
+    }
+    Ok(())
+}
+
 /// Each detector's curve, loaded: the shipped ones, or the user's files read and checked.
 pub fn load_curves(names: &[String], curve: impl Fn(&str) -> NoiseCurve) -> Result<Vec<Psd>, SimError> {
     names.iter().map(|d| Psd::load(&curve(d))).collect()

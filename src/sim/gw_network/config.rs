@@ -254,17 +254,7 @@ impl SimulatorConfig for GwNetworkSpec {
 
     fn validate(&self) -> Result<(), Violation> {
         const K: &str = "dataset.gw_network";
-        if self.detectors.is_empty() {
-            return Err(bad(&format!("{K}.detectors"), "is empty", Some("name at least one of H1, L1, V1")));
-        }
-        for (i, det) in self.detectors.iter().enumerate() {
-            if !["H1", "L1", "V1"].contains(&det.as_str()) || self.detectors[..i].contains(det) {
-                return Err(bad(&format!("{K}.detectors"), format!("`{det}` is unknown or listed twice"), Some("expected H1, L1 and V1, each at most once")));
-            }
-            if self.curve(det).is_none() {
-                return Err(bad(&format!("{K}.psd"), format!("gives no noise curve for `{det}`"), Some("name a curve for every detector")));
-            }
-        }
+        crate::sim::gw::network::check_detectors(K, &self.detectors, self.psd.as_ref(), |d| self.curve(d))?;
         if !matches!(self.approximant, Approximant::IMRPhenomXAS | Approximant::IMRPhenomXPHM) {
             return Err(bad(&format!("{K}.approximant"), "must be IMRPhenomXAS or IMRPhenomXPHM", None));
         }
