@@ -57,26 +57,40 @@ impl Drop for ProcessGroup {
 }
 
 /// Kills the registered process groups and removes the registered temporaries. Called once,
-/// from the interruption handler, just before the process exits.
+/// from the interruption handler, just before the process exits. The list stays locked from
+/// here to the exit, so no other thread can register (and then create) a new temporary; one
+/// registered but not yet created when the first pass ran is caught by the second.
 pub fn clean_up() -> usize {
     let groups: Vec<u32> = GROUPS.lock().map(|g| g.clone()).unwrap_or_default();
     for pid in groups {
         kill_group(pid);
     }
-    remove_temporaries(|_| true)
+    let Ok(guard) = TEMPORARIES.lock() else { return 0 };
+    remove_all(&guard);
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    remove_all(&guard);
+    let removed = guard.len();
+    // Held until the process exits: a writer that wants a new temporary waits for the end.
+    std::mem::forget(guard);
+    removed
 }
 
 /// Removes the registered temporaries that `which` selects; returns how many.
+#[cfg(test)]
 fn remove_temporaries(which: impl Fn(&Path) -> bool) -> usize {
     let temporaries: Vec<PathBuf> = TEMPORARIES.lock().map(|t| t.iter().filter(|p| which(p)).cloned().collect()).unwrap_or_default();
-    for p in &temporaries {
+    remove_all(&temporaries);
+    temporaries.len()
+}
+
+fn remove_all(temporaries: &[PathBuf]) {
+    for p in temporaries {
         if p.is_dir() {
             let _ = std::fs::remove_dir_all(p);
         } else {
             let _ = std::fs::remove_file(p);
         }
     }
-    temporaries.len()
 }
 
 /// Kills the process group led by `pid` (a program and everything it started).
