@@ -4,11 +4,8 @@
 //! absolute and relative tolerances for accuracy. One step size serves the whole batch, as
 //! torchdiffeq's does: the error norm is the RMS over every value.
 
-use serde::{Deserialize, Serialize};
-
-/// How an ODE is integrated.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+/// How an ODE is integrated (the spec's form is `nn::SolverSpec`).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OdeSolver {
     /// Explicit midpoint rule, `steps` equal steps (2 evaluations each).
     Midpoint {

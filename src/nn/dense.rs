@@ -32,6 +32,11 @@ impl Dense {
         self.n_out
     }
 
+    /// Width of the input.
+    pub fn n_in(&self) -> usize {
+        self.n_in
+    }
+
     /// Index of the weight in its [`ParamSet`] (the bias follows it).
     pub fn weight_index(&self) -> usize {
         self.w

@@ -12,6 +12,8 @@ pub enum LossKind {
     Mse,
     /// Negative evidence lower bound (conditional VAEs).
     Elbo,
+    /// Conditional flow matching: the squared error of a vector field (`fmpe`).
+    FlowMatching,
 }
 
 impl LossKind {
@@ -21,6 +23,7 @@ impl LossKind {
             LossKind::Nll => "nll",
             LossKind::Mse => "mse",
             LossKind::Elbo => "elbo",
+            LossKind::FlowMatching => "flow_matching",
         }
     }
 }

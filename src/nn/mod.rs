@@ -58,7 +58,9 @@ mod params;
 pub mod recalibration;
 #[macro_use]
 mod registry;
+mod solver;
 mod spline;
+mod vector_field;
 
 pub use dense::{Dense, Mlp, PairMlp};
 pub use embedding::{embedding_or_none, Conv1dSpec, ConvDoesNotFit, Embedded, Embedding, EmbeddingSpec, MlpEmbeddingSpec};
@@ -68,6 +70,7 @@ pub use model::{build, DensityModel, ModelCard, TrainedModel, NN_VERSION};
 pub use params::{NamedParam, ParamSet};
 pub use recalibration::Recalibration;
 pub use registry::{BuildContext, EstimatorConfig};
+pub use solver::SolverSpec;
 
 // The estimators, one file each: `file::Variant(Settings)`, in the order the spec's messages
 // list them. This list is the registry; adding an estimator is its file and one line here.
@@ -80,6 +83,7 @@ estimators! {
     nsf::Nsf(NsfSpec),
     cvae_flow::CvaeFlow(CvaeFlowSpec),
     deep_ensemble::DeepEnsemble(DeepEnsembleSpec),
+    fmpe::Fmpe(FmpeSpec),
 }
 
 use crate::math::SampleRng;
