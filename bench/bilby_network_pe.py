@@ -93,6 +93,5 @@ post["geocent_time"] = post["geocent_time"] - tref
 args.out.parent.mkdir(parents=True, exist_ok=True)
 post[[n for n in names if n in post]].to_csv(args.out, index=False)
 print(f"bilby {bilby.__version__} + dynesty, nlive {args.nlive}: {len(post)} posterior samples, "
-      f"log Z {result.log_evidence:.3f} ± {result.log_evidence_err:.3f} (log L, not the ratio: "
-      f"{result.log_evidence + like.noise_log_likelihood():.3f}), {result.num_likelihood_evaluations} "
-      f"likelihood calls, {wall:.0f} s")
+      f"log Z {result.log_evidence:.3f} ± {result.log_evidence_err:.3f} (log Bayes factor against noise "
+      f"{result.log_bayes_factor:.3f}), {result.num_likelihood_evaluations} likelihood calls, {wall:.0f} s")
