@@ -45,4 +45,31 @@ with open(out / "planck15_distances.csv", "w", newline="") as f:
     w.writerow(["z", "luminosity_distance_mpc", "differential_comoving_volume_mpc3_sr"])
     for z in [0.001, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0]:
         w.writerow([z, repr(float(Planck15.luminosity_distance(z).value)), repr(float(Planck15.differential_comoving_volume(z).value))])
+
+# The share of bilby's default chirp_mass and mass_ratio priors inside its mass_1, mass_2
+# Constraint(5, 100) (what normalises the constrained prior; tests/gw_network.rs): at each chirp
+# mass the constraint keeps one interval of q (m1 falls, m2 rises with q).
+from scipy import integrate, optimize
+mc_prior = G.UniformInComponentsChirpMass(minimum=25, maximum=100)
+q_prior = G.UniformInComponentsMassRatio(minimum=0.125, maximum=1)
+
+
+def first_true(f, lo=0.125, hi=1.0):
+    """The first q where the increasing f(q) >= 0, clipped to [lo, hi]."""
+    if f(lo) >= 0:
+        return lo
+    if f(hi) < 0:
+        return hi
+    return optimize.brentq(f, lo, hi, xtol=1e-14)
+
+
+def kept(mc):
+    m1 = lambda q: mc * (1 + q) ** 0.2 / q ** 0.6
+    start = max(first_true(lambda q: 100 - m1(q)), first_true(lambda q: q * m1(q) - 5))
+    end = min(first_true(lambda q: q * m1(q) - 100), first_true(lambda q: 5 - m1(q)))
+    return max(0.0, float(q_prior.cdf(end) - q_prior.cdf(start)))
+
+
+share, _ = integrate.quad(lambda mc: mc_prior.prob(mc) * kept(mc), 25, 100, limit=500, epsabs=1e-12, epsrel=1e-12)
+print(f"share of the default mass priors inside Constraint(5, 100): {share!r}")
 print(f"bilby {bilby.__version__}; wrote {out}/bilby_prior_cdf.csv and {out}/planck15_distances.csv")

@@ -164,6 +164,24 @@ fn the_network_prior_draws_as_bilby_does() {
     eprintln!("gw_network prior against bilby, KS p: {}", report.join(", "));
 }
 
+/// The share of the default mass priors inside bilby's mass constraint, which normalises the
+/// constrained prior (and so the evidence): bilby's own distribution functions integrated by
+/// scipy's quad give 0.25139159623988605 (bench/bilby_priors.py); 4·10⁶ of bilby's draws give
+/// 0.2511 ± 0.0002.
+#[test]
+fn the_mass_constraint_share_normalises_the_prior_as_bilby_does() {
+    let spec = GwNetworkSpec::default();
+    let share = spec.mass_constraint_share();
+    assert!((share - 0.25139159623988605).abs() < 1e-6, "share {share}");
+    let sim = spec.build().unwrap();
+    assert!((sim.log_prior_volume() - share.ln()).abs() < 1e-12);
+    // A tighter constraint keeps less; one wider than the priors keeps everything.
+    let tight = GwNetworkSpec { mass_constraint: ndelab::sim::gw_network::MassConstraint { min: 20.0, max: 80.0 }, ..Default::default() };
+    assert!(tight.mass_constraint_share() < share);
+    let wide = GwNetworkSpec { mass_constraint: ndelab::sim::gw_network::MassConstraint { min: 1.0, max: 1000.0 }, ..Default::default() };
+    assert!((wide.mass_constraint_share() - 1.0).abs() < 1e-9);
+}
+
 /// A user's noise-curve file per detector: an ASD file and a PSD file holding bilby's O4 curve
 /// whiten exactly as the shipped curve does; the dataset key follows the file's contents, not
 /// its path; the export carries each detector's curve; a bad file is refused with its line.

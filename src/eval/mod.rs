@@ -26,9 +26,10 @@ pub use posterior::{posterior_checks, CheckSettings, EvalRow, PosteriorChecks, R
 pub use rmse::{rmse, Rmse};
 pub use settings::{EvalSpec, Metric};
 
-/// Version of the evaluation code; part of the run key. eval/7: C2ST's classifier runs on the
+/// Version of the evaluation code; part of the run key. eval/8: a constrained prior (gw_network's
+/// masses) is normalised in nested and importance-sampling log Z. eval/7: C2ST's classifier runs on the
 /// fused dense layer (rounding differs).
-pub const EVAL_VERSION: &str = "eval/7";
+pub const EVAL_VERSION: &str = "eval/8";
 
 /// A metric with its Monte Carlo standard error.
 #[derive(Debug, Clone, Copy, PartialEq)]

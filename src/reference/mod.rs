@@ -81,7 +81,8 @@ pub fn nested(
     Some(ReferenceSamples {
         samples,
         source: "nested".into(),
-        log_z: Some((run.log_z, run.log_z_err)),
+        // Nested sampling's volume is the whole cube; the prior is the part that it keeps.
+        log_z: Some((run.log_z - sim.log_prior_volume(), run.log_z_err)),
         calls: run.calls,
         seconds: t.elapsed().as_secs_f64(),
     })

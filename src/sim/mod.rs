@@ -128,6 +128,12 @@ pub trait Simulator: Send + Sync {
     fn log_prior(&self, _theta: &[f64]) -> Option<f64> {
         None
     }
+    /// ln of the share of the prior transform's unit cube where the prior lives: below 0 where
+    /// a constraint the transform cannot express (bilby's on the component masses) cuts the
+    /// prior, and the likelihood is −∞ outside it. Nested sampling's evidence is divided by it.
+    fn log_prior_volume(&self) -> f64 {
+        0.0
+    }
     /// The exact posterior p(θ | y), where it has a closed form.
     fn reference_posterior(&self, _data: &[f64]) -> Option<Box<dyn Posterior>> {
         None

@@ -142,6 +142,76 @@ impl GwNetworkSpec {
         default_priors(self.spins).into_iter().map(|(n, p)| (n, self.priors.get(n).copied().unwrap_or(p))).collect()
     }
 
+    /// The share of the chirp_mass and mass_ratio priors' mass inside the mass constraint: the
+    /// acceptance of bilby's rejection draws, and what normalises the constrained prior. At a
+    /// fixed chirp mass m1 falls and m2 rises with q, so the constraint keeps one interval of q,
+    /// found by bisection and weighed by the q prior's distribution function (its quantiles
+    /// tabulated at 4097 points and inverted linearly); the chirp-mass quantile is integrated by
+    /// the midpoint rule at 4096 nodes. Error well below 1e-6: the share is piecewise smooth.
+    pub fn mass_constraint_share(&self) -> f64 {
+        let priors = self.resolved_priors();
+        let prior_of = |name: &str| priors.iter().find(|(n, _)| *n == name).map(|(_, p)| *p);
+        let (Some(mc_prior), Some(q_prior)) = (prior_of("chirp_mass"), prior_of("mass_ratio")) else {
+            return 1.0;
+        };
+        let c = self.mass_constraint;
+        const NODES: usize = 4096;
+        let table: Vec<f64> = (0..=NODES).map(|j| q_prior.transform(j as f64 / NODES as f64)).collect();
+        // The q prior's distribution function at q, from the quantile table.
+        let cdf = |q: f64| {
+            let j = table.partition_point(|&t| t < q);
+            match j {
+                0 => 0.0,
+                j if j > NODES => 1.0,
+                j => {
+                    let (a, b) = (table[j - 1], table[j]);
+                    let f = if b > a { (q - a) / (b - a) } else { 1.0 };
+                    (j as f64 - 1.0 + f) / NODES as f64
+                }
+            }
+        };
+        let (q_min, q_max) = (table[0], table[NODES]);
+        // The first q in [q_min, q_max] where `ok` holds, for `ok` false then true.
+        let edge = |ok: &dyn Fn(f64) -> bool| {
+            if ok(q_min) {
+                return q_min;
+            }
+            if !ok(q_max) {
+                return q_max;
+            }
+            let (mut lo, mut hi) = (q_min, q_max);
+            for _ in 0..60 {
+                let mid = 0.5 * (lo + hi);
+                if ok(mid) { hi = mid } else { lo = mid }
+            }
+            0.5 * (lo + hi)
+        };
+        let total: f64 = (0..NODES)
+            .map(|i| {
+                let mc = mc_prior.transform((i as f64 + 0.5) / NODES as f64);
+                let masses = |q: f64| {
+                    let m1 = mc * (1.0 + q).powf(0.2) / q.powf(0.6);
+                    (m1, q * m1)
+                };
+                if q_max <= q_min {
+                    // A fixed mass ratio: the constraint keeps it or not.
+                    let (m1, m2) = masses(q_min);
+                    return if (c.min..=c.max).contains(&m1) && (c.min..=c.max).contains(&m2) { 1.0 } else { 0.0 };
+                }
+                let start = edge(&|q| {
+                    let (m1, m2) = masses(q);
+                    m1 <= c.max && m2 >= c.min
+                });
+                let end = edge(&|q| {
+                    let (m1, m2) = masses(q);
+                    m1 < c.min || m2 > c.max
+                });
+                (cdf(end) - cdf(start)).max(0.0)
+            })
+            .sum();
+        total / NODES as f64
+    }
+
     /// The noise curve of a detector, where the setting gives one (by default O4 for H1 and
     /// L1, AdV for V1).
     pub fn curve(&self, detector: &str) -> Option<NoiseCurve> {
@@ -223,26 +293,14 @@ impl GwNetworkSpec {
             return Err(bad(&format!("{K}.mass_constraint"), "needs 0 < min < max (solar masses)", None));
         }
         // Prior draws are rejected until both masses meet the constraint: a prior that meets it
-        // almost nowhere would loop for ever. Its share on a grid of the mass priors' quantiles:
-        let priors = self.resolved_priors();
-        let prior_of = |name: &str| priors.iter().find(|(n, _)| *n == name).map(|(_, p)| *p);
-        if let (Some(mc), Some(q)) = (prior_of("chirp_mass"), prior_of("mass_ratio")) {
-            let grid = (0..64).map(|i| (i as f64 + 0.5) / 64.0);
-            let inside = grid
-                .clone()
-                .flat_map(|u| grid.clone().map(move |v| (mc.transform(u), q.transform(v))))
-                .filter(|&(mc, q)| {
-                    let m1 = mc * (1.0 + q).powf(0.2) / q.powf(0.6);
-                    (c.min..=c.max).contains(&m1) && (c.min..=c.max).contains(&(q * m1))
-                })
-                .count();
-            if inside < 41 {
-                return Err(bad(
-                    &format!("{K}.mass_constraint"),
-                    format!("keeps {:.1}% of the chirp_mass and mass_ratio priors' draws; at least 1% must meet it", 100.0 * inside as f64 / 4096.0),
-                    Some("widen the constraint or move the chirp_mass and mass_ratio priors inside it"),
-                ));
-            }
+        // almost nowhere would loop for ever.
+        let share = self.mass_constraint_share();
+        if share < 0.01 {
+            return Err(bad(
+                &format!("{K}.mass_constraint"),
+                format!("keeps {:.1}% of the chirp_mass and mass_ratio priors' draws; at least 1% must meet it", 100.0 * share),
+                Some("widen the constraint or move the chirp_mass and mass_ratio priors inside it"),
+            ));
         }
         Ok(())
     }

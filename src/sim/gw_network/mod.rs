@@ -34,6 +34,8 @@ pub struct GwNetwork {
     params: Vec<Parameter>,
     network: Network,
     band: Band,
+    /// ln of the priors' share inside the mass constraint (what normalises the constrained prior).
+    log_mass_share: f64,
 }
 
 impl GwNetwork {
@@ -66,7 +68,8 @@ impl GwNetwork {
             spec.frequency_bins(),
         );
         let band = Band::new(spec.approximant, spec.f_min, spec.sampling_frequency / 2.0, 1.0 / spec.duration, n / 2 + 1);
-        Ok(GwNetwork { spec: spec.clone(), priors, sampled, params, network, band })
+        let log_mass_share = spec.mass_constraint_share().ln();
+        Ok(GwNetwork { spec: spec.clone(), priors, sampled, params, network, band, log_mass_share })
     }
 
     /// The value of parameter `name` in θ, or its fixed value.
@@ -170,12 +173,17 @@ impl Simulator for GwNetwork {
         }
         Some(())
     }
-    /// The product of the priors inside the mass constraint (unnormalised by its acceptance).
+    /// The product of the priors inside the mass constraint, divided by their share there (so
+    /// that it integrates to one, as bilby's constrained prior).
     fn log_prior(&self, theta: &[f64]) -> Option<f64> {
         if !self.allowed(theta) {
             return Some(f64::NEG_INFINITY);
         }
-        Some(theta.iter().zip(&self.sampled).map(|(&t, &i)| self.priors[i].1.log_density(t)).sum())
+        let product: f64 = theta.iter().zip(&self.sampled).map(|(&t, &i)| self.priors[i].1.log_density(t)).sum();
+        Some(product - self.log_mass_share)
+    }
+    fn log_prior_volume(&self) -> f64 {
+        self.log_mass_share
     }
     fn optimal_snr(&self, signal: &[f64]) -> Option<f64> {
         Some(signal.iter().map(|v| v * v).sum::<f64>().sqrt())
