@@ -14,6 +14,8 @@ pub enum LossKind {
     Elbo,
     /// Conditional flow matching: the squared error of a vector field (`fmpe`).
     FlowMatching,
+    /// Denoising score matching: the squared error of a noise prediction (`npse`).
+    ScoreMatching,
 }
 
 impl LossKind {
@@ -24,6 +26,7 @@ impl LossKind {
             LossKind::Mse => "mse",
             LossKind::Elbo => "elbo",
             LossKind::FlowMatching => "flow_matching",
+            LossKind::ScoreMatching => "score_matching",
         }
     }
 }

@@ -84,6 +84,7 @@ estimators! {
     cvae_flow::CvaeFlow(CvaeFlowSpec),
     deep_ensemble::DeepEnsemble(DeepEnsembleSpec),
     fmpe::Fmpe(FmpeSpec),
+    npse::Npse(NpseSpec),
 }
 
 use crate::math::SampleRng;
